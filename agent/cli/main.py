@@ -1,0 +1,22 @@
+"""`agent` console script: one Typer sub-app per command group, each in its own module.
+
+Modules stay thin (parse, call, print). Errors from the agent's tree are printed as one line
+with their stable code and exit non-zero; see ``agent.cli.common.run``.
+"""
+
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(
+    name="agent",
+    help="On-chain-first, non-custodial execution agent.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+# Command groups, registered explicitly (one line each).
+from agent.cli import devnet as _devnet  # noqa: E402
+
+app.add_typer(_devnet.app, name="devnet")

@@ -1,0 +1,1 @@
+"""Venue adapters: one module per venue kind, all conforming to ``agent.venues.base``."""

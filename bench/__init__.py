@@ -1,0 +1,1 @@
+"""Benchmarks: ``scripts/bench [SUITE...]`` prints one JSON object with every metric."""
