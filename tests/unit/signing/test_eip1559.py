@@ -13,9 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from agent.errors import ValidationError
-from agent.signing import LocalSigner, TxRequest, check_fast_backend, sign_eip1559
-from agent.signing import rlp
-from agent.signing.backend import KNOWN_VECTOR_HASH, KNOWN_VECTOR_SENDER, _VECTOR_KEY
+from agent.signing import LocalSigner, TxRequest, check_fast_backend, rlp, sign_eip1559
+from agent.signing.backend import _VECTOR_KEY, KNOWN_VECTOR_HASH, KNOWN_VECTOR_SENDER
 from agent.signing.eip1559 import address_of
 
 uint = st.integers(min_value=0, max_value=2**256 - 1)
