@@ -1,0 +1,117 @@
+"""The journal's interface: records, append results, verification, and the Store protocol.
+
+A PostgreSQL store implements :class:`Store` the same way the SQLite one does: one global
+order (``position``), per-stream optimistic concurrency (``version``), and each record
+hash-chained to the previous one (see :mod:`agent.journal.hashing`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, Final, Protocol, runtime_checkable
+
+ANY: Final = -1
+"""``expected_version`` that skips the concurrency check (use sparingly: audit streams)."""
+NO_STREAM: Final = 0
+"""``expected_version`` for a stream that must not exist yet."""
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedEvent:
+    """One durable record. ``data`` is the canonical JSON text the hash covers; ``event`` is
+    the decoded object (None when read with ``decode=False``)."""
+
+    position: int  # global order, 1-based, gap-free
+    stream: str
+    version: int  # per-stream, 1-based, gap-free
+    type: str
+    data: str
+    recorded_at_ns: int
+    hash: bytes
+    event: Any = None
+
+
+@dataclass(frozen=True, slots=True)
+class AppendResult:
+    stream: str
+    first_version: int
+    last_version: int
+    first_position: int
+    last_position: int
+    head_hash: bytes
+
+
+class TamperKind(StrEnum):
+    EDITED = "edited"  # the record's own hash does not match its content
+    DELETED = "deleted"  # a gap in positions, or the tail is shorter than the recorded head
+    REORDERED = "reordered"  # a record is intact but does not follow the one before it
+    STREAM_ORDER = "stream_order"  # a stream's versions are not 1, 2, 3, ... in position order
+
+
+@dataclass(frozen=True, slots=True)
+class TamperFinding:
+    position: int
+    kind: TamperKind
+    detail: str
+    stream: str = ""
+    version: int = 0
+
+    def describe(self) -> str:
+        where = f"record #{self.position}"
+        if self.stream:
+            where += f" (stream {self.stream!r} v{self.version})"
+        return f"{where} {self.kind.value}: {self.detail}"
+
+
+@dataclass(frozen=True, slots=True)
+class VerifyReport:
+    ok: bool
+    records: int
+    head_position: int
+    head_hash: bytes
+    finding: TamperFinding | None = None  # the FIRST problem, in position order
+
+    def describe(self) -> str:
+        if self.ok:
+            return f"ok: {self.records} records, head #{self.head_position} {self.head_hash.hex()}"
+        assert self.finding is not None
+        return f"TAMPERED: {self.finding.describe()}"
+
+
+@runtime_checkable
+class Store(Protocol):
+    """What the OMS and the tx engine need from a journal.
+
+    ``append`` returns only once the events are durable (committed and fsync'd): callers
+    append the "about to send" event and only then send (write-ahead). Concurrent appends
+    may be committed together (group commit); each still gets its own result or error.
+    """
+
+    def append(self, stream: str, expected_version: int, events: Sequence[Any]) -> AppendResult:
+        """Raise ConcurrencyConflictError unless the stream is at ``expected_version``
+        (``NO_STREAM`` = must not exist, ``ANY`` = no check)."""
+        ...
+
+    async def append_async(
+        self, stream: str, expected_version: int, events: Sequence[Any]
+    ) -> AppendResult: ...
+
+    def version(self, stream: str) -> int:
+        """Current version of ``stream`` (0 when it does not exist)."""
+        ...
+
+    def read_stream(self, stream: str, from_version: int = 1) -> Iterator[RecordedEvent]: ...
+
+    def read_all(
+        self, from_position: int = 1, *, decode: bool = True
+    ) -> Iterator[RecordedEvent]: ...
+
+    def head(self) -> tuple[int, bytes]:
+        """(last position, its hash); (0, GENESIS) for an empty journal."""
+        ...
+
+    def verify(self) -> VerifyReport: ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,203 @@
+"""Canonical JSON for journal records, and the one registry of event types.
+
+Canonical means: keys sorted, no whitespace, ``Decimal`` as its string, ``int`` as a JSON int
+(of any size: wei amounts exceed 64 bits), ``bytes`` as ``0x``-hex, enums by value, nested
+frozen dataclasses as objects. Floats are refused: an amount that is signed or sent is never a
+float, and a float's text form would make hashes depend on the platform.
+
+The same event always encodes to the same bytes, so the hash chain and the replay state hash
+are stable across runs and machines.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+import types
+import typing
+from collections.abc import Callable
+from decimal import Decimal
+from enum import Enum
+from typing import Any, TypeVar
+
+import orjson
+
+from agent.errors import JournalError, ValidationError
+
+T = TypeVar("T")
+
+_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+# orjson parses 4-5x faster than json but turns ints beyond 64 bits into floats. A JSON int
+# of 19+ digits always follows ':', ',' or '[' in our compact form; when one may be present we
+# fall back to the exact stdlib parser (a false positive inside a string only costs speed).
+_BIG_INT = re.compile(r"[:,\[]-?\d{19}")
+
+
+class UnknownEventTypeError(JournalError):
+    code = "JOURNAL_UNKNOWN_EVENT"
+
+
+def to_jsonable(value: Any, field: str = "value") -> Any:
+    """The canonical JSON form of one value (see module docstring)."""
+    if value is None or isinstance(value, str | bool | int):
+        return value.value if isinstance(value, Enum) else value
+    if isinstance(value, Decimal):
+        if not value.is_finite():
+            raise ValidationError(field, f"{value} is not a finite number")
+        return str(value)
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, bytes):
+        return "0x" + value.hex()
+    if isinstance(value, float):
+        raise ValidationError(field, "is a float", "use Decimal for amounts and prices")
+    if isinstance(value, tuple | list):
+        return [to_jsonable(v, f"{field}[{i}]") for i, v in enumerate(value)]
+    if isinstance(value, dict):
+        return {str(k): to_jsonable(v, f"{field}.{k}") for k, v in value.items()}
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {
+            f.name: to_jsonable(getattr(value, f.name), f"{field}.{f.name}")
+            for f in dataclasses.fields(value)
+        }
+    raise ValidationError(field, f"cannot journal a {type(value).__name__}")
+
+
+def canonical_json(value: Any) -> str:
+    return _ENCODER.encode(to_jsonable(value))
+
+
+def loads(text: str | bytes) -> Any:
+    s = text if isinstance(text, str) else text.decode()
+    if _BIG_INT.search(s):
+        return json.loads(s)
+    return orjson.loads(s)
+
+
+# --- decoding: per-type converters built once from the dataclass's type hints --------------
+def _identity(v: Any) -> Any:
+    return v
+
+
+def _converter(tp: Any) -> Callable[[Any], Any]:
+    origin = typing.get_origin(tp)
+    if tp is Any or tp is object:
+        return _identity
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        inner = _converter(args[0]) if len(args) == 1 else _identity
+        return lambda v: None if v is None else inner(v)
+    if origin in (tuple, list):
+        args = typing.get_args(tp)
+        if origin is tuple and len(args) == 2 and args[1] is Ellipsis:
+            c = _converter(args[0])
+            return lambda v: tuple(c(x) for x in v)
+        if origin is tuple and args:
+            cs = [_converter(a) for a in args]
+            return lambda v: tuple(c(x) for c, x in zip(cs, v, strict=True))
+        c = _converter(args[0]) if args else _identity
+        return (
+            (lambda v: tuple(c(x) for x in v)) if origin is tuple else (lambda v: [c(x) for x in v])
+        )
+    if origin in (frozenset, set):
+        c = _converter(typing.get_args(tp)[0])
+        return lambda v: frozenset(c(x) for x in v)
+    if origin is dict:
+        _, vt = typing.get_args(tp)
+        c = _converter(vt)
+        return lambda v: {k: c(x) for k, x in v.items()}
+    if tp is Decimal:
+        return Decimal
+    if tp is bytes:
+        return lambda v: bytes.fromhex(v[2:] if v.startswith("0x") else v)
+    if isinstance(tp, type) and issubclass(tp, Enum):
+        return tp
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
+        return _dataclass_decoder(tp)
+    return _identity
+
+
+_DECODERS: dict[type, Callable[[dict[str, Any]], Any]] = {}
+
+
+def _dataclass_decoder(cls: type[T]) -> Callable[[dict[str, Any]], T]:
+    dec = _DECODERS.get(cls)
+    if dec is not None:
+        return dec
+    hints = typing.get_type_hints(cls)
+    plan = [(f.name, _converter(hints[f.name])) for f in dataclasses.fields(cls) if f.init]
+    trivial = [n for n, c in plan if c is _identity]
+    converted = [(n, c) for n, c in plan if c is not _identity]
+
+    def decode(d: dict[str, Any]) -> T:
+        kw = {n: d[n] for n in trivial if n in d}
+        for n, c in converted:
+            if n in d:
+                kw[n] = c(d[n])
+        return cls(**kw)
+
+    _DECODERS[cls] = decode
+    return decode
+
+
+def from_jsonable(cls: type[T], data: dict[str, Any]) -> T:
+    return _dataclass_decoder(cls)(data)
+
+
+class EventRegistry:
+    """Maps a stable type name to an event class and back. Names are part of the journal
+    format: never rename a registered event, add a new one instead."""
+
+    def __init__(self) -> None:
+        self._by_name: dict[str, type] = {}
+        self._by_cls: dict[type, str] = {}
+
+    def register(self, cls: type[T] | None = None, *, name: str | None = None) -> Any:
+        def do(c: type[T]) -> type[T]:
+            if not dataclasses.is_dataclass(c):
+                raise TypeError(f"{c.__name__} must be a dataclass to be journaled")
+            n = name or c.__name__
+            if self._by_name.get(n, c) is not c:
+                raise TypeError(f"event type name {n!r} is already registered")
+            self._by_name[n] = c
+            self._by_cls[c] = n
+            return c
+
+        return do(cls) if cls is not None else do
+
+    def name_of(self, event: Any) -> str:
+        try:
+            return self._by_cls[type(event)]
+        except KeyError:
+            raise ValidationError(
+                "event",
+                f"{type(event).__name__} is not a registered event type",
+                "decorate it with @agent.journal.event_type",
+            ) from None
+
+    def cls_of(self, name: str) -> type:
+        try:
+            return self._by_name[name]
+        except KeyError:
+            raise UnknownEventTypeError(
+                f"journal holds an event of unknown type {name!r}; "
+                "run the agent version that wrote it, or register the type"
+            ) from None
+
+    def encode(self, event: Any) -> tuple[str, str]:
+        """(type name, canonical JSON of the event's fields)."""
+        return self.name_of(event), canonical_json(event)
+
+    def decode(self, name: str, data: str | dict[str, Any]) -> Any:
+        d = loads(data) if isinstance(data, str | bytes) else data
+        return _dataclass_decoder(self.cls_of(name))(d)
+
+    def names(self) -> list[str]:
+        return sorted(self._by_name)
+
+
+registry = EventRegistry()
+"""The process-wide registry; agent.oms registers its events here on import."""
+
+event_type = registry.register

@@ -1,0 +1,367 @@
+"""SQLite journal: WAL mode, synchronous=FULL, hash-chained records, group commit.
+
+One writer thread owns the write connection. Appends from any thread (``append``) or any
+event loop (``append_async``) are queued; the writer takes everything queued, checks each
+request's expected version, chains and inserts all their records in ONE transaction and
+commits once (one fsync for the whole group), then answers each request. A request returns
+only after that commit, so "append, then send" is write-ahead by construction.
+
+Several processes may open the same file: each batch starts with ``BEGIN IMMEDIATE`` (the
+SQLite write lock) and re-reads the head, so a stale in-memory version cache is detected
+and dropped rather than trusted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import queue
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from agent.errors import ConcurrencyConflictError, JournalError, ValidationError
+from agent.journal.base import (
+    ANY,
+    AppendResult,
+    RecordedEvent,
+    TamperFinding,
+    TamperKind,
+    VerifyReport,
+)
+from agent.journal.codec import EventRegistry
+from agent.journal.codec import registry as default_registry
+from agent.journal.hashing import GENESIS, chain_hash
+
+SCHEMA_VERSION = "1"
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS events (
+    position    INTEGER PRIMARY KEY,
+    stream      TEXT    NOT NULL,
+    version     INTEGER NOT NULL,
+    type        TEXT    NOT NULL,
+    recorded_at INTEGER NOT NULL,
+    data        TEXT    NOT NULL,
+    prev_hash   BLOB    NOT NULL,
+    hash        BLOB    NOT NULL,
+    UNIQUE (stream, version)
+);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+_READ_CHUNK = 8192
+_STOP = object()
+
+
+@dataclass(slots=True)
+class _Request:
+    stream: str
+    expected: int
+    encoded: list[tuple[str, str]]
+    future: Future = field(default_factory=Future)
+
+
+class SqliteJournal:
+    """The default :class:`agent.journal.base.Store`. Use as a context manager or ``close()``."""
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        registry: EventRegistry | None = None,
+        max_batch_events: int = 20_000,
+        clock: Callable[[], int] = time.time_ns,
+    ) -> None:
+        self.path = Path(path)
+        self.registry = registry or default_registry
+        self._max_batch = max_batch_events
+        self._clock = clock
+        if self.path.parent and not self.path.parent.exists():
+            raise ValidationError(
+                "journal.path", f"directory {self.path.parent} does not exist", "create it first"
+            )
+        try:
+            self._rconn = sqlite3.connect(
+                self.path, isolation_level=None, check_same_thread=False, timeout=30
+            )
+            self._rconn.execute("PRAGMA journal_mode=WAL")
+            self._rconn.executescript(_SCHEMA)
+            self._rconn.execute(
+                "INSERT OR IGNORE INTO meta(key, value) VALUES ('schema', ?)", (SCHEMA_VERSION,)
+            )
+        except sqlite3.DatabaseError as e:
+            raise JournalError(f"cannot open journal {self.path}: {e}") from e
+        self._rlock = threading.Lock()
+        self._q: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._writer: threading.Thread | None = None
+        self._wlock = threading.Lock()
+        self._closed = False
+        # writer-thread state (touched only by the writer thread)
+        self._w_versions: dict[str, int] = {}
+        self._w_head: tuple[int, bytes] | None = None
+
+    # --- writing ---------------------------------------------------------------------------
+    def _encode(self, stream: str, expected: int, events: Sequence[Any]) -> _Request:
+        if self._closed:
+            raise JournalError(f"journal {self.path} is closed")
+        if not isinstance(stream, str) or not stream:
+            raise ValidationError("stream", "must be a non-empty string", "e.g. 'order-<id>'")
+        if not isinstance(expected, int) or expected < ANY:
+            raise ValidationError(
+                "expected_version", f"{expected!r} is invalid", "give the stream's version, 0 or -1"
+            )
+        if not events:
+            raise ValidationError("events", "is empty", "append at least one event")
+        enc = self.registry.encode
+        return _Request(stream, expected, [enc(e) for e in events])
+
+    def _submit(self, req: _Request) -> None:
+        if self._writer is None:
+            with self._wlock:
+                if self._writer is None:
+                    t = threading.Thread(
+                        target=self._write_loop, name="journal-writer", daemon=True
+                    )
+                    t.start()
+                    self._writer = t
+        self._q.put(req)
+
+    def append(self, stream: str, expected_version: int, events: Sequence[Any]) -> AppendResult:
+        """Append ``events`` to ``stream``; returns once they are durable."""
+        req = self._encode(stream, expected_version, events)
+        self._submit(req)
+        return req.future.result()
+
+    async def append_async(
+        self, stream: str, expected_version: int, events: Sequence[Any]
+    ) -> AppendResult:
+        req = self._encode(stream, expected_version, events)
+        self._submit(req)
+        return await asyncio.wrap_future(req.future)
+
+    def _write_loop(self) -> None:
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
+        conn.execute("PRAGMA journal_mode=WAL")
+        # FULL: the WAL is fsync'd at every commit, so a returned append survives power loss.
+        conn.execute("PRAGMA synchronous=FULL")
+        try:
+            stop = False
+            while not stop:
+                first = self._q.get()
+                if first is _STOP:
+                    break
+                batch = [first]
+                n = len(first.encoded)
+                while n < self._max_batch:
+                    try:
+                        nxt = self._q.get_nowait()
+                    except queue.Empty:
+                        break
+                    if nxt is _STOP:
+                        stop = True
+                        break
+                    batch.append(nxt)
+                    n += len(nxt.encoded)
+                self._commit(conn, batch)
+        finally:
+            conn.close()
+
+    def _stream_version(self, conn: sqlite3.Connection, stream: str) -> int:
+        v = self._w_versions.get(stream)
+        if v is None:
+            row = conn.execute(
+                "SELECT MAX(version) FROM events WHERE stream = ?", (stream,)
+            ).fetchone()
+            v = row[0] or 0
+        return v
+
+    def _commit(self, conn: sqlite3.Connection, batch: list[_Request]) -> None:
+        outcomes: list[AppendResult | Exception] = []
+        pending: dict[str, int] = {}
+        clock = self._clock
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            row = conn.execute(
+                "SELECT position, hash FROM events ORDER BY position DESC LIMIT 1"
+            ).fetchone()
+            head = (row[0], bytes(row[1])) if row else (0, GENESIS)
+            if head != self._w_head:  # first batch, or another process appended
+                self._w_versions.clear()
+            pos, prev = head
+            rows = []
+            for req in batch:
+                s = req.stream
+                cur = pending[s] if s in pending else self._stream_version(conn, s)
+                if req.expected != ANY and cur != req.expected:
+                    outcomes.append(
+                        ConcurrencyConflictError(
+                            f"stream {s!r} is at version {cur}, not {req.expected}; "
+                            "reload the stream and retry"
+                        )
+                    )
+                    continue
+                first_pos, first_v = pos + 1, cur + 1
+                for type_, data in req.encoded:
+                    pos += 1
+                    cur += 1
+                    ts = clock()
+                    h = chain_hash(prev, s, cur, type_, ts, data)
+                    rows.append((pos, s, cur, type_, ts, data, prev, h))
+                    prev = h
+                pending[s] = cur
+                outcomes.append(AppendResult(s, first_v, cur, first_pos, pos, prev))
+            if rows:
+                conn.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+                conn.execute(
+                    "INSERT OR REPLACE INTO meta(key, value) VALUES ('head', ?)",
+                    (f"{pos}:{prev.hex()}",),
+                )
+            conn.execute("COMMIT")
+        except Exception as e:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            self._w_versions.clear()
+            self._w_head = None
+            err = JournalError(f"journal write failed, nothing was appended: {e}")
+            for req in batch:
+                req.future.set_exception(err)
+            return
+        self._w_versions.update(pending)
+        self._w_head = (pos, prev)
+        for req, out in zip(batch, outcomes, strict=True):
+            if isinstance(out, Exception):
+                req.future.set_exception(out)
+            else:
+                req.future.set_result(out)
+
+    # --- reading ---------------------------------------------------------------------------
+    def _query(self, sql: str, args: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+        with self._rlock:
+            return self._rconn.execute(sql, args).fetchall()
+
+    def version(self, stream: str) -> int:
+        return self._query("SELECT MAX(version) FROM events WHERE stream = ?", (stream,))[0][0] or 0
+
+    def head(self) -> tuple[int, bytes]:
+        rows = self._query("SELECT position, hash FROM events ORDER BY position DESC LIMIT 1", ())
+        return (rows[0][0], bytes(rows[0][1])) if rows else (0, GENESIS)
+
+    def _records(self, rows: list[tuple[Any, ...]], decode: bool) -> Iterator[RecordedEvent]:
+        dec = self.registry.decode
+        for pos, s, v, t, ts, data, h in rows:
+            yield RecordedEvent(pos, s, v, t, data, ts, h, dec(t, data) if decode else None)
+
+    def read_all(self, from_position: int = 1, *, decode: bool = True) -> Iterator[RecordedEvent]:
+        pos = from_position
+        while True:
+            rows = self._query(
+                "SELECT position, stream, version, type, recorded_at, data, hash FROM events "
+                "WHERE position >= ? ORDER BY position LIMIT ?",
+                (pos, _READ_CHUNK),
+            )
+            if not rows:
+                return
+            yield from self._records(rows, decode)
+            pos = rows[-1][0] + 1
+
+    def read_stream(self, stream: str, from_version: int = 1) -> Iterator[RecordedEvent]:
+        v = from_version
+        while True:
+            rows = self._query(
+                "SELECT position, stream, version, type, recorded_at, data, hash FROM events "
+                "WHERE stream = ? AND version >= ? ORDER BY version LIMIT ?",
+                (stream, v, _READ_CHUNK),
+            )
+            if not rows:
+                return
+            yield from self._records(rows, True)
+            v = rows[-1][2] + 1
+
+    def iter_payloads(self, from_position: int = 1) -> Iterator[tuple[str, str]]:
+        """(type, data) only: the fastest way to fold the whole journal."""
+        pos = from_position
+        while True:
+            rows = self._query(
+                "SELECT position, type, data FROM events WHERE position >= ? "
+                "ORDER BY position LIMIT ?",
+                (pos, _READ_CHUNK),
+            )
+            if not rows:
+                return
+            for _, t, d in rows:
+                yield t, d
+            pos = rows[-1][0] + 1
+
+    # --- verification ----------------------------------------------------------------------
+    def verify(self) -> VerifyReport:
+        """Walk the whole chain; report the FIRST edited, deleted or reordered record."""
+        expected_pos, prev, n = 1, GENESIS, 0
+        versions: dict[str, int] = {}
+
+        def bad(pos: int, kind: TamperKind, detail: str, s: str = "", v: int = 0) -> VerifyReport:
+            return VerifyReport(
+                False, n, expected_pos - 1, prev, TamperFinding(pos, kind, detail, s, v)
+            )
+
+        pos = 1
+        while True:
+            rows = self._query(
+                "SELECT position, stream, version, type, recorded_at, data, prev_hash, hash "
+                "FROM events WHERE position >= ? ORDER BY position LIMIT ?",
+                (pos, _READ_CHUNK),
+            )
+            if not rows:
+                break
+            for p, s, v, t, ts, data, ph, h in rows:
+                ph, h = bytes(ph), bytes(h)
+                if p != expected_pos:
+                    missing = f"#{expected_pos}" + (f"..#{p - 1}" if p - 1 > expected_pos else "")
+                    return bad(expected_pos, TamperKind.DELETED, f"record(s) {missing} are missing")
+                if chain_hash(ph, s, v, t, ts, data) != h:
+                    return bad(p, TamperKind.EDITED, "its content does not match its hash", s, v)
+                if ph != prev:
+                    return bad(
+                        p,
+                        TamperKind.REORDERED,
+                        f"it does not chain to record #{p - 1} (records reordered or removed, "
+                        f"or #{p - 1} rewritten with a recomputed hash)",
+                        s,
+                        v,
+                    )
+                want = versions.get(s, 0) + 1
+                if v != want:
+                    return bad(p, TamperKind.STREAM_ORDER, f"expected version {want}", s, v)
+                versions[s] = v
+                prev, n, expected_pos = h, n + 1, p + 1
+            pos = rows[-1][0] + 1
+        meta = self._query("SELECT value FROM meta WHERE key = 'head'", ())
+        if meta:
+            hp, _, hh = meta[0][0].partition(":")
+            if int(hp) > n:
+                return bad(
+                    n + 1, TamperKind.DELETED, f"the journal ends at #{n} but its head says #{hp}"
+                )
+            if int(hp) == n and hh != prev.hex():
+                return bad(n, TamperKind.EDITED, "the last record's hash differs from the head")
+        return VerifyReport(True, n, n, prev)
+
+    # --- lifecycle -------------------------------------------------------------------------
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        if self._writer is not None:
+            self._q.put(_STOP)
+            self._writer.join()
+        with self._rlock:
+            self._rconn.close()
+
+    def __enter__(self) -> SqliteJournal:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,100 @@
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from decimal import Decimal
+from enum import StrEnum
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from agent.errors import ValidationError
+from agent.journal.codec import EventRegistry, UnknownEventTypeError, canonical_json, loads
+
+
+class Color(StrEnum):
+    RED = "red"
+    BLUE = "blue"
+
+
+@dataclass(frozen=True, slots=True)
+class Inner:
+    amount: int
+    price: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class Sample:
+    name: str
+    qty: Decimal
+    wei: int
+    color: Color
+    raw: bytes
+    inner: Inner
+    tags: tuple[str, ...] = ()
+    maybe: Decimal | None = None
+
+
+def test_canonical_json_is_sorted_compact_and_exact() -> None:
+    s = Sample(
+        "a", Decimal("1.50"), 10**30, Color.RED, b"\x01\xff", Inner(7, Decimal("0.1")), ("x",)
+    )
+    text = canonical_json(s)
+    assert text == (
+        '{"color":"red","inner":{"amount":7,"price":"0.1"},"maybe":null,"name":"a",'
+        '"qty":"1.50","raw":"0x01ff","tags":["x"],"wei":1000000000000000000000000000000}'
+    )
+
+
+def test_float_and_nan_are_refused_with_the_field_named() -> None:
+    with pytest.raises(ValidationError, match=r"inner\.price"):
+        canonical_json(Sample("a", Decimal(1), 1, Color.RED, b"", Inner(1, 0.1), ()))  # type: ignore[arg-type]
+    with pytest.raises(ValidationError, match="qty"):
+        canonical_json(Sample("a", Decimal("NaN"), 1, Color.RED, b"", Inner(1, Decimal(1))))
+
+
+def test_registry_roundtrip_restores_types() -> None:
+    reg = EventRegistry()
+    reg.register(Sample)
+    s = Sample(
+        "a",
+        Decimal("1.50"),
+        2**200,
+        Color.BLUE,
+        b"\xaa",
+        Inner(3, Decimal("2.5")),
+        ("p", "q"),
+        Decimal("3"),
+    )
+    name, data = reg.encode(s)
+    assert name == "Sample"
+    assert reg.decode(name, data) == s
+
+
+def test_unknown_type_and_unregistered_event() -> None:
+    reg = EventRegistry()
+    with pytest.raises(UnknownEventTypeError):
+        reg.decode("Nope", "{}")
+    with pytest.raises(ValidationError, match="not a registered event type"):
+        reg.encode(Inner(1, Decimal(1)))
+
+
+def test_duplicate_name_refused() -> None:
+    reg = EventRegistry()
+    reg.register(Inner)
+
+    @dataclass(frozen=True)
+    class Inner2:
+        x: int
+
+    with pytest.raises(TypeError):
+        reg.register(Inner2, name="Inner")
+
+
+@given(st.integers(), st.decimals(allow_nan=False, allow_infinity=False), st.text())
+def test_loads_is_exact_for_any_int_decimal_and_text(i: int, d: Decimal, t: str) -> None:
+    text = canonical_json({"i": i, "d": d, "t": t, "l": [i, -i]})
+    back = loads(text)
+    assert back == {"i": i, "d": str(d), "t": t, "l": [i, -i]}
+    assert back == json.loads(text)
