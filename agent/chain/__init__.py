@@ -1,0 +1,1 @@
+"""Chains: devnets (anvil processes), JSON-RPC, nonces, fees, transaction tracking."""

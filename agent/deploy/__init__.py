@@ -1,0 +1,1 @@
+"""Deployment: load real compiled artifacts (npm packages and our forge build) and deploy them."""
