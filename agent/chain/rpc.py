@@ -1,0 +1,324 @@
+"""Async JSON-RPC client for the hot path: one keep-alive HTTP connection, automatic batching.
+
+web3.py's default HTTP provider builds a request through many middleware layers (6-9x a raw
+keep-alive post here). This client posts pre-serialised bytes on ONE persistent aiohttp
+connection. When several coroutines call at once, the calls queued while a request is in
+flight are sent together as one JSON-RPC batch, so concurrency costs one round trip per
+batch, not per call; a lone call is sent as a plain request (no batch wrapper).
+
+Every failure is typed (agent.errors):
+  * RpcError            - the node answered with a JSON-RPC error object (``rpc_code``)
+  * RpcResponseError    - the node answered with something that is not JSON-RPC (garbage,
+                          truncated body, wrong id, missing result)
+  * RpcUnavailableError - no answer (refused, reset, timed out, HTTP 5xx)
+  * ChainIdMismatchError - ``connect()`` found a different chain than the config says
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+
+from agent.errors import (
+    ChainIdMismatchError,
+    RpcError,
+    RpcResponseError,
+    RpcUnavailableError,
+    ValidationError,
+)
+
+_HEADERS = {"Content-Type": "application/json"}
+_dumps = json.JSONEncoder(separators=(",", ":")).encode
+
+try:  # orjson is already in the tree (journal codec); fall back to the exact stdlib parser
+    import orjson
+
+    def _loads(b: bytes) -> Any:
+        # orjson turns ints beyond 64 bits into floats; JSON-RPC quantities are hex strings,
+        # so a big bare int only appears in garbage, which the stdlib parses exactly anyway.
+        return orjson.loads(b)
+except ImportError:  # pragma: no cover
+    _loads = json.loads
+
+
+def _snippet(b: bytes) -> str:
+    t = b[:120].decode("utf-8", "replace")
+    return t + ("..." if len(b) > 120 else "")
+
+
+@dataclass(frozen=True, slots=True)
+class RpcConfig:
+    url: str
+    expected_chain_id: int | None = None
+    timeout: float = 10.0
+    name: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.url.startswith(("http://", "https://")):
+            raise ValidationError(
+                "rpc.url", f"{self.url!r} is not an http(s) URL", "e.g. http://127.0.0.1:8545"
+            )
+        if self.timeout <= 0:
+            raise ValidationError(
+                "rpc.timeout", f"{self.timeout} is not positive", "pass seconds > 0"
+            )
+
+
+class _Call:
+    __slots__ = ("fut", "id", "method", "params")
+
+    def __init__(self, id_: int, method: str, params: Sequence[Any], fut: asyncio.Future[Any]):
+        self.id = id_
+        self.method = method
+        self.params = params
+        self.fut = fut
+
+
+class RpcClient:
+    """``async with RpcClient(url, expected_chain_id=...) as rpc: await rpc.call(...)``."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        expected_chain_id: int | None = None,
+        timeout: float = 10.0,
+        name: str = "",
+        max_batch: int = 500,
+    ) -> None:
+        self.config = RpcConfig(url, expected_chain_id, timeout, name)
+        self.url = url
+        self.name = name or url
+        self.chain_id: int | None = None
+        self._max_batch = max_batch
+        self._session: aiohttp.ClientSession | None = None
+        self._ids = itertools.count(1)
+        self._queue: list[_Call] = []
+        self._busy = False
+        self._timeout = aiohttp.ClientTimeout(total=timeout)
+        self.requests_sent = 0  # HTTP posts, for tests and benchmarks (batching visible)
+
+    # --- lifecycle ---------------------------------------------------------------------------
+    async def connect(self) -> RpcClient:
+        """Open the connection and check the chain id against the config."""
+        if self._session is None:
+            # limit=1: one connection, kept alive; a request waits for it instead of opening
+            # a second socket (batching makes that wait cheap).
+            conn = aiohttp.TCPConnector(limit=1, keepalive_timeout=60, enable_cleanup_closed=True)
+            self._session = aiohttp.ClientSession(connector=conn, timeout=self._timeout)
+        got = int(await self.call("eth_chainId"), 16)
+        exp = self.config.expected_chain_id
+        if exp is not None and got != exp:
+            await self.close()
+            raise ChainIdMismatchError(
+                f"chain_id: {self.name} reports chain id {got}, the config expects {exp}; "
+                "point rpc.url at the right node or fix chain_id"
+            )
+        self.chain_id = got
+        return self
+
+    async def close(self) -> None:
+        s, self._session = self._session, None
+        if s is not None:
+            await s.close()
+
+    async def __aenter__(self) -> RpcClient:
+        return await self.connect()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    # --- calls -------------------------------------------------------------------------------
+    async def call(self, method: str, params: Sequence[Any] = ()) -> Any:
+        """One call; coalesced with concurrent ones into a batch when the connection is busy."""
+        fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._queue.append(_Call(next(self._ids), method, params, fut))
+        if not self._busy:
+            await self._drain(fut)
+        return await fut
+
+    async def batch(self, calls: Sequence[tuple[str, Sequence[Any]]]) -> list[Any]:
+        """Several calls in one round trip. Each element is the result or the RpcError for
+        that call (a node error for one call does not fail the others); transport and garbage
+        errors raise."""
+        if not calls:
+            return []
+        loop = asyncio.get_running_loop()
+        items = [_Call(next(self._ids), m, p, loop.create_future()) for m, p in calls]
+        self._queue.extend(items)
+        if not self._busy:
+            await self._drain(items[-1].fut)
+        out: list[Any] = []
+        for c in items:
+            try:
+                out.append(await c.fut)
+            except RpcError as e:
+                out.append(e)
+        return out
+
+    async def _drain(self, own: asyncio.Future[Any] | None = None) -> None:
+        """Send queued calls until the caller's own call is answered; if others are still
+        queued then, a task takes over so no caller waits for strangers' round trips."""
+        self._busy = True
+        try:
+            while self._queue:
+                items = self._queue[: self._max_batch]
+                del self._queue[: self._max_batch]
+                try:
+                    await self._send(items)
+                except Exception as e:
+                    for c in items:
+                        if not c.fut.done():
+                            c.fut.set_exception(e)
+                except BaseException:  # cancelled mid-request: the answer is lost for all
+                    err = RpcUnavailableError(f"{self.name}: request cancelled before the answer")
+                    for c in items:
+                        if not c.fut.done():
+                            c.fut.set_exception(err)
+                            c.fut.exception()  # the cancelled caller will not read it
+                    raise
+                if own is not None and own.done() and self._queue:
+                    break
+        finally:
+            if self._queue:
+                asyncio.get_running_loop().create_task(self._drain())  # _busy stays True
+            else:
+                self._busy = False
+
+    async def _post(self, body: bytes) -> bytes:
+        if self._session is None:
+            raise RpcUnavailableError(f"{self.name}: client is not connected; call connect() first")
+        try:
+            async with self._session.post(self.url, data=body, headers=_HEADERS) as resp:
+                raw = await resp.read()
+                status = resp.status
+        except aiohttp.ClientPayloadError as e:  # body cut short (Content-Length lie, reset)
+            raise RpcResponseError(f"{self.name}: truncated response ({e})") from e
+        except (aiohttp.ClientError, TimeoutError, OSError) as e:
+            raise RpcUnavailableError(f"{self.name}: no answer ({type(e).__name__}: {e})") from e
+        finally:
+            self.requests_sent += 1
+        if status >= 500 and not raw.startswith((b"{", b"[")):
+            raise RpcUnavailableError(f"{self.name}: HTTP {status}: {_snippet(raw)}")
+        if status != 200 and not raw.startswith((b"{", b"[")):
+            raise RpcResponseError(f"{self.name}: HTTP {status}: {_snippet(raw)}")
+        return raw
+
+    async def _send(self, items: list[_Call]) -> None:
+        if len(items) == 1:
+            c = items[0]
+            body = _dumps({"jsonrpc": "2.0", "id": c.id, "method": c.method, "params": c.params})
+            raw = await self._post(body.encode())
+            msg = self._parse(raw)
+            if not isinstance(msg, dict):
+                raise RpcResponseError(
+                    f"{self.name}: {c.method}: expected a JSON object, got {_snippet(raw)}"
+                )
+            self._resolve(c, msg, raw)
+            return
+        body = _dumps(
+            [{"jsonrpc": "2.0", "id": c.id, "method": c.method, "params": c.params} for c in items]
+        )
+        raw = await self._post(body.encode())
+        msg = self._parse(raw)
+        if isinstance(msg, dict) and "error" in msg and msg.get("id") is None:
+            # some nodes answer a whole batch with one error (batch too large, batching off)
+            err = self._error(items[0].method, msg["error"])
+            for c in items:
+                c.fut.set_exception(err)
+            return
+        if not isinstance(msg, list):
+            raise RpcResponseError(
+                f"{self.name}: batch answer is not a JSON array: {_snippet(raw)}"
+            )
+        by_id = {m.get("id"): m for m in msg if isinstance(m, dict)}
+        for c in items:
+            m = by_id.get(c.id)
+            if m is None:
+                c.fut.set_exception(
+                    RpcResponseError(
+                        f"{self.name}: {c.method}: the batch answer has no response for id {c.id}"
+                    )
+                )
+            else:
+                self._resolve(c, m, raw)
+
+    def _parse(self, raw: bytes) -> Any:
+        try:
+            return _loads(raw)
+        except ValueError as e:
+            raise RpcResponseError(f"{self.name}: answer is not JSON ({e}): {_snippet(raw)}") from e
+
+    def _error(self, method: str, err: Any) -> RpcError:
+        if not isinstance(err, dict):
+            return RpcError(f"{method}: node error {err!r}")
+        return RpcError(
+            f"{method}: {err.get('message')}", rpc_code=err.get("code"), data=err.get("data")
+        )
+
+    def _resolve(self, c: _Call, m: dict[str, Any], raw: bytes) -> None:
+        if m.get("id") != c.id:
+            c.fut.set_exception(
+                RpcResponseError(
+                    f"{self.name}: {c.method}: answer id {m.get('id')!r} != request id {c.id}"
+                )
+            )
+        elif "error" in m and m["error"] is not None:
+            c.fut.set_exception(self._error(c.method, m["error"]))
+        elif "result" not in m:
+            c.fut.set_exception(
+                RpcResponseError(f"{self.name}: {c.method}: no result in {_snippet(raw)}")
+            )
+        else:
+            c.fut.set_result(m["result"])
+
+    # --- typed helpers (hex quantities decoded here, once) ----------------------------------
+    async def block_number(self) -> int:
+        return _qty(await self.call("eth_blockNumber"), "eth_blockNumber")
+
+    async def get_transaction_count(self, address: str, block: str = "latest") -> int:
+        return _qty(
+            await self.call("eth_getTransactionCount", [address, block]), "eth_getTransactionCount"
+        )
+
+    async def send_raw_transaction(self, raw: bytes) -> str:
+        return await self.call("eth_sendRawTransaction", ["0x" + raw.hex()])
+
+    async def get_transaction_receipt(self, tx_hash: str) -> dict[str, Any] | None:
+        return await self.call("eth_getTransactionReceipt", [tx_hash])
+
+    async def get_transaction(self, tx_hash: str) -> dict[str, Any] | None:
+        return await self.call("eth_getTransactionByHash", [tx_hash])
+
+    async def get_block(
+        self, block: str | int = "latest", full: bool = False
+    ) -> dict[str, Any] | None:
+        tag = hex(block) if isinstance(block, int) else block
+        return await self.call("eth_getBlockByNumber", [tag, full])
+
+    async def fee_history(
+        self, blocks: int, newest: str = "latest", percentiles: Sequence[float] = (50,)
+    ) -> dict[str, Any]:
+        return await self.call("eth_feeHistory", [hex(blocks), newest, list(percentiles)])
+
+    async def get_balance(self, address: str, block: str = "latest") -> int:
+        return _qty(await self.call("eth_getBalance", [address, block]), "eth_getBalance")
+
+
+def _qty(v: Any, what: str) -> int:
+    """Decode a hex quantity, refusing anything else as a bad response."""
+    if isinstance(v, str) and v.startswith("0x"):
+        try:
+            return int(v, 16)
+        except ValueError:
+            pass
+    raise RpcResponseError(f"{what}: expected a hex quantity, got {v!r}")
+
+
+qty = _qty

@@ -1,0 +1,159 @@
+"""The JSON-RPC client against a real loopback HTTP server: batching and every failure type."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+
+import pytest
+
+from agent.chain.rpc import RpcClient
+from agent.errors import (
+    ChainIdMismatchError,
+    RpcError,
+    RpcResponseError,
+    RpcUnavailableError,
+    ValidationError,
+)
+
+from .fakenode import FakeNode, NodeError, truncating_server
+
+
+@pytest.fixture
+async def node():
+    n = await FakeNode().start()
+    n.methods["eth_blockNumber"] = lambda p: "0x10"
+    n.methods["echo"] = lambda p: p
+    yield n
+    await n.stop()
+
+
+async def test_call_and_helpers(node):
+    async with RpcClient(node.url, expected_chain_id=1) as rpc:
+        assert rpc.chain_id == 1
+        assert await rpc.block_number() == 16
+        assert await rpc.call("echo", [1, "a"]) == [1, "a"]
+
+
+async def test_concurrent_calls_are_batched_on_one_connection(node):
+    async with RpcClient(node.url) as rpc:
+        before = rpc.requests_sent
+        res = await asyncio.gather(*(rpc.call("echo", [i]) for i in range(50)))
+        assert res == [[i] for i in range(50)]
+        sent = rpc.requests_sent - before
+        assert sent < 50  # coalesced: the first goes alone, the rest wait and batch
+        assert any(isinstance(p, list) and len(p) > 1 for p in node.posts)
+
+
+async def test_explicit_batch_keeps_per_call_errors(node):
+    def boom(p):
+        raise NodeError(-32000, "nonce too low")
+
+    node.methods["boom"] = boom
+    async with RpcClient(node.url) as rpc:
+        a, b = await rpc.batch([("echo", [1]), ("boom", [])])
+        assert a == [1]
+        assert isinstance(b, RpcError) and b.rpc_code == -32000 and "nonce too low" in str(b)
+
+
+async def test_node_error_is_typed(node):
+    node.methods["eth_sendRawTransaction"] = lambda p: (_ for _ in ()).throw(
+        NodeError(-32003, "insufficient funds")
+    )
+    async with RpcClient(node.url) as rpc:
+        with pytest.raises(RpcError) as e:
+            await rpc.send_raw_transaction(b"\x02")
+        assert e.value.rpc_code == -32003 and e.value.code == "RPC_ERROR"
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        b"<html>gateway</html>",
+        b"",
+        b'{"jsonrpc":"2.0","id":',
+        b"[1,2,3]",
+        b'{"jsonrpc":"2.0"}',
+        b"null",
+    ],
+)
+async def test_garbage_is_a_bad_response(node, answer):
+    async with RpcClient(node.url) as rpc:
+        node.raw = lambda body: answer
+        with pytest.raises(RpcResponseError):
+            await rpc.block_number()
+        node.raw = None
+        assert await rpc.block_number() == 16  # the client stays usable
+
+
+async def test_wrong_id_and_non_hex_quantity(node):
+    async with RpcClient(node.url) as rpc:
+        node.raw = lambda body: b'{"jsonrpc":"2.0","id":999999,"result":"0x1"}'
+        with pytest.raises(RpcResponseError, match="id"):
+            await rpc.call("eth_blockNumber")
+        node.raw = None
+        node.methods["eth_blockNumber"] = lambda p: 12
+        with pytest.raises(RpcResponseError, match="hex quantity"):
+            await rpc.block_number()
+
+
+async def test_http_5xx_is_unavailable(node):
+    async with RpcClient(node.url) as rpc:
+        node.raw = lambda body: (502, b"bad gateway")
+        with pytest.raises(RpcUnavailableError, match="502"):
+            await rpc.block_number()
+
+
+async def test_truncated_body():
+    srv, url = await truncating_server(200, b'{"jsonrpc":"2.0","id":1,"res')
+    try:
+        rpc = RpcClient(url)
+        rpc._session = None
+        with pytest.raises(RpcResponseError, match="truncated"):
+            await rpc.connect()
+    finally:
+        await rpc.close()
+        srv.close()
+        await srv.wait_closed()
+
+
+async def test_refused_is_unavailable():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()  # nothing listens there now
+    rpc = RpcClient(f"http://127.0.0.1:{port}/", timeout=2)
+    with pytest.raises(RpcUnavailableError):
+        await rpc.connect()
+    await rpc.close()
+
+
+async def test_timeout_is_unavailable(node):
+    async with RpcClient(node.url, timeout=0.3) as rpc:
+        node.delay = 2.0
+        with pytest.raises(RpcUnavailableError):
+            await rpc.block_number()
+
+
+async def test_chain_id_mismatch(node):
+    rpc = RpcClient(node.url, expected_chain_id=31337001)
+    with pytest.raises(ChainIdMismatchError, match="31337001"):
+        await rpc.connect()
+
+
+async def test_cancelled_caller_does_not_strand_others(node):
+    async with RpcClient(node.url) as rpc:
+        node.delay = 0.2
+        first = asyncio.ensure_future(rpc.call("echo", [0]))
+        await asyncio.sleep(0)  # let `first` become the drainer and post
+        others = [asyncio.ensure_future(rpc.call("echo", [i])) for i in range(1, 4)]
+        await asyncio.sleep(0.05)
+        first.cancel()
+        res = await asyncio.wait_for(asyncio.gather(*others), 5)
+        assert res == [[1], [2], [3]]
+
+
+def test_bad_config():
+    with pytest.raises(ValidationError) as e:
+        RpcClient("ftp://x")
+    assert e.value.field == "rpc.url"
