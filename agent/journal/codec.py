@@ -54,6 +54,8 @@ def to_jsonable(value: Any, field: str = "value") -> Any:
         raise ValidationError(field, "is a float", "use Decimal for amounts and prices")
     if isinstance(value, tuple | list):
         return [to_jsonable(v, f"{field}[{i}]") for i, v in enumerate(value)]
+    if isinstance(value, frozenset | set):  # sorted so equal sets encode to equal bytes
+        return sorted((to_jsonable(v, field) for v in value), key=_ENCODER.encode)
     if isinstance(value, dict):
         return {str(k): to_jsonable(v, f"{field}.{k}") for k, v in value.items()}
     if dataclasses.is_dataclass(value) and not isinstance(value, type):

@@ -1,0 +1,285 @@
+"""The order manager: commands in, journaled events out, the store folded forward.
+
+Every state change goes the same way: compute the events, check them against the state
+machine on the current state (nothing is written if that fails), append them to the journal
+with the stream's expected version (durable before this returns: write-ahead), then fold
+them into the store. A concurrent writer on the same stream makes the append fail with a
+conflict; the manager re-reads and re-decides, so nothing is applied twice.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from agent.errors import ConcurrencyConflictError, DuplicateOrderError, OrderError
+from agent.journal.base import ANY, NO_STREAM, AppendResult, Store
+from agent.model import TradingState
+from agent.model.decisions import Allow, Check, Decision, Deny
+from agent.oms import order as om
+from agent.oms.commands import CancelOrder, SetTradingState, SubmitOrder
+from agent.oms.events import (
+    TRADING_STREAM,
+    OrderAccepted,
+    OrderCancelled,
+    OrderCancelRequested,
+    OrderDenied,
+    OrderFilled,
+    OrderInitialized,
+    OrderPartiallyFilled,
+    TradingStateChanged,
+    TxReplaced,
+    VenueReconciled,
+    order_stream,
+    recon_stream,
+    tx_stream,
+)
+from agent.oms.order import Order, OrderState
+from agent.oms.store import _ORDER_EVENTS, _TX_EVENTS, OrderStore
+from agent.oms.trading import gate
+from agent.oms.tx import apply_tx
+
+_RETRIES = 5
+
+
+def stream_of(event: Any) -> str:
+    t = type(event)
+    if t in _ORDER_EVENTS:
+        return order_stream(event.client_order_id)
+    if t in _TX_EVENTS:
+        return tx_stream(event.chain_id, event.sender)
+    if t is TradingStateChanged:
+        return TRADING_STREAM
+    if t is VenueReconciled:
+        return recon_stream(event.venue)
+    raise OrderError(f"{t.__name__} has no OMS stream")
+
+
+def _check_name(check: Any) -> str:
+    return getattr(check, "name", None) or getattr(check, "__name__", None) or type(check).__name__
+
+
+class OrderManager:
+    """``checks`` are risk/policy checks (agent.model.decisions.Check) run, in order, on every
+    new order after the trading-state gate; the first refusal becomes ``OrderDenied``."""
+
+    def __init__(
+        self,
+        journal: Store,
+        store: OrderStore | None = None,
+        checks: Sequence[Check[SubmitOrder, OrderStore]] = (),
+    ) -> None:
+        self.journal = journal
+        self.store = store if store is not None else OrderStore()
+        self.checks = tuple(checks)
+        self._lock = threading.RLock()
+
+    @classmethod
+    def open(
+        cls, journal: Store, checks: Sequence[Check[SubmitOrder, OrderStore]] = ()
+    ) -> OrderManager:
+        """Rebuild state from the journal (the start of recovery; then reconcile)."""
+        return cls(journal, OrderStore.replay(journal), checks)
+
+    # --- deciding ---------------------------------------------------------------------------
+    def _decide_submit(self, cmd: SubmitOrder) -> tuple[Order | None, list[Any]]:
+        """(existing order, []) for an idempotent resubmission, else (None, new events)."""
+        init = OrderInitialized(
+            cmd.client_order_id,
+            cmd.instrument,
+            cmd.side,
+            cmd.quantity,
+            cmd.order_type,
+            cmd.limit_price,
+            cmd.time_in_force,
+            cmd.venue,
+            cmd.parent_id,
+            cmd.reduce_only,
+            cmd.max_slippage_bps,
+            cmd.strategy,
+        )
+        existing = self.store.get(cmd.client_order_id)
+        if existing is not None:
+            if existing.spec() == init:
+                return existing, []
+            raise DuplicateOrderError(
+                f"client_order_id {cmd.client_order_id!r} is already used by a different order; "
+                "use a new id (resubmitting the same order with the same id is safe)"
+            )
+        decision, ran = self._pre_trade(cmd)
+        if isinstance(decision, Allow):
+            return None, [init, OrderAccepted(cmd.client_order_id, ran)]
+        code = getattr(decision, "code", "DENIED")
+        reason = decision.reason
+        if not isinstance(decision, Deny):  # Reduce: refused at this size, say how far
+            reason = f"{reason} (at most {decision.max_quantity})"
+        return None, [init, OrderDenied(cmd.client_order_id, code, reason, decision.rule, ran)]
+
+    def _pre_trade(self, cmd: SubmitOrder) -> tuple[Decision, tuple[str, ...]]:
+        ran: list[str] = ["trading_state"]
+        d = gate(self.store.trading_state, cmd)
+        if not d.allowed:
+            return d, tuple(ran)
+        if cmd.parent_id is not None:
+            ran.append("parent")
+            parent = self.store.get(cmd.parent_id)
+            if parent is None or parent.state.terminal:
+                why = "does not exist" if parent is None else f"is {parent.state.value}"
+                return Deny("PARENT_INVALID", f"parent {cmd.parent_id!r} {why}", "parent"), tuple(
+                    ran
+                )
+            free = self.store.parent_view(cmd.parent_id).unallocated
+            if cmd.quantity > free:
+                return (
+                    Deny(
+                        "CHILD_EXCEEDS_PARENT",
+                        f"child quantity {cmd.quantity} exceeds the parent's unallocated {free}",
+                        "parent",
+                    ),
+                    tuple(ran),
+                )
+        for check in self.checks:
+            name = _check_name(check)
+            ran.append(name)
+            d = check(cmd, self.store)
+            if not d.allowed:
+                if not d.rule:
+                    d = (
+                        Deny(getattr(d, "code", "DENIED"), d.reason, name)
+                        if isinstance(d, Deny)
+                        else d
+                    )
+                return d, tuple(ran)
+        return Allow(), tuple(ran)
+
+    def _decide_cancel(self, cmd: CancelOrder) -> tuple[Order, list[Any]]:
+        o = self.store.get(cmd.client_order_id)
+        if o is None:
+            raise OrderError(
+                f"no order with client_order_id {cmd.client_order_id!r}; see `agent orders`",
+                code="ORDER_NOT_FOUND",
+            )
+        if o.state.terminal or o.state is OrderState.PENDING_CANCEL:
+            return o, []  # cancelling twice is harmless
+        if o.state in (
+            OrderState.INITIALIZED,
+            OrderState.ACCEPTED,
+        ) and not self.store.txs_by_order.get(o.client_order_id):
+            return o, [OrderCancelled(o.client_order_id, cmd.reason or "cancelled before sending")]
+        return o, [OrderCancelRequested(o.client_order_id, cmd.reason)]
+
+    def _validate(self, events: Sequence[Any]) -> list[tuple[str, list[Any]]]:
+        """Check events against the state machines on a scratch fold; group them by stream
+        (keeping order); drop fills whose trade id is already applied (venues repeat them)."""
+        scratch: dict[str, Any] = {}
+        groups: dict[str, list[Any]] = {}
+        for e in events:
+            t = type(e)
+            if t in _ORDER_EVENTS:
+                cid = e.client_order_id
+                cur = scratch[cid] if cid in scratch else self.store.get(cid)
+                if (
+                    t in (OrderFilled, OrderPartiallyFilled)
+                    and cur is not None
+                    and e.trade_id in cur.trade_ids
+                ):
+                    continue
+                scratch[cid] = om.apply(cur, e)
+            elif t in _TX_EVENTS:
+                h = e.old_tx_hash if t is TxReplaced else e.tx_hash
+                cur = scratch[h] if h in scratch else self.store.txs.get(h)
+                scratch[h] = apply_tx(cur, e)
+            groups.setdefault(stream_of(e), []).append(e)
+        return list(groups.items())
+
+    def _expected(self, stream: str, events: list[Any]) -> int:
+        if stream.startswith("order-"):
+            o = self.store.get(events[0].client_order_id)
+            return o.version if o is not None else NO_STREAM
+        return ANY  # tx/trading/recon streams: the fold above already checked the transitions
+
+    def _applied(self, events: list[Any], res: AppendResult) -> None:
+        pos = res.first_position
+        for e in events:
+            self.store.apply(e, pos)
+            pos += 1
+
+    # --- doing (sync) -----------------------------------------------------------------------
+    def _commit_sync(self, decide: Any) -> Any:
+        for _ in range(_RETRIES):
+            with self._lock:
+                result, events = decide()
+                try:
+                    for stream, evs in self._validate(events):
+                        res = self.journal.append(stream, self._expected(stream, evs), evs)
+                        self._applied(evs, res)
+                    return result
+                except ConcurrencyConflictError:
+                    self._refresh()
+        raise ConcurrencyConflictError("gave up after repeated journal conflicts; retry later")
+
+    async def _commit_async(self, decide: Any) -> Any:
+        for _ in range(_RETRIES):
+            result, events = decide()
+            try:
+                for stream, evs in self._validate(events):
+                    res = await self.journal.append_async(stream, self._expected(stream, evs), evs)
+                    self._applied(evs, res)
+                return result
+            except ConcurrencyConflictError:
+                self._refresh()
+        raise ConcurrencyConflictError("gave up after repeated journal conflicts; retry later")
+
+    def _refresh(self) -> None:
+        """Another writer got there first: fold what it appended."""
+        for rec in self.journal.read_all(self.store.position + 1):
+            self.store.apply(rec.event, rec.position)
+
+    def _submit_decider(self, cmd: SubmitOrder) -> Any:
+        def decide() -> tuple[Any, list[Any]]:
+            existing, events = self._decide_submit(cmd)
+            return (existing, events) if existing else (cmd.client_order_id, events)
+
+        return decide
+
+    def submit(self, cmd: SubmitOrder) -> Order:
+        """New order: trading-state gate, parent limits, risk/policy checks; journaled as
+        OrderInitialized + OrderAccepted or OrderDenied. Same id + same order = same result."""
+        r = self._commit_sync(self._submit_decider(cmd))
+        return r if isinstance(r, Order) else self.store.orders[r]
+
+    async def submit_async(self, cmd: SubmitOrder) -> Order:
+        r = await self._commit_async(self._submit_decider(cmd))
+        return r if isinstance(r, Order) else self.store.orders[r]
+
+    def cancel(self, cmd: CancelOrder) -> Order:
+        """Always allowed, whatever the trading state."""
+        self._commit_sync(lambda: self._decide_cancel(cmd))
+        return self.store.orders[cmd.client_order_id]
+
+    async def cancel_async(self, cmd: CancelOrder) -> Order:
+        await self._commit_async(lambda: self._decide_cancel(cmd))
+        return self.store.orders[cmd.client_order_id]
+
+    def record(self, events: Iterable[Any]) -> None:
+        """Journal and apply events reported by venues, the chain or the tx engine (after
+        checking them against the state machines). Repeated fills are ignored."""
+        evs = list(events)
+        self._commit_sync(lambda: (None, evs))
+
+    async def record_async(self, events: Iterable[Any]) -> None:
+        evs = list(events)
+        await self._commit_async(lambda: (None, evs))
+
+    def set_trading_state(self, cmd: SetTradingState) -> TradingState:
+        def decide() -> tuple[None, list[Any]]:
+            if self.store.trading_state is cmd.state and self.store.trading_reason == cmd.reason:
+                return None, []
+            return None, [TradingStateChanged(TradingState(cmd.state), cmd.reason, cmd.by)]
+
+        self._commit_sync(decide)
+        return self.store.trading_state
+
+    def open_orders(self, venue: str | None = None) -> list[Order]:
+        return self.store.open_orders(venue)

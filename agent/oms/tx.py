@@ -1,0 +1,107 @@
+"""Transaction records as the OMS sees them: every hash sent for a nonce, and its fate.
+
+A transaction is never "failed" by us: only a receipt (success=False), or the nonce being
+consumed by another transaction, ends it. A reorg puts a mined transaction back to pending.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from enum import StrEnum
+from typing import Any
+
+from agent.errors import IllegalTransitionError
+from agent.oms.events import (
+    TxConfirmed,
+    TxDropped,
+    TxMined,
+    TxReorged,
+    TxReplaced,
+    TxSent,
+    TxSigned,
+)
+
+
+class TxState(StrEnum):
+    SIGNED = "signed"  # journaled, maybe not broadcast yet
+    SENT = "sent"  # the node accepted it (or it was re-broadcast after a reorg)
+    MINED = "mined"
+    CONFIRMED = "confirmed"
+    REPLACED = "replaced"  # superseded by a speed-up/cancel for the same nonce
+    DROPPED = "dropped"
+
+    @property
+    def pending(self) -> bool:
+        return self in (TxState.SIGNED, TxState.SENT)
+
+
+T = TxState
+TX_TRANSITIONS: dict[TxState, dict[type, TxState]] = {
+    T.SIGNED: {TxSent: T.SENT, TxMined: T.MINED, TxReplaced: T.REPLACED, TxDropped: T.DROPPED},
+    T.SENT: {TxSent: T.SENT, TxMined: T.MINED, TxReplaced: T.REPLACED, TxDropped: T.DROPPED},
+    T.MINED: {TxConfirmed: T.CONFIRMED, TxReorged: T.SENT},
+    T.CONFIRMED: {TxReorged: T.SENT},  # a reorg deeper than the confirmation depth
+    # the chain has the last word: a replaced or dropped tx that still gets mined is mined
+    T.REPLACED: {TxMined: T.MINED, TxDropped: T.DROPPED},
+    T.DROPPED: {TxMined: T.MINED, TxSent: T.SENT},
+}
+
+
+@dataclass(frozen=True, slots=True)
+class TxRecord:
+    chain_id: int
+    sender: str
+    nonce: int
+    tx_hash: str
+    raw_tx: bytes
+    max_fee_per_gas: int
+    max_priority_fee_per_gas: int
+    client_order_id: str | None
+    replaces: str | None
+    state: TxState = TxState.SIGNED
+    block_number: int | None = None
+    block_hash: str | None = None
+    success: bool | None = None
+    reason: str = ""
+
+    @property
+    def key(self) -> tuple[int, str, int]:
+        return (self.chain_id, self.sender, self.nonce)
+
+
+def apply_tx(rec: TxRecord | None, ev: Any) -> TxRecord:
+    if type(ev) is TxSigned:
+        if rec is not None:
+            raise IllegalTransitionError(f"tx {ev.tx_hash}: already signed and journaled")
+        return TxRecord(
+            ev.chain_id,
+            ev.sender.lower(),
+            ev.nonce,
+            ev.tx_hash,
+            ev.raw_tx,
+            ev.max_fee_per_gas,
+            ev.max_priority_fee_per_gas,
+            ev.client_order_id,
+            ev.replaces,
+        )
+    h = ev.old_tx_hash if type(ev) is TxReplaced else ev.tx_hash
+    if rec is None:
+        raise IllegalTransitionError(f"tx {h}: {type(ev).__name__} for a transaction never signed")
+    nxt = TX_TRANSITIONS[rec.state].get(type(ev))
+    if nxt is None:
+        raise IllegalTransitionError(
+            f"tx {h}: {type(ev).__name__} is not allowed in state {rec.state.value}"
+        )
+    if type(ev) is TxMined:
+        return replace(
+            rec,
+            state=nxt,
+            block_number=ev.block_number,
+            block_hash=ev.block_hash,
+            success=ev.success,
+        )
+    if type(ev) is TxReorged:
+        return replace(rec, state=nxt, block_number=None, block_hash=None, success=None)
+    if type(ev) is TxDropped:
+        return replace(rec, state=nxt, reason=ev.reason)
+    return replace(rec, state=nxt)
