@@ -1,0 +1,621 @@
+"""Binance spot REST (``/api/v3``): the subset ccxt's binance class uses for spot trading.
+
+Signed endpoints check ``X-MBX-APIKEY``, the HMAC-SHA256 ``signature`` over the query string
+(or form body), and ``timestamp``/``recvWindow`` the way Binance does
+(``timestamp < serverTime + 1000`` and ``serverTime - timestamp <= recvWindow``). Errors are
+Binance's ``{"code": -NNNN, "msg": ...}`` with its HTTP statuses; every response carries
+``X-MBX-USED-WEIGHT-1M``. See docs/exchange_sim.md for the endpoint table.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+from decimal import Decimal, InvalidOperation
+from urllib.parse import parse_qsl
+
+from aiohttp import web
+
+from agent.exchange_sim.context import SimContext
+from agent.exchange_sim.exchange import RejectReason, SimReject
+from agent.exchange_sim.instruments import SimInstrument
+from agent.exchange_sim.matching import SimOrder, SimOrderStatus, SimTif, Trade
+from agent.model import Side
+
+log = logging.getLogger(__name__)
+DEFAULT_WEIGHT_LIMIT = 6000
+
+_STATUS = {
+    SimOrderStatus.NEW: "NEW",
+    SimOrderStatus.PARTIALLY_FILLED: "PARTIALLY_FILLED",
+    SimOrderStatus.FILLED: "FILLED",
+    SimOrderStatus.CANCELLED: "CANCELED",
+    SimOrderStatus.REJECTED: "REJECTED",
+    SimOrderStatus.EXPIRED: "EXPIRED",
+}
+_REJECT = {  # SimReject reason -> (http status, binance code, msg)
+    RejectReason.UNKNOWN_INSTRUMENT: (400, -1121, "Invalid symbol."),
+    RejectReason.BAD_PRICE: (400, -1013, "Filter failure: PRICE_FILTER"),
+    RejectReason.BAD_AMOUNT: (400, -1013, "Filter failure: LOT_SIZE"),
+    RejectReason.INSUFFICIENT_FUNDS: (
+        400,
+        -2010,
+        "Account has insufficient balance for requested action.",
+    ),
+    RejectReason.DUPLICATE_CLIENT_ID: (400, -2010, "Duplicate order sent."),
+    RejectReason.UNKNOWN_ORDER: (400, -2011, "Unknown order sent."),
+    RejectReason.POST_ONLY_WOULD_TAKE: (400, -2010, "Order would immediately match and take."),
+    RejectReason.FOK_UNFILLABLE: (400, -2010, "Order would not be fully filled (FOK)."),
+    RejectReason.NO_LIQUIDITY: (400, -2010, "Market is closed or has no liquidity."),
+    RejectReason.INSTRUMENT_EXPIRED: (400, -1121, "Invalid symbol."),
+}
+WEIGHTS = {
+    "ping": 1,
+    "time": 1,
+    "exchangeInfo": 20,
+    "depth": 5,
+    "ticker/24hr": 2,
+    "ticker/price": 2,
+    "ticker/bookTicker": 2,
+    "order": 1,
+    "openOrders": 6,
+    "myTrades": 20,
+    "account": 20,
+    "allOrders": 20,
+}
+
+
+class BinanceError(Exception):
+    def __init__(self, status: int, code: int, msg: str) -> None:
+        super().__init__(msg)
+        self.status, self.code, self.msg = status, code, msg
+
+
+def f8(x: Decimal) -> str:
+    return f"{x:.8f}"
+
+
+def _json(ctx: SimContext, body: object, status: int = 200, weight: int = 0) -> web.Response:
+    return web.Response(
+        text=json.dumps(body),
+        status=status,
+        content_type="application/json",
+        headers={"X-MBX-USED-WEIGHT-1M": str(weight)},
+    )
+
+
+def _dec(params: dict[str, str], name: str, required: bool = True) -> Decimal | None:
+    raw = params.get(name)
+    if raw is None or raw == "":
+        if required:
+            raise BinanceError(
+                400,
+                -1102,
+                f"Mandatory parameter '{name}' was not sent, was empty/null, or malformed.",
+            )
+        return None
+    try:
+        v = Decimal(raw)
+    except InvalidOperation:
+        raise BinanceError(
+            400,
+            -1100,
+            f"Illegal characters found in parameter '{name}'; "
+            f"legal range is '^([0-9]{{1,20}})(\\.[0-9]{{1,20}})?$'.",
+        ) from None
+    if not v.is_finite():
+        raise BinanceError(400, -1100, f"Illegal characters found in parameter '{name}'.")
+    return v
+
+
+class BinanceApi:
+    def __init__(self, ctx: SimContext) -> None:
+        self.ctx = ctx
+        if not ctx.gate.limit:
+            ctx.gate.limit = DEFAULT_WEIGHT_LIMIT
+
+    def routes(self) -> list[web.RouteDef]:
+        h = self._handle
+        return [
+            web.route(m, f"/api/v3/{path}", h)
+            for path, methods in {
+                "ping": ("GET",),
+                "time": ("GET",),
+                "exchangeInfo": ("GET",),
+                "depth": ("GET",),
+                "ticker/24hr": ("GET",),
+                "ticker/price": ("GET",),
+                "ticker/bookTicker": ("GET",),
+                "order": ("GET", "POST", "DELETE"),
+                "openOrders": ("GET", "DELETE"),
+                "myTrades": ("GET",),
+                "account": ("GET",),
+                "allOrders": ("GET",),
+            }.items()
+            for m in methods
+        ]
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        ctx = self.ctx
+        path = request.path.removeprefix("/api/v3/")
+        weight = WEIGHTS.get(path, 1)
+        if path == "depth":
+            limit = int(request.query.get("limit", "100") or 100)
+            weight = 5 if limit <= 100 else 25 if limit <= 500 else 50
+        verdict = ctx.gate.check(weight)
+        await ctx.delay()
+        if verdict.status == 418:
+            return web.Response(
+                status=418,
+                content_type="application/json",
+                headers={"Retry-After": str(verdict.retry_after_s)},
+                text=json.dumps(
+                    {
+                        "code": -1003,
+                        "msg": "Way too many requests; IP banned until "
+                        f"{ctx.now_ms() + verdict.retry_after_s * 1000}.",
+                    }
+                ),
+            )
+        if verdict.status == 429:
+            return web.Response(
+                status=429,
+                content_type="application/json",
+                headers={
+                    "Retry-After": str(verdict.retry_after_s),
+                    "X-MBX-USED-WEIGHT-1M": str(verdict.used_weight),
+                },
+                text=json.dumps(
+                    {
+                        "code": -1003,
+                        "msg": "Too many requests; current limit of IP "
+                        f"request weight is {ctx.gate.limit}. Please use WebSocket "
+                        "Streams for live updates to avoid polling the API.",
+                    }
+                ),
+            )
+        if ctx.dice.hit(ctx.faults.error_5xx):
+            return web.Response(status=503, text="Service Unavailable")
+        try:
+            body = await request.text()
+            handler = getattr(self, f"{request.method.lower()}_{path.replace('/', '_')}")
+            result = await handler(request, body)
+        except BinanceError as e:
+            return _json(ctx, {"code": e.code, "msg": e.msg}, e.status, verdict.used_weight)
+        except SimReject as e:
+            status, code, msg = _REJECT[e.reason]
+            return _json(ctx, {"code": code, "msg": msg}, status, verdict.used_weight)
+        if isinstance(result, web.StreamResponse):
+            return result
+        return _json(ctx, result, 200, verdict.used_weight)
+
+    # --- auth ------------------------------------------------------------------------------
+    def _signed(self, request: web.Request, body: str) -> tuple[str, dict[str, str]]:
+        key = request.headers.get("X-MBX-APIKEY")
+        if not key:
+            raise BinanceError(401, -2014, "API-key format invalid.")
+        api = self.ctx.keys.get(key)
+        if api is None:
+            raise BinanceError(401, -2015, "Invalid API-key, IP, or permissions for action.")
+        total = request.query_string + body  # Binance: query string then body, as sent
+        payload, sep, sig = total.rpartition("&signature=")
+        if not sep:
+            raise BinanceError(
+                400,
+                -1102,
+                "Mandatory parameter 'signature' was not sent, was empty/null, or malformed.",
+            )
+        expected = hmac.new(api.secret.encode(), payload.encode(), hashlib.sha256).hexdigest()
+        if not hmac.compare_digest(expected, sig.lower()):
+            raise BinanceError(400, -1022, "Signature for this request is not valid.")
+        params = dict(parse_qsl(payload, keep_blank_values=True))
+        ts = params.get("timestamp")
+        if ts is None or not ts.isdigit():
+            raise BinanceError(
+                400,
+                -1102,
+                "Mandatory parameter 'timestamp' was not sent, was empty/null, or malformed.",
+            )
+        recv = int(params.get("recvWindow", "5000") or 5000)
+        if recv > 60000:
+            raise BinanceError(400, -1131, "recvWindow must be less than 60000")
+        now = self.ctx.now_ms()
+        if int(ts) >= now + 1000 or now - int(ts) > recv:
+            raise BinanceError(
+                400, -1021, "Timestamp for this request is outside of the recvWindow."
+            )
+        return api.account, params
+
+    def _inst(self, params: dict[str, str]) -> SimInstrument:
+        sym = params.get("symbol")
+        if not sym:
+            raise BinanceError(
+                400,
+                -1102,
+                "Mandatory parameter 'symbol' was not sent, was empty/null, or malformed.",
+            )
+        inst = self.ctx.exchange.instruments.get(sym)
+        if inst is None:
+            raise BinanceError(400, -1121, "Invalid symbol.")
+        return inst
+
+    # --- public ----------------------------------------------------------------------------
+    async def get_ping(self, request: web.Request, body: str) -> object:
+        return {}
+
+    async def get_time(self, request: web.Request, body: str) -> object:
+        return {"serverTime": self.ctx.now_ms()}
+
+    async def get_exchangeInfo(self, request: web.Request, body: str) -> object:
+        syms = []
+        for inst in self.ctx.exchange.instruments.values():
+            syms.append(
+                {
+                    "symbol": inst.name,
+                    "status": "TRADING",
+                    "baseAsset": inst.base,
+                    "baseAssetPrecision": 8,
+                    "quoteAsset": inst.quote,
+                    "quotePrecision": 8,
+                    "quoteAssetPrecision": 8,
+                    "baseCommissionPrecision": 8,
+                    "quoteCommissionPrecision": 8,
+                    "orderTypes": ["LIMIT", "LIMIT_MAKER", "MARKET"],
+                    "icebergAllowed": False,
+                    "ocoAllowed": False,
+                    "otoAllowed": False,
+                    "quoteOrderQtyMarketAllowed": False,
+                    "allowTrailingStop": False,
+                    "cancelReplaceAllowed": False,
+                    "isSpotTradingAllowed": True,
+                    "isMarginTradingAllowed": False,
+                    "filters": [
+                        {
+                            "filterType": "PRICE_FILTER",
+                            "minPrice": f8(inst.tick),
+                            "maxPrice": "1000000.00000000",
+                            "tickSize": f8(inst.tick),
+                        },
+                        {
+                            "filterType": "LOT_SIZE",
+                            "minQty": f8(inst.min_amount),
+                            "maxQty": "9000.00000000",
+                            "stepSize": f8(inst.lot),
+                        },
+                        {
+                            "filterType": "MARKET_LOT_SIZE",
+                            "minQty": "0.00000000",
+                            "maxQty": "9000.00000000",
+                            "stepSize": "0.00000000",
+                        },
+                    ],
+                    "permissions": [],
+                    "permissionSets": [["SPOT"]],
+                    "defaultSelfTradePreventionMode": "NONE",
+                    "allowedSelfTradePreventionModes": ["NONE"],
+                }
+            )
+        return {
+            "timezone": "UTC",
+            "serverTime": self.ctx.now_ms(),
+            "rateLimits": [
+                {
+                    "rateLimitType": "REQUEST_WEIGHT",
+                    "interval": "MINUTE",
+                    "intervalNum": 1,
+                    "limit": self.ctx.gate.limit,
+                }
+            ],
+            "exchangeFilters": [],
+            "symbols": syms,
+        }
+
+    async def get_depth(self, request: web.Request, body: str) -> object:
+        params = dict(request.query)
+        inst = self._inst(params)
+        limit = int(params.get("limit", "100") or 100)
+        book = self.ctx.exchange.books[inst.name]
+        return {
+            "lastUpdateId": book.change_id,
+            "bids": [[f8(p), f8(q)] for p, q in book.bids.depth(limit)],
+            "asks": [[f8(p), f8(q)] for p, q in book.asks.depth(limit)],
+        }
+
+    def _ticker(self, inst: SimInstrument) -> dict[str, object]:
+        ex = self.ctx.exchange
+        book = ex.books[inst.name]
+        bid, ask = book.bids.depth(1), book.asks.depth(1)
+        trades = [t for t in ex.trades[-500:] if t.instrument == inst.name]
+        last = trades[-1].price if trades else (ex.mid(inst.name) or Decimal(0))
+        now = self.ctx.now_ms()
+        vol = sum((t.amount for t in trades), Decimal(0))
+        return {
+            "symbol": inst.name,
+            "priceChange": "0.00000000",
+            "priceChangePercent": "0.000",
+            "weightedAvgPrice": f8(last),
+            "prevClosePrice": f8(last),
+            "lastPrice": f8(last),
+            "lastQty": f8(trades[-1].amount if trades else Decimal(0)),
+            "bidPrice": f8(bid[0][0] if bid else Decimal(0)),
+            "bidQty": f8(bid[0][1] if bid else Decimal(0)),
+            "askPrice": f8(ask[0][0] if ask else Decimal(0)),
+            "askQty": f8(ask[0][1] if ask else Decimal(0)),
+            "openPrice": f8(trades[0].price if trades else last),
+            "highPrice": f8(max((t.price for t in trades), default=last)),
+            "lowPrice": f8(min((t.price for t in trades), default=last)),
+            "volume": f8(vol),
+            "quoteVolume": f8(sum((t.amount * t.price for t in trades), Decimal(0))),
+            "openTime": now - 86_400_000,
+            "closeTime": now,
+            "firstId": trades[0].trade_id if trades else -1,
+            "lastId": trades[-1].trade_id if trades else -1,
+            "count": len(trades),
+        }
+
+    async def get_ticker_24hr(self, request: web.Request, body: str) -> object:
+        params = dict(request.query)
+        if "symbol" in params:
+            return self._ticker(self._inst(params))
+        return [self._ticker(i) for i in self.ctx.exchange.instruments.values()]
+
+    async def get_ticker_price(self, request: web.Request, body: str) -> object:
+        t = await self.get_ticker_24hr(request, body)
+        pick = lambda d: {"symbol": d["symbol"], "price": d["lastPrice"]}  # noqa: E731
+        return [pick(x) for x in t] if isinstance(t, list) else pick(t)
+
+    async def get_ticker_bookTicker(self, request: web.Request, body: str) -> object:
+        t = await self.get_ticker_24hr(request, body)
+        keys = ("symbol", "bidPrice", "bidQty", "askPrice", "askQty")
+        pick = lambda d: {k: d[k] for k in keys}  # noqa: E731
+        return [pick(x) for x in t] if isinstance(t, list) else pick(t)
+
+    # --- private ---------------------------------------------------------------------------
+    def order_json(self, o: SimOrder, full: bool = False) -> dict[str, object]:
+        inst = self.ctx.exchange.instruments[o.instrument]
+        d: dict[str, object] = {
+            "symbol": o.instrument,
+            "orderId": o.order_id,
+            "orderListId": -1,
+            "clientOrderId": o.client_id or f"sim{o.order_id}",
+            "price": f8(o.price or Decimal(0)),
+            "origQty": f8(o.amount),
+            "executedQty": f8(o.filled),
+            "cummulativeQuoteQty": f8(o.cost),
+            "status": _STATUS[o.status],
+            "timeInForce": o.tif.value,
+            "type": "MARKET" if o.price is None else ("LIMIT_MAKER" if o.post_only else "LIMIT"),
+            "side": o.side.value.upper(),
+            "workingTime": o.created_ms,
+            "selfTradePreventionMode": "NONE",
+        }
+        if full:
+            d["transactTime"] = o.updated_ms
+            fills = []
+            for t in self.ctx.exchange.trades[::-1]:
+                if t.ts_ms < o.created_ms:
+                    break
+                if t.taker_order_id == o.order_id:
+                    fills.append(self._fill_json(o, t, inst))
+            d["fills"] = fills[::-1]
+        else:
+            d.update(
+                {
+                    "stopPrice": "0.00000000",
+                    "icebergQty": "0.00000000",
+                    "time": o.created_ms,
+                    "updateTime": o.updated_ms,
+                    "isWorking": True,
+                    "origQuoteOrderQty": "0.00000000",
+                }
+            )
+        return d
+
+    def _fill_json(self, o: SimOrder, t: Trade, inst: SimInstrument) -> dict[str, object]:
+        is_taker = t.taker_order_id == o.order_id
+        rate = inst.taker_fee if is_taker else inst.maker_fee
+        fee, asset = self._fee(o.side, t, rate, inst)
+        return {
+            "price": f8(t.price),
+            "qty": f8(t.amount),
+            "commission": f8(fee),
+            "commissionAsset": asset,
+            "tradeId": t.trade_id,
+        }
+
+    @staticmethod
+    def _fee(side: Side, t: Trade, rate: Decimal, inst: SimInstrument) -> tuple[Decimal, str]:
+        from agent.exchange_sim.accounts import fee_of
+
+        if side is Side.BUY:
+            return fee_of(t.amount, rate), inst.base
+        return fee_of(t.amount * t.price, rate), inst.quote
+
+    def _find(self, account: str, params: dict[str, str]) -> SimOrder:
+        ex = self.ctx.exchange
+        order: SimOrder | None = None
+        if params.get("orderId"):
+            if not params["orderId"].isdigit():
+                raise BinanceError(400, -1100, "Illegal characters found in parameter 'orderId'.")
+            order = ex.orders.get(int(params["orderId"]))
+        elif params.get("origClientOrderId"):
+            order = ex.find_by_client_id(account, params["origClientOrderId"])
+        else:
+            raise BinanceError(
+                400,
+                -1102,
+                "Param 'origClientOrderId' or 'orderId' must be sent, but both were empty/null!",
+            )
+        if order is None or order.account != account or order.instrument != params.get("symbol"):
+            raise BinanceError(400, -2013, "Order does not exist.")
+        return order
+
+    async def post_order(self, request: web.Request, body: str) -> object:
+        account, p = self._signed(request, body)
+        inst = self._inst(p)
+        side_raw = p.get("side", "").upper()
+        if side_raw not in ("BUY", "SELL"):
+            raise BinanceError(
+                400, -1102, "Mandatory parameter 'side' was not sent, was empty/null, or malformed."
+            )
+        typ = p.get("type", "").upper()
+        if typ not in ("LIMIT", "MARKET", "LIMIT_MAKER"):
+            raise BinanceError(400, -1116, "Invalid orderType.")
+        amount = _dec(p, "quantity")
+        assert amount is not None
+        if amount <= 0:
+            raise BinanceError(400, -1013, "Invalid quantity.")
+        price = _dec(p, "price", required=typ != "MARKET") if typ != "MARKET" else None
+        tif = SimTif.GTC
+        if typ == "LIMIT":
+            raw_tif = p.get("timeInForce", "")
+            if raw_tif not in ("GTC", "IOC", "FOK"):
+                raise BinanceError(
+                    400,
+                    -1102,
+                    "Mandatory parameter 'timeInForce' was not sent, was empty/null, or malformed.",
+                )
+            tif = SimTif(raw_tif)
+        cid = p.get("newClientOrderId", "")
+        ex = self.ctx.exchange
+        prev = ex.find_by_client_id(account, cid) if cid else None
+        if prev is not None and prev.status.is_open:
+            # Binance refuses a clientOrderId that is still in use on an open order
+            raise BinanceError(400, -2010, "Duplicate order sent.")
+        order, _trades = ex.place(
+            account,
+            inst.name,
+            Side(side_raw.lower()),
+            amount,
+            price,
+            tif=tif,
+            client_id=cid,
+            post_only=typ == "LIMIT_MAKER",
+        )
+        self.ctx.orders_placed += 1
+        if self.ctx.faults.drop_accept and self.ctx.orders_placed == self.ctx.faults.drop_accept:
+            # the order is on the book, but the client never hears about it
+            log.info("fault drop_accept: dropping the response to order %s", order.order_id)
+            if request.transport is not None:
+                request.transport.close()
+            raise web.HTTPServiceUnavailable()
+        resp_type = p.get("newOrderRespType", "FULL").upper()
+        if resp_type == "ACK":
+            return {
+                "symbol": order.instrument,
+                "orderId": order.order_id,
+                "orderListId": -1,
+                "clientOrderId": order.client_id,
+                "transactTime": order.created_ms,
+            }
+        return self.order_json(order, full=True)
+
+    async def get_order(self, request: web.Request, body: str) -> object:
+        account, p = self._signed(request, body)
+        self._inst(p)
+        return self.order_json(self._find(account, p))
+
+    async def delete_order(self, request: web.Request, body: str) -> object:
+        account, p = self._signed(request, body)
+        self._inst(p)
+        try:
+            order = self._find(account, p)
+        except BinanceError:
+            raise BinanceError(400, -2011, "Unknown order sent.") from None
+        self.ctx.exchange.cancel(account, order.order_id)
+        d = self.order_json(order)
+        d["origClientOrderId"] = d["clientOrderId"]
+        return d
+
+    async def get_openOrders(self, request: web.Request, body: str) -> object:
+        account, p = self._signed(request, body)
+        sym = self._inst(p).name if p.get("symbol") else None
+        return [self.order_json(o) for o in self.ctx.exchange.open_orders(account, sym)]
+
+    async def delete_openOrders(self, request: web.Request, body: str) -> object:
+        account, p = self._signed(request, body)
+        inst = self._inst(p)
+        return [self.order_json(o) for o in self.ctx.exchange.cancel_all(account, inst.name)]
+
+    async def get_allOrders(self, request: web.Request, body: str) -> object:
+        account, p = self._signed(request, body)
+        inst = self._inst(p)
+        return [
+            self.order_json(o)
+            for o in self.ctx.exchange.orders.values()
+            if o.account == account and o.instrument == inst.name
+        ]
+
+    async def get_myTrades(self, request: web.Request, body: str) -> object:
+        account, p = self._signed(request, body)
+        inst = self._inst(p)
+        ex = self.ctx.exchange
+        from_id = int(p["fromId"]) if p.get("fromId", "").isdigit() else None
+        start = int(p["startTime"]) if p.get("startTime", "").isdigit() else None
+        order_id = int(p["orderId"]) if p.get("orderId", "").isdigit() else None
+        limit = min(1000, int(p.get("limit", "500") or 500))
+        out = []
+        for t in ex.trades:
+            if t.instrument != inst.name or account not in (t.taker_account, t.maker_account):
+                continue
+            if from_id is not None and t.trade_id < from_id:
+                continue
+            if start is not None and t.ts_ms < start:
+                continue
+            # a self-trade is two rows, one per side, as on Binance
+            for oid, is_maker in ((t.taker_order_id, False), (t.maker_order_id, True)):
+                o = ex.orders[oid]
+                if o.account != account or (order_id is not None and oid != order_id):
+                    continue
+                rate = inst.maker_fee if is_maker else inst.taker_fee
+                fee, asset = self._fee(o.side, t, rate, inst)
+                out.append(
+                    {
+                        "symbol": inst.name,
+                        "id": t.trade_id,
+                        "orderId": oid,
+                        "orderListId": -1,
+                        "price": f8(t.price),
+                        "qty": f8(t.amount),
+                        "quoteQty": f8(t.amount * t.price),
+                        "commission": f8(fee),
+                        "commissionAsset": asset,
+                        "time": t.ts_ms,
+                        "isBuyer": o.side is Side.BUY,
+                        "isMaker": is_maker,
+                        "isBestMatch": True,
+                    }
+                )
+        return out[:limit] if from_id is not None or start is not None else out[-limit:]
+
+    async def get_account(self, request: web.Request, body: str) -> object:
+        account, _ = self._signed(request, body)
+        bals = [
+            {"asset": b.asset, "free": f8(b.free), "locked": f8(b.locked)}
+            for b in self.ctx.exchange.ledger.balances(account)
+        ]
+        return {
+            "makerCommission": 2,
+            "takerCommission": 5,
+            "buyerCommission": 0,
+            "sellerCommission": 0,
+            "commissionRates": {
+                "maker": "0.00020000",
+                "taker": "0.00050000",
+                "buyer": "0.00000000",
+                "seller": "0.00000000",
+            },
+            "canTrade": True,
+            "canWithdraw": False,
+            "canDeposit": False,
+            "brokered": False,
+            "requireSelfTradePrevention": False,
+            "preventSor": False,
+            "updateTime": self.ctx.now_ms(),
+            "accountType": "SPOT",
+            "balances": bals,
+            "permissions": ["SPOT"],
+            "uid": abs(hash(account)) % 10**9,
+        }
