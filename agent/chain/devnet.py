@@ -12,6 +12,7 @@ there is no pick-then-bind race and no pipe that could fill up and stall the nod
 from __future__ import annotations
 
 import atexit
+import contextlib
 import ctypes
 import gzip
 import json
@@ -55,10 +56,9 @@ _LISTEN_RE = re.compile(r"Listening on (\S+):(\d+)")
 
 
 def _die_with_parent() -> None:  # runs in the child between fork and exec
-    try:
+    # Not Linux: atexit and the signal handlers still cover normal exits.
+    with contextlib.suppress(OSError):
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
-    except OSError:
-        pass  # not Linux: atexit and the signal handlers still cover normal exits
 
 
 def rpc_call(url: str, method: str, params: list[Any] | None = None, timeout: float = 10.0) -> Any:

@@ -1,0 +1,1 @@
+"""The demo: from nothing to executed, journaled, reported trades (scripts/demo)."""

@@ -1,0 +1,5 @@
+import sys
+
+from agent.demo.run import main
+
+sys.exit(main())

@@ -1,0 +1,1 @@
+"""Execution: take one intent through gate, routing, building, signing, sending, journaling."""

@@ -1,0 +1,63 @@
+"""What the Uniswap V2 and V3 adapters share: token resolution, the Safe-module submit path,
+and the slippage bound. Each adapter only says how to quote and how to build its swap."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from eth_abi import encode
+from eth_utils import function_signature_to_4byte_selector as selector
+
+from agent.deploy.manifest import Manifest, TokenInfo
+from agent.errors import ValidationError
+from agent.model import Side, Spot
+from agent.venues.base import Capabilities, OrderType, TimeInForce
+from agent.wallet.multisend import Call
+
+APPROVE = selector("approve(address,uint256)")
+BPS = 10_000
+
+AMM_CAPABILITIES = Capabilities(
+    order_types=frozenset({OrderType.MARKET}),
+    time_in_force=frozenset({TimeInForce.FOK}),  # a swap fills completely or reverts
+    cancel=False,
+    streaming=False,
+    reports=False,
+    atomic_batch=True,
+    on_chain=True,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class SwapLegs:
+    """Resolved tokens for a spot trade: the venue pays ``token_in`` and receives ``token_out``."""
+
+    token_in: TokenInfo
+    token_out: TokenInfo
+    exact_out: bool  # BUY: the base amount is exact; SELL: the amount sold is exact
+    amount: int  # base units of the exact side
+
+
+def resolve(manifest: Manifest, instrument: Spot, side: Side, size: Decimal) -> SwapLegs:
+    if not isinstance(instrument, Spot):
+        raise ValidationError("instrument", f"{instrument!r} is not a spot pair", "use BASE/QUOTE")
+    base, quote = manifest.token(instrument.base), manifest.token(instrument.quote)
+    amount = manifest.asset(instrument.base).to_base(size)
+    if amount <= 0:
+        raise ValidationError("size", f"{size} is not positive", "give a size > 0")
+    if side is Side.BUY:
+        return SwapLegs(quote, base, True, amount)
+    return SwapLegs(base, quote, False, amount)
+
+
+def bound(amount: int, slippage_bps: int, *, upper: bool) -> int:
+    """amountInMaximum (upper) or amountOutMinimum (lower) from a quote and a slippage in bps.
+    Integer arithmetic, rounded against us, so the bound is never looser than asked."""
+    if upper:
+        return amount * (BPS + slippage_bps) // BPS
+    return -(-amount * (BPS - slippage_bps) // BPS)
+
+
+def approve(token: str, spender: str, amount: int) -> Call:
+    return Call(token, APPROVE + encode(["address", "uint256"], [spender, amount]))

@@ -1,0 +1,79 @@
+"""Uniswap V2 through Router02: quotes from getAmountsIn/Out, swaps executed by the Safe."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from eth_abi import decode, encode
+from eth_utils import function_signature_to_4byte_selector as selector
+
+from agent.chain.rpc import RpcClient
+from agent.deploy.manifest import Manifest
+from agent.model import Instrument, Quote, Side, VenueKind
+from agent.venues.uniswap_common import AMM_CAPABILITIES, approve, bound, resolve
+from agent.wallet.multisend import Call
+
+GET_AMOUNTS_IN = selector("getAmountsIn(uint256,address[])")
+GET_AMOUNTS_OUT = selector("getAmountsOut(uint256,address[])")
+SWAP_EXACT_IN = selector("swapExactTokensForTokens(uint256,uint256,address[],address,uint256)")
+SWAP_EXACT_OUT = selector("swapTokensForExactTokens(uint256,uint256,address[],address,uint256)")
+FEE_BPS = 30
+SWAP_GAS = 130_000  # Router02 single-hop swap incl. approvals, measured on the devnet
+
+
+class UniswapV2Venue:
+    kind = VenueKind.AMM_V2
+    capabilities = AMM_CAPABILITIES
+
+    def __init__(self, rpc: RpcClient, manifest: Manifest, *, venue_id: str | None = None):
+        self.rpc = rpc
+        self.manifest = manifest
+        self.router = manifest.address("UniswapV2Router02")
+        self.id = venue_id or f"uniswap_v2@{manifest.name}"
+
+    async def quote(
+        self, instrument: Instrument, side: Side, size: Decimal, block: int | None = None
+    ) -> Quote:
+        legs = resolve(self.manifest, instrument, side, size)  # type: ignore[arg-type]
+        path = [legs.token_in.address, legs.token_out.address]
+        sel = GET_AMOUNTS_IN if legs.exact_out else GET_AMOUNTS_OUT
+        data = sel + encode(["uint256", "address[]"], [legs.amount, path])
+        tag = hex(block) if block is not None else "latest"
+        raw = await self.rpc.call("eth_call", [{"to": self.router, "data": "0x" + data.hex()}, tag])
+        (amounts,) = decode(["uint256[]"], bytes.fromhex(raw[2:]))
+        amount_in, amount_out = int(amounts[0]), int(amounts[-1])
+        return Quote(
+            venue=self.id, side=side,
+            asset_in=legs.token_in.symbol, asset_out=legs.token_out.symbol,
+            amount_in=amount_in, amount_out=amount_out, fee_bps=FEE_BPS, gas_units=SWAP_GAS,
+            block=block, route=tuple(path),
+        )  # fmt: skip
+
+    def build_swap(
+        self, quote: Quote, *, recipient: str, slippage_bps: int, deadline: int
+    ) -> list[Call]:
+        """approve -> swap (recipient = the Safe) -> approve(0), as one all-or-nothing batch."""
+        path = list(quote.route)
+        token_in = path[0]
+        if quote.side is Side.BUY:
+            max_in = bound(quote.amount_in, slippage_bps, upper=True)
+            swap = SWAP_EXACT_OUT + encode(
+                ["uint256", "uint256", "address[]", "address", "uint256"],
+                [quote.amount_out, max_in, path, recipient, deadline],
+            )
+            allowance = max_in
+        else:
+            min_out = bound(quote.amount_out, slippage_bps, upper=False)
+            swap = SWAP_EXACT_IN + encode(
+                ["uint256", "uint256", "address[]", "address", "uint256"],
+                [quote.amount_in, min_out, path, recipient, deadline],
+            )
+            allowance = quote.amount_in
+        return [
+            approve(token_in, self.router, allowance),
+            Call(self.router, swap),
+            approve(token_in, self.router, 0),
+        ]
+
+    async def close(self) -> None:
+        return None
