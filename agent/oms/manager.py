@@ -160,6 +160,9 @@ class OrderManager:
                 f"no order with client_order_id {cmd.client_order_id!r}; see `agent orders`",
                 code="ORDER_NOT_FOUND",
             )
+        d = gate(self.store.trading_state, cmd)
+        if not d.allowed:  # unreachable by design (cancels always pass); kept as one gate
+            raise OrderError(f"cancel of {cmd.client_order_id!r} refused: {d.reason}")
         if o.state.terminal or o.state is OrderState.PENDING_CANCEL:
             return o, []  # cancelling twice is harmless
         if o.state in (

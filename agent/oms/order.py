@@ -13,6 +13,7 @@ from typing import Any
 
 from agent.errors import IllegalTransitionError
 from agent.model import OrderType, Side, TimeInForce
+from agent.oms.commands import SubmitOrder
 from agent.oms.events import (
     OrderAccepted,
     OrderAcknowledged,
@@ -158,6 +159,23 @@ class Order:
 
     def spec(self) -> OrderInitialized:
         return OrderInitialized(
+            self.client_order_id,
+            self.instrument,
+            self.side,
+            self.quantity,
+            self.order_type,
+            self.limit_price,
+            self.time_in_force,
+            self.venue,
+            self.parent_id,
+            self.reduce_only,
+            self.max_slippage_bps,
+            self.strategy,
+        )
+
+    def to_submit(self) -> SubmitOrder:
+        """The command that created this order (resubmitting it is a no-op)."""
+        return SubmitOrder(
             self.client_order_id,
             self.instrument,
             self.side,
