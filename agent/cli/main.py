@@ -20,3 +20,11 @@ app = typer.Typer(
 from agent.cli import devnet as _devnet  # noqa: E402
 
 app.add_typer(_devnet.app, name="devnet")
+
+from agent.cli import journal as _journal  # noqa: E402
+from agent.cli import orders as _orders  # noqa: E402
+from agent.cli import trading as _trading  # noqa: E402
+
+app.add_typer(_journal.app, name="journal")
+app.add_typer(_orders.app, name="orders")
+_trading.register(app)  # `agent halt`, `agent resume`
