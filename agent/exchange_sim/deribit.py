@@ -724,6 +724,16 @@ class DeribitApi:
     async def private_get_order_state(self, p: dict[str, Any], s: Session) -> Any:
         return self.order_json(self._order_of(p, s))
 
+    async def private_get_order_state_by_label(self, p: dict[str, Any], s: Session) -> Any:
+        label = p.get("label")
+        if not isinstance(label, str) or not label:
+            raise RpcError(-32602, "Invalid params", {"param": "label"})
+        return [
+            self.order_json(o)
+            for o in self.ctx.exchange.orders.values()
+            if o.account == s.account and o.client_id == label
+        ]
+
     async def private_get_open_orders_by_currency(self, p: dict[str, Any], s: Session) -> Any:
         assert s.account is not None
         ex = self.ctx.exchange

@@ -1,0 +1,468 @@
+"""One Venue adapter over ccxt for any exchange id.
+
+    venue = await CexVenue.connect(CexConfig("deribit", api_key=..., secret=..., sim_url=url))
+    ref = await venue.submit(ChildOrder("c-1", Perpetual("BTC", "USDC", "USDC"), Side.BUY, ...))
+    async for ev in venue.events(): ...
+    await venue.close()
+
+Every request goes through :class:`RateLimiter` (cancels first, 429 -> everyone waits out
+Retry-After). ``submit`` is idempotent on ``client_order_id``: after a lost response it asks
+the venue for the order by client id before sending again, so an order accepted while the
+connection dropped is found, not duplicated. Fills are deduplicated by trade id across
+streams, polling and reports.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from decimal import Decimal
+from typing import Any, TypeVar
+
+import ccxt.async_support as ccxt_async
+
+from agent.errors import NoRouteError, ValidationError, VenueError, VenueRejectedError
+from agent.model import Fill, Instrument, OrderType, Quote, Side, TimeInForce, VenueKind
+from agent.venues.base import (
+    Capabilities,
+    ChildOrder,
+    FillReport,
+    OrderStatusReport,
+    VenueEvent,
+    VenueEventKind,
+    VenueOrderRef,
+    VenueOrderState,
+)
+from agent.venues.cex.capabilities import capabilities_from_has
+from agent.venues.cex.config import CexConfig, build_exchange
+from agent.venues.cex.normalize import (
+    SymbolMap,
+    client_id_of,
+    fill_of,
+    order_report,
+    to_units,
+)
+from agent.venues.cex.ratelimit import Priority, RateLimiter
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+_CLIENT_ID_PARAM = {"deribit": "label"}
+_TIF = {TimeInForce.GTC: "GTC", TimeInForce.IOC: "IOC", TimeInForce.FOK: "FOK"}
+
+
+class CexVenue:
+    kind = VenueKind.CEX
+
+    def __init__(self, cfg: CexConfig, exchange: Any) -> None:
+        self.cfg = cfg
+        self.id = cfg.id
+        self.ex = exchange
+        streaming = (
+            cfg.streaming
+            if cfg.streaming is not None
+            else bool(getattr(exchange, "has", {}).get("ws")) and cfg.exchange_id != "binance"
+        )
+        self.capabilities: Capabilities = capabilities_from_has(
+            exchange.has, streaming_enabled=streaming
+        )
+        self.limiter = RateLimiter(cfg.rate_per_s, cfg.burst)
+        self.symbols = SymbolMap(self.id, exchange.markets or {})
+        self._refs: dict[str, VenueOrderRef] = {}
+        self._ref_symbols: dict[str, str] = {}
+        self._submit_locks: dict[str, asyncio.Lock] = {}
+        self._seen_trades: set[str] = set()
+        self._order_state: dict[str, VenueOrderState] = {}
+        self._scope: set[str] = set()
+        self._queue: asyncio.Queue[VenueEvent] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._closed = False
+        self.reconnects = 0
+        self.rate_limited = 0
+
+    @classmethod
+    async def connect(cls, cfg: CexConfig) -> CexVenue:
+        ex = build_exchange(cfg, pro=True)
+        venue = cls(cfg, ex)
+        try:
+            await venue._call(Priority.NORMAL, ex.load_markets)
+        except BaseException:
+            await ex.close()
+            raise
+        venue.symbols = SymbolMap(venue.id, ex.markets)
+        for s in cfg.symbols:
+            if s not in ex.markets:
+                await ex.close()
+                raise ValidationError(
+                    "cex.symbols",
+                    f"{s} is not listed on {venue.id}",
+                    "use a ccxt unified symbol, e.g. BTC/USDT",
+                )
+            venue._scope.add(s)
+        return venue
+
+    # --- plumbing ------------------------------------------------------------------------
+    async def _call(
+        self,
+        prio: Priority,
+        fn: Callable[..., Awaitable[T]],
+        *args: Any,
+        retry_network: bool = True,
+        **kw: Any,
+    ) -> T:
+        """One ccxt call under the limiter; 429 -> back off by Retry-After and retry."""
+        attempt = 0
+        while True:
+            await self.limiter.acquire(prio)
+            try:
+                return await fn(*args, **kw)
+            except ccxt_async.DDoSProtection as e:  # 429 / 418 and RateLimitExceeded
+                self.rate_limited += 1
+                retry = self._retry_after()
+                log.warning("%s: rate limited, backing off %.1fs: %s", self.id, retry, e)
+                self.limiter.penalize(retry)
+                attempt += 1
+                if attempt > self.cfg.max_retries:
+                    raise VenueError(
+                        f"{self.id}: still rate limited after {attempt} back-offs",
+                        code="VENUE_RATE_LIMITED",
+                    ) from e
+            except (ccxt_async.InsufficientFunds, ccxt_async.InvalidOrder) as e:
+                raise VenueRejectedError(f"{self.id}: {e}") from e
+            except ccxt_async.AuthenticationError as e:
+                raise VenueError(f"{self.id}: authentication failed: {e}", code="VENUE_AUTH") from e
+            except ccxt_async.NetworkError as e:  # timeouts, 5xx, dropped connections
+                attempt += 1
+                if not retry_network or attempt > self.cfg.max_retries:
+                    raise VenueError(
+                        f"{self.id}: {type(e).__name__}: {e}", code="VENUE_UNAVAILABLE"
+                    ) from e
+                await asyncio.sleep(min(2.0, 0.05 * 2**attempt))  # back-off before a retry
+            except ccxt_async.BadSymbol as e:
+                raise ValidationError("instrument", str(e), "use a listed symbol") from e
+            except ccxt_async.ExchangeError as e:
+                raise VenueError(f"{self.id}: {e}") from e
+
+    def _retry_after(self) -> float:
+        headers = getattr(self.ex, "last_response_headers", None) or {}
+        raw = None
+        for k, v in dict(headers).items():
+            if str(k).lower() == "retry-after":
+                raw = v
+        try:
+            return max(0.5, float(raw)) if raw is not None else 1.0
+        except ValueError:
+            return 1.0
+
+    # --- Venue ---------------------------------------------------------------------------
+    async def quote(self, instrument: Instrument, side: Side, size: Decimal) -> Quote:
+        if not isinstance(size, Decimal) or not size.is_finite() or size <= 0:
+            raise ValidationError("size", f"{size} must be a positive Decimal")
+        sym = self.symbols.symbol(instrument)
+        book = await self._call(Priority.NORMAL, self.ex.fetch_order_book, sym, 50)
+        levels = book["asks"] if side is Side.BUY else book["bids"]
+        left, cost = size, Decimal(0)
+        for lvl in levels:
+            px, qty = Decimal(str(lvl[0])), Decimal(str(lvl[1]))
+            take = min(left, qty)
+            cost += take * px
+            left -= take
+            if left <= 0:
+                break
+        if left > 0:
+            raise NoRouteError(f"{self.id}: book for {sym} is too thin for {size}")
+        m = self.symbols.markets[sym]
+        fee = Decimal(str(m.get("taker") or 0))
+        base, quote = self.symbols.base_asset(sym), self.symbols.settle_asset(sym)
+        bd = self.cfg.asset_decimals.get(base, 8)
+        qd = self.cfg.asset_decimals.get(quote, 8)
+        one = Decimal(1)
+        if side is Side.BUY:
+            a_in, u_in, a_out, u_out = (
+                quote,
+                to_units(cost, qd),
+                base,
+                to_units(size * (one - fee), bd),
+            )
+        else:
+            a_in, u_in, a_out, u_out = (
+                base,
+                to_units(size, bd),
+                quote,
+                to_units(cost * (one - fee), qd),
+            )
+        return Quote(
+            venue=self.id,
+            side=side,
+            asset_in=a_in,
+            asset_out=a_out,
+            amount_in=u_in,
+            amount_out=u_out,
+            fee_bps=int(fee * 10_000),
+            route=(sym,),
+            extra=(("avg_price", str(cost / size)),),
+        )
+
+    async def submit(self, child: ChildOrder) -> VenueOrderRef:
+        cid = child.client_order_id
+        if not cid:
+            raise ValidationError("child.client_order_id", "is empty", "give a unique id")
+        if not isinstance(child.size, Decimal) or not child.size.is_finite() or child.size <= 0:
+            raise ValidationError("child.size", f"{child.size} must be positive")
+        if child.order_type is OrderType.LIMIT and (
+            child.limit_price is None or child.limit_price <= 0
+        ):
+            raise ValidationError("child.limit_price", "a limit order needs a positive price")
+        sym = self.symbols.symbol(child.instrument)
+        lock = self._submit_locks.setdefault(cid, asyncio.Lock())
+        async with lock:
+            if cid in self._refs:
+                return self._refs[cid]
+            self._scope.add(sym)
+            params: dict[str, Any] = {
+                _CLIENT_ID_PARAM.get(self.cfg.exchange_id, "clientOrderId"): cid
+            }
+            if child.order_type is OrderType.LIMIT:
+                params["timeInForce"] = _TIF[child.time_in_force]
+            for attempt in range(self.cfg.max_retries + 1):
+                try:
+                    order = await self._call(
+                        Priority.NORMAL,
+                        self.ex.create_order,
+                        sym,
+                        child.order_type.value,
+                        child.side.value,
+                        float(child.size),
+                        float(child.limit_price) if child.limit_price is not None else None,
+                        params,
+                        retry_network=False,
+                    )
+                except VenueRejectedError as e:
+                    if "Duplicate" not in str(e):
+                        raise
+                    found = await self._find_by_client_id(sym, cid)  # sent before: adopt it
+                    if found is None:
+                        raise
+                    return self._remember(cid, found, sym)
+                except VenueError as e:
+                    if e.code != "VENUE_UNAVAILABLE":
+                        raise
+                    # the request may have reached the venue: ask before sending again
+                    log.warning("%s: submit %s: %s; reconciling by client id", self.id, cid, e)
+                    found = await self._find_by_client_id(sym, cid)
+                    if found is not None:
+                        return self._remember(cid, found, sym)
+                    if attempt == self.cfg.max_retries:
+                        raise
+                    continue
+                oid = order.get("id") if isinstance(order, dict) else None
+                if not oid:
+                    raise VenueError(
+                        f"{self.id}: order response without an id", code="VENUE_BAD_PAYLOAD"
+                    )
+                return self._remember(cid, str(oid), sym)
+        raise AssertionError("unreachable")
+
+    def _remember(self, cid: str, oid: str, sym: str) -> VenueOrderRef:
+        ref = VenueOrderRef(self.id, cid, oid)
+        self._ref_symbols[oid] = sym
+        self._refs[cid] = ref
+        self._emit(VenueEvent(VenueEventKind.ACK, ref))
+        return ref
+
+    async def _find_by_client_id(self, sym: str, cid: str) -> str | None:
+        if self.cfg.exchange_id == "deribit":
+            res = await self._call(
+                Priority.NORMAL,
+                self.ex.privateGetGetOrderStateByLabel,
+                {"label": cid, "currency": "any"},
+            )
+            rows = res.get("result") or [] if isinstance(res, dict) else []
+            return str(rows[0]["order_id"]) if rows else None
+        try:
+            o = await self._call(
+                Priority.NORMAL, self.ex.fetch_order, None, sym, {"origClientOrderId": cid}
+            )
+        except VenueError as e:
+            if isinstance(e.__cause__, ccxt_async.OrderNotFound):
+                return None
+            raise
+        return str(o["id"]) if o and o.get("id") else None
+
+    async def cancel(self, ref: VenueOrderRef) -> None:
+        known = self._ref_symbols.get(ref.venue_order_id)
+        for sym in [known] if known else sorted(self._scope):
+            try:
+                await self._call(Priority.CANCEL, self.ex.cancel_order, ref.venue_order_id, sym)
+                return
+            except VenueError as e:
+                if not isinstance(e.__cause__, ccxt_async.OrderNotFound):
+                    raise
+                # already gone (filled or cancelled), or not in this symbol: cancel is idempotent
+
+    async def close(self) -> None:
+        self._closed = True
+        for t in self._tasks:
+            t.cancel()
+        for t in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await t
+        self._tasks.clear()
+        await self.ex.close()
+
+    # --- reports -------------------------------------------------------------------------
+    async def open_orders(self) -> Sequence[OrderStatusReport]:
+        out: list[OrderStatusReport] = []
+        for sym in sorted(self._scope):
+            for o in await self._call(Priority.BACKGROUND, self.ex.fetch_open_orders, sym):
+                out.append(order_report(self.id, o, self.symbols))
+        return out
+
+    async def order_status(self, ref: VenueOrderRef) -> OrderStatusReport | None:
+        known = self._ref_symbols.get(ref.venue_order_id)
+        for sym in [known] if known else sorted(self._scope):
+            try:
+                o = await self._call(
+                    Priority.BACKGROUND, self.ex.fetch_order, ref.venue_order_id, sym
+                )
+            except VenueError as e:
+                if isinstance(e.__cause__, ccxt_async.OrderNotFound):
+                    continue
+                raise
+            return order_report(self.id, o, self.symbols)
+        return None
+
+    async def fills_since(self, cursor: str | None) -> FillReport:
+        """Fills after ``cursor`` (opaque: ``"<ms>|<trade ids at that ms>"``), oldest first."""
+        since_ms, seen_at = _parse_cursor(cursor)
+        rows: list[tuple[int, Fill]] = []
+        for sym in sorted(self._scope):
+            trades = await self._call(
+                Priority.BACKGROUND, self.ex.fetch_my_trades, sym, since_ms if since_ms else None
+            )
+            for t in trades:
+                ts = int(t.get("timestamp") or 0)
+                if ts < since_ms or (ts == since_ms and str(t.get("id")) in seen_at):
+                    continue
+                rows.append((ts, fill_of(self.id, t, self.symbols, self.cfg.asset_decimals)))
+        rows.sort(key=lambda r: (r[0], r[1].trade_id))
+        fills = []
+        dedup: set[str] = set()
+        for _, f in rows:
+            if f.trade_id not in dedup:
+                dedup.add(f.trade_id)
+                fills.append(f)
+        if rows:
+            last = rows[-1][0]
+            ids = {f.trade_id for ts, f in rows if ts == last}
+            if last == since_ms:
+                ids |= seen_at
+            cursor = f"{last}|{','.join(sorted(ids))}"
+        return FillReport(tuple(fills), cursor or "0|")
+
+    # --- events --------------------------------------------------------------------------
+    def _emit(self, ev: VenueEvent) -> None:
+        if self._queue is not None:
+            self._queue.put_nowait(ev)
+
+    def _fill_event(self, fill: Fill, cid: str = "") -> None:
+        if fill.trade_id in self._seen_trades:
+            return  # duplicated or late copy of a fill we already reported
+        self._seen_trades.add(fill.trade_id)
+        cid = cid or next(
+            (c for c, r in self._refs.items() if r.venue_order_id == fill.order_id), ""
+        )
+        self._emit(
+            VenueEvent(VenueEventKind.FILL, VenueOrderRef(self.id, cid, fill.order_id), fill=fill)
+        )
+
+    async def events(self) -> AsyncIterator[VenueEvent]:
+        if self._queue is None:
+            self._queue = asyncio.Queue()
+            if self.capabilities.streaming:
+                self._tasks.append(asyncio.create_task(self._stream_fills()))
+                self._tasks.append(asyncio.create_task(self._stream_orders()))
+            else:
+                self._tasks.append(asyncio.create_task(self._poll_fills()))
+        while not self._closed:
+            yield await self._queue.get()
+
+    async def _catch_up(self, cursor: str | None) -> str | None:
+        rep = await self.fills_since(cursor)
+        for f in rep.fills:
+            self._fill_event(f)
+        return rep.cursor
+
+    async def _poll_fills(self) -> None:
+        cursor: str | None = None
+        while not self._closed:
+            try:
+                cursor = await self._catch_up(cursor)
+            except VenueError as e:
+                log.warning("%s: fill polling failed: %s", self.id, e)
+            await asyncio.sleep(self.cfg.poll_interval_s)  # the polling period itself
+
+    async def _stream_fills(self) -> None:
+        backoff = 0.05
+        cursor: str | None = None
+        while not self._closed:
+            try:
+                trades = await self.ex.watch_my_trades()
+                backoff = 0.05
+                for t in trades:
+                    try:
+                        self._fill_event(
+                            fill_of(self.id, t, self.symbols, self.cfg.asset_decimals),
+                            client_id_of(t),
+                        )
+                    except VenueError as e:
+                        log.warning("%s: dropped a bad fill message: %s", self.id, e)
+            except (ccxt_async.NetworkError, ccxt_async.ExchangeError) as e:
+                # connection dropped: back off, catch up over REST, then resubscribe
+                self.reconnects += 1
+                log.info("%s: stream lost (%s); reconnecting", self.id, e)
+                await asyncio.sleep(backoff)  # reconnect back-off, not synchronisation
+                backoff = min(2.0, backoff * 2)
+                with contextlib.suppress(VenueError):
+                    cursor = await self._catch_up(cursor)
+
+    async def _stream_orders(self) -> None:
+        backoff = 0.05
+        while not self._closed:
+            try:
+                orders = await self.ex.watch_orders()
+                backoff = 0.05
+                for o in orders:
+                    try:
+                        rep = order_report(self.id, o, self.symbols)
+                    except VenueError as e:
+                        log.warning("%s: dropped a bad order message: %s", self.id, e)
+                        continue
+                    prev = self._order_state.get(rep.ref.venue_order_id)
+                    self._order_state[rep.ref.venue_order_id] = rep.state
+                    if prev == rep.state:
+                        continue
+                    kind = {
+                        VenueOrderState.CANCELLED: VenueEventKind.CANCEL,
+                        VenueOrderState.EXPIRED: VenueEventKind.EXPIRE,
+                        VenueOrderState.REJECTED: VenueEventKind.REJECT,
+                    }.get(rep.state)
+                    if kind is not None:
+                        self._emit(VenueEvent(kind, rep.ref))
+            except (ccxt_async.NetworkError, ccxt_async.ExchangeError):
+                await asyncio.sleep(backoff)  # reconnect back-off
+                backoff = min(2.0, backoff * 2)
+
+
+def _parse_cursor(cursor: str | None) -> tuple[int, set[str]]:
+    if not cursor:
+        return 0, set()
+    ts, _, ids = cursor.partition("|")
+    if not ts.isdigit():
+        raise ValidationError(
+            "cursor",
+            f"{cursor!r} is not a cursor from fills_since",
+            "pass back the cursor you were given, or None",
+        )
+    return int(ts), {i for i in ids.split(",") if i}
