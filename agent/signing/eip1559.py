@@ -89,3 +89,33 @@ def address_of(public_key_uncompressed: bytes) -> str:
     h = keccak256(public_key_uncompressed[1:])[-20:].hex()
     ch = keccak256(h.encode()).hex()
     return "0x" + "".join(c.upper() if int(ch[i], 16) >= 8 else c for i, c in enumerate(h))
+
+
+def decode_signed(raw: bytes) -> TxRequest:
+    """The request inside a signed type-2 transaction (recovery re-signs replacements from it)."""
+    import rlp as _rlp
+
+    from agent.errors import ValidationError
+
+    if raw[:1] != b"\x02":
+        raise ValidationError(
+            "raw_tx", "is not a type-2 (EIP-1559) transaction", "pass 0x02-prefixed bytes"
+        )
+    f = _rlp.decode(raw[1:])
+    if not isinstance(f, list) or len(f) != 12:
+        raise ValidationError("raw_tx", "does not hold the 12 fields of a signed type-2 tx", "")
+
+    def u(b: bytes) -> int:
+        return int.from_bytes(b, "big")
+
+    return TxRequest(
+        chain_id=u(f[0]),
+        nonce=u(f[1]),
+        max_priority_fee_per_gas=u(f[2]),
+        max_fee_per_gas=u(f[3]),
+        gas=u(f[4]),
+        to=("0x" + f[5].hex()) if f[5] else None,
+        value=u(f[6]),
+        data=bytes(f[7]),
+        access_list=tuple(("0x" + a.hex(), tuple("0x" + k.hex() for k in ks)) for a, ks in f[8]),
+    )

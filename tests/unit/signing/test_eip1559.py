@@ -177,3 +177,12 @@ def test_tx_json_roundtrip():
         access_list=(("0x" + "33" * 20, ("0x" + "00" * 32,)),),
     )
     assert TxRequest.from_json(tx.to_json()) == tx
+
+
+@settings(max_examples=50, deadline=None)
+@given(tx=txs())
+def test_decode_signed_roundtrip(tx):
+    from agent.signing.eip1559 import decode_signed
+
+    signed = LocalSigner("0x" + "03" * 32, check_backend=False).sign_transaction_sync(tx)
+    assert decode_signed(signed.raw) == tx

@@ -1,0 +1,31 @@
+"""Transaction engine settings (validated at construction; bad values name their field)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from agent.chain.fees import FeeConfig
+from agent.errors import ValidationError
+
+
+@dataclass(frozen=True, slots=True)
+class EngineConfig:
+    chain_id: int
+    confirmations: int = 2  # receipts count as final at this depth (1 = the mining block)
+    reorg_window: int = 64  # keep re-checking confirmed txs this many blocks deep for reorgs
+    max_nonce_gap: int = 64
+    fees: FeeConfig = field(default_factory=FeeConfig)
+    fee_ttl: float = 1.0  # seconds a fee estimate is reused (one feeHistory call per burst)
+    auto_replace: bool = True  # speed up txs the base fee has priced out
+    stuck_blocks: int = 3  # ...or that sat in the pool this many blocks
+    poll_interval: float = 0.05
+
+    def __post_init__(self) -> None:
+        if type(self.chain_id) is not int or self.chain_id <= 0:
+            raise ValidationError("chain_id", f"{self.chain_id!r} is not a chain id", "e.g. 1")
+        if self.confirmations < 1:
+            raise ValidationError("confirmations", f"{self.confirmations} < 1", "use 1 or more")
+        if self.reorg_window < self.confirmations:
+            raise ValidationError("reorg_window", "is below confirmations", "raise it")
+        if self.stuck_blocks < 1:
+            raise ValidationError("stuck_blocks", f"{self.stuck_blocks} < 1", "use 1 or more")

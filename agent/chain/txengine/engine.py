@@ -1,0 +1,419 @@
+"""The transaction engine: sign, journal (write-ahead), broadcast, track, replace, recover.
+
+One engine per (chain, sending account). Its journal stream ``tx-<chain_id>-<sender>`` holds
+the OMS's tx events (agent.oms.events) and is the only truth: in-memory records are a fold
+over it (agent.oms.tx.apply_tx), rebuilt by :meth:`TxEngine.start`.
+
+Send path, per transaction (crash points in brackets, see crash.py):
+
+    reserve nonce -> sign -> [after_sign] -> journal TxSigned (durable, raw bytes included)
+    -> [after_journal_append] -> eth_sendRawTransaction -> [after_broadcast] -> journal TxSent
+
+Nothing reaches the node before its TxSigned is durable, and a restart re-broadcasts the
+journaled bytes (same hash) instead of signing anew, so a crash anywhere sends nothing twice.
+A crash before the TxSigned append leaves nothing behind: the nonce was only reserved in
+memory and is handed out again after the restart (nonces stay contiguous).
+
+Tracking (:meth:`poll`, in tracker.py) turns receipts into TxMined/TxConfirmed, a mined tx
+whose receipt vanished or moved into TxReorged (and re-broadcasts it), a nonce consumed by a
+sibling or a foreign tx into TxDropped, and re-broadcasts what the node forgot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from agent.chain.fees import FeeCapExceededError, Fees, bump_fees, estimate_fees
+from agent.chain.nonce import NonceManager
+from agent.chain.txengine.config import EngineConfig
+from agent.chain.txengine.crash import crash_point
+from agent.chain.txengine.events import TxRefused
+from agent.errors import (
+    AgentError,
+    ChainIdMismatchError,
+    ConcurrencyConflictError,
+    NonceError,
+    RpcError,
+    ValidationError,
+)
+from agent.oms.events import TxDropped, TxReplaced, TxSent, TxSigned, tx_stream
+from agent.oms.tx import TxRecord, TxState, apply_tx
+from agent.signing.eip1559 import decode_signed
+from agent.signing.types import SignedTx, TxRequest
+
+# Node answers that mean "this exact transaction is already in the pool / chain".
+_KNOWN = ("already known", "already imported", "known transaction", "alreadyknown")
+_NONCE_LOW = ("nonce too low", "nonce is too low", "oldnonce")
+
+
+def _matches(e: RpcError, needles: Sequence[str]) -> bool:
+    m = str(e).lower()
+    return any(n in m for n in needles)
+
+
+@dataclass(frozen=True, slots=True)
+class TxSpec:
+    """What to send. ``gas`` is the limit (estimate it before; 21000 for a plain transfer)."""
+
+    to: str | None
+    value: int = 0
+    data: bytes = b""
+    gas: int = 21_000
+    client_order_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SendResult:
+    """``record.state`` is SENT when the node took it, SIGNED when its fate is unknown (the
+    node did not answer clearly: poll() settles it), DROPPED when the node refused it."""
+
+    record: TxRecord
+    error: AgentError | None = None
+
+    @property
+    def tx_hash(self) -> str:
+        return self.record.tx_hash
+
+
+class TxEngine:
+    def __init__(self, rpc: Any, signer: Any, journal: Any, config: EngineConfig) -> None:
+        self.rpc = rpc
+        self.signer = signer
+        self.journal = journal
+        self.config = config
+        self.chain_id = config.chain_id
+        self.sender = signer.address
+        self.stream = tx_stream(config.chain_id, signer.address)
+        self.nonces = NonceManager(rpc, signer.address, max_gap=config.max_nonce_gap)
+        self.records: dict[str, TxRecord] = {}
+        self.by_nonce: dict[int, list[str]] = {}
+        self._requests: dict[str, TxRequest] = {}
+        self._version = 0
+        self._fees: tuple[float, Fees] | None = None
+        self._first_seen: dict[str, int] = {}  # hash -> head block when first seen pending
+        self.head = 0
+        self.next_base_fee = 0
+        self.started = False
+
+    # --- journal -----------------------------------------------------------------------------
+    def _apply(self, ev: Any) -> None:
+        if isinstance(ev, TxRefused):
+            return
+        h = ev.old_tx_hash if isinstance(ev, TxReplaced) else ev.tx_hash
+        rec = apply_tx(self.records.get(h), ev)
+        self.records[h] = rec
+        if isinstance(ev, TxSigned):
+            self.by_nonce.setdefault(ev.nonce, []).append(ev.tx_hash)
+
+    async def _append(self, events: Sequence[Any]) -> None:
+        """Durable append, then fold. Versions are claimed before awaiting so concurrent sends
+        pipeline into the journal's group commit in order."""
+        if not events:
+            return
+        expected = self._version
+        self._version += len(events)
+        try:
+            await self.journal.append_async(self.stream, expected, events)
+        except ConcurrencyConflictError:
+            self._version = self.journal.version(self.stream)
+            raise
+        except BaseException:
+            self._version = self.journal.version(self.stream)
+            raise
+        for ev in events:
+            self._apply(ev)
+
+    async def refuse(
+        self, err: AgentError, *, client_order_id: str | None = None, nonce: int | None = None
+    ) -> None:
+        """Journal that nothing was sent and why (the caller re-raises ``err``)."""
+        ev = TxRefused(
+            self.chain_id, self.sender.lower(), err.code, err.message, client_order_id, nonce
+        )
+        await self._append([ev])
+
+    # --- start and recovery ------------------------------------------------------------------
+    async def start(self) -> dict[str, int]:
+        """Rebuild state from the journal, check the node, then reconcile with the chain."""
+        self.records.clear()
+        self.by_nonce.clear()
+        self._version = 0
+        for r in self.journal.read_stream(self.stream):
+            self._apply(r.event)
+            self._version = r.version
+        try:
+            got = self.rpc.chain_id
+            if got is None:
+                await self.rpc.connect()
+                got = self.rpc.chain_id
+            if got != self.chain_id:
+                raise ChainIdMismatchError(
+                    f"chain_id: the node at {self.rpc.url} reports chain id {got}, the engine is "
+                    f"configured for {self.chain_id}; fix rpc.url or chain_id"
+                )
+        except ChainIdMismatchError as e:
+            await self.refuse(e)
+            raise
+        if self.by_nonce:
+            self.nonces.seed(max(self.by_nonce) + 1)
+        await self.nonces.sync()
+        self.started = True
+        from agent.chain.txengine.tracker import poll
+
+        before = len(self.records)
+        pending_before = sum(1 for r in self.records.values() if r.state.pending)
+        await poll(self, rebroadcast_signed=True)
+        return {"records": before, "pending_at_start": pending_before}
+
+    # --- fees --------------------------------------------------------------------------------
+    async def fees(self) -> Fees:
+        now = time.monotonic()
+        if self._fees is not None and now - self._fees[0] < self.config.fee_ttl:
+            return self._fees[1]
+        f = await estimate_fees(self.rpc, self.config.fees)
+        self._fees = (now, f)
+        return f
+
+    # --- sending -----------------------------------------------------------------------------
+    async def send(self, spec: TxSpec, *, fees: Fees | None = None) -> SendResult:
+        return (await self.send_many([spec], fees=fees))[0]
+
+    async def send_many(
+        self, specs: Sequence[TxSpec], *, fees: Fees | None = None
+    ) -> list[SendResult]:
+        """Send several transactions: one fee estimate, one journal append, one RPC batch.
+
+        A "nonce too low" answer means the account was used elsewhere since our last sync:
+        that attempt is journaled as dropped, the nonces resync, and the spec is sent once
+        more with a fresh nonce (a new TxSigned; the refused bytes never entered the pool)."""
+        out = await self._send_once(specs, fees)
+        retry = [
+            i
+            for i, r in enumerate(out)
+            if isinstance(r.error, RpcError) and _matches(r.error, _NONCE_LOW)
+        ]
+        if retry:
+            again = await self._send_once([specs[i] for i in retry], fees)
+            for i, r in zip(retry, again, strict=True):
+                out[i] = r
+        return out
+
+    async def _send_once(self, specs: Sequence[TxSpec], fees: Fees | None) -> list[SendResult]:
+        if not self.started:
+            raise NonceError("the engine is not started; call start() first (it recovers state)")
+        if not specs:
+            return []
+        cid = specs[0].client_order_id
+        reserved: list[int] = []
+        try:
+            f = fees or await self.fees()
+            fc = self.config.fees
+            if (
+                f.max_fee_per_gas > fc.max_fee_cap
+                or f.max_priority_fee_per_gas > fc.max_priority_fee_cap
+            ):
+                raise FeeCapExceededError(
+                    f"fees ({f.max_fee_per_gas}, tip {f.max_priority_fee_per_gas}) exceed the caps "
+                    f"({fc.max_fee_cap}, tip {fc.max_priority_fee_cap}); lower them or raise fees.max_fee_cap"
+                )
+            for _ in specs:
+                reserved.append(await self.nonces.reserve())
+            reqs = [
+                TxRequest(
+                    chain_id=self.chain_id,
+                    nonce=n,
+                    to=s.to,
+                    value=s.value,
+                    data=s.data,
+                    gas=s.gas,
+                    max_fee_per_gas=f.max_fee_per_gas,
+                    max_priority_fee_per_gas=f.max_priority_fee_per_gas,
+                )
+                for n, s in zip(reserved, specs, strict=True)
+            ]
+            signed = [self._sign(r) for r in reqs]
+        except AgentError as e:
+            for n in reversed(reserved):
+                self.nonces.release(n)
+            await self.refuse(e, client_order_id=cid, nonce=reserved[0] if reserved else None)
+            raise
+        except BaseException:
+            for n in reversed(reserved):
+                self.nonces.release(n)
+            raise
+        crash_point("after_sign")
+        evs = [
+            self._signed_event(st, sp.client_order_id, None)
+            for st, sp in zip(signed, specs, strict=True)
+        ]
+        try:
+            await self._append(evs)
+        except BaseException:
+            for n in reversed(reserved):
+                self.nonces.release(n)
+            raise
+        for st in signed:
+            self._requests[st.hash_hex] = st.tx
+        crash_point("after_journal_append")
+        return await self._broadcast(signed)
+
+    def _sign(self, req: TxRequest) -> SignedTx:
+        fn = getattr(self.signer, "sign_transaction_sync", None)
+        if fn is None:  # pragma: no cover - remote signers are async; not on this path yet
+            raise ValidationError("signer", "has no synchronous signing path", "use LocalSigner")
+        return fn(req)
+
+    def _signed_event(self, st: SignedTx, cid: str | None, replaces: str | None) -> TxSigned:
+        t = st.tx
+        return TxSigned(
+            chain_id=self.chain_id,
+            sender=self.sender.lower(),
+            nonce=t.nonce,
+            tx_hash=st.hash_hex,
+            raw_tx=st.raw,
+            max_fee_per_gas=t.max_fee_per_gas,
+            max_priority_fee_per_gas=t.max_priority_fee_per_gas,
+            client_order_id=cid,
+            replaces=replaces,
+        )
+
+    async def _broadcast(
+        self, signed: Sequence[SignedTx], extra: Sequence[Any] = ()
+    ) -> list[SendResult]:
+        """Post journaled transactions; journal what the node said. ``extra`` events (a
+        TxReplaced) are appended with the outcome."""
+        if len(signed) == 1:
+            try:
+                answers: list[Any] = [await self.rpc.send_raw_transaction(signed[0].raw)]
+            except AgentError as e:
+                answers = [e]
+        else:
+            try:
+                answers = await self.rpc.batch(
+                    [("eth_sendRawTransaction", ["0x" + s.raw.hex()]) for s in signed]
+                )
+            except AgentError as e:
+                answers = [e] * len(signed)
+        crash_point("after_broadcast")
+        out_events: list[Any] = list(extra)
+        errors: dict[str, AgentError] = {}
+        resync = False
+        for st, a in zip(signed, answers, strict=True):
+            h = st.hash_hex
+            if isinstance(a, RpcError) and not _matches(a, _KNOWN):
+                # the node refused this exact tx: it is not in the pool, so its nonce is free
+                # again, unless the chain already used that nonce
+                errors[h] = a
+                out_events.append(
+                    TxDropped(
+                        self.chain_id,
+                        self.sender.lower(),
+                        st.tx.nonce,
+                        h,
+                        f"node refused: {a.message}",
+                    )
+                )
+                if _matches(a, _NONCE_LOW):
+                    resync = True
+                else:
+                    self.nonces.release(st.tx.nonce)
+            elif isinstance(a, AgentError):
+                errors[h] = a  # unknown fate (no answer / garbage): poll() settles it
+            else:
+                out_events.append(TxSent(self.chain_id, self.sender.lower(), st.tx.nonce, h))
+                self._first_seen.setdefault(h, self.head)
+        await self._append(out_events)
+        if resync:
+            await self.nonces.sync()
+        return [SendResult(self.records[s.hash_hex], errors.get(s.hash_hex)) for s in signed]
+
+    # --- replacement -------------------------------------------------------------------------
+    def live_hashes(self, nonce: int) -> list[str]:
+        return [h for h in self.by_nonce.get(nonce, ()) if self.records[h].state.pending]
+
+    def request_of(self, tx_hash: str) -> TxRequest:
+        req = self._requests.get(tx_hash)
+        if req is None:
+            req = decode_signed(self.records[tx_hash].raw_tx)
+            self._requests[tx_hash] = req
+        return req
+
+    async def replace(
+        self, nonce: int, *, cancel: bool = False, fees: Fees | None = None
+    ) -> SendResult:
+        """Speed up (same call, higher fees) or cancel (0-value self-send) the pending tx at
+        ``nonce``. Both fee fields rise by >= 12.5% over the highest attempt so far, and to at
+        least a fresh estimate."""
+        live = self.live_hashes(nonce)
+        if not live:
+            raise NonceError(f"nonce {nonce}: no pending transaction of {self.sender} to replace")
+        old_h = max(live, key=lambda h: self.records[h].max_fee_per_gas)
+        old = self.records[old_h]
+        try:
+            fresh = fees or await self.fees()
+            new_fees = bump_fees(
+                Fees(old.max_fee_per_gas, old.max_priority_fee_per_gas),
+                self.config.fees,
+                at_least=fresh,
+            )
+        except AgentError as e:
+            await self.refuse(e, client_order_id=old.client_order_id, nonce=nonce)
+            raise
+        base = self.request_of(old_h)
+        if cancel:
+            req = base.replace(
+                to=self.sender, value=0, data=b"", gas=21_000, access_list=(),
+                max_fee_per_gas=new_fees.max_fee_per_gas,
+                max_priority_fee_per_gas=new_fees.max_priority_fee_per_gas,
+            )  # fmt: skip
+        else:
+            req = base.replace(
+                max_fee_per_gas=new_fees.max_fee_per_gas,
+                max_priority_fee_per_gas=new_fees.max_priority_fee_per_gas,
+            )
+        st = self._sign(req)
+        crash_point("after_sign")
+        await self._append([self._signed_event(st, old.client_order_id, old_h)])
+        self._requests[st.hash_hex] = req
+        crash_point("after_journal_append")
+        replaced = [
+            TxReplaced(self.chain_id, self.sender.lower(), nonce, h, st.hash_hex, cancel)
+            for h in live
+        ]
+        res = (await self._broadcast([st], extra=()))[0]
+        if res.record.state is not TxState.DROPPED:
+            await self._append(replaced)
+        return res
+
+    async def speed_up(self, nonce: int, *, fees: Fees | None = None) -> SendResult:
+        return await self.replace(nonce, cancel=False, fees=fees)
+
+    async def cancel(self, nonce: int, *, fees: Fees | None = None) -> SendResult:
+        return await self.replace(nonce, cancel=True, fees=fees)
+
+    # --- tracking ----------------------------------------------------------------------------
+    async def poll(self) -> list[Any]:
+        from agent.chain.txengine.tracker import poll
+
+        return await poll(self)
+
+    async def wait_for(self, tx_hash: str, states: set[TxState], timeout: float = 30.0) -> TxRecord:
+        """Poll until the record of ``tx_hash`` reaches one of ``states`` (or a sibling for its
+        nonce does, which also settles it: returns that sibling's record)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            rec = self.records[tx_hash]
+            for h in self.by_nonce.get(rec.nonce, ()):
+                if self.records[h].state in states:
+                    return self.records[h]
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"tx {tx_hash} still {rec.state.value} after {timeout}s")
+            await self.poll()
+            await asyncio.sleep(self.config.poll_interval)
+
+    def pending(self) -> list[TxRecord]:
+        return [r for r in self.records.values() if r.state.pending]
