@@ -380,3 +380,89 @@ class RelayerThread:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+# --- `python -m agent.bridge.relayer` ---------------------------------------------------------
+ENV_RELAYER_KEYS = "AGENT_BRIDGE_RELAYER_KEYS"
+ENV_SUBMITTER_KEY = "AGENT_BRIDGE_SUBMITTER_KEY"
+READY_LINE = "bridge relayer ready"
+
+
+def config_from_args(
+    argv: list[str] | None = None, env: dict[str, str] | None = None
+) -> RelayerConfig:
+    import argparse
+    import os
+
+    p = argparse.ArgumentParser(
+        prog="python -m agent.bridge.relayer", description=__doc__.split("\n")[0]
+    )
+    p.add_argument("--l1", required=True, help="L1 RPC URL")
+    p.add_argument("--l2", required=True, help="L2 RPC URL")
+    p.add_argument("--escrow", required=True, help="BridgeEscrow address on L1")
+    p.add_argument("--l2-bridge", required=True, help="BridgeL2 address on L2")
+    p.add_argument("--confirmations", type=int, default=1, help="L1 depth before relaying")
+    p.add_argument("--l2-confirmations", type=int, default=1)
+    p.add_argument("--poll-interval", type=float, default=0.05, help="seconds")
+    p.add_argument("--l1-from-block", type=int, default=0)
+    p.add_argument("--l2-from-block", type=int, default=0)
+    p.add_argument("--journal", default=None, help="SQLite journal path")
+    a = p.parse_args(argv)
+    e = os.environ if env is None else env
+    keys = tuple(k.strip() for k in e.get(ENV_RELAYER_KEYS, "").split(",") if k.strip())
+    if not keys:
+        raise ValidationError(ENV_RELAYER_KEYS, "is not set", "export comma-separated relayer keys")
+    submitter = e.get(ENV_SUBMITTER_KEY) or keys[0]
+    return RelayerConfig(
+        l1_url=a.l1,
+        l2_url=a.l2,
+        escrow=a.escrow,
+        l2_bridge=a.l2_bridge,
+        relayer_keys=keys,
+        submitter_key=submitter,
+        confirmations=a.confirmations,
+        l2_confirmations=a.l2_confirmations,
+        poll_interval=a.poll_interval,
+        l1_from_block=a.l1_from_block,
+        l2_from_block=a.l2_from_block,
+        journal_path=a.journal,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    import signal
+    import sys
+
+    try:
+        config = config_from_args(argv)
+    except AgentError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+
+    async def run() -> None:
+        journal = None
+        if config.journal_path:
+            from agent.journal import SqliteJournal
+
+            journal = SqliteJournal(Path(config.journal_path))
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        async with Relayer(config, journal) as relayer:
+            print(READY_LINE, flush=True)
+            await relayer.run(stop)
+            print(f"bridge relayer stopped: {relayer.stats}", flush=True)
+        if journal is not None:
+            journal.close()
+
+    try:
+        asyncio.run(run())
+    except AgentError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
