@@ -21,6 +21,14 @@ from agent.cli import devnet as _devnet  # noqa: E402
 
 app.add_typer(_devnet.app, name="devnet")
 
+from agent.cli import wallet as _wallet  # noqa: E402
+
+app.add_typer(_wallet.app, name="wallet")
+
+from agent.cli import trade as _trade  # noqa: E402
+
+app.add_typer(_trade.app, name="trade")
+
 from agent.cli import journal as _journal  # noqa: E402
 from agent.cli import orders as _orders  # noqa: E402
 from agent.cli import trading as _trading  # noqa: E402

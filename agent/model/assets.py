@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import ROUND_DOWN, Decimal
+from decimal import ROUND_DOWN, Context, Decimal
 
 from agent.errors import ValidationError
 
@@ -30,6 +30,10 @@ class Asset:
         return from_base_units(units, self.decimals)
 
 
+# uint256 has 78 digits; the default Decimal context keeps 28 and would round silently.
+EXACT = Context(prec=100, Emin=-999_999, Emax=999_999)
+
+
 def to_base_units(amount: Decimal, decimals: int, *, field: str = "amount") -> int:
     """Exact conversion; refuses amounts with more precision than the asset has rather than
     silently rounding what will be signed."""
@@ -37,7 +41,7 @@ def to_base_units(amount: Decimal, decimals: int, *, field: str = "amount") -> i
         raise ValidationError(field, f"must be a Decimal, got {type(amount).__name__}")
     if not amount.is_finite():
         raise ValidationError(field, f"{amount} is not a finite number")
-    scaled = amount.scaleb(decimals)
+    scaled = amount.scaleb(decimals, context=EXACT)
     if scaled != scaled.to_integral_value(rounding=ROUND_DOWN):
         raise ValidationError(
             field, f"{amount} has more than {decimals} decimal places", "round it first"
@@ -46,4 +50,4 @@ def to_base_units(amount: Decimal, decimals: int, *, field: str = "amount") -> i
 
 
 def from_base_units(units: int, decimals: int) -> Decimal:
-    return Decimal(units).scaleb(-decimals)
+    return Decimal(units).scaleb(-decimals, context=EXACT)

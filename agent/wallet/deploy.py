@@ -58,19 +58,16 @@ def deploy_safe(
     factory = tx.contract("SafeProxyFactory", manifest.address("SafeProxyFactory"))
     fn = factory.functions.createProxyWithNonce(manifest.address("Safe"), init, salt)
     data = bytes.fromhex(fn._encode_transaction_data()[2:])
-    # The proxy address is deterministic (CREATE2); ask the factory before sending.
-    if tx.dry_run:
-        tx.send(
-            factory.address,
-            data,
-            description=f"SafeProxyFactory.createProxyWithNonce({len(owners)} owners, threshold {threshold})",
-        )
-        return "0x(not deployed: dry run)"
+    # The proxy address is deterministic (CREATE2); ask the factory before sending. An
+    # eth_call sends nothing, so a dry run shows the real address too.
     raw = tx.rpc(
         "eth_call", {"from": tx.address, "to": factory.address, "data": "0x" + data.hex()}, "latest"
     )
     safe = to_checksum_address("0x" + raw[-40:])
-    tx.send(factory.address, data, description="SafeProxyFactory.createProxyWithNonce")
+    tx.send(
+        factory.address, data,
+        description=f"SafeProxyFactory.createProxyWithNonce({len(owners)} owners, threshold {threshold})",
+    )  # fmt: skip
     return safe
 
 
@@ -110,7 +107,7 @@ def deploy_wallet(
     multisend = manifest.address("MultiSendCallOnly")
     module = tx.deploy(
         "AgentModule",
-        safe if not tx.dry_run else ZERO,
+        safe,
         operator,
         multisend,
         description="deploy AgentModule(safe, operator, MultiSendCallOnly)",
@@ -119,7 +116,7 @@ def deploy_wallet(
     for target, sig in allowlist if allowlist is not None else skeleton_allowlist(manifest):
         calls.append(set_allowed_call(module, target, sig))
     config = SafeTx(
-        safe=safe if not tx.dry_run else ZERO, chain_id=tx.chain_id, to=multisend, value=0,
+        safe=safe, chain_id=tx.chain_id, to=multisend, value=0,
         data=multisend_calldata(calls), operation=Operation.DELEGATECALL,
         nonce=safe_nonce(tx, safe),
     )  # fmt: skip

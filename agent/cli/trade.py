@@ -1,0 +1,86 @@
+"""`agent trade swap`: one swap intent through the whole pipeline (gate, route, sign, Safe)."""
+
+from __future__ import annotations
+
+import os
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+
+import typer
+
+from agent.cli.common import console, run, run_async
+from agent.errors import ValidationError
+from agent.model import Side, SwapIntent
+
+app = typer.Typer(help="Execute trading intents.", no_args_is_help=True)
+
+
+def parse_intent(
+    client_id: str, side: str, base: str, quote: str, size: str, slippage_bps: int
+) -> SwapIntent:
+    try:
+        s = Side(side.lower())
+    except ValueError:
+        raise ValidationError(
+            "--side", f"{side!r} is not buy or sell", "pass --side buy|sell"
+        ) from None
+    try:
+        qty = Decimal(size)
+    except InvalidOperation:
+        raise ValidationError("--size", f"{size!r} is not a number", "e.g. --size 1.5") from None
+    return SwapIntent(client_id, s, base.upper(), quote.upper(), qty, slippage_bps)
+
+
+@app.command()
+def swap(
+    side: str = typer.Option(..., "--side", help="buy or sell (the base asset)."),
+    base: str = typer.Option(..., "--base", help="Asset bought or sold, e.g. WETH."),
+    quote: str = typer.Option(..., "--quote", help="Asset paid or received, e.g. USDC."),
+    size: str = typer.Option(..., "--size", help="Amount of the base asset (human units)."),
+    slippage_bps: int = typer.Option(
+        30, "--slippage-bps", help="Max slippage vs the quote, 0..10000."
+    ),
+    client_id: str = typer.Option(
+        ..., "--client-id", help="Idempotency key: resubmits never execute twice."
+    ),
+    rpc_url: str = typer.Option(..., "--rpc-url"),
+    manifest: Path = typer.Option(..., "--manifest"),
+    safe: str = typer.Option(..., "--safe"),
+    module: str = typer.Option(..., "--module"),
+    key_env: str = typer.Option(
+        "AGENT_OPERATOR_KEY", "--key-env", help="Env var with the operator key."
+    ),
+    journal: Path = typer.Option(Path(".state/journal.sqlite"), "--journal"),
+    max_notional: str = typer.Option("1000000", "--max-notional", help="Limit in the quote asset."),
+) -> None:
+    """Buy or sell on the best Uniswap venue through the Safe's module."""
+    from agent.bootstrap import build_swap_app
+    from agent.demo.report import swap_table
+    from agent.deploy.manifest import Manifest
+
+    intent = run(lambda: parse_intent(client_id, side, base, quote, size, slippage_bps))
+    m = run(lambda: Manifest.load(manifest))
+    for f in ("base", "quote"):
+        run(lambda f=f: m.token(getattr(intent, f)))
+    key = os.environ.get(key_env)
+    if not key:
+        run(
+            lambda: (_ for _ in ()).throw(
+                ValidationError("--key-env", f"{key_env} is not set", f"export {key_env}=0x...")
+            )
+        )
+
+    async def go():  # type: ignore[no-untyped-def]
+        app_ = await build_swap_app(
+            rpc_url=rpc_url, manifest=m, safe=safe, module=module, operator_key=key,  # type: ignore[arg-type]
+            journal_path=journal, max_notional=Decimal(max_notional),
+        )  # fmt: skip
+        try:
+            return await app_.pipeline.run(intent)
+        finally:
+            await app_.close()
+
+    report = run_async(go)
+    console.print(swap_table(report))
+    if report.status == "denied":
+        raise typer.Exit(3)

@@ -1,0 +1,149 @@
+"""The CLI as a user runs it (subprocesses): devnet lifecycle, wallet deploy, bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from agent.chain.devnet import rpc_call
+from agent.deploy.devworld import DEPLOYER_KEY, OPERATOR_KEY, OWNER_KEYS, DevWorld, address_of
+
+pytestmark = pytest.mark.integration
+AGENT = [sys.executable, "-m", "agent.cli"]
+
+
+def agent(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*AGENT, *args], capture_output=True, text=True, timeout=timeout,
+        env={**os.environ, "COLUMNS": "200", **(env or {})},
+    )  # fmt: skip
+
+
+def _owners() -> list[str]:
+    out = []
+    for k in OWNER_KEYS:
+        out += ["--owner", address_of(k)]
+    return out
+
+
+def test_wallet_deploy_dry_run_decodes_and_sends_nothing(world: DevWorld) -> None:
+    url = world.devnets.l1.rpc_url
+    deployer = address_of(DEPLOYER_KEY)
+    nonce = rpc_call(url, "eth_getTransactionCount", [deployer, "latest"])
+    r = agent(
+        "wallet", "deploy", "--rpc-url", url, "--manifest", str(world.manifest_paths[0]),
+        *_owners(), "--threshold", "2", "--operator", address_of(OPERATOR_KEY),
+        "--key-env", "DEPLOYER", "--dry-run", env={"DEPLOYER": DEPLOYER_KEY},
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert "dry run: nothing sent" in r.stdout
+    assert "SafeProxyFactory.createProxyWithNonce" in r.stdout and "AgentModule" in r.stdout
+    assert "selector 0x610b5925" in r.stdout  # enableModule(address), decoded from the batch
+    assert rpc_call(url, "eth_getTransactionCount", [deployer, "latest"]) == nonce
+
+
+def test_wallet_deploy_for_real_then_module_enabled(world: DevWorld, l1_isolated: None) -> None:
+    env = {"DEPLOYER": DEPLOYER_KEY, **{f"OWNER{i}": k for i, k in enumerate(OWNER_KEYS)}}
+    r = agent(
+        "wallet", "deploy", "--rpc-url", world.devnets.l1.rpc_url, "--manifest",
+        str(world.manifest_paths[0]), *_owners(), "--threshold", "2", "--operator",
+        address_of(OPERATOR_KEY), "--key-env", "DEPLOYER", "--owner-key-env", "OWNER0",
+        "--owner-key-env", "OWNER1", "--salt", "99", env=env,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert "module enabled" in r.stdout
+
+
+@pytest.mark.parametrize(
+    ("extra", "field"),
+    [
+        (["--owner", "0x" + "11" * 20, "--owner", "0x" + "11" * 20, "--threshold", "1"], "owners"),
+        (["--owner", "0x" + "11" * 20, "--threshold", "2"], "threshold"),
+    ],
+)
+def test_wallet_deploy_bad_owner_sets_fail_in_one_line(
+    world: DevWorld, extra: list[str], field: str
+) -> None:
+    r = agent(
+        "wallet", "deploy", "--rpc-url", world.devnets.l1.rpc_url, "--manifest",
+        str(world.manifest_paths[0]), *extra, "--operator", address_of(OPERATOR_KEY),
+        "--key-env", "DEPLOYER", env={"DEPLOYER": DEPLOYER_KEY},
+    )  # fmt: skip
+    assert r.returncode == 2
+    assert len(r.stderr.strip().splitlines()) == 1 and f"{field}:" in r.stderr
+
+
+def test_unanswering_rpc_url_fails_in_one_line(world: DevWorld) -> None:
+    r = agent(
+        "wallet", "deploy", "--rpc-url", "http://127.0.0.1:9", "--manifest",
+        str(world.manifest_paths[0]), *_owners(), "--threshold", "2", "--operator",
+        address_of(OPERATOR_KEY), "--key-env", "DEPLOYER", env={"DEPLOYER": DEPLOYER_KEY},
+    )  # fmt: skip
+    assert r.returncode == 1
+    assert r.stderr.count("\n") == 1 and "RPC_UNAVAILABLE" in r.stderr
+
+
+def test_trade_bad_input_fails_before_anything_is_sent(world: DevWorld) -> None:
+    base = ["trade", "swap", "--side", "buy", "--quote", "USDC", "--client-id", "x", "--rpc-url",
+            world.devnets.l1.rpc_url, "--manifest", str(world.manifest_paths[0]), "--safe",
+            "0x" + "11" * 20, "--module", "0x" + "22" * 20]  # fmt: skip
+    for extra, needle in (
+        (["--base", "XYZ", "--size", "1"], "unknown token 'XYZ'"),
+        (["--base", "WETH", "--size", "0"], "intent.size"),
+        (["--base", "WETH", "--size", "1", "--slippage-bps", "10001"], "intent.max_slippage_bps"),
+    ):
+        r = agent(*base, *extra)
+        assert r.returncode == 2, r.stderr
+        assert needle in r.stderr and r.stderr.count("\n") == 1
+
+
+def test_devnet_up_status_down(tmp_path: Path) -> None:
+    state = tmp_path / "dn"
+    proc = subprocess.Popen(
+        [*AGENT, "devnet", "up", "--state-dir", str(state)], stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        lines = []
+        for line in proc.stdout:
+            lines.append(line)
+            if "Ctrl-C" in line:
+                break
+        text = "".join(lines)
+        assert "L1 http://127.0.0.1:" in text and "L2 http://127.0.0.1:" in text, text
+        assert "l1.manifest.json" in text and "l2.manifest.json" in text
+        info = json.loads((state / "devnets.json").read_text())
+        st = agent("devnet", "status", "--state-dir", str(state))
+        assert st.returncode == 0 and st.stdout.count(": up") == 2
+        dn = agent("devnet", "down", "--state-dir", str(state))
+        assert dn.returncode == 0
+        proc.wait(20)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and any(_alive(info[n]["pid"]) for n in ("l1", "l2")):
+            time.sleep(0.05)  # polling /proc for process exit
+        assert not any(_alive(info[n]["pid"]) for n in ("l1", "l2"))
+        st = agent("devnet", "status", "--state-dir", str(state))
+        assert st.returncode == 1
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+            proc.wait(10)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split()[2] != "Z"
+    except OSError:
+        return False
