@@ -1,0 +1,429 @@
+"""The off-chain evaluator: (policy, call or MultiSend batch, context) -> Allow | Deny.
+
+The on-chain part mirrors PolicyModule._check word for word and in the same order (so a Deny
+carries the status the module would revert with); the off-chain-only rules (kill switch,
+chains, trading hours, second signer, denylist, slippage) run around it. Pure: no I/O, no
+clock; the context carries time, allowance state and reference prices.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from fractions import Fraction
+from typing import Any
+
+from agent.model.decisions import Allow, Decision, Deny
+from agent.policy.abi import Location
+from agent.policy.allowance import AllowanceState
+from agent.policy.model import Condition, Op, Policy, Role, Rule, Status
+
+MULTISEND_SELECTOR = bytes.fromhex("8d80ff0a")
+_ZERO_SEL = b"\x00\x00\x00\x00"
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyCall:
+    """One call the Safe would make: operation 0 = call, 1 = delegatecall."""
+
+    to: str
+    data: bytes = b""
+    value: int = 0
+    operation: int = 0
+
+
+@dataclass(frozen=True)
+class PolicyContext:
+    operator: str
+    chain_id: int
+    now: int  # unix seconds of the block the call would land in
+    allowances: Mapping[int, AllowanceState] = field(default_factory=dict)
+    prices_usd: Mapping[str, Decimal] = field(default_factory=dict)  # lower-case token -> USD
+    notional_usd: Decimal | None = None
+    second_signer: bool = False
+    paused: bool = False  # the module's on-chain pause flag, when known
+
+
+class _Denied(Exception):
+    def __init__(self, d: Deny):
+        self.d = d
+
+
+def _deny(status: Status | str, rule: str, reason: str) -> _Denied:
+    code = status if isinstance(status, str) else status.code
+    return _Denied(Deny(code, reason, rule))
+
+
+def _as_call(c: Any) -> PolicyCall:
+    if isinstance(c, PolicyCall):
+        return c
+    return PolicyCall(
+        c.to, bytes(c.data), int(getattr(c, "value", 0)), int(getattr(c, "operation", 0))
+    )
+
+
+def evaluate(policy: Policy, call_or_batch: Any, ctx: PolicyContext) -> Decision:
+    """Allow, or Deny(code, reason, rule). ``call_or_batch``: a PolicyCall (or anything with
+    to/data/value[/operation]), a delegatecall to MultiSendCallOnly, or a sequence of calls
+    (evaluated as the MultiSend batch that would carry them)."""
+    try:
+        return _evaluate(policy, call_or_batch, ctx)
+    except _Denied as e:
+        return e.d
+
+
+def _evaluate(policy: Policy, call_or_batch: Any, ctx: PolicyContext) -> Decision:
+    role_id = policy.operators.get(ctx.operator.lower())
+    if role_id is None:
+        raise _deny(
+            Status.NOT_OPERATOR,
+            "operators",
+            f"{ctx.operator} has no role in policy {policy.name!r}; add it to a role's operators",
+        )
+    if policy.kill_switch:
+        raise _deny(
+            "POLICY_KILL_SWITCH",
+            "kill_switch",
+            "the policy's kill switch is on; the owners must turn it off",
+        )
+    if ctx.paused:
+        raise _deny(
+            Status.PAUSED,
+            "kill_switch",
+            "the module is paused on-chain; the Safe's owners must unpause it",
+        )
+    role = policy.roles[role_id]
+    _offchain_role_checks(role, ctx)
+    allowances = dict(ctx.allowances)
+    if isinstance(call_or_batch, Sequence) and not isinstance(call_or_batch, (str, bytes)):
+        calls = [_as_call(c) for c in call_or_batch]
+        if not role.multisend:
+            raise _deny(
+                Status.DELEGATECALL_NOT_ALLOWED,
+                f"roles[{role.name}].multisend",
+                "this role may not send batches; send the calls one by one",
+            )
+        labels = [_check(policy, role, c, ctx, allowances) for c in calls]
+        return Allow(rule="; ".join(labels), note=f"batch of {len(calls)}")
+    call = _as_call(call_or_batch)
+    if call.operation == 0:
+        return Allow(rule=_check(policy, role, call, ctx, allowances))
+    if call.operation == 1 and policy.multisend and call.to.lower() == policy.multisend.lower():
+        if not role.multisend:
+            raise _deny(
+                Status.DELEGATECALL_NOT_ALLOWED,
+                f"roles[{role.name}].multisend",
+                "this role may not send batches",
+            )
+        if call.value:
+            raise _deny(
+                Status.VALUE_TOO_HIGH,
+                "multisend",
+                "a MultiSend delegatecall carries no value; put value on the inner calls",
+            )
+        inner = decode_batch(call.data)
+        labels = [_check(policy, role, c, ctx, allowances) for c in inner]
+        return Allow(rule="; ".join(labels), note=f"batch of {len(inner)}")
+    if call.operation == 1:
+        rule = policy.rules.get(
+            (role_id, call.to.lower(), call.data[:4] if len(call.data) >= 4 else _ZERO_SEL)
+        )
+        if rule is not None and rule.delegatecall:
+            _check(policy, role, PolicyCall(call.to, call.data, call.value), ctx, allowances)
+            return Allow(
+                rule=rule.label, note="acknowledged delegatecall: the on-chain module refuses it"
+            )
+    raise _deny(
+        Status.DELEGATECALL_NOT_ALLOWED,
+        "delegatecall",
+        f"delegatecall to {policy.name_of(call.to)} is refused; only MultiSendCallOnly batches may be delegatecalled",
+    )
+
+
+def decode_batch(data: bytes) -> list[PolicyCall]:
+    """multiSend(bytes) calldata -> calls, with the module's strictness (canonical offset)."""
+    if len(data) < 68 or data[:4] != MULTISEND_SELECTOR:
+        raise _deny(Status.MALFORMED, "multisend", "not multiSend(bytes) calldata")
+    if int.from_bytes(data[4:36], "big") != 32:
+        raise _deny(
+            Status.MALFORMED, "multisend", "non-canonical multiSend encoding (offset != 32)"
+        )
+    n = int.from_bytes(data[36:68], "big")
+    if n > len(data) - 68:
+        raise _deny(Status.MALFORMED, "multisend", "multiSend length overruns the calldata")
+    txs, out, i = data[68 : 68 + n], [], 0
+    while i < n:
+        if n - i < 85:
+            raise _deny(Status.MALFORMED, "multisend", f"batch entry at byte {i} is truncated")
+        op = txs[i]
+        to = "0x" + txs[i + 1 : i + 21].hex()
+        value = int.from_bytes(txs[i + 21 : i + 53], "big")
+        dlen = int.from_bytes(txs[i + 53 : i + 85], "big")
+        if dlen > n - i - 85:
+            raise _deny(
+                Status.MALFORMED, "multisend", f"batch entry at byte {i} overruns the batch"
+            )
+        if op != 0:
+            raise _deny(
+                Status.DELEGATECALL_NOT_ALLOWED,
+                "multisend",
+                f"batch entry to {to} is a delegatecall",
+            )
+        out.append(PolicyCall(to, bytes(txs[i + 85 : i + 85 + dlen]), value))
+        i += 85 + dlen
+    return out
+
+
+def _offchain_role_checks(role: Role, ctx: PolicyContext) -> None:
+    if role.chains and ctx.chain_id not in role.chains:
+        raise _deny(
+            "POLICY_CHAIN_NOT_ALLOWED",
+            f"roles[{role.name}].chains",
+            f"chain {ctx.chain_id} is not among {sorted(role.chains)} for role {role.name}",
+        )
+    if role.hours is not None:
+        t = dt.datetime.fromtimestamp(ctx.now, dt.UTC)
+        minute = t.hour * 60 + t.minute
+        if (
+            t.weekday() not in role.hours.days
+            or not role.hours.start_min <= minute < role.hours.end_min
+        ):
+            raise _deny(
+                "POLICY_OUTSIDE_TRADING_HOURS",
+                f"roles[{role.name}].trading_hours",
+                f"{t:%a %H:%M} UTC is outside the role's trading hours; wait or ask the owners",
+            )
+    limit = role.second_signer_above_usd
+    if (
+        limit is not None
+        and not ctx.second_signer
+        and (ctx.notional_usd is None or ctx.notional_usd > limit)
+    ):
+        raise _deny(
+            "POLICY_SECOND_SIGNER_REQUIRED",
+            f"roles[{role.name}].second_signer_above_usd",
+            f"notional {ctx.notional_usd if ctx.notional_usd is not None else 'unknown'} USD is above {limit}; a second human signer must approve",
+        )
+
+
+def _word(data: bytes, w: int) -> int:
+    return int.from_bytes(data[4 + 32 * w : 36 + 32 * w], "big")
+
+
+def _check(
+    policy: Policy,
+    role: Role,
+    call: PolicyCall,
+    ctx: PolicyContext,
+    allowances: dict[int, AllowanceState],
+) -> str:
+    to, data = call.to.lower(), call.data
+    if policy.module and to == policy.module.lower():
+        raise _deny(
+            Status.FUNCTION_NOT_ALLOWED,
+            "module",
+            "the policy module is never a target (it would let the operator reconfigure it)",
+        )
+    n = len(data)
+    if n >= 4:
+        sel = data[:4]
+    elif n == 0:
+        sel = _ZERO_SEL
+    else:
+        raise _deny(
+            Status.CALLDATA_TOO_SHORT,
+            "calldata",
+            f"{n} bytes of calldata is neither empty nor a selector",
+        )
+    rule = policy.rules.get((role.id, to, sel))
+    if rule is None:
+        raise _deny(
+            Status.FUNCTION_NOT_ALLOWED,
+            f"roles[{role.name}]",
+            f"{policy.name_of(call.to)} selector 0x{sel.hex()} is not allowed for role {role.name}; unknown targets and functions are denied",
+        )
+    if call.value > rule.max_value:
+        raise _deny(
+            Status.VALUE_TOO_HIGH,
+            f"{rule.label}.max_value",
+            f"value {call.value} wei is above the cap {rule.max_value} wei",
+        )
+    for c in rule.conditions:
+        _condition(policy, rule, c, data, ctx, allowances)
+    _screen(policy, rule, call)
+    if rule.slippage is not None:
+        _slippage(policy, role, rule, data, ctx)
+    return rule.label
+
+
+def _condition(
+    policy: Policy,
+    rule: Rule,
+    c: Condition,
+    data: bytes,
+    ctx: PolicyContext,
+    allowances: dict[int, AllowanceState],
+) -> None:
+    end = 36 + 32 * c.word
+    if len(data) < end:
+        raise _deny(
+            Status.CALLDATA_TOO_SHORT,
+            f"{rule.label}.{c.source}",
+            f"calldata ends before {c.param} (word {c.word})",
+        )
+    w = int.from_bytes(data[end - 32 : end], "big")
+    op = c.op
+    if op == Op.EQ:
+        if w != c.value:
+            raise _deny(
+                Status.PARAM_NOT_EQUAL,
+                f"{rule.label}.{c.source}",
+                f"{c.param} is {_show(policy, w)}, must be {_show(policy, c.value)}",
+            )
+    elif op == Op.IS_SAFE:
+        if w != int(policy.safe, 16):
+            raise _deny(
+                Status.PARAM_NOT_SAFE,
+                f"{rule.label}.{c.source}",
+                f"{c.param} is {_show(policy, w)}, must be the Safe {policy.safe}",
+            )
+    elif op == Op.LE:
+        if w > c.value:
+            raise _deny(
+                Status.PARAM_TOO_HIGH,
+                f"{rule.label}.{c.source}",
+                f"{c.param} = {w} is above the limit {c.value}",
+            )
+    elif op == Op.GE:
+        if w < c.value:
+            raise _deny(
+                Status.PARAM_TOO_LOW,
+                f"{rule.label}.{c.source}",
+                f"{c.param} = {w} is below the floor {c.value}",
+            )
+    elif op == Op.IN_SET:
+        if w not in policy.sets[c.aux].values:
+            raise _deny(
+                Status.PARAM_NOT_IN_SET,
+                f"{rule.label}.{c.source}",
+                f"{c.param} = {_show(policy, w)} is not in set {policy.sets[c.aux].name!r}",
+            )
+    elif op == Op.ALLOWANCE:
+        a = policy.allowances[c.aux]
+        state = allowances.get(c.aux) or AllowanceState(a.cap, a.cap, a.period, ctx.now)
+        after = state.spend(w, ctx.now)
+        if after is None:
+            left = state.refilled(ctx.now)
+            raise _deny(
+                Status.ALLOWANCE_EXCEEDED,
+                f"{rule.label}.{c.source}",
+                f"{c.param} = {w} exceeds allowance {a.name!r}: {left.balance} of {a.cap} {a.symbol} base units left; it refills to the cap at {left.last_refill + a.period}"
+                if a.period
+                else f"{c.param} = {w} exceeds allowance {a.name!r} ({left.balance} left, never refills)",
+            )
+        allowances[c.aux] = after
+    elif op == Op.ARRAY_IN_SET:
+        members = policy.sets[c.aux].values
+        if w == 0 or w > (len(data) - end) // 32:
+            raise _deny(Status.MALFORMED, f"{rule.label}.{c.source}", f"{c.param} has length {w}")
+        for k in range(w):
+            el = int.from_bytes(data[end + 32 * k : end + 32 * k + 32], "big")
+            if el not in members:
+                raise _deny(
+                    Status.PATH_NOT_IN_SET,
+                    f"{rule.label}.{c.source}",
+                    f"{c.param}[{k}] = {_show(policy, el)} is not in set {policy.sets[c.aux].name!r}",
+                )
+    else:  # PATH_IN_SET
+        members = policy.sets[c.aux].values
+        if w < 43 or (w - 20) % 23 or w > len(data) - end:
+            raise _deny(
+                Status.MALFORMED,
+                f"{rule.label}.{c.source}",
+                f"{c.param} is not a Uniswap V3 path ({w} bytes)",
+            )
+        for p in range(0, w - 19, 23):
+            el = int.from_bytes(data[end + p : end + p + 20], "big")
+            if el not in members:
+                raise _deny(
+                    Status.PATH_NOT_IN_SET,
+                    f"{rule.label}.{c.source}",
+                    f"{c.param} hop token {_show(policy, el)} is not in set {policy.sets[c.aux].name!r}",
+                )
+
+
+def _show(policy: Policy, w: int) -> str:
+    if 0 < w < 2**160 and w > 2**100:
+        a = "0x" + w.to_bytes(20, "big").hex()
+        n = policy.names.get(a)
+        return f"{a} ({n})" if n else a
+    return str(w)
+
+
+def _screen(policy: Policy, rule: Rule, call: PolicyCall) -> None:
+    deny = policy.denylist
+    if not deny:
+        return
+    if call.to.lower() in deny:
+        raise _deny(
+            "POLICY_COUNTERPARTY_DENYLISTED",
+            "screening.denylist",
+            f"target {call.to} is on the denylist",
+        )
+    for name, w in rule.address_words:
+        a = "0x" + call.data[16 + 32 * w : 36 + 32 * w].hex()
+        if a in deny:
+            raise _deny(
+                "POLICY_COUNTERPARTY_DENYLISTED",
+                "screening.denylist",
+                f"{name} = {a} is on the denylist",
+            )
+
+
+def _read_token(data: bytes, where: Location | str, end: int) -> str:
+    if isinstance(where, str):
+        return where.lower()
+    if where.kind == "word":
+        return "0x" + data[16 + 32 * where.word : 36 + 32 * where.word].hex()
+    base = 36 + 32 * where.word
+    n = _word(data, where.word)
+    if where.kind == "address_array":
+        k = 0 if end == 0 else n - 1
+        return "0x" + data[base + 32 * k + 12 : base + 32 * k + 32].hex()
+    p = 0 if end == 0 else n - 20
+    return "0x" + data[base + p : base + p + 20].hex()
+
+
+def _slippage(policy: Policy, role: Role, rule: Rule, data: bytes, ctx: PolicyContext) -> None:
+    s = rule.slippage
+    assert s is not None
+    if role.max_slippage_bps is None:
+        return
+    t_in = _read_token(data, s.token_in, s.token_in_end)
+    t_out = _read_token(data, s.token_out, s.token_out_end)
+    p_in, p_out = ctx.prices_usd.get(t_in), ctx.prices_usd.get(t_out)
+    if p_in is None or p_out is None:
+        raise _deny(
+            "POLICY_NO_REFERENCE_PRICE",
+            f"{rule.label}.slippage",
+            f"no reference price for {policy.name_of(t_in if p_in is None else t_out)}; refusing a swap it cannot bound",
+        )
+    d_in, d_out = _decimals(policy, t_in), _decimals(policy, t_out)
+    amount_in, min_out = _word(data, s.amount_in.word), _word(data, s.min_out.word)
+    # expected base units out at the reference price, exact
+    expected = (
+        Fraction(amount_in) * Fraction(p_in) / Fraction(p_out) * Fraction(10**d_out, 10**d_in)
+    )
+    floor = expected * Fraction(10_000 - role.max_slippage_bps, 10_000)
+    if min_out < floor:
+        raise _deny(
+            "POLICY_SLIPPAGE_TOO_HIGH",
+            f"roles[{role.name}].max_slippage_bps",
+            f"minimum out {min_out} is below {int(floor)} ({role.max_slippage_bps} bps under the reference price); raise the minimum",
+        )
+
+
+def _decimals(policy: Policy, token: str) -> int:
+    return policy.decimals.get(token, 18)
