@@ -40,6 +40,7 @@ class SimContext:
     tokens: dict[str, str] = field(default_factory=dict)  # deribit access token -> account
     _token_ids: itertools.count = field(default_factory=lambda: itertools.count(1))
     background: set[asyncio.Task] = field(default_factory=set)
+    stopping: asyncio.Event = field(default_factory=asyncio.Event)  # set by ExchangeSim.stop
 
     def now_ms(self) -> int:
         """The venue's clock: the host clock shifted by the clock-skew fault."""

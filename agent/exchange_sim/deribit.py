@@ -315,8 +315,14 @@ class DeribitApi:
             self.ctx.orders_placed += 1
             f = self.ctx.faults.drop_accept
             if f and self.ctx.orders_placed == f and transport_http.transport is not None:
-                log.info("fault drop_accept: dropping an order response")
+                # Accepted, then the response never comes: the client times out. (Closing the
+                # socket at once is not enough here: aiohttp silently re-sends an idempotent GET
+                # on a dropped keep-alive connection, and Deribit's buy/sell are GETs.)
+                log.info("fault drop_accept: stalling an order response")
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(self.ctx.stopping.wait(), 30)
                 transport_http.transport.close()
+                raise RpcError(10040, "retry", http=503)
         return result
 
     def _inst(self, params: dict[str, Any]) -> SimInstrument:

@@ -134,6 +134,7 @@ class ExchangeSim:
                 log.exception("synthetic flow step failed")
 
     async def stop(self) -> None:
+        self.ctx.stopping.set()
         for t in self._tasks + list(self.ctx.background):
             t.cancel()
         for t in self._tasks + list(self.ctx.background):

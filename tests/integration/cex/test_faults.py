@@ -1,0 +1,168 @@
+"""Faults: a lost order response is reconciled; 429s back off and never reach a ban;
+dropped streams reconnect and duplicated/late fills are reported once."""
+
+from __future__ import annotations
+
+import asyncio
+from decimal import Decimal
+
+import pytest
+from cex_helpers import connect, start_sim
+
+from agent.model import OrderType, Perpetual, Side, Spot, TimeInForce
+from agent.venues.base import ChildOrder, VenueEventKind
+
+pytestmark = pytest.mark.integration
+
+
+def _child(cid: str, inst, size="0.01", **kw) -> ChildOrder:
+    return ChildOrder(cid, inst, Side.BUY, Decimal(size), **kw)
+
+
+@pytest.mark.parametrize(
+    "venue,inst",
+    [
+        ("binance", Spot("BTC", "USDT")),
+        ("deribit", Perpetual("BTC", "USDC", "USDC")),
+    ],
+)
+async def test_order_accepted_while_connection_drops_is_reconciled(venue, inst):
+    sim = await start_sim(venue, "drop_accept=1", flow_interval_s=0)
+    try:
+        v = await connect(sim, timeout_ms=1500)
+        child = _child(
+            "drop-1",
+            inst,
+            order_type=OrderType.LIMIT,
+            limit_price=Decimal("30000"),
+            time_in_force=TimeInForce.GTC,
+        )
+        ref = await v.submit(child)
+        # exactly one order with that client id exists at the venue: neither lost nor doubled
+        ours = [o for o in sim.exchange.orders.values() if o.client_id == "drop-1"]
+        assert len(ours) == 1
+        assert ref.venue_order_id == str(ours[0].order_id)
+        assert sim.ctx.orders_placed == 1
+        assert [o.ref.venue_order_id for o in await v.open_orders()] == [ref.venue_order_id]
+        await v.close()
+    finally:
+        await sim.stop()
+
+
+async def test_repeated_429s_back_off_and_never_reach_a_ban():
+    # a tiny venue budget (40 weight / 2 s) and a client that asks for far more than that
+    sim = await start_sim(
+        "binance", "rate_limit=40,rate_window=2,ban_after=1,ban_s=60", flow_interval_s=0
+    )
+    try:
+        v = await connect(sim, rate_per_s=1000, burst=1000)  # misconfigured: too fast
+        inst = Spot("BTC", "USDT")
+        for i in range(30):
+            await v.submit(
+                _child(
+                    f"rl-{i}",
+                    inst,
+                    order_type=OrderType.LIMIT,
+                    limit_price=Decimal("30000"),
+                    time_in_force=TimeInForce.GTC,
+                )
+            )
+        assert sim.ctx.gate.count_429 >= 1, "the test must actually hit the venue's limit"
+        assert sim.ctx.gate.count_418 == 0
+        assert v.rate_limited == sim.ctx.gate.count_429
+        assert len(await v.open_orders()) == 30
+        await v.close()
+    finally:
+        await sim.stop()
+
+
+async def test_cancels_go_ahead_of_new_orders():
+    sim = await start_sim("binance", flow_interval_s=0)
+    try:
+        v = await connect(sim, rate_per_s=20, burst=1)
+        inst = Spot("BTC", "USDT")
+        refs = [
+            await v.submit(
+                _child(
+                    f"p-{i}",
+                    inst,
+                    order_type=OrderType.LIMIT,
+                    limit_price=Decimal("30000"),
+                    time_in_force=TimeInForce.GTC,
+                )
+            )
+            for i in range(3)
+        ]
+        v.limiter.granted.clear()
+        news = [
+            v.submit(
+                _child(
+                    f"n-{i}",
+                    inst,
+                    order_type=OrderType.LIMIT,
+                    limit_price=Decimal("30000"),
+                    time_in_force=TimeInForce.GTC,
+                )
+            )
+            for i in range(4)
+        ]
+        cancels = [v.cancel(r) for r in refs]
+        await asyncio.gather(*news, *cancels)
+        granted = [p.name for p in v.limiter.granted]
+        # once queued together, every cancel is granted before any remaining new order
+        first_normal_after_cancel = granted.index("CANCEL")
+        assert granted[first_normal_after_cancel : first_normal_after_cancel + 3] == ["CANCEL"] * 3
+        await v.close()
+    finally:
+        await sim.stop()
+
+
+async def test_stream_drops_reconnect_and_duplicate_late_fills_are_reported_once():
+    sim = await start_sim("deribit", "ws_drop_after=6,dup_fills,late_fills=50", flow_interval_s=0)
+    try:
+        v = await connect(sim)
+        assert v.capabilities.streaming
+        inst = Perpetual("BTC", "USDC", "USDC")
+        events = v.events()
+        fills: list = []
+
+        async def collect(n: int) -> None:
+            async for ev in events:
+                if ev.kind is VenueEventKind.FILL:
+                    fills.append(ev)
+                    if len(fills) >= n:
+                        return
+
+        task = asyncio.create_task(collect(3))
+        await asyncio.sleep(0.2)  # let the stream subscribe (fills before it are caught up)
+        for i in range(3):
+            await v.submit(_child(f"m-{i}", inst))  # market: each takes one level
+        await asyncio.wait_for(task, 15)
+        await asyncio.sleep(0.3)  # give duplicates and late copies time to arrive
+        ids = [f.fill.trade_id for f in fills]
+        assert len(ids) == len(set(ids)) == 3
+        venue_trades = [t for t in sim.exchange.trades if t.taker_account == "trader"]
+        assert len(venue_trades) == 3
+        assert v.reconnects >= 1
+        await v.close()
+    finally:
+        await sim.stop()
+
+
+async def test_clock_skew_is_absorbed_by_time_adjustment():
+    sim = await start_sim("binance", "skew=7000", flow_interval_s=0)
+    try:
+        v = await connect(sim, options={"adjustForTimeDifference": True})
+        bal_ref = await v.submit(
+            _child(
+                "skew-1",
+                Spot("BTC", "USDT"),
+                order_type=OrderType.LIMIT,
+                limit_price=Decimal("30000"),
+                time_in_force=TimeInForce.GTC,
+            )
+        )
+        assert bal_ref.venue_order_id
+        await v.close()
+    finally:
+        await sim.stop()
