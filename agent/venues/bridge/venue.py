@@ -343,8 +343,9 @@ class BridgeVenue:
         )  # fmt: skip
 
     async def fills_since(self, cursor: str | None) -> FillReport:
-        """Mints on L2 to our recipient from L2 block ``cursor`` (exclusive of earlier blocks);
-        the returned cursor is the next block to read."""
+        """Mints on L2 to our recipient from L2 block ``cursor`` on; the returned cursor is the
+        next block to read. ``Fill.order_id`` is the L1 deposit tx (the ref's venue_order_id),
+        ``trade_id`` the L2 mint tx."""
         start = int(cursor) if cursor else self.from_block
         head = await self.l2_rpc.block_number()
         if head < start:
@@ -370,15 +371,16 @@ class BridgeVenue:
                     "fromBlock": hex(self.from_block), "toBlock": "latest",
                 }],
             )  # fmt: skip
-            fee = 0
+            fee, source_tx = 0, mid
             if src:
                 sev = self._escrow.decode_log(src[0])
                 fee = int(sev.args["fee"]) if sev else 0
+                source_tx = src[0]["transactionHash"]
             sym = self._symbol_of_l2(ev.args["l2Token"])
             amount = int(ev.args["amount"])
             fills.append(
                 Fill(
-                    venue=self.id, order_id=mid, trade_id=ev.tx_hash,
+                    venue=self.id, order_id=source_tx, trade_id=ev.tx_hash,
                     asset_in=f"{sym}@{self.l1.name}", asset_out=f"{sym}@{self.l2.name}",
                     amount_in=amount + fee, amount_out=amount, fee=fee, fee_asset=sym,
                 )
@@ -388,7 +390,7 @@ class BridgeVenue:
     # --- helpers ---------------------------------------------------------------------------
     def _fill(self, tr: BridgeTransfer) -> Fill:
         return Fill(
-            venue=self.id, order_id=tr.message_id, trade_id=tr.dest_tx or "",
+            venue=self.id, order_id=tr.source_tx, trade_id=tr.dest_tx or "",
             asset_in=f"{tr.symbol}@{self.l1.name}", asset_out=f"{tr.symbol}@{self.l2.name}",
             amount_in=tr.amount_in, amount_out=tr.amount_out, fee=tr.fee, fee_asset=tr.symbol,
         )  # fmt: skip

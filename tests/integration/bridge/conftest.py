@@ -13,6 +13,7 @@ from decimal import Decimal
 import pytest
 
 from agent.bridge.relayer import RelayerConfig
+from agent.chain.rpc import RpcClient
 from agent.deploy.devworld import (
     DEPLOYER_KEY,
     OPERATOR_KEY,
@@ -23,8 +24,12 @@ from agent.deploy.devworld import (
 )
 from agent.deploy.manifest import Manifest
 from agent.deploy.transactor import Transactor
+from agent.journal import SqliteJournal
+from agent.signing import LocalSigner
+from agent.venues.bridge import BridgeVenue
 from agent.venues.bridge.demo import prepare_bridge_demo
 from agent.wallet.deploy import deploy_safe, deploy_wallet
+from agent.wallet.executor import ModuleExecutor
 
 THRESHOLD = 2
 SAFE_USDC = Decimal(1_000_000)
@@ -83,3 +88,23 @@ def bridge_world(world: DevWorld) -> Iterator[BridgeWorld]:
     finally:
         l1d.revert(snaps[0])
         l2d.revert(snaps[1])
+
+
+@pytest.fixture
+async def venue(bridge_world, tmp_path):
+    bw = bridge_world
+    journal = SqliteJournal(tmp_path / "venue.sqlite")
+    l1 = await RpcClient(bw.l1_url, expected_chain_id=bw.l1.chain_id).connect()
+    l2 = await RpcClient(bw.l2_url, expected_chain_id=bw.l2.chain_id).connect()
+    ex = ModuleExecutor(
+        l1, LocalSigner(OPERATOR_KEY), module=bw.module, chain_id=bw.l1.chain_id, journal=journal
+    )
+    v = await BridgeVenue(
+        l1_rpc=l1, l2_rpc=l2, l1=bw.l1, l2=bw.l2, executor=ex, safe=bw.safe,
+        recipient=bw.l2_safe, journal=journal, from_block=0,
+    ).connect()  # fmt: skip
+    yield v
+    await v.close()
+    await l1.close()
+    await l2.close()
+    journal.close()

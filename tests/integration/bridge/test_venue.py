@@ -9,41 +9,16 @@ from decimal import Decimal
 import pytest
 
 from agent.bridge.relayer import Relayer, RelayerThread
-from agent.chain.rpc import RpcClient
 from agent.deploy.devworld import OPERATOR_KEY, address_of
 from agent.errors import ValidationError
-from agent.journal import SqliteJournal
 from agent.model import Side, Spot
-from agent.signing import LocalSigner
 from agent.venues.base import ChildOrder, VenueEventKind, VenueOrderState, VenueReports
-from agent.venues.bridge import BridgeVenue
 from agent.venues.bridge.demo import bridge_usdc_demo
-from agent.wallet.executor import ModuleExecutor
 
 from .helpers import l1_usdc, l2_balance
 
 pytestmark = pytest.mark.integration
 USDC = Spot("USDC", "USDC")
-
-
-@pytest.fixture
-async def venue(bridge_world, tmp_path):
-    bw = bridge_world
-    journal = SqliteJournal(tmp_path / "venue.sqlite")
-    l1 = await RpcClient(bw.l1_url, expected_chain_id=bw.l1.chain_id).connect()
-    l2 = await RpcClient(bw.l2_url, expected_chain_id=bw.l2.chain_id).connect()
-    ex = ModuleExecutor(
-        l1, LocalSigner(OPERATOR_KEY), module=bw.module, chain_id=bw.l1.chain_id, journal=journal
-    )
-    v = await BridgeVenue(
-        l1_rpc=l1, l2_rpc=l2, l1=bw.l1, l2=bw.l2, executor=ex, safe=bw.safe,
-        recipient=bw.l2_safe, journal=journal, from_block=0,
-    ).connect()  # fmt: skip
-    yield v
-    await v.close()
-    await l1.close()
-    await l2.close()
-    journal.close()
 
 
 async def test_quote_matches_the_contract(bridge_world, venue):
@@ -94,7 +69,7 @@ async def test_reconcile_open_then_filled_from_chain(bridge_world, venue):
     await venue.wait(ref, timeout=30)
     assert await venue.open_orders() == []
     rep = await venue.fills_since(cursor)
-    mine = [f for f in rep.fills if f.order_id == venue.transfer("bridge-it-2").message_id]
+    mine = [f for f in rep.fills if f.order_id == ref.venue_order_id]
     assert len(mine) == 1
     assert (mine[0].amount_in, mine[0].fee, mine[0].amount_out) == (
         250_000_000,
