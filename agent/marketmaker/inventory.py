@@ -11,15 +11,17 @@ from agent.errors import ValidationError
 
 @dataclass(frozen=True, slots=True)
 class InventoryLimits:
-    """``max_position``: per series, underlying base units (absolute).
+    """``max_position``: per series, whole underlying units (absolute).
     ``max_delta``: net delta of the whole book, in whole underlying units (absolute)."""
 
-    max_position: int
+    max_position: Decimal
     max_delta: Decimal
 
     def __post_init__(self) -> None:
-        if self.max_position <= 0:
-            raise ValidationError("limits.max_position", f"{self.max_position} must be > 0")
+        if not isinstance(self.max_position, Decimal) or self.max_position <= 0:
+            raise ValidationError(
+                "limits.max_position", f"{self.max_position} must be a Decimal > 0"
+            )
         if not isinstance(self.max_delta, Decimal) or self.max_delta <= 0:
             raise ValidationError("limits.max_delta", f"{self.max_delta} must be a Decimal > 0")
 

@@ -143,9 +143,10 @@ class Quoter:
         self._terms[sid] = s
         change = rfq.amount if rfq.side is Side.SELL else -rfq.amount  # maker's side is opposite
         after = self.inventory.exposure(sid) + change
-        if abs(after) > self.cfg.limits.max_position:
+        if abs(Decimal(after).scaleb(-s.underlying_decimals)) > self.cfg.limits.max_position:
             raise QuoteRefused(
-                f"position in series {sid:#x} would be {after}, limit "
+                f"position in series {sid:#x} would be "
+                f"{Decimal(after).scaleb(-s.underlying_decimals)}, limit "
                 f"{self.cfg.limits.max_position}",
                 code="MM_POSITION_LIMIT",
             )

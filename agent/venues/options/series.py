@@ -64,6 +64,35 @@ class SeriesTerms:
     def collateral_is_underlying(self) -> bool:
         return self.collateral.lower() == self.underlying.lower()
 
+    def to_wire(self) -> dict[str, object]:
+        return {
+            "underlying": self.underlying, "quoteAsset": self.quote_asset,
+            "collateral": self.collateral, "feed": self.feed, "strike": str(self.strike),
+            "cap": str(self.cap), "expiry": str(self.expiry), "isCall": self.is_call,
+            "underlyingDecimals": self.underlying_decimals, "quoteDecimals": self.quote_decimals,
+        }  # fmt: skip
+
+    @classmethod
+    def from_wire(cls, d: object) -> SeriesTerms:
+        if not isinstance(d, dict):
+            raise ValidationError("series", f"is {type(d).__name__}, not an object")
+        try:
+            t = cls(
+                to_checksum_address(d["underlying"]), to_checksum_address(d["quoteAsset"]),
+                to_checksum_address(d["collateral"]), to_checksum_address(d["feed"]),
+                int(d["strike"]), int(d["cap"]), int(d["expiry"]), bool(d["isCall"]),
+                int(d.get("underlyingDecimals", 18)), int(d.get("quoteDecimals", 6)),
+            )  # fmt: skip
+        except KeyError as e:
+            raise ValidationError(f"series.{e.args[0]}", "is missing") from None
+        except (TypeError, ValueError) as e:
+            raise ValidationError("series", f"malformed: {e}") from None
+        if t.strike <= 0 or t.strike >= 2**128 or t.cap < 0 or t.cap >= 2**128:
+            raise ValidationError("series.strike", f"{t.strike} is outside uint128 (> 0)")
+        if not (0 <= t.underlying_decimals <= 36 and 0 <= t.quote_decimals <= 36):
+            raise ValidationError("series.decimals", "outside 0..36")
+        return t
+
 
 def ceil_div(a: int, b: int) -> int:
     return -(-a // b)

@@ -21,7 +21,7 @@ def _cfg(**kw) -> MakerConfig:
     base = dict(
         key=MAKER_KEY, chain_id=CHAIN_ID, market=MARKET,
         surface=VolSurface(atm=0.6, skew=0.0, smile=0.0),
-        limits=InventoryLimits(max_position=10 * 10**18, max_delta=D(5)), spread_bps=200,
+        limits=InventoryLimits(max_position=D(10), max_delta=D(5)), spread_bps=200,
     )  # fmt: skip
     base.update(kw)
     return MakerConfig(**base)
@@ -60,7 +60,7 @@ def _view():
 
 
 async def test_position_limit_refuses():
-    qt = _quoter(limits=InventoryLimits(max_position=2 * 10**18, max_delta=D(100)))
+    qt = _quoter(limits=InventoryLimits(max_position=D(2), max_delta=D(100)))
     await qt.quote(Rfq(put_terms(), Side.BUY, 2 * 10**18))
     with pytest.raises(QuoteRefused) as e:
         await qt.quote(Rfq(put_terms(), Side.BUY, 1))
@@ -68,7 +68,7 @@ async def test_position_limit_refuses():
 
 
 async def test_delta_limit_refuses_without_hedger_and_hedges_with_one():
-    limits = InventoryLimits(max_position=100 * 10**18, max_delta=D(1))
+    limits = InventoryLimits(max_position=D(100), max_delta=D(1))
     qt = _quoter(limits=limits)
     with pytest.raises(QuoteRefused) as e:
         await qt.quote(Rfq(call_terms(), Side.BUY, 5 * 10**18))  # maker short 5 calls: delta ~ -2.6
@@ -93,7 +93,7 @@ async def test_expired_quotes_release_or_book_inventory():
 
     now = [NOW]
     qt = Quoter(
-        _cfg(limits=InventoryLimits(max_position=10**18, max_delta=D(100))), _spot,
+        _cfg(limits=InventoryLimits(max_position=D(1), max_delta=D(100))), _spot,
         is_filled=is_filled, clock=lambda: now[0],
     )  # fmt: skip
     a = await qt.quote(Rfq(put_terms(), Side.BUY, 10**18))

@@ -1,0 +1,1 @@
+"""Execution algorithms and the multi-leg executor."""

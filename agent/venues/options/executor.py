@@ -1,0 +1,88 @@
+"""Execute calls as the Safe: through the agent module (operator key) or with the owners'
+signatures (Safe.execTransaction), always as ONE transaction, all or nothing.
+
+A batch goes through Safe's MultiSendCallOnly (encoded by agent.wallet.multisend); the
+SafeTx hash and owner signatures come from agent.wallet.safe_tx. Nothing here re-implements
+them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from eth_abi import decode
+from eth_utils import function_signature_to_4byte_selector as selector
+
+from agent.errors import ValidationError
+from agent.venues.options.chain import ChainClient, TxResult
+from agent.wallet.module import exec_batch_calldata, exec_calldata
+from agent.wallet.multisend import Call, multisend_calldata
+from agent.wallet.safe_tx import (
+    Operation,
+    SafeTx,
+    exec_transaction_calldata,
+    pack_signatures,
+    sign_safe_tx,
+)
+
+
+class SafeExecutor(Protocol):
+    safe: str
+    chain: ChainClient
+
+    async def execute(self, calls: Sequence[Call], *, gas: int | None = None) -> TxResult: ...
+
+
+class ModuleExecutor:
+    """The operator key calls AgentModule.exec / execBatch; the module checks its allowlist and
+    makes the Safe do the calls (a batch via MultiSendCallOnly, delegatecalled by the Safe)."""
+
+    def __init__(self, chain: ChainClient, safe: str, module: str) -> None:
+        self.chain = chain
+        self.safe = safe
+        self.module = module
+
+    async def execute(self, calls: Sequence[Call], *, gas: int | None = None) -> TxResult:
+        if not calls:
+            raise ValidationError("calls", "is empty", "give at least one call")
+        if len(calls) == 1:
+            c = calls[0]
+            data = exec_calldata(c.to, c.data, c.value)
+        else:
+            data = exec_batch_calldata(list(calls))
+        return await self.chain.send(self.module, data, gas=gas)
+
+
+class OwnersExecutor:
+    """k owners sign the SafeTx; the chain client's key (any EOA) submits execTransaction."""
+
+    def __init__(
+        self, chain: ChainClient, safe: str, multisend: str, owner_keys: Sequence[str]
+    ) -> None:
+        self.chain = chain
+        self.safe = safe
+        self.multisend = multisend
+        self.owner_keys = tuple(owner_keys)
+
+    async def nonce(self) -> int:
+        raw = await self.chain.call(self.safe, selector("nonce()"))
+        return int(decode(["uint256"], raw)[0])
+
+    async def execute(self, calls: Sequence[Call], *, gas: int | None = None) -> TxResult:
+        if not calls:
+            raise ValidationError("calls", "is empty", "give at least one call")
+        if len(calls) == 1:
+            to, value, data, op = calls[0].to, calls[0].value, calls[0].data, Operation.CALL
+        else:
+            to, value, data, op = (
+                self.multisend,
+                0,
+                multisend_calldata(list(calls)),
+                Operation.DELEGATECALL,
+            )
+        tx = SafeTx(self.safe, self.chain.chain_id, to, value, data, op, await self.nonce())
+        sigs = dict(sign_safe_tx(tx, k) for k in self.owner_keys)
+        return await self.chain.send(
+            self.safe, exec_transaction_calldata(tx, pack_signatures(sigs)), gas=gas
+        )
