@@ -125,8 +125,9 @@ class WeightGate:
         self._roll(now)
         retry = max(1, int(self._window_start + self.window_s - now + 0.999))
         if self._used + weight > self.limit:
+            # the first 429 of a window is fair warning; requests after it are violations
             self._violations += 1
-            if self._violations > self.ban_after:
+            if self._violations - 1 > self.ban_after:
                 self._banned_until = now + self.ban_s
                 self.count_418 += 1
                 return GateVerdict(418, int(self.ban_s), self._used)

@@ -49,11 +49,24 @@ class RateLimiter:
         return max(0.0, self._blocked_until - self.clock())
 
     async def acquire(self, priority: Priority = Priority.NORMAL) -> None:
+        if not self._heap:  # fast path: nobody waiting and budget left -> no queueing at all
+            now = self.clock()
+            if now >= self._blocked_until:
+                self._refill(now)
+                if self._tokens >= 1.0:
+                    self._tokens -= 1.0
+                    self._record(priority)
+                    return
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         heapq.heappush(self._heap, (int(priority), next(self._seq), fut))
         if self._pump is None or self._pump.done():
             self._pump = asyncio.create_task(self._run())
         await fut
+
+    def _record(self, prio: Priority) -> None:
+        self.granted.append(prio)
+        if len(self.granted) > 2000:
+            del self.granted[:-1000]
 
     def _refill(self, now: float) -> None:
         self._tokens = min(self.burst, self._tokens + (now - self._last) * self.rate)
@@ -72,7 +85,6 @@ class RateLimiter:
             if fut.done():
                 continue
             self._tokens -= 1.0
-            self.granted.append(Priority(prio))
-            del self.granted[:-1000]
+            self._record(Priority(prio))
             fut.set_result(None)
             await asyncio.sleep(0)  # let the granted caller run before the next grant
