@@ -36,6 +36,13 @@ from agent.cli import trading as _trading  # noqa: E402
 app.add_typer(_journal.app, name="journal")
 app.add_typer(_orders.app, name="orders")
 _trading.register(app)  # `agent halt`, `agent resume`
+from agent.cli import exchange_sim as _exchange_sim  # noqa: E402
+
+app.add_typer(_exchange_sim.app, name="exchange-sim")
+
+from agent.cli import risk as _risk  # noqa: E402
+
+app.add_typer(_risk.app, name="risk")
 
 from agent.cli import bridge as _bridge  # noqa: E402
 
