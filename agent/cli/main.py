@@ -40,10 +40,6 @@ from agent.cli import exchange_sim as _exchange_sim  # noqa: E402
 
 app.add_typer(_exchange_sim.app, name="exchange-sim")
 
-from agent.cli import risk as _risk  # noqa: E402
-
-app.add_typer(_risk.app, name="risk")
-
 from agent.cli import bridge as _bridge  # noqa: E402
 
 app.add_typer(_bridge.app, name="bridge")
