@@ -72,3 +72,13 @@ class BridgeTransferCompleted:
     dest_tx: str
     amount_out: int
     elapsed_ms: int
+
+
+@event_type(name="BridgeTransferRejected")
+@dataclass(frozen=True, slots=True)
+class BridgeTransferRejected:
+    """The venue refused a transfer before sending anything (bad size, asset, balance)."""
+
+    client_order_id: str
+    code: str
+    reason: str

@@ -25,7 +25,11 @@ from eth_utils import to_checksum_address
 from agent.bridge.abi import escrow_abi, l2_abi, token_abi
 from agent.bridge.deploy import ESCROW_NAME, L2_BRIDGE_NAME, bridged_name
 from agent.bridge.errors import BridgeError, BridgeTimeoutError
-from agent.bridge.events import BridgeTransferCompleted, BridgeTransferInitiated
+from agent.bridge.events import (
+    BridgeTransferCompleted,
+    BridgeTransferInitiated,
+    BridgeTransferRejected,
+)
 from agent.chain.rpc import RpcClient
 from agent.deploy.manifest import Manifest, TokenInfo
 from agent.errors import ChainError, ValidationError
@@ -188,14 +192,11 @@ class BridgeVenue:
         if child.client_order_id in self._transfers:
             tr = self._transfers[child.client_order_id]
             return VenueOrderRef(self.id, child.client_order_id, tr.source_tx)
-        t, amount = self._resolve(child.instrument, child.size)
-        est = self.cost.estimate(amount)
-        balance = int(await self._call1(t.address, "balanceOf", self.safe, abi=self._token))
-        if balance < amount:
-            raise ValidationError(
-                "size", f"the Safe holds {t.symbol} {_show(t, balance)}, {_show(t, amount)} asked",
-                "fund the Safe or bridge less",
-            )  # fmt: skip
+        try:
+            t, amount, est = await self._check(child)
+        except ValidationError as e:  # refused before anything is signed: journal the attempt
+            await self._journal(BridgeTransferRejected(child.client_order_id, e.code, str(e)))
+            raise
         calls = [
             approve(t.address, self.escrow, amount),
             Call(self.escrow, self._escrow.encode("deposit", t.address, self.recipient, amount)),
@@ -225,6 +226,17 @@ class BridgeVenue:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return ref
+
+    async def _check(self, child: ChildOrder) -> tuple[TokenInfo, int, BridgeEstimate]:
+        t, amount = self._resolve(child.instrument, child.size)
+        est = self.cost.estimate(amount)
+        balance = int(await self._call1(t.address, "balanceOf", self.safe, abi=self._token))
+        if balance < amount:
+            raise ValidationError(
+                "size", f"the Safe holds {t.symbol} {_show(t, balance)}, {_show(t, amount)} asked",
+                "fund the Safe or bridge less",
+            )  # fmt: skip
+        return t, amount, est
 
     def _deposit_from_logs(self, logs: Sequence[dict[str, Any]]) -> tuple[str, int, int]:
         for log in logs:

@@ -8,6 +8,7 @@ from decimal import Decimal
 
 import pytest
 
+from agent.bridge.events import BridgeTransferRejected
 from agent.bridge.relayer import Relayer, RelayerThread
 from agent.deploy.devworld import OPERATOR_KEY, address_of
 from agent.errors import ValidationError
@@ -96,6 +97,14 @@ async def test_bad_input_moves_nothing(bridge_world, venue):
     assert int(bw.tx("l1").rpc("eth_getTransactionCount", op, "latest"), 16) == nonce
     assert l1_usdc(bw, bw.safe) == safe_before
     assert await venue.open_orders() == []
+    rejected = [
+        r.event for r in venue.journal.read_all() if isinstance(r.event, BridgeTransferRejected)
+    ]
+    assert [(e.client_order_id, e.code) for e in rejected] == [
+        ("too-big", "INVALID_INPUT"),
+        ("mixed", "INVALID_INPUT"),
+        ("dust", "INVALID_INPUT"),
+    ]
 
 
 async def test_bridge_usdc_demo(bridge_world, tmp_path):
