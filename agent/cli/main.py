@@ -43,3 +43,7 @@ app.add_typer(_exchange_sim.app, name="exchange-sim")
 from agent.cli import bridge as _bridge  # noqa: E402
 
 app.add_typer(_bridge.app, name="bridge")
+
+from agent.cli import risk as _risk  # noqa: E402
+
+app.add_typer(_risk.app, name="risk")
