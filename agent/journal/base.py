@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, Final, Protocol, runtime_checkable
+from typing import Any, Final, NamedTuple, Protocol, runtime_checkable
 
 ANY: Final = -1
 """``expected_version`` that skips the concurrency check (use sparingly: audit streams)."""
@@ -18,10 +18,10 @@ NO_STREAM: Final = 0
 """``expected_version`` for a stream that must not exist yet."""
 
 
-@dataclass(frozen=True, slots=True)
-class RecordedEvent:
-    """One durable record. ``data`` is the canonical JSON text the hash covers; ``event`` is
-    the decoded object (None when read with ``decode=False``)."""
+class RecordedEvent(NamedTuple):
+    """One durable record (immutable; a NamedTuple because replay builds one per record and
+    a tuple is 4x cheaper to build than a frozen dataclass). ``data`` is the canonical JSON
+    text the hash covers; ``event`` is the decoded object (None with ``decode=False``)."""
 
     position: int  # global order, 1-based, gap-free
     stream: str

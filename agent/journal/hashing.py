@@ -9,11 +9,12 @@ reordered one (intact, but chained to a different predecessor).
 from __future__ import annotations
 
 import hashlib
-import json
+from json.encoder import (
+    encode_basestring as _dumps,
+)  # C; same text as json.dumps(ensure_ascii=False)
 
 GENESIS = bytes(32)
-
-_dumps = json.JSONEncoder(ensure_ascii=False).encode
+_sha256 = hashlib.sha256
 
 
 def record_bytes(stream: str, version: int, type_: str, recorded_at_ns: int, data: str) -> bytes:
@@ -21,4 +22,6 @@ def record_bytes(stream: str, version: int, type_: str, recorded_at_ns: int, dat
 
 
 def chain_hash(prev: bytes, stream: str, version: int, type_: str, ts: int, data: str) -> bytes:
-    return hashlib.sha256(prev + record_bytes(stream, version, type_, ts, data)).digest()
+    return _sha256(
+        prev + f"[{_dumps(stream)},{version},{_dumps(type_)},{ts},{data}]".encode()
+    ).digest()

@@ -14,6 +14,7 @@ and dropped rather than trusted.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import queue
 import sqlite3
@@ -21,7 +22,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -62,7 +63,26 @@ class _Request:
     stream: str
     expected: int
     encoded: list[tuple[str, str]]
-    future: Future = field(default_factory=Future)
+    future: Any = None  # concurrent Future (sync caller) or asyncio Future (loop batch)
+
+
+@dataclass(slots=True)
+class _LoopBatch:
+    """All appends one event loop made in one turn: handed to the writer as one item and
+    answered with one thread-safe callback, not one wake-up per append."""
+
+    loop: asyncio.AbstractEventLoop
+    requests: list[_Request]
+
+
+def _resolve(requests: list[_Request], outcomes: list[AppendResult | Exception]) -> None:
+    for req, out in zip(requests, outcomes, strict=True):
+        if req.future.done():  # the caller was cancelled; the append still happened
+            continue
+        if isinstance(out, Exception):
+            req.future.set_exception(out)
+        else:
+            req.future.set_result(out)
 
 
 class SqliteJournal:
@@ -98,6 +118,7 @@ class SqliteJournal:
         self._rlock = threading.Lock()
         self._q: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._writer: threading.Thread | None = None
+        self._loop_batches: dict[asyncio.AbstractEventLoop, _LoopBatch] = {}
         self._wlock = threading.Lock()
         self._closed = False
         # writer-thread state (touched only by the writer thread)
@@ -133,15 +154,29 @@ class SqliteJournal:
     def append(self, stream: str, expected_version: int, events: Sequence[Any]) -> AppendResult:
         """Append ``events`` to ``stream``; returns once they are durable."""
         req = self._encode(stream, expected_version, events)
+        req.future = Future()
         self._submit(req)
         return req.future.result()
 
     async def append_async(
         self, stream: str, expected_version: int, events: Sequence[Any]
     ) -> AppendResult:
+        """Same as ``append``; appends made in the same loop turn share one commit."""
         req = self._encode(stream, expected_version, events)
-        self._submit(req)
-        return await asyncio.wrap_future(req.future)
+        loop = asyncio.get_running_loop()
+        req.future = loop.create_future()
+        batch = self._loop_batches.get(loop)
+        if batch is None:
+            batch = self._loop_batches[loop] = _LoopBatch(loop, [])
+            # runs after every task already ready this turn, so their appends join the batch
+            loop.call_soon(self._flush_loop_batch, loop)
+        batch.requests.append(req)
+        return await req.future
+
+    def _flush_loop_batch(self, loop: asyncio.AbstractEventLoop) -> None:
+        batch = self._loop_batches.pop(loop, None)
+        if batch is not None:
+            self._submit(batch)
 
     def _write_loop(self) -> None:
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
@@ -154,8 +189,8 @@ class SqliteJournal:
                 first = self._q.get()
                 if first is _STOP:
                     break
-                batch = [first]
-                n = len(first.encoded)
+                items = [first]
+                n = self._size(first)
                 while n < self._max_batch:
                     try:
                         nxt = self._q.get_nowait()
@@ -164,22 +199,55 @@ class SqliteJournal:
                     if nxt is _STOP:
                         stop = True
                         break
-                    batch.append(nxt)
-                    n += len(nxt.encoded)
-                self._commit(conn, batch)
+                    items.append(nxt)
+                    n += self._size(nxt)
+                reqs = [
+                    r for it in items for r in (it.requests if type(it) is _LoopBatch else (it,))
+                ]
+                outcomes = self._commit(conn, reqs)
+                self._answer(items, iter(outcomes))
         finally:
             conn.close()
 
-    def _stream_version(self, conn: sqlite3.Connection, stream: str) -> int:
-        v = self._w_versions.get(stream)
-        if v is None:
-            row = conn.execute(
-                "SELECT MAX(version) FROM events WHERE stream = ?", (stream,)
-            ).fetchone()
-            v = row[0] or 0
-        return v
+    @staticmethod
+    def _size(item: Any) -> int:
+        if type(item) is _LoopBatch:
+            return sum(len(r.encoded) for r in item.requests)
+        return len(item.encoded)
 
-    def _commit(self, conn: sqlite3.Connection, batch: list[_Request]) -> None:
+    @staticmethod
+    def _answer(items: list[Any], outcomes: Iterator[AppendResult | Exception]) -> None:
+        for it in items:
+            if type(it) is _LoopBatch:
+                res = [next(outcomes) for _ in it.requests]
+                # RuntimeError: the loop was closed meanwhile, so nobody is waiting
+                with contextlib.suppress(RuntimeError):
+                    it.loop.call_soon_threadsafe(_resolve, it.requests, res)
+            else:
+                out = next(outcomes)
+                if isinstance(out, Exception):
+                    it.future.set_exception(out)
+                else:
+                    it.future.set_result(out)
+
+    def _load_versions(self, conn: sqlite3.Connection, streams: set[str]) -> None:
+        """Fill the version cache for ``streams`` with one query per 500 (not one each):
+        new streams (every new order) would otherwise cost a query per append."""
+        missing = [s for s in streams if s not in self._w_versions]
+        for i in range(0, len(missing), 500):
+            chunk = missing[i : i + 500]
+            for s in chunk:
+                self._w_versions[s] = 0
+            marks = ",".join("?" * len(chunk))
+            for s, v in conn.execute(
+                f"SELECT stream, MAX(version) FROM events WHERE stream IN ({marks}) GROUP BY stream",
+                chunk,
+            ):
+                self._w_versions[s] = v
+
+    def _commit(
+        self, conn: sqlite3.Connection, batch: list[_Request]
+    ) -> list[AppendResult | Exception]:
         outcomes: list[AppendResult | Exception] = []
         pending: dict[str, int] = {}
         clock = self._clock
@@ -192,10 +260,12 @@ class SqliteJournal:
             if head != self._w_head:  # first batch, or another process appended
                 self._w_versions.clear()
             pos, prev = head
+            self._load_versions(conn, {r.stream for r in batch})
+            versions = self._w_versions
             rows = []
             for req in batch:
                 s = req.stream
-                cur = pending[s] if s in pending else self._stream_version(conn, s)
+                cur = pending[s] if s in pending else versions[s]
                 if req.expected != ANY and cur != req.expected:
                     outcomes.append(
                         ConcurrencyConflictError(
@@ -227,16 +297,10 @@ class SqliteJournal:
             self._w_versions.clear()
             self._w_head = None
             err = JournalError(f"journal write failed, nothing was appended: {e}")
-            for req in batch:
-                req.future.set_exception(err)
-            return
+            return [err] * len(batch)
         self._w_versions.update(pending)
         self._w_head = (pos, prev)
-        for req, out in zip(batch, outcomes, strict=True):
-            if isinstance(out, Exception):
-                req.future.set_exception(out)
-            else:
-                req.future.set_result(out)
+        return outcomes
 
     # --- reading ---------------------------------------------------------------------------
     def _query(self, sql: str, args: tuple[Any, ...]) -> list[tuple[Any, ...]]:

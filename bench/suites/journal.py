@@ -1,0 +1,159 @@
+"""journal.append (durable, group commit), journal.replay and journal.rebuild, events/s.
+
+Baselines, same run, same disk: ``sqlite.insert_batch`` (pre-encoded rows inserted with one
+executemany and one commit: the ceiling for SQLite itself) and ``sqlite.scan`` (fetching the
+same rows without decoding them). ``journal.append_sequential`` shows what group commit
+buys: the same appends made one after another, one fsync each.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import tempfile
+import time
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from bench.common import rate_metric
+
+from agent.journal import SqliteJournal
+from agent.model import Side
+from agent.oms import OrderStore
+from agent.oms.events import (
+    OrderAccepted,
+    OrderFilled,
+    OrderInitialized,
+    OrderPartiallyFilled,
+    OrderSubmitted,
+    order_stream,
+)
+
+WRITERS = 256
+EVENTS = 60_000  # 12,000 orders x 5 events
+SEQUENTIAL = 300
+
+
+def lifecycle(i: int) -> list[Any]:
+    cid = f"bench-{i:06d}"
+    return [
+        OrderInitialized(cid, "WETH/USDC", Side.BUY, Decimal("2.5"), venue="uniswap_v3@L1"),
+        OrderAccepted(cid, ("trading_state", "max_notional")),
+        OrderSubmitted(cid, "uniswap_v3@L1", "0x" + f"{i:064x}"),
+        OrderPartiallyFilled(
+            cid, f"{i}-1", Decimal("1"), Decimal("3012.55"), Decimal("0.3"), "USDC"
+        ),
+        OrderFilled(cid, f"{i}-2", Decimal("1.5"), Decimal("3013.10"), Decimal("0.45"), "USDC"),
+    ]
+
+
+async def _append_concurrently(j: SqliteJournal, orders: int) -> float:
+    """WRITERS tasks, each walking its orders one event (one append, one future) at a time."""
+
+    async def writer(k: int) -> None:
+        for i in range(k, orders, WRITERS):
+            for v, ev in enumerate(lifecycle(i)):
+                await j.append_async(order_stream(f"bench-{i:06d}"), v, [ev])
+
+    t0 = time.perf_counter()
+    await asyncio.gather(*(writer(k) for k in range(WRITERS)))
+    return time.perf_counter() - t0
+
+
+def _baseline_insert(path: Path, rows: list[tuple[Any, ...]]) -> float:
+    c = sqlite3.connect(path, isolation_level=None)
+    c.execute("PRAGMA journal_mode=WAL")
+    c.execute("PRAGMA synchronous=FULL")
+    c.execute(
+        "CREATE TABLE events (position INTEGER PRIMARY KEY, stream TEXT, version INTEGER, "
+        "type TEXT, recorded_at INTEGER, data TEXT, prev_hash BLOB, hash BLOB, UNIQUE(stream, version))"
+    )
+    t0 = time.perf_counter()
+    c.execute("BEGIN")
+    c.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+    c.execute("COMMIT")
+    dt = time.perf_counter() - t0
+    c.close()
+    return dt
+
+
+def _scan(path: Path) -> float:
+    c = sqlite3.connect(path)
+    t0 = time.perf_counter()
+    cur = c.execute("SELECT position, stream, version, type, recorded_at, data, hash FROM events")
+    while cur.fetchmany(8192):
+        pass
+    dt = time.perf_counter() - t0
+    c.close()
+    return dt
+
+
+async def run() -> list[dict[str, Any]]:
+    orders = EVENTS // 5
+    with tempfile.TemporaryDirectory(dir=".") as d:
+        p = Path(d) / "bench.sqlite"
+        with SqliteJournal(p) as j:
+            dt_append = await _append_concurrently(j, orders)
+            n = j.head()[0]
+            assert n == orders * 5
+            commits_note = f"{WRITERS} concurrent writers, 1 event per append, synchronous=FULL"
+
+            # one appender, one event per append: every append pays its own fsync
+            t0 = time.perf_counter()
+            for i in range(SEQUENTIAL):
+                j.append(f"seq-{i}", 0, [lifecycle(orders + i)[0]])
+            dt_seq = time.perf_counter() - t0
+
+            t0 = time.perf_counter()
+            count = sum(1 for _ in j.read_all())
+            dt_replay = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            store = OrderStore.replay(j)
+            dt_rebuild = time.perf_counter() - t0
+            assert store.events_applied == count
+            rows = [
+                (
+                    r.position,
+                    r.stream,
+                    r.version,
+                    r.type,
+                    r.recorded_at_ns,
+                    r.data,
+                    b"\0" * 32,
+                    r.hash,
+                )
+                for r in j.read_all(decode=False)
+            ]
+        dt_base = _baseline_insert(Path(d) / "base.sqlite", rows)
+        dt_scan = _scan(p)
+    return [
+        rate_metric(
+            "journal.append",
+            n / dt_append,
+            "events/s",
+            baseline=("sqlite.insert_batch", len(rows) / dt_base),
+            goal=">= 50000",
+            note=commits_note,
+        ),
+        rate_metric(
+            "journal.append_sequential",
+            SEQUENTIAL / dt_seq,
+            "events/s",
+            note="no group commit: one fsync per append",
+        ),
+        rate_metric(
+            "journal.replay",
+            count / dt_replay,
+            "events/s",
+            baseline=("sqlite.scan", len(rows) / dt_scan),
+            goal=">= 500000",
+            note="read + decode every record into its typed event",
+        ),
+        rate_metric(
+            "journal.rebuild",
+            count / dt_rebuild,
+            "events/s",
+            note="read + decode + fold into the order store (state machine checks included)",
+        ),
+    ]
