@@ -16,8 +16,6 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from bench.common import rate_metric
-
 from agent.journal import SqliteJournal
 from agent.model import Side
 from agent.oms import OrderStore
@@ -29,6 +27,7 @@ from agent.oms.events import (
     OrderSubmitted,
     order_stream,
 )
+from bench.common import rate_metric
 
 WRITERS = 256
 EVENTS = 60_000  # 12,000 orders x 5 events

@@ -1,0 +1,196 @@
+"""path.intent_to_signed: one intent through every in-process step before the network.
+
+    SwapIntent -> SubmitOrder (OMS command, trading-state gate)
+               -> pre-trade risk gate (agent.risk RiskGate, all default checks, prebuilt context)
+               -> build (Uniswap V3 exactOutputSingle + approvals, module execBatch calldata)
+               -> sign (agent.signing fast EIP-1559 path, coincurve)
+               -> encode the write-ahead TxSigned journal record (canonical JSON; the fsync
+                  itself is measured by journal.append)
+
+No network: the quote and the risk context are taken once up front, as the live agent takes
+them per tick. Goal: p50 <= 150 us, p99 <= 1 ms. Each stage that is missing from this
+checkout (risk, signing, venue) is skipped and named in ``skipped``; ``stages`` gives the
+median of each stage measured alone. Baseline: the bare signature (coincurve) in the same run.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import coincurve
+
+from agent.journal import registry
+from agent.model import Side, Spot, SwapIntent, TradingState
+from agent.oms import SubmitOrder, gate
+from agent.oms.events import TxSigned
+from bench.common import latency_metric, sample_us
+
+KEY = "0x" + "4c" * 32
+N = 3000
+ROUNDS = 3
+CHAIN = 31_337_001
+ADDR = {
+    "SwapRouter": "0x" + "11" * 20,
+    "QuoterV2": "0x" + "22" * 20,
+    "WETH": "0x" + "33" * 20,
+    "USDC": "0x" + "44" * 20,
+    "module": "0x" + "55" * 20,
+    "safe": "0x" + "66" * 20,
+}
+
+
+def _risk() -> Any:
+    try:
+        from agent.model.positions import Portfolio, Position
+        from agent.risk.checks import OrderProposal, RiskLimits
+        from agent.risk.context import build_context
+        from agent.risk.gate import RiskGate
+        from agent.risk.market import MarketSnapshot, UnderlyingMarket
+    except ImportError:
+        return None
+    now = datetime.now(UTC)
+    eth = Spot("ETH", "USDC")
+    market = MarketSnapshot(now, {"ETH": UnderlyingMarket(3000.0, 0.6, now, rate=0.04)})
+    limits = RiskLimits(
+        max_order_notional=Decimal(1_000_000),
+        max_position={"*": Decimal(1000)},
+        max_underlying_position={"ETH": Decimal(2000)},
+        max_venue_exposure={"*": Decimal(10_000_000)},
+        max_concentration=Decimal(50),
+        max_abs_delta={"ETH": Decimal(5000)},
+        max_abs_vega={"ETH": Decimal(10**6)},
+        max_orders=10**9,
+        max_staleness=timedelta(hours=1),
+    )
+    pf = Portfolio((Position(eth, Decimal(5), "uniswap_v3@L1"),), (("USDC", Decimal(10**7)),))
+    ctx = build_context(pf, market, limits, now=now, instruments=[(eth, Decimal(1))])
+    rg = RiskGate()
+
+    def check(cid: str, size: Decimal) -> Any:
+        p = OrderProposal(cid, eth, Side.BUY, size, "uniswap_v3@L1", Decimal(3010), Decimal(3005))
+        r = rg.evaluate(p, ctx)
+        if not r.allowed:
+            raise AssertionError(f"bench order refused by risk: {r.summary()}")
+        return r
+
+    return check
+
+
+def _builder() -> Any:
+    try:
+        from agent.deploy.manifest import Manifest, TokenInfo
+        from agent.model import Quote
+        from agent.signing import TxRequest
+        from agent.venues.uniswap_v3 import UniswapV3Venue
+        from agent.wallet.module import exec_batch_calldata
+    except ImportError:
+        return None
+    m = Manifest(
+        CHAIN,
+        "L1",
+        1,
+        contracts={"SwapRouter": ADDR["SwapRouter"], "QuoterV2": ADDR["QuoterV2"]},
+        tokens={
+            "WETH": TokenInfo("WETH", ADDR["WETH"], 18),
+            "USDC": TokenInfo("USDC", ADDR["USDC"], 6),
+        },
+    )
+    venue = UniswapV3Venue(None, m)  # type: ignore[arg-type]  (no RPC: building is pure)
+    quote = Quote(
+        venue.id, Side.BUY, "USDC", "WETH", 4_512_345_678, 1_500_000_000_000_000_000, 5,
+        gas_units=180_000, route=(ADDR["USDC"], ADDR["WETH"]), extra=(("fee", "500"),),
+    )  # fmt: skip
+    nonce = itertools.count(1)
+
+    def build(intent: SwapIntent) -> Any:
+        calls = venue.build_swap(
+            quote, recipient=ADDR["safe"], slippage_bps=intent.max_slippage_bps, deadline=2**40
+        )
+        return TxRequest(
+            chain_id=CHAIN,
+            nonce=next(nonce),
+            to=ADDR["module"],
+            data=exec_batch_calldata(calls),
+            gas=quote.gas_units,
+            max_fee_per_gas=42 * 10**9,
+            max_priority_fee_per_gas=2 * 10**9,
+        )
+
+    return build
+
+
+def _signer() -> Any:
+    try:
+        from agent.signing import LocalSigner, check_fast_backend
+    except ImportError:
+        return None
+    check_fast_backend()
+    return LocalSigner(KEY).sign_transaction_sync
+
+
+def run() -> list[dict[str, Any]]:
+    risk, build, sign = _risk(), _builder(), _signer()
+    skipped = [n for n, f in (("risk", risk), ("build", build), ("sign", sign)) if f is None]
+    ids = itertools.count()
+    size = Decimal("1.5")
+
+    def path() -> Any:
+        cid = f"path-{next(ids)}"
+        intent = SwapIntent(cid, Side.BUY, "WETH", "USDC", size, 30)
+        cmd = SubmitOrder(cid, "WETH/USDC", intent.side, intent.size, venue="uniswap_v3@L1")
+        if not gate(TradingState.ACTIVE, cmd).allowed:
+            raise AssertionError("trading gate refused the bench order")
+        if risk is not None:
+            risk(cid, intent.size)
+        if build is None:
+            return None
+        tx = build(intent)
+        if sign is None:
+            return tx
+        st = sign(tx)
+        return registry.encode(
+            TxSigned(CHAIN, st.sender, tx.nonce, "0x" + st.hash.hex(), st.raw,
+                     tx.max_fee_per_gas, tx.max_priority_fee_per_gas, cid)
+        )  # fmt: skip
+
+    key = coincurve.PrivateKey(bytes.fromhex(KEY[2:]))
+    digest = os.urandom(32)
+    ours: list[float] = []
+    bare: list[float] = []
+    for _ in range(ROUNDS):  # interleaved so machine noise hits both alike
+        ours += sample_us(path, N)
+        bare += sample_us(lambda: key.sign_recoverable(digest, hasher=None), N)
+
+    stages: dict[str, float] = {}
+    intent = SwapIntent("stage", Side.BUY, "WETH", "USDC", size, 30)
+    if risk is not None:
+        stages["risk_gate"] = _median(sample_us(lambda: risk("stage", size), N))
+    if build is not None:
+        stages["build"] = _median(sample_us(lambda: build(intent), N))
+        if sign is not None:
+            tx = build(intent)
+            stages["sign"] = _median(sample_us(lambda: sign(tx), N))
+    return [
+        latency_metric(
+            "path.intent_to_signed",
+            ours,
+            baseline=("coincurve.sign_recoverable_32B", bare),
+            goal="p50 <= 150 us, p99 <= 1000 us",
+            stages_p50_us=stages,
+            used=[
+                n
+                for n in ("oms_gate", "risk", "build", "sign", "journal_encode")
+                if n not in skipped
+            ],
+            skipped=skipped,
+        )
+    ]
+
+
+def _median(xs: list[float]) -> float:
+    s = sorted(xs)
+    return round(s[len(s) // 2], 3)
