@@ -82,7 +82,12 @@ def dumps(obj: Any) -> str:
     try:
         return orjson.dumps(obj, option=orjson.OPT_SORT_KEYS).decode()
     except TypeError:
-        return _ENCODER.encode(obj)
+        text = _ENCODER.encode(obj)
+        try:
+            text.encode()
+        except UnicodeEncodeError:  # a lone surrogate: not text, and it would break hashing
+            raise ValidationError("event", "contains invalid text (lone surrogate)") from None
+        return text
 
 
 def canonical_json(value: Any) -> str:

@@ -129,8 +129,10 @@ class SqliteJournal:
     def _encode(self, stream: str, expected: int, events: Sequence[Any]) -> _Request:
         if self._closed:
             raise JournalError(f"journal {self.path} is closed")
-        if not isinstance(stream, str) or not stream:
-            raise ValidationError("stream", "must be a non-empty string", "e.g. 'order-<id>'")
+        if not isinstance(stream, str) or not stream or not stream.isprintable():
+            raise ValidationError(
+                "stream", f"{stream!r} must be a non-empty printable string", "e.g. 'order-<id>'"
+            )
         if not isinstance(expected, int) or expected < ANY:
             raise ValidationError(
                 "expected_version", f"{expected!r} is invalid", "give the stream's version, 0 or -1"

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from agent.errors import ValidationError
-from agent.journal.codec import EventRegistry, UnknownEventTypeError, canonical_json, loads
+from agent.errors import JournalError, ValidationError
+from agent.journal.codec import EventRegistry, UnknownEventTypeError, canonical_json, dumps, loads
 
 
 class Color(StrEnum):
@@ -98,3 +98,36 @@ def test_loads_is_exact_for_any_int_decimal_and_text(i: int, d: Decimal, t: str)
     back = loads(text)
     assert back == {"i": i, "d": str(d), "t": t, "l": [i, -i]}
     assert back == json.loads(text)
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=12,
+)
+
+
+@given(json_values)
+def test_fast_and_stdlib_encoders_agree_byte_for_byte(v: object) -> None:
+    # canonical text must not depend on which encoder ran (orjson, or json for big ints)
+    assert dumps(v) == json.dumps(v, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def test_records_written_before_a_field_was_added_still_decode() -> None:
+    reg = EventRegistry()
+    reg.register(Sample)
+    old = '{"color":"red","inner":{"amount":1,"price":"2"},"name":"n","qty":"1","raw":"0x","wei":5}'
+    s = reg.decode("Sample", old)
+    assert s.tags == () and s.maybe is None and s.wei == 5
+
+
+def test_a_record_missing_a_required_field_is_a_journal_error() -> None:
+    reg = EventRegistry()
+    reg.register(Inner)
+    with pytest.raises(JournalError, match="does not decode"):
+        reg.decode("Inner", '{"amount":1}')
+
+
+def test_lone_surrogate_is_refused_not_journaled() -> None:
+    with pytest.raises(ValidationError, match="surrogate"):
+        dumps({"a": "\ud800"})
