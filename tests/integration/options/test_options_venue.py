@@ -128,3 +128,38 @@ async def test_sell_iron_condor_demo(options_world, l1_isolated):
     kinds = [(f.leg.option.kind, f.leg.side) for f in r.legs]
     assert kinds.count((OptionKind.PUT, Side.SELL)) == 1
     assert isinstance(r.legs[0].leg.option, OptionContract)
+
+
+async def test_market_maker_runs_as_a_process(options_world, tmp_path):
+    """``python -m agent.marketmaker`` prints its URL and answers an RFQ with a quote the
+    venue's checks accept."""
+    import asyncio
+    import re
+    import sys
+
+    from agent.venues.options.checks import LegRequest, QuoteCheckContext, check_quote
+
+    path = options_world.manifest.save(tmp_path / "l1.manifest.json")
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "agent.marketmaker", "--manifest", str(path),
+        "--rpc-url", options_world.rpc_url, "--atm-vol", "0.6",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        line = await asyncio.wait_for(proc.stdout.readline(), timeout=30)
+        found = re.search(r"quoting on (http://\S+)", line.decode())
+        assert found, line
+        m = options_world.manifest
+        t = terms_for(options_world.condor().legs[1].option, m, feed=m.address("PriceFeedWETH"))
+        rfq = RfqClient(found.group(1))
+        sq = await rfq.request(t, Side.SELL, 10**18, options_world.safe)
+        await rfq.close()
+        chain = await ChainClient.connect(options_world.rpc_url, OPERATOR_KEY)
+        now = await chain.now()
+        await chain.close()
+        ctx = QuoteCheckContext(m.chain_id, m.address("OptionsMarket"), options_world.safe, now)
+        req = LegRequest(0, t, Side.SELL, 10**18, sq.quote.price)
+        assert check_quote(sq, req, ctx).allowed
+    finally:
+        proc.terminate()
+        await asyncio.wait_for(proc.wait(), timeout=10)
