@@ -123,3 +123,22 @@ def allow_bridge_deposits(
         operation=Operation.CALL, nonce=safe_nonce(tx, safe),
     )  # fmt: skip
     execute_safe_tx(tx, safe_tx, owner_keys, threshold)
+
+
+def with_bridge(
+    l1_tx: Transactor,
+    l2_tx: Transactor,
+    l1: Any,
+    l2: Any,
+    relayer_addresses: Iterable[str],
+    threshold: int,
+    **kw: Any,
+) -> tuple[Any, Any]:
+    """For the world deployment: deploy the bridge for every L1 token in ``l1`` (a Manifest)
+    and return both manifests with the new names added (idempotent: no-op if present)."""
+    if ESCROW_NAME in l1.contracts and L2_BRIDGE_NAME in l2.contracts:
+        return l1, l2
+    l1_names, l2_names = deploy_bridge(
+        l1_tx, l2_tx, l1_tx.key, relayer_addresses, threshold, tokens=l1.tokens, **kw
+    )
+    return l1.with_contracts(**l1_names), l2.with_contracts(**l2_names)

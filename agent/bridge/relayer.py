@@ -79,6 +79,27 @@ class RelayerConfig:
                 raise ValidationError(f, f"{getattr(self, f)!r} is not an address") from None
 
 
+def config_for(
+    l1_url: str,
+    l2_url: str,
+    l1: Any,
+    l2: Any,
+    relayer_keys: tuple[str, ...],
+    submitter_key: str,
+    **kw: Any,
+) -> RelayerConfig:
+    """A relayer config from the two chains' manifests (scan from their deployment blocks)."""
+    return RelayerConfig(
+        l1_url=l1_url,
+        l2_url=l2_url,
+        escrow=l1.address("BridgeEscrow"),
+        l2_bridge=l2.address("BridgeL2"),
+        relayer_keys=tuple(relayer_keys),
+        submitter_key=submitter_key,
+        **{"l1_from_block": l1.block, "l2_from_block": l2.block, **kw},
+    )
+
+
 @dataclass
 class RelayerStats:
     deposits_relayed: int = 0

@@ -20,7 +20,7 @@ from agent.bridge.deploy import (
     L2_BRIDGE_NAME,
     allow_bridge_deposits,
     bridged_name,
-    deploy_bridge,
+    with_bridge,
 )
 from agent.bridge.relayer import Relayer, RelayerConfig
 from agent.chain.rpc import RpcClient
@@ -75,13 +75,10 @@ def prepare_bridge_demo(
     deployer_key: str = DEPLOYER_KEY,
 ) -> tuple[Manifest, Manifest]:
     """Deploy the bridge if absent (returns manifests with its names) and allowlist deposits."""
-    if ESCROW_NAME not in l1.contracts or L2_BRIDGE_NAME not in l2.contracts:
-        t1, t2 = Transactor(l1_url, deployer_key), Transactor(l2_url, deployer_key)
-        l1_names, l2_names = deploy_bridge(
-            t1, t2, deployer_key, [address_of(k) for k in RELAYER_KEYS], RELAYER_THRESHOLD,
-            tokens=l1.tokens,
-        )  # fmt: skip
-        l1, l2 = l1.with_contracts(**l1_names), l2.with_contracts(**l2_names)
+    l1, l2 = with_bridge(
+        Transactor(l1_url, deployer_key), Transactor(l2_url, deployer_key), l1, l2,
+        [address_of(k) for k in RELAYER_KEYS], RELAYER_THRESHOLD,
+    )  # fmt: skip
     allow_bridge_deposits(
         Transactor(l1_url, deployer_key), safe=safe, module=module,
         escrow=l1.address(ESCROW_NAME), owner_keys=owner_keys, threshold=threshold,

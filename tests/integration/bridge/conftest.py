@@ -12,7 +12,7 @@ from decimal import Decimal
 
 import pytest
 
-from agent.bridge.relayer import RelayerConfig
+from agent.bridge.relayer import RelayerConfig, config_for
 from agent.chain.rpc import RpcClient
 from agent.deploy.devworld import (
     DEPLOYER_KEY,
@@ -47,17 +47,8 @@ class BridgeWorld:
     l2_url: str
 
     def relayer_config(self, **kw) -> RelayerConfig:
-        base = dict(
-            l1_url=self.l1_url,
-            l2_url=self.l2_url,
-            escrow=self.l1.address("BridgeEscrow"),
-            l2_bridge=self.l2.address("BridgeL2"),
-            relayer_keys=tuple(RELAYER_KEYS[:THRESHOLD]),
-            submitter_key=RELAYER_KEYS[2],
-            l1_from_block=self.l1.block,
-            l2_from_block=self.l2.block,
-        )
-        return RelayerConfig(**{**base, **kw})
+        keys = kw.pop("relayer_keys", tuple(RELAYER_KEYS[:THRESHOLD]))
+        return config_for(self.l1_url, self.l2_url, self.l1, self.l2, keys, RELAYER_KEYS[2], **kw)
 
     def tx(self, chain: str, key: str = DEPLOYER_KEY) -> Transactor:
         return Transactor(self.l1_url if chain == "l1" else self.l2_url, key)

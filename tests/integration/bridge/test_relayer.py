@@ -167,3 +167,15 @@ def test_relayer_as_a_process(bridge_world, tmp_path):
         ids = [e.message_id for e in _events(j, BridgeMessageRelayed)]
         assert ids == [d.id_hex]
         assert _events(j, BridgeMessageRelayed)[0].direction is Direction.DEPOSIT
+
+
+def test_with_bridge_is_idempotent(bridge_world):
+    from agent.bridge.deploy import with_bridge
+    from agent.deploy.devworld import DEPLOYER_KEY
+
+    bw = bridge_world
+    l1, l2 = with_bridge(bw.tx("l1"), bw.tx("l2"), bw.l1, bw.l2, [ALICE], 1)
+    assert (l1, l2) == (bw.l1, bw.l2)  # already deployed: nothing sent, same names
+    assert (
+        bw.tx("l1", DEPLOYER_KEY).call("BridgeEscrow", l1.address("BridgeEscrow"), "threshold") == 2
+    )
