@@ -147,8 +147,8 @@ async def bridge_usdc_demo(
                 "latest",
             ],
         )
-        threshold = await venue._call1(venue.escrow, "threshold")
-        count = await venue._call1(venue.escrow, "relayerCount")
+        threshold = await venue.call_view(venue.escrow, "threshold")
+        count = await venue.call_view(venue.escrow, "relayerCount")
 
         def dec(units: int) -> Decimal:
             return from_base_units(units, token.decimals)

@@ -145,7 +145,7 @@ class BridgeVenue:
     async def connect(self) -> BridgeVenue:
         """Read the live fee and challenge period so quotes match what the contract charges."""
         fee_bps, challenge = await asyncio.gather(
-            self._call1(self.escrow, "feeBps"), self._call1(self.escrow, "challengePeriod")
+            self.call_view(self.escrow, "feeBps"), self.call_view(self.escrow, "challengePeriod")
         )
         self.cost = replace(self.cost, fee_bps=int(fee_bps), challenge_period=int(challenge))
         return self
@@ -230,7 +230,7 @@ class BridgeVenue:
     async def _check(self, child: ChildOrder) -> tuple[TokenInfo, int, BridgeEstimate]:
         t, amount = self._resolve(child.instrument, child.size)
         est = self.cost.estimate(amount)
-        balance = int(await self._call1(t.address, "balanceOf", self.safe, abi=self._token))
+        balance = int(await self.call_view(t.address, "balanceOf", self.safe, abi=self._token))
         if balance < amount:
             raise ValidationError(
                 "size", f"the Safe holds {t.symbol} {_show(t, balance)}, {_show(t, amount)} asked",
@@ -427,7 +427,8 @@ class BridgeVenue:
                 return name.removeprefix("Bridged")
         return l2_token
 
-    async def _call1(self, to: str, fn: str, *args: Any, abi: Any = None) -> Any:
+    async def call_view(self, to: str, fn: str, *args: Any, abi: Any = None) -> Any:
+        """Read a view function on L1 (the escrow's ABI unless ``abi`` is given)."""
         abi = abi or self._escrow
         rpc = self.l1_rpc
         raw = await rpc.call(
