@@ -23,7 +23,8 @@ import numpy as np
 
 from agent.errors import ValidationError
 from agent.risk._validate import FloatArray, finite
-from agent.risk.portfolio import OPTION, Book
+from agent.risk.portfolio import MIN_VOL, OPTION, Book
+from agent.risk.pricing.black import price_unchecked
 
 _SPOT = tuple(np.round(np.linspace(-0.15, 0.15, 13), 6))
 _VOL = (-0.3, 0.0, 0.3)
@@ -95,12 +96,27 @@ def grid_pnl(book: Book, params: MarginParams, spot_scale: FloatArray | None = N
     the value at the moved base. Used to find liquidation prices."""
     sm, vm = params.grid()
     spots = book.spots if spot_scale is None else book.spots * spot_scale
-    s0 = spots[book.und]
-    base = book.unit_values(s0) * book.qty
-    vals = book.unit_values(sm[:, None] * s0, vm[:, None]) * book.qty - base
-    onehot = np.zeros((book.n, len(book.underlyings)))
-    onehot[np.arange(book.n), book.und] = 1.0
-    return vals @ onehot
+    n_und = len(book.underlyings)
+    # Linear positions (spot, perps) move by qty * S * (m - 1): no pricing needed.
+    lin = book.kind != OPTION
+    lin_units = np.bincount(book.und[lin], weights=book.qty[lin], minlength=n_und)
+    out = np.outer(sm - 1.0, lin_units * spots)
+    opt = ~lin
+    if opt.any():
+        und = book.und[opt]
+        s0 = spots[und]
+        w, k, t = book.w[opt], book.strike[opt], book.t[opt]
+        v, r, q, qty = book.vol[opt], book.rate[opt], book.carry[opt], book.qty[opt]
+        base = price_unchecked(w, s0, k, t, v, r, q)
+        vals = price_unchecked(
+            w, sm[:, None] * s0, k, t, np.maximum(vm[:, None] * v, MIN_VOL), r, q
+        )
+        vals -= base
+        vals *= qty
+        onehot = np.zeros((und.size, n_und))
+        onehot[np.arange(und.size), und] = 1.0
+        out += vals @ onehot
+    return out
 
 
 def short_option_units(book: Book) -> FloatArray:

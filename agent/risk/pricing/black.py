@@ -101,34 +101,42 @@ def black76_price(kind, forward, strike, t, vol, rate=0.0) -> FloatArray:
     return _price(w, u, k, tt, v, r, r, forward_input=True)
 
 
-def _greeks(w, u, k, t, v, r, q, forward_input: bool) -> Greeks:
+def _greeks(w, u, k, t, v, r, q, forward_input: bool, second_order: bool = True) -> Greeks:
     live = t > 0
-    t_ = np.where(live, t, 1.0)  # placeholder so the formulas stay finite; masked below
+    all_live = bool(live.all())
+    t_ = t if all_live else np.where(live, t, 1.0)  # placeholder keeps formulas finite
     sqt = np.sqrt(t_)
     sd = v * sqt
     disc = np.exp(-r * t_)
-    growth = np.exp((r - q) * t_) if not forward_input else np.ones_like(u)
-    fwd = u * growth
-    d1 = np.log(fwd / k) / sd + 0.5 * sd
+    # dq = d(discounted forward)/d(underlying): e^{-qt} (BS) or e^{-rt} (B76, q = r).
+    dq = disc if forward_input else np.exp(-q * t_)
+    if forward_input:
+        d1 = np.log(u / k) / sd + 0.5 * sd
+    else:
+        d1 = (np.log(u / k) + (r - q) * t_) / sd + 0.5 * sd
     d2 = d1 - sd
     nd1 = ndtr(w * d1)
     nd2 = ndtr(w * d2)
     pdf = _INV_SQRT_2PI * np.exp(-0.5 * d1 * d1)
-    df_u = disc * growth  # d(discounted forward)/d(underlying): e^{-qt} (BS) or e^{-rt} (B76)
-    price = w * disc * (fwd * nd1 - k * nd2)
-    delta = w * df_u * nd1
-    gamma = df_u * pdf / (u * sd)
-    vega = disc * fwd * pdf * sqt
-    decay = -disc * fwd * pdf * v / (2.0 * sqt)
+    u_dq = u * dq
+    k_dr = k * disc
+    price = w * (u_dq * nd1 - k_dr * nd2)
+    delta = w * dq * nd1
+    gamma = dq * pdf / (u * sd)
+    vega = u_dq * pdf * sqt
+    decay = -0.5 * u_dq * pdf * v / sqt
     if forward_input:
         theta = decay + r * price
         rho = -t_ * price
     else:
-        theta = decay - w * r * k * disc * nd2 + w * q * disc * fwd * nd1
-        rho = w * k * t_ * disc * nd2
-    vanna = -df_u * pdf * d2 / v
-    volga = vega * d1 * d2 / v
-    if live.all():
+        theta = decay - w * r * k_dr * nd2 + w * q * u_dq * nd1
+        rho = w * t_ * k_dr * nd2
+    if second_order:
+        vanna = -dq * pdf * d2 / v
+        volga = vega * d1 * d2 / v
+    else:
+        vanna = volga = np.full_like(price, np.nan)
+    if all_live:
         return Greeks(price, delta, gamma, vega, theta, rho, vanna, volga)
     itm = w * (u - k) > 0
     zero = np.zeros_like(price)
@@ -144,19 +152,22 @@ def _greeks(w, u, k, t, v, r, q, forward_input: bool) -> Greeks:
     )
 
 
-def black_scholes_greeks(kind, spot, strike, t, vol, rate=0.0, carry=0.0) -> Greeks:
-    """Price, delta, gamma, vega, theta, rho, vanna, volga under Black-Scholes-Merton."""
+def black_scholes_greeks(
+    kind, spot, strike, t, vol, rate=0.0, carry=0.0, *, second_order: bool = True
+) -> Greeks:
+    """Price, delta, gamma, vega, theta, rho, vanna, volga under Black-Scholes-Merton.
+    ``second_order=False`` skips vanna and volga (returned as NaN) for hot loops."""
     w = omega(kind)
     u, k, tt, v, r, q = _inputs("spot", spot, strike, t, vol, rate, carry)
-    return _greeks(w, u, k, tt, v, r, q, forward_input=False)
+    return _greeks(w, u, k, tt, v, r, q, forward_input=False, second_order=second_order)
 
 
-def black76_greeks(kind, forward, strike, t, vol, rate=0.0) -> Greeks:
+def black76_greeks(kind, forward, strike, t, vol, rate=0.0, *, second_order: bool = True) -> Greeks:
     """Price and Greeks under Black-76; delta/gamma are with respect to the forward and rho
     holds the forward fixed (so it is ``-t * price``)."""
     w = omega(kind)
     u, k, tt, v, r, _ = _inputs("forward", forward, strike, t, vol, rate, 0.0)
-    return _greeks(w, u, k, tt, v, r, r, forward_input=True)
+    return _greeks(w, u, k, tt, v, r, r, forward_input=True, second_order=second_order)
 
 
 def price_unchecked(w, spot, strike, t, vol, rate, carry) -> FloatArray:
