@@ -127,12 +127,15 @@ def test_allowance_exhausted_then_available_after_the_refill_period(
     env = policy_env
     aid = next(a.id for a in env.policy.allowances.values() if a.name == "usdc-daily")
     left = env.reader.allowance_states()[aid]
-    ctx = lambda now: PolicyContext(
-        operator=env.operator.address,
-        chain_id=env.policy.chain_id,
-        now=now,
-        allowances=env.reader.allowance_states(),
-    )  # noqa: E731
+
+    def ctx(now: int) -> PolicyContext:
+        return PolicyContext(
+            operator=env.operator.address,
+            chain_id=env.policy.chain_id,
+            now=now,
+            allowances=env.reader.allowance_states(),
+        )
+
     # spend the rest with a real swap through the module
     spend = swap(env, left.balance)
     assert evaluate(env.policy, spend, ctx(env.latest_timestamp())).allowed
