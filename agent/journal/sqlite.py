@@ -94,11 +94,13 @@ class SqliteJournal:
         *,
         registry: EventRegistry | None = None,
         max_batch_events: int = 20_000,
+        loop_chunk: int = 1024,
         clock: Callable[[], int] = time.time_ns,
     ) -> None:
         self.path = Path(path)
         self.registry = registry or default_registry
         self._max_batch = max_batch_events
+        self._loop_chunk = loop_chunk
         self._clock = clock
         if self.path.parent and not self.path.parent.exists():
             raise ValidationError(
@@ -173,6 +175,10 @@ class SqliteJournal:
             # runs after every task already ready this turn, so their appends join the batch
             loop.call_soon(self._flush_loop_batch, loop)
         batch.requests.append(req)
+        if len(batch.requests) >= self._loop_chunk:
+            # hand over a full chunk now: the writer's fsync and SQLite work (GIL released)
+            # then overlap with this loop encoding the next chunk
+            self._flush_loop_batch(loop)
         return await req.future
 
     def _flush_loop_batch(self, loop: asyncio.AbstractEventLoop) -> None:
