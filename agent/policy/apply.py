@@ -125,3 +125,7 @@ def deploy_module(sender: Transactor, safe: str, multisend: str) -> str:
     if sender.dry_run:
         return "0x" + "00" * 20
     return to_checksum_address(receipt["contractAddress"])
+
+
+def safe_threshold(rpc_url: str, safe: str) -> int:
+    return int(_view(rpc_url, safe, "getThreshold()", [], [], ["uint256"]))  # type: ignore[call-overload]

@@ -1,0 +1,201 @@
+"""`agent policy init | validate FILE | apply FILE | explain FILE` (thin: parse, call, print)."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import typer
+
+from agent.cli.common import console, fail, run
+
+app = typer.Typer(
+    help="The signing policy: one document, enforced off-chain and by the Safe module.",
+    no_args_is_help=True,
+)
+
+STATE = Path(".state/devnet")
+ManifestOpt = typer.Option(
+    STATE / "l1.manifest.json", "--manifest", help="Deployment manifest resolving names."
+)
+RpcOpt = typer.Option(
+    None, "--rpc-url", help="Chain RPC (default: the L1 devnet of .state/devnet)."
+)
+
+
+def _rpc(rpc_url: str | None) -> str:
+    if rpc_url:
+        return rpc_url
+    p = STATE / "devnets.json"
+    if not p.exists():
+        fail("--rpc-url: no devnet state in .state/devnet; pass --rpc-url or run `agent devnet up`")
+    return json.loads(p.read_text())["l1"]["rpc_url"]
+
+
+def _load(file: Path, manifest: Path):  # type: ignore[no-untyped-def]
+    from agent.deploy.manifest import Manifest
+    from agent.policy import load_policy
+
+    return run(lambda: load_policy(file, Manifest.load(manifest)))
+
+
+@app.command()
+def init(
+    path: Path = typer.Argument(Path("policy.toml")),
+    safe: str = typer.Option(None, help="The Safe's address to write in."),
+    operator: str = typer.Option(None, help="The agent key's address to write in."),
+    force: bool = typer.Option(False, help="Overwrite an existing file."),
+) -> None:
+    """Write a commented example policy."""
+    from agent.policy.onchain import REPO
+
+    if path.exists() and not force:
+        fail(f"{path}: exists; pass --force to overwrite")
+    text = (REPO / "examples" / "policy.toml").read_text()
+    if safe:
+        text = text.replace("0x0000000000000000000000000000000000005afe", safe)
+    if operator:
+        text = text.replace("0x0000000000000000000000000000000000000a6e", operator)
+    path.write_text(text)
+    console.print(f"wrote {path}; edit it, then `agent policy validate {path}`")
+
+
+@app.command()
+def validate(file: Path, manifest: Path = ManifestOpt) -> None:
+    """Check a policy file: syntax, names, and the unsafe-grant refusals."""
+    from agent.policy import compile_policy
+
+    p = _load(file, manifest)
+    cfg = compile_policy(p)
+    console.print(
+        f"[green]ok[/] {file}: policy {p.name!r} on chain {p.chain_id}, {len(p.roles)} role(s), {len(p.rules)} rule(s)"
+    )
+    for r in p.rules.values():
+        where = (
+            "off-chain only"
+            if r.offchain_only or r.delegatecall
+            else f"{len(r.conditions)} on-chain conditions"
+        )
+        console.print(f"  {r.label}: {r.sig.canonical} ({where})", highlight=False)
+    console.print(
+        f"  on-chain: {len(cfg.scopes)} scopes, {len(cfg.sets)} sets, {len(cfg.allowances)} allowances; off-chain only: screening, slippage, hours, chains, second signer"
+    )
+
+
+@app.command()
+def apply(
+    file: Path,
+    manifest: Path = ManifestOpt,
+    rpc_url: str = RpcOpt,
+    owner_key: list[str] = typer.Option(
+        [], "--owner-key", help="An owner's key (dev); repeat for k-of-n."
+    ),
+    signature: list[str] = typer.Option(
+        [], "--signature", help="OWNER:0xSIG from an owner who signed elsewhere."
+    ),
+    displayed_hash: str = typer.Option(
+        None,
+        "--displayed-hash",
+        help="The Safe tx hash the signer was shown; refused if it differs.",
+    ),
+    sender_key: str = typer.Option(
+        None, "--sender-key", help="Key paying for execTransaction (default: first owner key)."
+    ),
+    deploy: bool = typer.Option(
+        False, "--deploy", help="Deploy a PolicyModule first when the file names none."
+    ),
+) -> None:
+    """Read the module back, print the diff, build the Safe tx, collect signatures, execute."""
+    from agent.deploy.transactor import Transactor
+    from agent.policy.apply import deploy_module, execute, plan_apply, sign_as_owner
+
+    url = _rpc(rpc_url)
+    policy = _load(file, manifest)
+    if policy.module is None:
+        if not deploy:
+            fail(
+                f'{file}: module: the policy names no module; add module = "0x..." or pass --deploy'
+            )
+        key = sender_key or (owner_key[0] if owner_key else None)
+        if not key:
+            fail("--sender-key: needed to deploy the module")
+        addr = run(lambda: deploy_module(Transactor(url, key), policy.safe, policy.multisend or ""))
+        console.print(
+            f'deployed PolicyModule at {addr}; add  module = "{addr}"  to {file} and run apply again'
+        )
+        return
+    plan = run(lambda: plan_apply(policy, url))
+    if plan.enable_module:
+        console.print(f"+ enableModule({policy.module}) on the Safe")
+    for c in plan.changes:
+        console.print(f"{c.kind} {c.text}", highlight=False)
+    if plan.safe_tx is None:
+        console.print("[green]up to date[/]: the module already enforces this policy")
+        return
+    tx = plan.safe_tx
+    console.print("Safe transaction (compare every field and the hash on your signing device):")
+    for k, v in tx.describe().items():
+        console.print(
+            f"  {k:13} {v if k != 'data' else v[:74] + ('...' if len(v) > 74 else '')}",
+            highlight=False,
+        )
+    shown = bytes.fromhex(displayed_hash.removeprefix("0x")) if displayed_hash else None
+    sigs: dict[str, bytes] = {}
+    for s in signature:
+        owner, _, sig = s.partition(":")
+        sigs[owner] = bytes.fromhex(sig.removeprefix("0x"))
+    for k in owner_key:
+        owner, sig = run(lambda k=k: sign_as_owner(tx, k, shown))
+        sigs[owner] = sig
+        console.print(f"  signed by {owner}: 0x{sig.hex()}")
+    from agent.policy.apply import safe_threshold
+
+    need = run(lambda: safe_threshold(url, policy.safe))
+    if len(sigs) < need:
+        console.print(
+            f"{len(sigs)} of {need} signatures; pass each owner's as --signature OWNER:0xSIG and run again"
+        )
+        raise typer.Exit(3)
+    key = sender_key or owner_key[0] if (sender_key or owner_key) else None
+    if key is None:
+        fail("--sender-key: someone must pay for execTransaction")
+    t0 = time.perf_counter()
+    receipt = run(lambda: execute(Transactor(url, key), tx, sigs))
+    console.print(
+        f"[green]executed[/] {receipt.get('transactionHash')} in {time.perf_counter() - t0:.2f}s"
+    )
+
+
+@app.command()
+def explain(
+    file: Path,
+    to: str = typer.Option(..., help="Target of the raw transaction (the Safe would call it)."),
+    data: str = typer.Option("0x", help="Calldata (hex)."),
+    value: int = typer.Option(0, help="Native value in wei."),
+    operation: int = typer.Option(0, help="0 call, 1 delegatecall (MultiSendCallOnly batches)."),
+    operator: str = typer.Option(..., help="The operator key's address."),
+    manifest: Path = ManifestOpt,
+    rpc_url: str = typer.Option(
+        None, "--rpc-url", help="Read allowance state and pause from the module."
+    ),
+) -> None:
+    """Which rules allow or deny a raw transaction, and why."""
+    from agent.policy import PolicyCall, PolicyContext
+    from agent.policy.explain import explain_call
+    from agent.policy.onchain import ModuleReader
+
+    policy = _load(file, manifest)
+    allowances, paused, now = {}, False, int(time.time())
+    if rpc_url and policy.module:
+        reader = ModuleReader(rpc_url, policy.module)
+        allowances, paused = run(reader.allowance_states), run(reader.paused)
+    try:
+        raw = bytes.fromhex(data.removeprefix("0x"))
+    except ValueError:
+        fail(f"--data: {data[:20]}... is not hex")
+    ctx = PolicyContext(
+        operator=operator, chain_id=policy.chain_id, now=now, allowances=allowances, paused=paused
+    )
+    for line in explain_call(policy, PolicyCall(to, raw, value, operation), ctx):
+        console.print(line, highlight=False)
