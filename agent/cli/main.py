@@ -47,3 +47,7 @@ app.add_typer(_bridge.app, name="bridge")
 from agent.cli import risk as _risk  # noqa: E402
 
 app.add_typer(_risk.app, name="risk")
+
+from agent.cli import policy as _policy  # noqa: E402
+
+app.add_typer(_policy.app, name="policy")
