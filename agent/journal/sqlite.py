@@ -121,6 +121,7 @@ class SqliteJournal:
         self._q: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._writer: threading.Thread | None = None
         self._loop_batches: dict[asyncio.AbstractEventLoop, _LoopBatch] = {}
+        self.commits = 0  # transactions committed by this instance (group-commit telemetry)
         self._wlock = threading.Lock()
         self._closed = False
         # writer-thread state (touched only by the writer thread)
@@ -308,6 +309,7 @@ class SqliteJournal:
             return [err] * len(batch)
         self._w_versions.update(pending)
         self._w_head = (pos, prev)
+        self.commits += 1
         return outcomes
 
     # --- reading ---------------------------------------------------------------------------

@@ -121,6 +121,7 @@ async def test_async_appends_are_group_committed(journal: SqliteJournal) -> None
     results = await asyncio.gather(*(journal.append_async(f"s{i}", 0, [Ping(i)]) for i in range(n)))
     assert sorted(r.last_position for r in results) == list(range(1, n + 1))
     assert journal.verify().records == n
+    assert journal.commits == 1  # all made in one loop turn: one transaction, one fsync
 
 
 def test_concurrent_threads_on_one_stream_never_lose_or_duplicate(journal: SqliteJournal) -> None:
@@ -225,3 +226,14 @@ def test_verify_detects_renumbered_deletion(filled: Path) -> None:
     )
     f = finding(filled)
     assert f.position == 2 and f.kind in (TamperKind.REORDERED, TamperKind.STREAM_ORDER)
+
+
+async def test_a_conflict_fails_alone_inside_its_group(journal: SqliteJournal) -> None:
+    out = await asyncio.gather(
+        journal.append_async("x", NO_STREAM, [Ping(1)]),
+        journal.append_async("x", NO_STREAM, [Ping(2)]),
+        journal.append_async("y", NO_STREAM, [Ping(3)]),
+        return_exceptions=True,
+    )
+    assert isinstance(out[1], ConcurrencyConflictError)
+    assert out[0].last_position == 1 and out[2].last_position == 2 and journal.commits == 1
