@@ -93,3 +93,34 @@ def test_params_validated():
         MarginParams(im_multiplier=0.5)
     with pytest.raises(ValidationError, match="spot_shocks"):
         MarginParams(spot_shocks=(-1.5,))
+
+
+def test_worked_example_in_docs():
+    """The numbers in docs/risk.md "Worked example" come from this book."""
+    from datetime import timedelta
+
+    from agent.model import Spot
+    from agent.risk.market import MarketSnapshot, UnderlyingMarket
+
+    from .conftest import NOW
+
+    m = MarketSnapshot(NOW, {"ETH": UnderlyingMarket(3000.0, 0.6, NOW)})
+    put = option("ETH", 2700, 30, "put")
+    assert put.expiry == NOW + timedelta(days=30)
+    pf = Portfolio(
+        (
+            Position(put, Decimal(-20), "deribit"),
+            Position(Perpetual("ETH", "USD", "USDC"), Decimal(-5), "binance", Decimal(3000)),
+            Position(Spot("ETH", "USDC"), Decimal(10), "safe@L1"),
+        ),
+        (("USDC", Decimal(20000)),),
+    )
+    b = Book.build(pf, m)
+    r = compute_margin(b)
+    u = r.per_underlying[0]
+    assert round(r.equity, 2) == 48385.06
+    assert round(u.scan_loss, 2) == 6960.07 and round(u.contingency, 2) == 600.00
+    assert round(r.maintenance, 2) == 7560.07 and round(r.initial, 2) == 9450.09
+    assert (u.worst_spot_shock, u.worst_vol_shock) == pytest.approx((-0.15, 0.3))
+    lv = liquidation_prices(b)[0]
+    assert round(lv.down, 2) == 902.61 and lv.up is None
