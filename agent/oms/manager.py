@@ -101,7 +101,7 @@ class OrderManager:
         )
         existing = self.store.get(cmd.client_order_id)
         if existing is not None:
-            if existing.spec() == init:
+            if existing.spec == init:
                 return existing, []
             raise DuplicateOrderError(
                 f"client_order_id {cmd.client_order_id!r} is already used by a different order; "

@@ -12,7 +12,6 @@ from enum import StrEnum
 from typing import Any
 
 from agent.errors import IllegalTransitionError
-from agent.model import OrderType, Side, TimeInForce
 from agent.oms.commands import SubmitOrder
 from agent.oms.events import (
     OrderAccepted,
@@ -127,18 +126,10 @@ TRANSITIONS: dict[OrderState, dict[type, Target]] = {
 
 @dataclass(frozen=True, slots=True)
 class Order:
-    client_order_id: str
-    instrument: str
-    side: Side
-    quantity: Decimal
-    order_type: OrderType
-    limit_price: Decimal | None
-    time_in_force: TimeInForce
-    venue: str
-    parent_id: str | None
-    reduce_only: bool
-    max_slippage_bps: int | None
-    strategy: str
+    """One order's state. ``spec`` is the order as asked for (its first event); the rest is
+    what happened since. Spec fields are readable directly (``order.quantity``)."""
+
+    spec: OrderInitialized
     state: OrderState = OrderState.INITIALIZED
     filled: Decimal = Decimal(0)
     notional: Decimal = Decimal(0)  # sum of fill quantity * price, for the average price
@@ -149,29 +140,28 @@ class Order:
     reason: str = ""
     version: int = 0  # number of events applied = the stream's version
 
+    # the spec, flattened for readers (kept out of the fields so evolving an order per event
+    # copies 10 slots, not 22)
+    client_order_id = property(lambda self: self.spec.client_order_id)
+    instrument = property(lambda self: self.spec.instrument)
+    side = property(lambda self: self.spec.side)
+    quantity = property(lambda self: self.spec.quantity)
+    order_type = property(lambda self: self.spec.order_type)
+    limit_price = property(lambda self: self.spec.limit_price)
+    time_in_force = property(lambda self: self.spec.time_in_force)
+    venue = property(lambda self: self.spec.venue)
+    parent_id = property(lambda self: self.spec.parent_id)
+    reduce_only = property(lambda self: self.spec.reduce_only)
+    max_slippage_bps = property(lambda self: self.spec.max_slippage_bps)
+    strategy = property(lambda self: self.spec.strategy)
+
     @property
     def remaining(self) -> Decimal:
-        return self.quantity - self.filled
+        return self.spec.quantity - self.filled
 
     @property
     def avg_price(self) -> Decimal | None:
         return self.notional / self.filled if self.filled else None
-
-    def spec(self) -> OrderInitialized:
-        return OrderInitialized(
-            self.client_order_id,
-            self.instrument,
-            self.side,
-            self.quantity,
-            self.order_type,
-            self.limit_price,
-            self.time_in_force,
-            self.venue,
-            self.parent_id,
-            self.reduce_only,
-            self.max_slippage_bps,
-            self.strategy,
-        )
 
     def to_submit(self) -> SubmitOrder:
         """The command that created this order (resubmitting it is a no-op)."""
@@ -200,7 +190,12 @@ def _make_evolve(cls: type) -> Any:
     names = [f.name for f in fields(cls)]
     params = ", ".join(f"{n}=_M" for n in names)
     body = "\n".join(f"    _sa(n, {n!r}, o.{n} if {n} is _M else {n})" for n in names)
-    env: dict[str, Any] = {"_M": object(), "_new": object.__new__, "_sa": object.__setattr__, "_cls": cls}
+    env: dict[str, Any] = {
+        "_M": object(),
+        "_new": object.__new__,
+        "_sa": object.__setattr__,
+        "_cls": cls,
+    }
     exec(f"def evolve(o, *, {params}):\n    n = _new(_cls)\n{body}\n    return n\n", env)
     return env["evolve"]
 
@@ -216,29 +211,12 @@ def _illegal(order: Order | None, event: Any, why: str = "") -> IllegalTransitio
 
 
 def initialize(event: OrderInitialized) -> Order:
-    if (
-        not isinstance(event.quantity, Decimal)
-        or not event.quantity.is_finite()
-        or event.quantity <= 0
-    ):
+    q = event.quantity
+    if not isinstance(q, Decimal) or not q.is_finite() or q <= 0:
         raise IllegalTransitionError(
-            f"order {event.client_order_id!r}: quantity {event.quantity} must be positive"
+            f"order {event.client_order_id!r}: quantity {q} must be positive"
         )
-    return Order(
-        event.client_order_id,
-        event.instrument,
-        event.side,
-        event.quantity,
-        event.order_type,
-        event.limit_price,
-        event.time_in_force,
-        event.venue,
-        event.parent_id,
-        event.reduce_only,
-        event.max_slippage_bps,
-        event.strategy,
-        version=1,
-    )
+    return Order(event, version=1)
 
 
 def apply(order: Order | None, event: Any) -> Order:
@@ -279,7 +257,7 @@ def _fill(order: Order, ev: Any, target: Target, v: int) -> Order:
     if ev.trade_id in order.trade_ids:
         raise _illegal(order, ev, f"trade {ev.trade_id!r} is already applied")
     filled = order.filled + q
-    if filled > order.quantity:
+    if filled > order.spec.quantity:
         raise OverfillError(
             f"order {order.client_order_id!r}: fill of {q} would make filled {filled} "
             f"exceed quantity {order.quantity}"
