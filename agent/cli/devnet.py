@@ -34,10 +34,12 @@ def up(state_dir: Path = StateDir) -> None:
         pidfile.write_text(json.dumps(info, indent=2))
         l1p, l2p = world.manifest_paths
         console.print(
-            f"[bold]L1[/] {world.devnets.l1.rpc_url}  chain {world.l1.chain_id}  manifest {l1p}"
+            f"[bold]L1[/] {world.devnets.l1.rpc_url}  chain {world.l1.chain_id}  manifest {l1p}",
+            soft_wrap=True,  # URLs and paths are copied by people and parsed by tests: never wrap
         )
         console.print(
-            f"[bold]L2[/] {world.devnets.l2.rpc_url}  chain {world.l2.chain_id}  manifest {l2p}"
+            f"[bold]L2[/] {world.devnets.l2.rpc_url}  chain {world.l2.chain_id}  manifest {l2p}",
+            soft_wrap=True,
         )
         console.print(
             f"started in {world.timings['devnet_start_s']:.2f}s, world deployed in "
