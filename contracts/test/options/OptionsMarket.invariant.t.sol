@@ -103,6 +103,7 @@ contract OptionsHandler is Test {
     }
 }
 
+/// forge-config: ci.invariant.runs = 128
 contract OptionsMarketInvariantTest is OptionsBase {
     OptionsHandler internal handler;
     uint256[] internal allIds;

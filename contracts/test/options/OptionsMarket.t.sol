@@ -310,6 +310,8 @@ contract OptionsMarketTest is OptionsBase {
         market.fillQuotes(orders);
     }
 
+    /// Six writes and a full settlement per run (~0.9M gas): fewer runs keep `scripts/test` fast.
+    /// forge-config: ci.fuzz.runs = 2000
     function testFuzz_settleAndPayout_neverExceedsCollateral(uint256 a1, uint256 a2, uint256 px) public {
         a1 = bound(a1, 1, 50e18);
         a2 = bound(a2, 1, 50e18);
