@@ -40,5 +40,5 @@ def swap_table(r: SwapReport) -> Table:
         t.add_row("quoted vs realized out", f"{r.quoted_out} vs {r.realized_out} (base units)")
         t.add_row("gas used", f"{r.gas_used:,} at {r.effective_gas_price / 1e9:.3f} gwei")
     if r.code or r.reason:
-        t.add_row("reason", f"[{r.code}] {r.reason}")
+        t.add_row("reason", (f"[{r.code}] " if r.code else "") + r.reason)
     return t

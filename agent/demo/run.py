@@ -37,10 +37,11 @@ def fund_safe(world: DevWorld, w: WalletDeployment) -> None:
     tx.transact("DevToken", usdc.address, "mint", w.safe, usdc.to_base(SAFE_FUNDING_USDC))
 
 
-def setup_wallet(world: DevWorld) -> WalletDeployment:
-    tx = Transactor(world.devnets.l1.rpc_url, DEPLOYER_KEY)
+def setup_wallet(world: DevWorld, layer: str = "l1") -> WalletDeployment:
+    chain = world.devnets.l1 if layer == "l1" else world.devnets.l2
+    tx = Transactor(chain.rpc_url, DEPLOYER_KEY)
     return deploy_wallet(
-        tx, world.l1, owners=[address_of(k) for k in OWNER_KEYS], threshold=2,
+        tx, world.l1 if layer == "l1" else world.l2, owners=[address_of(k) for k in OWNER_KEYS], threshold=2,
         operator=address_of(OPERATOR_KEY), owner_keys=list(OWNER_KEYS),
     )  # fmt: skip
 
@@ -64,6 +65,35 @@ async def trade(world: DevWorld, w: WalletDeployment, journal: Path) -> None:
         await app.close()
 
 
+def bridge(world: DevWorld, w: WalletDeployment) -> None:
+    """Move USDC from the L1 Safe to the fund's Safe on L2 over the bridge (k-of-n relayers)."""
+    from agent.venues.bridge.demo import bridge_usdc_demo, prepare_bridge_demo
+
+    w2 = setup_wallet(world, "l2")
+    l1, l2 = prepare_bridge_demo(
+        l1_url=world.devnets.l1.rpc_url, l2_url=world.devnets.l2.rpc_url, l1=world.l1,
+        l2=world.l2, safe=w.safe, module=w.module, owner_keys=list(OWNER_KEYS), threshold=2,
+    )  # fmt: skip
+    world.l1, world.l2 = l1, l2
+    world.save()
+    with console.status("bridging USDC from L1 to L2 (relayers sign, L2 mints)"):
+        result = asyncio.run(
+            bridge_usdc_demo(
+                l1_url=world.devnets.l1.rpc_url,
+                l2_url=world.devnets.l2.rpc_url,
+                l1=l1,
+                l2=l2,
+                safe=w.safe,
+                module=w.module,
+                recipient=w2.safe,
+                journal_path=STATE / "journal.sqlite",
+            )
+        )
+    console.print(f"[bold]bridge[/] L1 Safe {w.safe} -> L2 Safe {w2.safe}")
+    for line in result.lines():
+        console.print(f"  {line}", soft_wrap=True)
+
+
 def main() -> int:
     t0 = time.perf_counter()
     if STATE.exists():
@@ -83,6 +113,7 @@ def main() -> int:
             f"operator {w.operator}; funded with {SAFE_FUNDING_USDC:,} USDC"
         )
         asyncio.run(trade(world, w, STATE / "journal.sqlite"))
+        bridge(world, w)
     console.print(
         f"[bold]demo finished[/] in {time.perf_counter() - t0:.1f}s; journal: {STATE / 'journal.sqlite'}"
     )
