@@ -99,17 +99,16 @@ def _halley(x, target, s, lo, hi, upper: bool):
         hi = np.where(too_high, s, hi)
         lo = np.where(too_high, lo, s)
         s_new = s + step
-        bad = ~((s_new > lo) & (s_new < hi))
+        # Halley converges cubically: once a step is below _ACCEPT the next one would be
+        # below rounding, so the stepped value is accepted without another evaluation (even
+        # when the step is below one ulp and so does not move s off the bracket's edge).
+        done = (np.abs(step) <= _ACCEPT * s) | (f == 0)
+        bad = ~done & ~((s_new > lo) & (s_new < hi))
         if bad.any():
             bis = np.where(np.isfinite(hi), 0.5 * (lo + hi), 2.0 * s)
             s_new = np.where(bad, bis, s_new)
             # A bracket narrower than rounding is as converged as a tiny step.
-            done = ~bad & (np.abs(step) <= _ACCEPT * s) | (hi - lo <= _TOL * hi) | (f == 0)
-            s_new = np.where(f == 0, s, s_new)
-        else:
-            # Halley converges cubically: once a step is below _ACCEPT the next one would be
-            # below rounding, so the stepped value is accepted without another evaluation.
-            done = (np.abs(step) <= _ACCEPT * s) | (f == 0)
+            done |= bad & (hi - lo <= _TOL * hi)
         if done.any():
             s_out[idx[done]] = s_new[done]
             conv[idx[done]] = True
@@ -134,10 +133,16 @@ def _solve(x, beta):
         ui = np.flatnonzero(~lower)
         if li.size:
             xl, bl, scl = x[li], beta[li], sc[li]
-            # ln b ~ -x^2/(2 s^2) as s -> 0; Halley on ln b converges from here.
-            g = np.abs(xl) / np.sqrt(-2.0 * np.log(bl))
-            g = np.where((g > 0) & (g < scl), g, 0.5 * scl)
-            s_out[li], conv[li] = _halley(xl, np.log(bl), g, np.zeros_like(xl), scl, False)
+            # G(s) = |x| / sqrt(-2 ln b(s)) tends to s as s -> 0 (ln b ~ -x^2 / (2 s^2)) and
+            # is known at s_c; a quadratic in G through (0, 0) with slope 1 and through
+            # (G(s_c), s_c) maps the target's G to a first guess.
+            lb = np.log(bl)
+            ax = np.abs(xl)
+            g0 = ax / np.sqrt(-2.0 * lb)
+            gc = ax / np.sqrt(-2.0 * np.log(bc[li]))
+            g = g0 + (scl - gc) * (g0 / gc) ** 2
+            g = np.where((g > 0) & (g < scl), g, np.where(g0 < scl, g0, 0.5 * scl))
+            s_out[li], conv[li] = _halley(xl, lb, g, np.zeros_like(xl), scl, False)
         if ui.size:
             xu, bu, scu = x[ui], beta[ui], sc[ui]
             # b_max - b ~ (e^{x/2} + e^{-x/2}) N(-s/2) as s -> infinity.
