@@ -222,3 +222,15 @@ def test_allowance_never_exceeds_cap_or_goes_negative(
             s = after
         assert 0 <= s.balance <= cap
         assert s.last_refill <= now
+
+
+def test_explain_lists_each_condition(policy) -> None:  # type: ignore[no-untyped-def]
+    from agent.policy.explain import explain_call
+
+    lines = explain_call(policy, eis(recipient=addr(0x99)), ctx())
+    text = "\n".join(lines)
+    assert "ok   where.params.tokenIn.eq" in text
+    assert "FAIL where.params.recipient.is_safe" in text
+    assert lines[-1].startswith("decision: DENY POLICY_PARAM_NOT_SAFE")
+    batch = PolicyCall(MS, multisend_calldata([Call(ROUTER, eis().data)]), operation=1)
+    assert explain_call(policy, batch, ctx())[-1].startswith("decision: ALLOW")
