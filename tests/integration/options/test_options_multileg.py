@@ -9,7 +9,6 @@ from decimal import Decimal
 
 import pytest
 from eth_abi import decode
-from options_it_helpers import safe_nonce, snapshot
 
 from agent.algos.multileg import InsufficientFundsError, MultilegExecutor
 from agent.deploy.devworld import DEV_KEYS, MARKET_MAKER_KEY
@@ -21,6 +20,8 @@ from agent.venues.options.eip712 import SignedQuote, sign_quote
 from agent.venues.options.errors import ExecutionRevertedError, QuoteRejectedError
 from agent.venues.options.events import MultilegExecuted, OptionsQuoteRejected
 from agent.wallet.multisend import Call
+
+from .options_it_helpers import safe_nonce, snapshot
 
 pytestmark = pytest.mark.integration
 
