@@ -95,7 +95,7 @@ def tail(
     def go() -> None:
         with open_journal(journal) as j:
             if stream:
-                recs = list(j.read_stream(stream))[-n:]
+                recs = list(j.read_stream(stream, decode=False))[-n:]
             else:
                 last = j.head()[0]
                 recs = list(j.read_all(max(1, last - n + 1), decode=False))

@@ -102,7 +102,9 @@ class Store(Protocol):
         """Current version of ``stream`` (0 when it does not exist)."""
         ...
 
-    def read_stream(self, stream: str, from_version: int = 1) -> Iterator[RecordedEvent]: ...
+    def read_stream(
+        self, stream: str, from_version: int = 1, *, decode: bool = True
+    ) -> Iterator[RecordedEvent]: ...
 
     def read_all(
         self, from_position: int = 1, *, decode: bool = True

@@ -342,7 +342,9 @@ class SqliteJournal:
             yield from self._records(rows, decode)
             pos = rows[-1][0] + 1
 
-    def read_stream(self, stream: str, from_version: int = 1) -> Iterator[RecordedEvent]:
+    def read_stream(
+        self, stream: str, from_version: int = 1, *, decode: bool = True
+    ) -> Iterator[RecordedEvent]:
         v = from_version
         while True:
             rows = self._query(
@@ -352,7 +354,7 @@ class SqliteJournal:
             )
             if not rows:
                 return
-            yield from self._records(rows, True)
+            yield from self._records(rows, decode)
             v = rows[-1][2] + 1
 
     def iter_payloads(self, from_position: int = 1) -> Iterator[tuple[str, str]]:

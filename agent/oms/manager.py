@@ -203,9 +203,14 @@ class OrderManager:
         return ANY  # tx/trading/recon streams: the fold above already checked the transitions
 
     def _applied(self, events: list[Any], res: AppendResult) -> None:
+        if res.first_position > self.store.position + 1:
+            # someone else (the tx engine, another process) appended in between: fold that
+            # first, so the store never skips a record
+            self.store.catch_up(self.journal, until=res.first_position - 1)
         pos = res.first_position
         for e in events:
-            self.store.apply(e, pos)
+            if pos > self.store.position:  # not already folded by a catch-up
+                self.store.apply(e, pos)
             pos += 1
 
     # --- doing (sync) -----------------------------------------------------------------------
@@ -236,11 +241,17 @@ class OrderManager:
 
     def _refresh(self) -> None:
         """Another writer got there first: fold what it appended."""
-        for rec in self.journal.read_all(self.store.position + 1):
-            self.store.apply(rec.event, rec.position)
+        self.store.catch_up(self.journal)
+
+    def sync(self) -> None:
+        """Fold whatever others appended since (e.g. `agent halt` from another shell).
+        Called before every new order, so a halt is honoured by the next submit."""
+        if self.journal.head()[0] > self.store.position:
+            self.store.catch_up(self.journal)
 
     def _submit_decider(self, cmd: SubmitOrder) -> Any:
         def decide() -> tuple[Any, list[Any]]:
+            self.sync()
             existing, events = self._decide_submit(cmd)
             return (existing, events) if existing else (cmd.client_order_id, events)
 

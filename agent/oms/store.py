@@ -14,6 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 from agent.journal.codec import canonical_json
+from agent.journal.codec import registry as _registry
 from agent.model import TradingState
 from agent.oms import order as om
 from agent.oms import tx as tm
@@ -33,6 +34,11 @@ _ORDER_EVENTS = frozenset(om.TRANSITIONS[OrderState.ACCEPTED]) | {
 }
 _TX_EVENTS = frozenset(
     {tm.TxSigned, tm.TxSent, tm.TxReplaced, tm.TxMined, tm.TxConfirmed, tm.TxReorged, tm.TxDropped}
+)
+
+
+OMS_EVENT_NAMES = frozenset(
+    c.__name__ for c in (*_ORDER_EVENTS, *_TX_EVENTS, TradingStateChanged, VenueReconciled)
 )
 
 
@@ -99,10 +105,27 @@ class OrderStore:
     def replay(cls, journal: Any, from_position: int = 1) -> OrderStore:
         """Fold the whole journal (any :class:`agent.journal.Store`)."""
         store = cls()
-        apply = store.apply
-        for rec in journal.read_all(from_position):
-            apply(rec.event, rec.position)
+        store.catch_up(journal, from_position=from_position)
         return store
+
+    def catch_up(
+        self, journal: Any, until: int | None = None, from_position: int | None = None
+    ) -> int:
+        """Fold records after ``self.position`` (through ``until``); returns how many.
+
+        Only OMS event types are decoded: the journal is shared with other areas (bridge,
+        options, ...) whose event types a CLI process may not even have imported."""
+        apply, decode, n = self.apply, _registry.decode, 0
+        start = from_position if from_position is not None else self.position + 1
+        for rec in journal.read_all(start, decode=False):
+            if until is not None and rec.position > until:
+                break
+            if rec.type in OMS_EVENT_NAMES:
+                apply(decode(rec.type, rec.data), rec.position)
+                n += 1
+            else:
+                self.position = rec.position
+        return n
 
     # --- queries ----------------------------------------------------------------------------
     def get(self, client_order_id: str) -> Order | None:

@@ -167,3 +167,45 @@ def test_bad_commands_name_the_field() -> None:
         buy("a", order_type=OrderType.LIMIT)
     with pytest.raises(ValidationError, match="client_order_id"):
         buy("")
+
+
+def test_a_halt_from_another_process_stops_the_next_submit(tmp_path: Path) -> None:
+    p = tmp_path / "j.sqlite"
+    with SqliteJournal(p) as agent_j, SqliteJournal(p) as cli_j:
+        agent = OrderManager.open(agent_j)
+        agent.submit(buy("a"))
+        OrderManager.open(cli_j).set_trading_state(SetTradingState(TradingState.HALTED, "ops"))
+        assert agent.submit(buy("b")).code == "TRADING_HALTED"
+
+
+def test_records_appended_by_others_in_between_are_folded_not_skipped(tmp_path: Path) -> None:
+    p = tmp_path / "j.sqlite"
+    with SqliteJournal(p) as j1, SqliteJournal(p) as j2:
+        m1, m2 = OrderManager(j1), OrderManager(j2)
+        m1.submit(buy("a"))
+        m2.submit(buy("b"))
+        m1.cancel(CancelOrder("a"))  # appended after b's records: m1 must fold b first
+        assert set(m1.store.orders) == {"a", "b"}
+        assert m1.store.state_hash() == OrderStore.replay(j1).state_hash()
+
+
+def test_foreign_event_types_do_not_break_replay(tmp_path: Path) -> None:
+    from dataclasses import dataclass
+
+    from agent.journal import EventRegistry
+
+    other = EventRegistry()
+
+    @other.register
+    @dataclass(frozen=True)
+    class BridgeThing:
+        n: int
+
+    p = tmp_path / "j.sqlite"
+    with SqliteJournal(p, registry=other) as j:
+        j.append("bridge", 0, [BridgeThing(1)])
+    with SqliteJournal(p) as j:
+        m = OrderManager.open(j)  # the default registry does not know BridgeThing
+        m.submit(buy("a"))
+        s = OrderStore.replay(j)
+        assert s.position == 3 and set(s.orders) == {"a"}
