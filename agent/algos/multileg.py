@@ -19,6 +19,7 @@ import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+from typing import Any
 
 from eth_abi import decode
 
@@ -119,8 +120,10 @@ class MultilegConfig:
     max_leg_size: Decimal | None = None  # whole underlying units
     max_loss_limit: Decimal | None = None  # quote currency; None = no limit
     allowed_makers: frozenset[str] | None = None
-    policy: tuple = ()
+    policy: tuple = ()  # per-quote rules: (LegRequest, SignedQuote, ctx) -> Decision
     hedge: HedgeSpec | None = None
+    # The fund's signing policy (agent.policy): the whole batch is evaluated before signing.
+    signing_policy: Any = None
 
 
 class MultilegExecutor:
@@ -284,6 +287,15 @@ class MultilegExecutor:
             )  # fmt: skip
         hedge = self._hedge(risk.greeks.delta, spot, u.decimals, q.decimals)
         calls = await self._calls(strategy, reqs, sqs, hedge)
+        if self.cfg.signing_policy is not None:
+            from agent.policy import PolicyContext, evaluate
+
+            pctx = PolicyContext(self.chain.address, self.chain.chain_id, now)
+            d = evaluate(self.cfg.signing_policy, calls, pctx)
+            if not d.allowed:
+                code, reason = getattr(d, "code", "POLICY_DENIED"), getattr(d, "reason", "")
+                self._refuse(strategy, code, f"signing policy: {reason}")
+                raise QuoteRejectedError(code, f"signing policy refused the batch: {reason}")
         return MultilegPlan(
             strategy, tuple(fills), tuple(sqs), sum((f.premium for f in fills), Decimal(0)),
             risk.greeks, risk.max_loss, hedge, tuple(calls), spot,
