@@ -145,10 +145,21 @@ def apply(
     for s in signature:
         owner, _, sig = s.partition(":")
         sigs[owner] = bytes.fromhex(sig.removeprefix("0x"))
+    if tx.operation == 1:
+        from agent.wallet.multisend import decode_multisend_calldata
+
+        for i, c in enumerate(run(lambda: decode_multisend_calldata(tx.data))):
+            console.print(
+                f"  batch[{i}]    to {c.to} selector 0x{c.data[:4].hex()} ({len(c.data)} bytes)"
+            )
     for k in owner_key:
-        owner, sig = run(lambda k=k: sign_as_owner(tx, k, shown))
+        # Each signer's hash is recomputed from the displayed fields, not reused from the plan.
+        shown_tx = _from_fields(tx.describe(), tx)
+        owner, sig = run(lambda k=k, t=shown_tx: sign_as_owner(t, k, shown))
         sigs[owner] = sig
-        console.print(f"  signed by {owner}: 0x{sig.hex()}")
+        console.print(
+            f"  signer {owner}: signs safe_tx_hash 0x{shown_tx.hash().hex()}; signature 0x{sig.hex()}"
+        )
     from agent.policy.apply import safe_threshold
 
     need = run(lambda: safe_threshold(url, policy.safe))
@@ -164,6 +175,24 @@ def apply(
     receipt = run(lambda: execute(Transactor(url, key), tx, sigs))
     console.print(
         f"[green]executed[/] {receipt.get('transactionHash')} in {time.perf_counter() - t0:.2f}s"
+    )
+
+
+def _from_fields(fields: dict[str, str], like):  # type: ignore[no-untyped-def]
+    """The Safe tx rebuilt from the displayed strings (what the person compares)."""
+    from dataclasses import replace
+
+    from agent.wallet.safe_tx import Operation
+
+    return replace(
+        like,
+        safe=fields["safe"],
+        chain_id=int(fields["chain_id"]),
+        to=fields["to"],
+        value=int(fields["value"]),
+        data=bytes.fromhex(fields["data"].removeprefix("0x")),
+        operation=Operation[fields["operation"]],
+        nonce=int(fields["nonce"]),
     )
 
 
