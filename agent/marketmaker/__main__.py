@@ -31,6 +31,9 @@ async def main(argv: list[str]) -> int:
     p.add_argument("--spread-bps", type=int, default=300)
     p.add_argument("--max-position", type=Decimal, default=Decimal(50), help="whole units")
     p.add_argument("--max-delta", type=Decimal, default=Decimal(20), help="whole units")
+    p.add_argument(
+        "--hedge", action="store_true", help="hedge beyond --max-delta on Uniswap V3 (else refuse)"
+    )
     a = p.parse_args(argv)
     from agent.deploy.devworld import MARKET_MAKER_KEY
 
@@ -43,7 +46,17 @@ async def main(argv: list[str]) -> int:
         limits=InventoryLimits(a.max_position, a.max_delta),
     )  # fmt: skip
     view = ChainView(rpc, cfg.market, cfg.maker)
-    quoter = Quoter(cfg, view.spot, is_filled=view.is_filled)
+    hedger = None
+    if a.hedge:
+        from agent.marketmaker.hedger import UniswapHedger
+        from agent.venues.options.chain import ChainClient
+
+        hedger = UniswapHedger(
+            await ChainClient.connect(a.rpc_url, key, m.chain_id),
+            m.address("SwapRouter"),
+            view.spot,
+        )
+    quoter = Quoter(cfg, view.spot, is_filled=view.is_filled, hedger=hedger)
     feeds = frozenset(v for k, v in m.contracts.items() if k.startswith("PriceFeed"))
     server = await serve(quoter, a.host, a.port, feeds)
     print(f"market maker {cfg.maker} quoting on {server.url}", flush=True)

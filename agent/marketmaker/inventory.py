@@ -38,7 +38,8 @@ class Outstanding:
 class Inventory:
     positions: dict[int, int] = field(default_factory=dict)
     outstanding: dict[int, Outstanding] = field(default_factory=dict)  # by nonce
-    hedge_delta: Decimal = Decimal(0)  # underlying held by hedges (whole units, signed)
+    # underlying held by hedges, per underlying address (whole units, signed)
+    hedge_delta: dict[str, Decimal] = field(default_factory=dict)
 
     def exposure(self, series_id: int) -> int:
         """Position if every outstanding quote fills (the conservative view)."""

@@ -61,8 +61,9 @@ class MakerConfig:
         return Account.from_key(self.key).address
 
 
-# A hedger takes the delta to add (whole underlying units, signed) and does it, e.g. a swap.
-Hedger = Callable[[Decimal], Awaitable[None]]
+# A hedger takes a series (for its underlying and quote asset) and the delta to add (whole
+# underlying units, signed), and does it, e.g. with a swap (agent.marketmaker.hedger).
+Hedger = Callable[[SeriesTerms, Decimal], Awaitable[None]]
 
 
 class Quoter:
@@ -96,13 +97,17 @@ class Quoter:
             filled = await self.is_filled(o.nonce) if self.is_filled else False
             self.inventory.resolve(o.nonce, filled)
 
-    async def book_delta(self, view: MarketView, extra: tuple[int, int] | None = None) -> Decimal:
-        """Net delta (whole underlying units) of positions + outstanding quotes + hedges."""
-        total = self.inventory.hedge_delta
+    async def book_delta(
+        self, view: MarketView, underlying: str, extra: tuple[int, int] | None = None
+    ) -> Decimal:
+        """Net delta in ``underlying`` (whole units) of positions, outstanding quotes and
+        hedges; ``view`` prices that underlying."""
+        key = underlying.lower()
+        total = self.inventory.hedge_delta.get(key, Decimal(0))
         ids = self.inventory.series_ids() | ({extra[0]} if extra else set())
         for sid in ids:
             t = self._terms.get(sid)
-            if t is None:
+            if t is None or t.underlying.lower() != key:
                 continue
             pos = self.inventory.exposure(sid) + (extra[1] if extra and extra[0] == sid else 0)
             if pos == 0:
@@ -150,7 +155,7 @@ class Quoter:
                 f"{self.cfg.limits.max_position}",
                 code="MM_POSITION_LIMIT",
             )
-        delta_after = await self.book_delta(view, (sid, change))
+        delta_after = await self.book_delta(view, s.underlying, (sid, change))
         hedge = Decimal(0)
         if abs(delta_after) > self.cfg.limits.max_delta:
             if self.hedger is None:
@@ -176,7 +181,10 @@ class Quoter:
         signed = sign_quote(q, self.cfg.key, self.cfg.chain_id, self.cfg.market)
         self.inventory.reserve(Outstanding(sid, change, nonce, q.expiry))
         if hedge and self.hedger is not None:
-            await self.hedger(hedge)
-            self.inventory.hedge_delta += hedge
+            await self.hedger(s, hedge)
+            key = s.underlying.lower()
+            self.inventory.hedge_delta[key] = (
+                self.inventory.hedge_delta.get(key, Decimal(0)) + hedge
+            )
             self.hedges.append(hedge)
         return signed

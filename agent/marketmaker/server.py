@@ -80,7 +80,7 @@ async def handle_inventory(request: web.Request) -> web.Response:
                 {"series": hex(o.series_id), "change": str(o.change), "nonce": str(o.nonce)}
                 for o in inv.outstanding.values()
             ],
-            "hedgeDelta": str(inv.hedge_delta),
+            "hedgeDelta": {k: str(v) for k, v in inv.hedge_delta.items()},
         }
     )
 

@@ -163,3 +163,39 @@ async def test_market_maker_runs_as_a_process(options_world, tmp_path):
     finally:
         proc.terminate()
         await asyncio.wait_for(proc.wait(), timeout=10)
+
+
+async def test_market_maker_hedges_on_uniswap_beyond_its_delta_limit(options_world, l1_isolated):
+    """A maker with a 1-WETH delta limit sells 5 calls: instead of refusing, it buys WETH on
+    Uniswap V3 (a real swap from its account) and quotes."""
+    from agent.deploy.devworld import MARKET_MAKER_KEY
+    from agent.marketmaker.chain import ChainView
+    from agent.marketmaker.hedger import UniswapHedger
+    from agent.marketmaker.inventory import InventoryLimits
+    from agent.marketmaker.quoter import MakerConfig, Quoter, Rfq
+
+    from .options_it_helpers import erc20
+
+    m = options_world.manifest
+    mm_chain = await ChainClient.connect(options_world.rpc_url, MARKET_MAKER_KEY)
+    try:
+        cfg = MakerConfig(
+            key=MARKET_MAKER_KEY, chain_id=m.chain_id, market=m.address("OptionsMarket"),
+            surface=VolSurface(atm=0.6), limits=InventoryLimits(Decimal(100), Decimal(1)),
+        )  # fmt: skip
+        view = ChainView(mm_chain.rpc, cfg.market, cfg.maker)
+        hedger = UniswapHedger(mm_chain, m.address("SwapRouter"), view.spot)
+        quoter = Quoter(cfg, view.spot, is_filled=view.is_filled, hedger=hedger)
+        call = next(
+            leg.option for leg in options_world.condor().legs if leg.option.kind is OptionKind.CALL
+        )
+        t = terms_for(call, m, feed=m.address("PriceFeedWETH"))
+        weth = m.token("WETH").address
+        before = await erc20(mm_chain, weth, cfg.maker)
+        sq = await quoter.quote(Rfq(t, Side.BUY, 5 * 10**18, options_world.safe))
+        assert sq.quote.size == 5 * 10**18
+        assert len(hedger.trades) == 1 and quoter.hedges[0] > 0
+        bought = await erc20(mm_chain, weth, cfg.maker) - before
+        assert bought == int(quoter.hedges[0].scaleb(18))
+    finally:
+        await mm_chain.close()

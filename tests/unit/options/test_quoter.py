@@ -76,13 +76,14 @@ async def test_delta_limit_refuses_without_hedger_and_hedges_with_one():
 
     hedges: list[Decimal] = []
 
-    async def hedger(delta: Decimal) -> None:
+    async def hedger(_terms, delta: Decimal) -> None:
         hedges.append(delta)
 
     qt = _quoter(limits=limits, hedger=hedger)
     await qt.quote(Rfq(call_terms(), Side.BUY, 5 * 10**18))
     assert len(hedges) == 1 and hedges[0] > D(2)  # buys the underlying back
-    assert abs(await qt.book_delta(_view())) < D("0.0001")
+    assert abs(await qt.book_delta(_view(), call_terms().underlying)) < D("0.0001")
+    assert await qt.book_delta(_view(), "0x" + "ab" * 20) == 0  # other underlyings are apart
 
 
 async def test_expired_quotes_release_or_book_inventory():
