@@ -65,6 +65,29 @@ async def trade(world: DevWorld, w: WalletDeployment, journal: Path) -> None:
         await app.close()
 
 
+async def condor(world: DevWorld, w: WalletDeployment) -> None:
+    """Sell an iron condor on the on-chain options market: every leg and the delta hedge in
+    ONE Safe transaction (MultiSendCallOnly through the module), priced by RFQ."""
+    from agent.journal import SqliteJournal
+    from agent.venues.options.demo import sell_iron_condor_demo
+
+    journal = SqliteJournal(STATE / "journal.sqlite")
+    try:
+        with console.status("selling an iron condor (RFQ to the market maker, one Safe tx)"):
+            res = await sell_iron_condor_demo(
+                world.devnets.l1.rpc_url, world.l1, safe=w.safe, module=w.module,
+                operator_key=OPERATOR_KEY, owner_keys=list(OWNER_KEYS), threshold=2,
+                journal=journal,
+            )  # fmt: skip
+    finally:
+        journal.close()
+    world.l1 = res.manifest
+    world.save()
+    console.print("[bold]options[/]")
+    for line in res.lines():
+        console.print(f"  {line}", soft_wrap=True)
+
+
 def bridge(world: DevWorld, w: WalletDeployment) -> None:
     """Move USDC from the L1 Safe to the fund's Safe on L2 over the bridge (k-of-n relayers)."""
     from agent.venues.bridge.demo import bridge_usdc_demo, prepare_bridge_demo
@@ -113,6 +136,7 @@ def main() -> int:
             f"operator {w.operator}; funded with {SAFE_FUNDING_USDC:,} USDC"
         )
         asyncio.run(trade(world, w, STATE / "journal.sqlite"))
+        asyncio.run(condor(world, w))
         bridge(world, w)
     console.print(
         f"[bold]demo finished[/] in {time.perf_counter() - t0:.1f}s; journal: {STATE / 'journal.sqlite'}"

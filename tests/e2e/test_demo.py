@@ -1,0 +1,29 @@
+"""The demo as a user runs it: from nothing to trades, condor, bridge; no anvil left behind."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+
+def test_demo_runs_from_nothing_and_cleans_up() -> None:
+    r = subprocess.run(
+        [sys.executable, "-m", "agent.demo"], capture_output=True, text=True, timeout=240,
+        env={**os.environ, "COLUMNS": "200"},
+    )  # fmt: skip
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+    out = r.stdout
+    assert out.count(": FILLED") == 3 and "DUPLICATE" in out
+    for quoted, realized in re.findall(r"quoted vs realized in\s*│\s*(\d+) vs (\d+)", out):
+        assert quoted == realized
+    assert "iron condor" in out and "(same tx)" in out and "max loss" in out
+    assert "2-of-3 relayer signatures" in out
+    assert "demo finished" in out
+    anvils = subprocess.run(["pgrep", "-f", "anvil.*31337001"], capture_output=True, text=True)
+    assert not [p for p in anvils.stdout.split() if p]  # the demo's devnets are gone
