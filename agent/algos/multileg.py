@@ -143,6 +143,7 @@ class MultilegExecutor:
         self.cfg = config or MultilegConfig()
         self.journal = journal
         self.market = manifest.address("OptionsMarket")
+        self._listed_ids: set[int] = set()  # a listed series stays listed: ask the chain once
 
     # --- journal ---------------------------------------------------------------------------
     @property
@@ -168,6 +169,8 @@ class MultilegExecutor:
         return Decimal(answer).scaleb(-dec)
 
     async def _listed(self, t: SeriesTerms) -> bool:
+        if t.series_id in self._listed_ids:
+            return True
         from eth_abi import encode
         from eth_utils import function_signature_to_4byte_selector as sel
 
@@ -178,6 +181,7 @@ class MultilegExecutor:
             await self.chain.call(self.market, data)
         except RpcError:
             return False
+        self._listed_ids.add(t.series_id)
         return True
 
     async def _nonce_used(self, sq: SignedQuote) -> bool:
@@ -286,7 +290,7 @@ class MultilegExecutor:
                 )
             )  # fmt: skip
         hedge = self._hedge(risk.greeks.delta, spot, u.decimals, q.decimals)
-        calls = await self._calls(strategy, reqs, sqs, hedge)
+        calls = await self._calls(strategy, reqs, sqs, hedge, now)
         if self.cfg.signing_policy is not None:
             from agent.policy import PolicyContext, evaluate
 
@@ -325,6 +329,7 @@ class MultilegExecutor:
         reqs: Sequence[LegRequest],
         sqs: Sequence[SignedQuote],
         hedge: HedgeTrade | None,
+        now: int,
     ) -> list[Call]:
         u = self.manifest.token(strategy.underlying)
         q = self.manifest.token(strategy.quote)
@@ -368,7 +373,7 @@ class MultilegExecutor:
         )
         if hedge is not None:
             router = self.manifest.address("SwapRouter")
-            deadline = await self.chain.now() + DEADLINE_S
+            deadline = now + DEADLINE_S
             fee = self.cfg.hedge.fee if self.cfg.hedge else 500
             if hedge.side is Side.SELL:
                 calls.append(Call(u.address, calldata.approve(router, hedge.amount)))
