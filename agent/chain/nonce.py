@@ -36,7 +36,7 @@ class NonceSync:
 
 
 class NonceManager:
-    def __init__(self, rpc: Any, address: str, *, max_gap: int = 64) -> None:
+    def __init__(self, rpc: Any, address: str, *, max_gap: int = 256) -> None:
         if max_gap < 1:
             raise ValidationError("nonce.max_gap", f"{max_gap} < 1", "allow at least 1 in flight")
         self.rpc = rpc
@@ -47,6 +47,7 @@ class NonceManager:
         self._lock = asyncio.Lock()
         self.chain_latest = 0
         self.chain_pending = 0
+        self._accepted: set[int] = set()
 
     @property
     def initialised(self) -> bool:
@@ -81,7 +82,9 @@ class NonceManager:
 
     def observe(self, latest: int, pending: int) -> NonceSync:
         """Fold the chain's counts in (pure; ``sync`` calls it)."""
-        self.chain_latest, self.chain_pending = latest, max(pending, latest)
+        self.chain_latest = latest
+        self.chain_pending = max(pending, latest)
+        self._accepted = {n for n in self._accepted if n >= self.chain_pending}
         jumped: int | None = None
         if self._next is None:
             self._next = self.chain_pending
@@ -95,20 +98,40 @@ class NonceManager:
         return NonceSync(latest, self.chain_pending, self._next, jumped)
 
     async def reserve(self) -> int:
+        return (await self.reserve_many(1))[0]
+
+    async def reserve_many(self, k: int) -> list[int]:
+        """``k`` nonces at once (holes first, then contiguous), all or none."""
         async with self._lock:
             if self._next is None:
                 await self.sync()
-            n = self.next_nonce
-            if n - self.chain_pending >= self.max_gap:
+            top = self._top_after(k)
+            if top - self.chain_pending >= self.max_gap:
                 await self.sync()  # the chain may have caught up since we last looked
-                n = self.next_nonce
-                self.check(n)
-            if self._holes and self._holes[0] == n:
-                heapq.heappop(self._holes)
-            else:
-                assert self._next is not None
-                self._next = n + 1
-            return n
+                self.check(self._top_after(k))
+            out = []
+            for _ in range(k):
+                if self._holes:
+                    out.append(heapq.heappop(self._holes))
+                else:
+                    assert self._next is not None
+                    out.append(self._next)
+                    self._next += 1
+            return out
+
+    def _top_after(self, k: int) -> int:
+        """The highest nonce ``k`` reservations would hand out."""
+        assert self._next is not None
+        extra = max(0, k - len(self._holes))
+        return self._next + extra - 1 if extra else sorted(self._holes)[k - 1]
+
+    def observe_sent(self, nonces: list[int]) -> None:
+        """The node accepted these nonces: the pool's pending count grows past every one that
+        is contiguous with it (a nonce after a hole stays 'ahead')."""
+        self._accepted.update(n for n in nonces if n >= self.chain_pending)
+        while self.chain_pending in self._accepted:
+            self._accepted.discard(self.chain_pending)
+            self.chain_pending += 1
 
     def check(self, nonce: int) -> None:
         """Refuse a nonce too far ahead of what the chain has seen."""

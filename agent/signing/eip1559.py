@@ -16,6 +16,8 @@ which crash recovery relies on.
 
 from __future__ import annotations
 
+import threading
+
 from Crypto.Hash import keccak as _keccak_mod
 
 from agent.signing import rlp
@@ -24,8 +26,47 @@ from agent.signing.types import AccessList, SignedTx, TxRequest, _addr_bytes
 _new_keccak = _keccak_mod.new
 
 
-def keccak256(data: bytes) -> bytes:
+def _keccak256_portable(data: bytes) -> bytes:
     return _new_keccak(digest_bits=256, data=data).digest()
+
+
+def _make_fast_keccak():  # type: ignore[no-untyped-def]
+    """keccak-256 straight on pycryptodome's C core with one reusable state per thread.
+
+    ``keccak.new(...).digest()`` allocates a state, a smart pointer and an output buffer per
+    call (about 4x the hashing itself); two hashes per signature made that a quarter of the
+    signing path. Same C code, same output (tests compare against ``keccak.new``)."""
+    from Crypto.Hash.keccak import _raw_keccak_lib as lib
+    from Crypto.Util._raw_api import VoidPointer, backend, ffi
+
+    if backend != "cffi":
+        return None
+    local = threading.local()
+
+    def state():  # type: ignore[no-untyped-def]
+        vp = VoidPointer()
+        if lib.keccak_init(vp.address_of(), 64, 24):  # capacity 2x32 bytes, 24 rounds
+            raise RuntimeError("keccak_init failed")
+        out = ffi.new("uint8_t[32]")
+        local.s = (vp.get(), out, ffi.buffer(out))
+        return local.s
+
+    reset, absorb, digest = lib.keccak_reset, lib.keccak_absorb, lib.keccak_digest
+
+    def keccak256(data: bytes) -> bytes:
+        try:
+            st, out, buf = local.s
+        except AttributeError:
+            st, out, buf = state()
+        reset(st)
+        absorb(st, data, len(data))
+        digest(st, out, 32, 1)  # padding 0x01: original Keccak, not SHA-3
+        return buf[:]
+
+    return keccak256
+
+
+keccak256 = _make_fast_keccak() or _keccak256_portable
 
 
 def _encode_access_list(al: AccessList) -> bytes:

@@ -13,7 +13,7 @@ class EngineConfig:
     chain_id: int
     confirmations: int = 2  # receipts count as final at this depth (1 = the mining block)
     reorg_window: int = 64  # keep re-checking confirmed txs this many blocks deep for reorgs
-    max_nonce_gap: int = 64
+    max_nonce_gap: int = 256  # in flight beyond the pool's count; more means a bookkeeping bug
     fees: FeeConfig = field(default_factory=FeeConfig)
     fee_ttl: float = 1.0  # seconds a fee estimate is reused (one feeHistory call per burst)
     auto_replace: bool = True  # speed up txs the base fee has priced out

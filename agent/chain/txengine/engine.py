@@ -98,6 +98,9 @@ class TxEngine:
         self.head = 0
         self.next_base_fee = 0
         self.started = False
+        self._inflight: set[asyncio.Future[Any]] = set()
+        self._unsubmitted = 0
+        self._journal_error: BaseException | None = None
 
     # --- journal -----------------------------------------------------------------------------
     def _apply(self, ev: Any) -> None:
@@ -114,6 +117,9 @@ class TxEngine:
         pipeline into the journal's group commit in order."""
         if not events:
             return
+        while self._unsubmitted:  # background appends claimed earlier versions: let them queue
+            await asyncio.sleep(0)
+        self._raise_journal_error()
         expected = self._version
         self._version += len(events)
         try:
@@ -126,6 +132,44 @@ class TxEngine:
             raise
         for ev in events:
             self._apply(ev)
+
+    def _append_later(self, events: Sequence[Any]) -> None:
+        """Fold now, append without waiting (journal order is still call order: versions are
+        claimed here and the journal's queue is FIFO). A failure is raised by the next
+        :meth:`_append` or :meth:`flush`."""
+        if not events:
+            return
+        self._raise_journal_error()
+        expected = self._version
+        self._version += len(events)
+        for ev in events:
+            self._apply(ev)
+        self._unsubmitted += 1
+        fut = asyncio.ensure_future(self._bg_append(expected, list(events)))
+        self._inflight.add(fut)
+        fut.add_done_callback(self._appended)
+
+    async def _bg_append(self, expected: int, events: list[Any]) -> None:
+        # this first step submits to the journal queue synchronously (no await before it)
+        self._unsubmitted -= 1
+        await self.journal.append_async(self.stream, expected, events)
+
+    def _appended(self, fut: asyncio.Future[Any]) -> None:
+        self._inflight.discard(fut)
+        if not fut.cancelled() and fut.exception() is not None and self._journal_error is None:
+            self._journal_error = fut.exception()  # type: ignore[assignment]
+
+    def _raise_journal_error(self) -> None:
+        if self._journal_error is not None:
+            err, self._journal_error = self._journal_error, None
+            self._version = self.journal.version(self.stream)
+            raise err
+
+    async def flush(self) -> None:
+        """Wait until every background append is durable."""
+        while self._inflight:
+            await asyncio.gather(*list(self._inflight), return_exceptions=True)
+        self._raise_journal_error()
 
     async def refuse(
         self, err: AgentError, *, client_order_id: str | None = None, nonce: int | None = None
@@ -220,8 +264,7 @@ class TxEngine:
                     f"fees ({f.max_fee_per_gas}, tip {f.max_priority_fee_per_gas}) exceed the caps "
                     f"({fc.max_fee_cap}, tip {fc.max_priority_fee_cap}); lower them or raise fees.max_fee_cap"
                 )
-            for _ in specs:
-                reserved.append(await self.nonces.reserve())
+            reserved = await self.nonces.reserve_many(len(specs))
             reqs = [
                 TxRequest(
                     chain_id=self.chain_id,
@@ -326,7 +369,10 @@ class TxEngine:
             else:
                 out_events.append(TxSent(self.chain_id, self.sender.lower(), st.tx.nonce, h))
                 self._first_seen.setdefault(h, self.head)
-        await self._append(out_events)
+        self.nonces.observe_sent([e.nonce for e in out_events if isinstance(e, TxSent)])
+        # What the node said is not write-ahead (recovery re-asks the node), so it is folded
+        # now and made durable in the background: the caller does not wait for an fsync.
+        self._append_later(out_events)
         if resync:
             await self.nonces.sync()
         return [SendResult(self.records[s.hash_hex], errors.get(s.hash_hex)) for s in signed]

@@ -1,8 +1,9 @@
 """One tracking pass of the engine: receipts, confirmations, reorgs, drops, stuck transactions.
 
-Everything is asked in ONE JSON-RPC batch (head and next base fee via a 1-block feeHistory,
-the account's mined count, and per transaction its receipt and pool presence), so a poll
-costs one round trip however many transactions are in flight.
+Everything is asked in one JSON-RPC batch (head and next base fee via a 1-block feeHistory,
+the account's mined count, and per transaction its receipt), so a poll costs one round trip
+however many transactions are in flight; a second, small batch asks pool presence only for
+transactions that are neither mined nor below the account's mined count.
 
 Rules (each outcome is journaled before the engine acts on it):
   * pending + receipt                     -> TxMined (+ TxConfirmed at depth); pending
@@ -66,7 +67,6 @@ async def poll(eng: TxEngine, *, rebroadcast_signed: bool = True) -> list[Any]:
     ]
     for r in pend:
         calls.append(("eth_getTransactionReceipt", [r.tx_hash]))
-        calls.append(("eth_getTransactionByHash", [r.tx_hash]))
     for r in watch:
         calls.append(("eth_getTransactionReceipt", [r.tx_hash]))
     ans = await eng.rpc.batch(calls)
@@ -94,7 +94,7 @@ async def poll(eng: TxEngine, *, rebroadcast_signed: bool = True) -> list[Any]:
         return eng.head - bn + 1
 
     # mined ones first: a reorg may put them back into the pending set
-    i = 2 + 2 * len(pend)
+    i = 2 + len(pend)
     for r in watch:
         rc = ans[i]
         i += 1
@@ -114,8 +114,25 @@ async def poll(eng: TxEngine, *, rebroadcast_signed: bool = True) -> list[Any]:
         else:
             rebroadcast.append(r)
 
+    # pool presence, asked only for what may still be in the pool: eth_getTransactionByHash
+    # costs anvil several times a receipt, and a mined nonce needs no presence check
+    unmined = [r for k, r in enumerate(pend) if ans[2 + k] is None and r.nonce >= mined_count]
+    # a nonce below the mined count without a receipt looks consumed by a foreign tx, but a
+    # node may answer a batch's calls concurrently (count newer than receipt): ask again,
+    # strictly after the count was seen, before calling it foreign
+    recheck = [r for k, r in enumerate(pend) if ans[2 + k] is None and r.nonce < mined_count]
+    present: dict[str, Any] = {}
+    late: dict[str, Any] = {}
+    if unmined or recheck:
+        got = await eng.rpc.batch(
+            [("eth_getTransactionByHash", [r.tx_hash]) for r in unmined]
+            + [("eth_getTransactionReceipt", [r.tx_hash]) for r in recheck]
+        )
+        present = {r.tx_hash: g for r, g in zip(unmined, got, strict=False)}
+        late = {r.tx_hash: g for r, g in zip(recheck, got[len(unmined) :], strict=True)}
     for k, r in enumerate(pend):
-        rc, tx = ans[2 + 2 * k], ans[3 + 2 * k]
+        rc = ans[2 + k] if ans[2 + k] is not None else late.get(r.tx_hash)
+        tx = present.get(r.tx_hash, False)  # False: not asked (mined or nonce consumed)
         if isinstance(rc, Exception) or isinstance(tx, Exception):
             continue
         if rc is not None:
@@ -126,7 +143,7 @@ async def poll(eng: TxEngine, *, rebroadcast_signed: bool = True) -> list[Any]:
             settled.add(r.nonce)
         elif tx is None:
             rebroadcast.append(r)
-        else:
+        elif tx is not False:
             if r.state is TxState.SIGNED:
                 events.append(TxSent(cid, sender, r.nonce, r.tx_hash))
             first = eng._first_seen.setdefault(r.tx_hash, eng.head)

@@ -81,6 +81,7 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
                 await eng.wait_for(
                     rec.tx_hash, {TxState.MINED, TxState.CONFIRMED}, timeout=args.timeout
                 )
+            await eng.flush()
             return {
                 "ok": True,
                 "sent_this_run": sent,

@@ -234,6 +234,7 @@ async def test_restart_replays_and_reconciles(rpc, signer, journal, make_engine)
     eng = await make_engine()
     res = await eng.send_many([TxSpec(TO, value=i + 1) for i in range(3)])
     await mine(rpc)
+    await eng.flush()  # the first engine's background appends land before the "restart"
     eng2 = TxEngine(rpc, signer, journal, EngineConfig(chain_id=CHAIN_ID))
     await eng2.start()  # replays 3 SENT, then sees them mined
     assert all(eng2.records[r.tx_hash].state in MINED for r in res)

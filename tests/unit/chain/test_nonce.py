@@ -120,3 +120,18 @@ def test_model(ops):
             assert free == set(nm._holes), (free, nm._holes)
 
     asyncio.run(go())
+
+
+async def test_reserve_many_is_contiguous_under_concurrency_and_all_or_none():
+    chain = FakeChain(latest=0)
+    nm = NonceManager(chain, "0xabc", max_gap=100)
+    a, b = await asyncio.gather(nm.reserve_many(30), nm.reserve_many(30))
+    assert a == list(range(30)) and b == list(range(30, 60))
+    with pytest.raises(NonceTooFarAheadError):
+        await nm.reserve_many(41)  # would reach nonce 100
+    assert nm.next_nonce == 60  # nothing taken
+    nm.observe_sent(list(range(0, 50)))  # the node accepted them: the pool count follows
+    assert nm.chain_pending == 50
+    nm.observe_sent([55])  # after a hole: not contiguous, the count stays
+    assert nm.chain_pending == 50
+    assert await nm.reserve_many(41) == list(range(60, 101))

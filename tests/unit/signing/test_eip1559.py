@@ -186,3 +186,31 @@ def test_decode_signed_roundtrip(tx):
 
     signed = LocalSigner("0x" + "03" * 32, check_backend=False).sign_transaction_sync(tx)
     assert decode_signed(signed.raw) == tx
+
+
+@given(st.binary(max_size=600))
+def test_fast_keccak_matches_pycryptodome(data):
+    from agent.signing.eip1559 import _keccak256_portable, keccak256
+
+    assert keccak256(data) == _keccak256_portable(data)
+
+
+def test_fast_keccak_is_thread_safe():
+    import threading
+
+    from agent.signing.eip1559 import _keccak256_portable, keccak256
+
+    bad = []
+
+    def work(seed: int) -> None:
+        for i in range(2000):
+            d = bytes([seed]) * (i % 200)
+            if keccak256(d) != _keccak256_portable(d):
+                bad.append((seed, i))
+
+    ts = [threading.Thread(target=work, args=(s,)) for s in range(4)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    assert not bad
