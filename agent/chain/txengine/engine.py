@@ -94,12 +94,14 @@ class TxEngine:
         self._requests: dict[str, TxRequest] = {}
         self._version = 0
         self._fees: tuple[float, Fees] | None = None
-        self._first_seen: dict[str, int] = {}  # hash -> head block when first seen pending
+        # hash -> head block when a poll first saw it pending in the pool (stuck detection)
+        self._first_seen: dict[str, int] = {}
         self.head = 0
         self.next_base_fee = 0
         self.started = False
         self._inflight: set[asyncio.Future[Any]] = set()
         self._unsubmitted = 0
+        self._broadcasting: set[str] = set()
         self._journal_error: BaseException | None = None
 
     # --- journal -----------------------------------------------------------------------------
@@ -329,6 +331,16 @@ class TxEngine:
     ) -> list[SendResult]:
         """Post journaled transactions; journal what the node said. ``extra`` events (a
         TxReplaced) are appended with the outcome."""
+        hashes = [st.hash_hex for st in signed]
+        self._broadcasting.update(hashes)  # a concurrent poll leaves these alone meanwhile
+        try:
+            return await self._broadcast_now(signed, extra)
+        finally:
+            self._broadcasting.difference_update(hashes)
+
+    async def _broadcast_now(
+        self, signed: Sequence[SignedTx], extra: Sequence[Any]
+    ) -> list[SendResult]:
         if len(signed) == 1:
             try:
                 answers: list[Any] = [await self.rpc.send_raw_transaction(signed[0].raw)]
@@ -368,7 +380,6 @@ class TxEngine:
                 errors[h] = a  # unknown fate (no answer / garbage): poll() settles it
             else:
                 out_events.append(TxSent(self.chain_id, self.sender.lower(), st.tx.nonce, h))
-                self._first_seen.setdefault(h, self.head)
         self.nonces.observe_sent([e.nonce for e in out_events if isinstance(e, TxSent)])
         # What the node said is not write-ahead (recovery re-asks the node), so it is folded
         # now and made durable in the background: the caller does not wait for an fsync.

@@ -50,7 +50,9 @@ async def poll(eng: TxEngine, *, rebroadcast_signed: bool = True) -> list[Any]:
     cfg = eng.config
     sender = eng.sender.lower()
     cid = eng.chain_id
-    pend = [r for r in eng.records.values() if r.state.pending]
+    pend = [
+        r for r in eng.records.values() if r.state.pending and r.tx_hash not in eng._broadcasting
+    ]
     watch = [
         r
         for r in eng.records.values()

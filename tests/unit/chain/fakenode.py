@@ -13,8 +13,9 @@ Handler = Callable[[dict[str, Any]], Any]
 
 
 class FakeNode:
-    """Answers each JSON-RPC call with ``methods[name](params)``; ``raw`` overrides the whole
-    HTTP answer (bytes or (status, bytes)) to simulate broken nodes."""
+    """Answers each JSON-RPC call with ``methods[name](params)``; ``raw(body)`` may override
+    the whole HTTP answer (bytes or (status, bytes)) to simulate broken nodes, or return None
+    to answer normally."""
 
     def __init__(self) -> None:
         self.methods: dict[str, Callable[[list[Any]], Any]] = {"eth_chainId": lambda p: "0x1"}
@@ -47,8 +48,8 @@ class FakeNode:
         self.posts.append(payload)
         if self.delay:
             await asyncio.sleep(self.delay)  # simulates a slow node (timeout tests), not sync
-        if self.raw is not None:
-            r = self.raw(body)
+        r = self.raw(body) if self.raw is not None else None
+        if r is not None:  # None: answer normally
             status, data = r if isinstance(r, tuple) else (200, r)
             return web.Response(status=status, body=data, content_type="application/json")
         out = [self._one(p) for p in payload] if isinstance(payload, list) else self._one(payload)
