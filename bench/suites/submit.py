@@ -35,7 +35,7 @@ from bench.common import rate_metric
 N = 400
 CHUNK = 50
 N_SEQ = 150
-ROUNDS = 3
+ROUNDS = 5
 TO = "0x" + "42" * 20
 
 

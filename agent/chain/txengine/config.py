@@ -19,6 +19,9 @@ class EngineConfig:
     auto_replace: bool = True  # speed up txs the base fee has priced out
     stuck_blocks: int = 3  # ...or that sat in the pool this many blocks
     poll_interval: float = 0.05
+    # seconds a tx the node accepted is trusted to still be in its pool before a poll asks
+    # again (eth_getTransactionByHash costs anvil several receipts); 0 = ask every poll
+    presence_every: float = 2.0
 
     def __post_init__(self) -> None:
         if type(self.chain_id) is not int or self.chain_id <= 0:
@@ -27,5 +30,9 @@ class EngineConfig:
             raise ValidationError("confirmations", f"{self.confirmations} < 1", "use 1 or more")
         if self.reorg_window < self.confirmations:
             raise ValidationError("reorg_window", "is below confirmations", "raise it")
+        if self.presence_every < 0:
+            raise ValidationError(
+                "presence_every", f"{self.presence_every} < 0", "use seconds >= 0"
+            )
         if self.stuck_blocks < 1:
             raise ValidationError("stuck_blocks", f"{self.stuck_blocks} < 1", "use 1 or more")

@@ -96,6 +96,7 @@ class TxEngine:
         self._fees: tuple[float, Fees] | None = None
         # hash -> head block when a poll first saw it pending in the pool (stuck detection)
         self._first_seen: dict[str, int] = {}
+        self._last_seen: dict[str, float] = {}  # hash -> when the node last vouched for it
         self.head = 0
         self.next_base_fee = 0
         self.started = False
@@ -356,6 +357,7 @@ class TxEngine:
         crash_point("after_broadcast")
         out_events: list[Any] = list(extra)
         errors: dict[str, AgentError] = {}
+        now = time.monotonic()
         resync = False
         for st, a in zip(signed, answers, strict=True):
             h = st.hash_hex
@@ -380,6 +382,7 @@ class TxEngine:
                 errors[h] = a  # unknown fate (no answer / garbage): poll() settles it
             else:
                 out_events.append(TxSent(self.chain_id, self.sender.lower(), st.tx.nonce, h))
+                self._last_seen[h] = now
         self.nonces.observe_sent([e.nonce for e in out_events if isinstance(e, TxSent)])
         # What the node said is not write-ahead (recovery re-asks the node), so it is folded
         # now and made durable in the background: the caller does not wait for an fsync.

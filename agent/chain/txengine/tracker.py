@@ -21,6 +21,7 @@ Rules (each outcome is journaled before the engine acts on it):
 from __future__ import annotations
 
 import contextlib
+import time
 from typing import TYPE_CHECKING, Any
 
 from agent.chain.fees import FeeCapExceededError
@@ -118,7 +119,19 @@ async def poll(eng: TxEngine, *, rebroadcast_signed: bool = True) -> list[Any]:
 
     # pool presence, asked only for what may still be in the pool: eth_getTransactionByHash
     # costs anvil several times a receipt, and a mined nonce needs no presence check
-    unmined = [r for k, r in enumerate(pend) if ans[2 + k] is None and r.nonce >= mined_count]
+    # ... and only for a tx whose fate is unknown (SIGNED) or that the node has not vouched for
+    # within ``presence_every`` seconds: a tx the node just accepted needs no check yet
+    now = time.monotonic()
+    unmined = [
+        r
+        for k, r in enumerate(pend)
+        if ans[2 + k] is None
+        and r.nonce >= mined_count
+        and (
+            r.state is TxState.SIGNED
+            or now - eng._last_seen.get(r.tx_hash, 0.0) >= cfg.presence_every
+        )
+    ]
     # a nonce below the mined count without a receipt looks consumed by a foreign tx, but a
     # node may answer a batch's calls concurrently (count newer than receipt): ask again,
     # strictly after the count was seen, before calling it foreign
@@ -134,7 +147,7 @@ async def poll(eng: TxEngine, *, rebroadcast_signed: bool = True) -> list[Any]:
         late = {r.tx_hash: g for r, g in zip(recheck, got[len(unmined) :], strict=True)}
     for k, r in enumerate(pend):
         rc = ans[2 + k] if ans[2 + k] is not None else late.get(r.tx_hash)
-        tx = present.get(r.tx_hash, False)  # False: not asked (mined or nonce consumed)
+        tx = present.get(r.tx_hash, False)  # False: not asked (recently seen, or nonce used)
         if isinstance(rc, Exception) or isinstance(tx, Exception):
             continue
         if rc is not None:
@@ -145,9 +158,11 @@ async def poll(eng: TxEngine, *, rebroadcast_signed: bool = True) -> list[Any]:
             settled.add(r.nonce)
         elif tx is None:
             rebroadcast.append(r)
-        elif tx is not False:
-            if r.state is TxState.SIGNED:
-                events.append(TxSent(cid, sender, r.nonce, r.tx_hash))
+        elif r.nonce >= mined_count:  # in the pool (asked, or vouched for recently)
+            if tx is not False:
+                eng._last_seen[r.tx_hash] = now
+                if r.state is TxState.SIGNED:
+                    events.append(TxSent(cid, sender, r.nonce, r.tx_hash))
             first = eng._first_seen.setdefault(r.tx_hash, eng.head)
             if cfg.auto_replace and (
                 r.max_fee_per_gas < eng.next_base_fee or eng.head - first >= cfg.stuck_blocks
@@ -184,7 +199,9 @@ async def poll(eng: TxEngine, *, rebroadcast_signed: bool = True) -> list[Any]:
 
     if any(isinstance(e, TxMined) for e in events):
         crash_point("before_receipt_recorded")
-    await eng._append(events)
+    # Chain observations are not write-ahead (a restart asks the chain again): fold them now,
+    # make them durable in the background (in order; flush() or the next append waits).
+    eng._append_later(events)
 
     priced_out: set[int] = set()
     if rebroadcast:
@@ -226,5 +243,6 @@ async def _rebroadcast(eng: TxEngine, recs: list[TxRecord]) -> tuple[list[Any], 
             continue
         evs.append(TxSent(eng.chain_id, eng.sender.lower(), r.nonce, r.tx_hash))
         eng._first_seen[r.tx_hash] = eng.head
-    await eng._append(evs)
+        eng._last_seen[r.tx_hash] = time.monotonic()
+    eng._append_later(evs)
     return evs, priced_out

@@ -48,6 +48,7 @@ def signer() -> LocalSigner:
 @pytest.fixture
 def make_engine(rpc, signer, journal):
     async def make(**cfg) -> TxEngine:
+        cfg.setdefault("presence_every", 0.0)  # faults are injected right before a poll
         eng = TxEngine(rpc, signer, journal, EngineConfig(chain_id=CHAIN_ID, **cfg))
         await eng.start()
         return eng

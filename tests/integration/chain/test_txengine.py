@@ -51,6 +51,7 @@ async def test_send_mine_confirm_at_depth(rpc, make_engine, journal):
     await mine(rpc)
     await eng.poll()
     assert all(eng.records[r.tx_hash].state is TxState.CONFIRMED for r in res)
+    await eng.flush()
     t = types_of(journal, eng.stream)
     # write-ahead: every TxSigned precedes the TxSent of the same batch
     assert t[:4] == ["TxSigned", "TxSigned", "TxSigned", "TxSent"]
@@ -105,6 +106,7 @@ async def test_dropped_transaction_is_rebroadcast_with_the_same_hash(rpc, make_e
     assert await rpc.get_transaction(res.tx_hash) is not None
     await mine(rpc)
     await eng.wait_for(res.tx_hash, MINED, timeout=10)
+    await eng.flush()
     assert types_of(journal, eng.stream).count("TxSigned") == 1  # never signed twice
 
 
@@ -163,6 +165,7 @@ async def test_reorg_unconfirms_and_tracks_again(rpc, make_engine, journal, how)
     await mine(rpc)
     rec = await eng.wait_for(res.tx_hash, {TxState.CONFIRMED}, timeout=10)
     assert rec.block_hash != first.block_hash
+    await eng.flush()
     t = types_of(journal, eng.stream)
     assert t.index("TxReorged") > t.index("TxConfirmed")
     assert t.count("TxMined") == 2 and t.count("TxSigned") == 1
