@@ -8,6 +8,7 @@ Public API::
     res = await engine.send(TxSpec(to, value, data, gas, client_order_id))
     await engine.speed_up(nonce) / await engine.cancel(nonce)
     await engine.poll()                      # receipts, confirmations, reorgs, drops, stuck
+    await engine.flush()                     # wait for background (non-write-ahead) appends
 """
 
 from agent.chain.txengine.config import EngineConfig
