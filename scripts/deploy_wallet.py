@@ -11,7 +11,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from agent.cli.main import app  # noqa: E402
+from agent.cli.main import app
 
 if __name__ == "__main__":
     sys.argv = [sys.argv[0], "wallet", "deploy", *sys.argv[1:]]

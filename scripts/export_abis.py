@@ -32,9 +32,9 @@ def ours() -> dict[str, list]:
             continue
         target = (d.get("metadata") or {}).get("settings", {}).get("compilationTarget", {})
         for src, name in target.items():
-            if src.startswith("contracts/") and not src.startswith("contracts/test/"):
-                if name == f.stem and d.get("abi") is not None:
-                    found[name] = d["abi"]
+            ours_ = src.startswith("contracts/") and not src.startswith("contracts/test/")
+            if ours_ and name == f.stem and d.get("abi") is not None:
+                found[name] = d["abi"]
     return found
 
 
