@@ -179,5 +179,15 @@ class PolicyError(AgentError):
     code = "POLICY_ERROR"
 
 
+class PolicyDeniedError(PolicyError):
+    """The off-chain policy refused a transaction before signing; ``code``/``rule``/``reason``
+    come from the Deny decision so the journal, CLI and API show the same words."""
+
+    def __init__(self, code: str, reason: str, rule: str = "") -> None:
+        super().__init__(reason + (f" (rule {rule})" if rule else ""), code=code)
+        self.rule = rule
+        self.reason = reason
+
+
 class RiskError(AgentError):
     code = "RISK_ERROR"

@@ -8,20 +8,30 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from agent.chain.fees import FeeConfig, estimate_fees
 from agent.chain.nonce import NonceManager
 from agent.chain.rpc import RpcClient
-from agent.errors import RpcError, TransactionFailedError
+from agent.errors import PolicyDeniedError, RpcError, TransactionFailedError
 from agent.journal import ANY, Store
+from agent.model.decisions import Decision
 from agent.oms.events import TxMined, TxSent, TxSigned, tx_stream
 from agent.signing.local import LocalSigner
 from agent.signing.types import TxRequest
 from agent.wallet.module import exec_batch_calldata, exec_calldata
 from agent.wallet.multisend import Call
+
+
+class PreSignCheck(Protocol):
+    """Checked on the exact calls the Safe will make, before anything is signed.
+
+    The off-chain signing policy (agent.policy) implements this; a Deny stops the executor
+    before signing, so nothing is signed or sent."""
+
+    async def check(self, calls: Sequence[Call]) -> Decision: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +54,7 @@ class ModuleExecutor:
         journal: Store,
         fees: FeeConfig | None = None,
         receipt_timeout: float = 60.0,
+        guard: PreSignCheck | None = None,
     ) -> None:
         self.rpc = rpc
         self.signer = signer
@@ -54,6 +65,7 @@ class ModuleExecutor:
         self.nonces = NonceManager(rpc, signer.address)
         self.receipt_timeout = receipt_timeout
         self.stream = tx_stream(chain_id, signer.address)
+        self.guard = guard
 
     def calldata(self, calls: list[Call]) -> bytes:
         if len(calls) == 1 and calls[0].value == 0:
@@ -81,6 +93,10 @@ class ModuleExecutor:
         client_order_id: str | None = None,
         on_sent: Callable[[str], Awaitable[None]] | None = None,
     ) -> Execution:
+        if self.guard is not None:
+            decision = await self.guard.check(calls)
+            if not decision.allowed:
+                raise PolicyDeniedError(decision.code, decision.reason, decision.rule)
         req = await self.build(calls)
         signed = self.signer.sign_transaction_sync(req)
         tx_hash = signed.hash_hex
