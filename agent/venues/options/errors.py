@@ -38,3 +38,10 @@ class ExecutionRevertedError(OptionsError):
     """The Safe transaction was mined but reverted: no leg executed."""
 
     code = "MULTILEG_REVERTED"
+
+
+class SettlementRefusedError(ValidationError):
+    """Settle, exercise or redeem was refused before anything was signed (the series is not
+    expired, its feed is stale, it is not settled yet, or there is nothing to claim)."""
+
+    code = "OPTIONS_SETTLEMENT_REFUSED"

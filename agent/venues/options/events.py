@@ -51,3 +51,44 @@ class MultilegFailed:
     code: str
     reason: str
     tx_hash: str = ""
+
+
+@event_type(name="OptionsSettlementRejected")
+@dataclass(frozen=True, slots=True)
+class OptionsSettlementRejected:
+    """settle / exercise / redeem refused before signing: nothing was sent."""
+
+    action: str  # "settle" | "exercise" | "redeem"
+    safe: str
+    series_id: int
+    code: str
+    reason: str
+
+
+@event_type(name="OptionsSeriesSettled")
+@dataclass(frozen=True, slots=True)
+class OptionsSeriesSettled:
+    safe: str
+    series_id: int
+    price: int  # quote base units per whole underlying
+    tx_hash: str
+
+
+@event_type(name="OptionsExercised")
+@dataclass(frozen=True, slots=True)
+class OptionsExercised:
+    safe: str
+    series_id: int
+    amount: int  # longs burned, underlying base units
+    payout: int  # collateral-asset base units received
+    tx_hash: str
+
+
+@event_type(name="OptionsRedeemed")
+@dataclass(frozen=True, slots=True)
+class OptionsRedeemed:
+    safe: str
+    series_id: int
+    short: int  # the writer's short that was closed out
+    payout: int  # collateral-asset base units returned
+    tx_hash: str

@@ -150,3 +150,22 @@ def _quote_units(x: Decimal, decimals: int, field: str) -> int:
 
 def expiry_datetime(ts: int) -> datetime:
     return datetime.fromtimestamp(ts, UTC)
+
+
+def payoff(s: SeriesTerms, price: int, amount: int, *, round_up: bool) -> int:
+    """Mirror of OptionMath.payoff: what ``amount`` options pay at settlement ``price`` (quote
+    base units per whole underlying), in the collateral asset. ``round_up`` for what a writer
+    owes, down for what a holder receives, exactly as the contract rounds."""
+
+    def div(a: int, b: int) -> int:
+        return ceil_div(a, b) if round_up else a // b
+
+    if s.is_call:
+        if price <= s.strike:
+            return 0
+        if s.collateral_is_underlying:
+            return div((price - s.strike) * amount, price)
+        return div((min(price, s.cap) - s.strike) * amount, s.unit)
+    if price >= s.strike:
+        return 0
+    return div((s.strike - price) * amount, s.unit)

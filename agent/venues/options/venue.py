@@ -19,6 +19,8 @@ from agent.model import (
 )
 from agent.strategies.legs import Leg, Strategy
 from agent.venues.base import Capabilities, ChildOrder, VenueOrderRef
+from agent.venues.options.series import SeriesTerms
+from agent.venues.options.settlement import OptionsSettlement, SettlementResult
 
 GAS_PER_LEG = 250_000  # measured: ~200k per fill in a batch (see bench multileg.gas)
 
@@ -32,8 +34,15 @@ class OptionsVenue:
         on_chain=True,
     )
 
-    def __init__(self, multileg: MultilegExecutor, *, venue_id: str | None = None) -> None:
+    def __init__(
+        self,
+        multileg: MultilegExecutor,
+        *,
+        venue_id: str | None = None,
+        settlement: OptionsSettlement | None = None,
+    ) -> None:
         self.multileg = multileg
+        self.settlement = settlement
         self.id = venue_id or f"options@{multileg.chain.chain_id}"
         self._submitted: dict[str, VenueOrderRef] = {}
 
@@ -80,6 +89,27 @@ class OptionsVenue:
     async def submit_strategy(self, strategy: Strategy) -> MultilegResult:
         """Every leg (and the hedge, if configured) in one Safe transaction."""
         return await self.multileg.run(strategy)
+
+    # --- after expiry: through the Safe's module executor (see settlement.py) ---------------
+    def _settlement(self) -> OptionsSettlement:
+        if self.settlement is None:
+            raise ValidationError(
+                "settlement", "is not configured on this venue",
+                "pass settlement=OptionsSettlement(...) to OptionsVenue",
+            )  # fmt: skip
+        return self.settlement
+
+    async def settle(self, series: SeriesTerms | int) -> SettlementResult:
+        return await self._settlement().settle(series)
+
+    async def exercise(self, series: SeriesTerms | int, qty: int | None = None) -> SettlementResult:
+        return await self._settlement().exercise(series, qty)
+
+    async def redeem(self, series: SeriesTerms | int) -> SettlementResult:
+        return await self._settlement().redeem(series)
+
+    async def collect(self, series: SeriesTerms | int) -> SettlementResult:
+        return await self._settlement().collect(series)
 
     async def close(self) -> None:
         await self.multileg.rfq.close()
