@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Deploy a Safe (owners, threshold) with the agent module enabled, against any RPC URL.
+"""Deploy a Safe (owners, threshold) with a PolicyModule configured from a policy file and
+enabled, against any RPC URL.
 
 Same as `agent wallet deploy`; run with --help for the options, --dry-run to print the
 decoded transactions without sending anything. Keys come from an env var (--key-env) or an

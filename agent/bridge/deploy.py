@@ -108,23 +108,6 @@ def deploy_bridge(
     return l1_names, l2_names
 
 
-def allow_bridge_deposits(
-    tx: Transactor, *, safe: str, module: str, escrow: str, owner_keys: list[str], threshold: int
-) -> None:
-    """Owners' Safe transaction adding ``BridgeEscrow.deposit`` to the agent module's allowlist
-    (the module checks target + selector; token ``approve`` is in the skeleton allowlist)."""
-    from agent.wallet.deploy import execute_safe_tx, safe_nonce
-    from agent.wallet.module import set_allowed_call
-    from agent.wallet.safe_tx import Operation, SafeTx
-
-    call = set_allowed_call(module, escrow, DEPOSIT_SIGNATURE)
-    safe_tx = SafeTx(
-        safe=safe, chain_id=tx.chain_id, to=call.to, value=0, data=call.data,
-        operation=Operation.CALL, nonce=safe_nonce(tx, safe),
-    )  # fmt: skip
-    execute_safe_tx(tx, safe_tx, owner_keys, threshold)
-
-
 def with_bridge(
     l1_tx: Transactor,
     l2_tx: Transactor,

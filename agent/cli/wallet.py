@@ -1,4 +1,4 @@
-"""`agent wallet deploy`: a Safe proxy (owners, threshold) with the agent module enabled."""
+"""`agent wallet deploy`: a Safe proxy (owners, threshold) with its PolicyModule enabled."""
 
 from __future__ import annotations
 
@@ -61,11 +61,24 @@ def deploy(
         [], "--owner-key-env", help="Env vars with owner keys (dev)."
     ),
     salt: int = typer.Option(0, "--salt", help="CREATE2 salt nonce for the proxy."),
+    policy: Path | None = typer.Option(
+        None, "--policy", help="Policy template (default: the dev world's for this manifest)."
+    ),
+    policy_out: Path | None = typer.Option(
+        None, "--policy-out", help="Where to write the bound policy (default: a temp file)."
+    ),
+    guardian: str | None = typer.Option(
+        None, "--guardian", help="Address that may pause the module (besides the owners)."
+    ),
+    var: list[str] = typer.Option(
+        [], "--var", help="Policy template variable NAME=VALUE, e.g. BRIDGE_RECIPIENT=0x..."
+    ),
     dry_run: bool = typer.Option(
         False, "--dry-run", help="Print the decoded transactions; send nothing."
     ),
 ) -> None:
-    """Deploy a Safe with the given owners and threshold and enable the agent module."""
+    """Deploy a Safe with the given owners and threshold, and a PolicyModule configured from a
+    policy file, enabled in one owners' Safe transaction."""
     from agent.deploy.manifest import Manifest
     from agent.deploy.transactor import Transactor
     from agent.wallet.deploy import deploy_wallet
@@ -73,6 +86,14 @@ def deploy(
 
     def go():  # type: ignore[no-untyped-def]
         owners = check_owners(owner, threshold)  # bad input fails before any RPC or key use
+        variables = {}
+        for v in var:
+            name, eq, value = v.partition("=")
+            if not eq or not name:
+                raise ValidationError("--var", f"{v!r} is not NAME=VALUE", "e.g. --var X=0x...")
+            variables[name.strip()] = value.strip()
+        if policy is not None and not policy.is_file():
+            raise ValidationError("--policy", f"{policy} is not a file", "pass a policy TOML")
         m = Manifest.load(manifest)
         key = _key_from(key_env, keystore, password_env)
         owner_keys = [os.environ[e] for e in owner_key_env if os.environ.get(e)]
@@ -91,6 +112,10 @@ def deploy(
             operator=operator,
             owner_keys=owner_keys,
             salt=salt,
+            policy_template=policy,
+            policy_out=policy_out,
+            guardian=guardian,
+            policy_vars=variables,
         )
 
     tx, w = run(go)
@@ -116,8 +141,9 @@ def deploy(
         return
     console.print(f"safe     {w.safe}  ({w.threshold}-of-{len(w.owners)})")
     console.print(f"module   {w.module}  operator {w.operator}")
+    console.print(f"policy   {w.policy_file}")
     if w.executed:
-        console.print("module enabled and allowlist set (owner signatures collected)")
+        console.print("PolicyModule enabled and configured from the policy (owner signatures collected)")
     else:
         d = w.config_tx.describe()
         console.print(

@@ -16,6 +16,7 @@ from agent.chain.toolchain import REPO_ROOT
 from agent.demo.report import swap_table
 from agent.deploy.devworld import (
     DEPLOYER_KEY,
+    GUARDIAN_KEY,
     OPERATOR_KEY,
     OWNER_KEYS,
     DevWorld,
@@ -24,7 +25,7 @@ from agent.deploy.devworld import (
 )
 from agent.deploy.transactor import Transactor
 from agent.model import Side, SwapIntent
-from agent.wallet.deploy import WalletDeployment, deploy_wallet
+from agent.wallet.deploy import WalletDeployment, deploy_wallet, predict_safe
 
 console = Console()
 STATE = REPO_ROOT / ".state" / "demo"
@@ -37,13 +38,27 @@ def fund_safe(world: DevWorld, w: WalletDeployment) -> None:
     tx.transact("DevToken", usdc.address, "mint", w.safe, usdc.to_base(SAFE_FUNDING_USDC))
 
 
-def setup_wallet(world: DevWorld, layer: str = "l1") -> WalletDeployment:
-    chain = world.devnets.l1 if layer == "l1" else world.devnets.l2
-    tx = Transactor(chain.rpc_url, DEPLOYER_KEY)
-    return deploy_wallet(
-        tx, world.l1 if layer == "l1" else world.l2, owners=[address_of(k) for k in OWNER_KEYS], threshold=2,
-        operator=address_of(OPERATOR_KEY), owner_keys=list(OWNER_KEYS),
+def setup_wallets(world: DevWorld) -> tuple[WalletDeployment, WalletDeployment]:
+    """The fund's Safe on L1 and on L2, each with a PolicyModule whose policy lets bridged
+    funds go only to the fund's Safe on the other chain."""
+    owners = [address_of(k) for k in OWNER_KEYS]
+    t1 = Transactor(world.devnets.l1.rpc_url, DEPLOYER_KEY)
+    t2 = Transactor(world.devnets.l2.rpc_url, DEPLOYER_KEY)
+    l1_safe = predict_safe(t1, world.l1, owners, 2)
+    common = dict(
+        owners=owners, threshold=2, operator=address_of(OPERATOR_KEY), owner_keys=list(OWNER_KEYS),
+        guardian=address_of(GUARDIAN_KEY),
+    )
+    w2 = deploy_wallet(
+        t2, world.l2, **common, policy_vars={"BRIDGE_RECIPIENT": l1_safe},
+        policy_out=STATE / "policy.l2.toml",
     )  # fmt: skip
+    w1 = deploy_wallet(
+        t1, world.l1, **common, policy_vars={"BRIDGE_RECIPIENT": w2.safe},
+        policy_out=STATE / "policy.l1.toml",
+    )  # fmt: skip
+    assert w1.safe == l1_safe, "CREATE2 prediction of the L1 Safe"
+    return w1, w2
 
 
 async def trade(world: DevWorld, w: WalletDeployment, journal: Path) -> None:
@@ -76,8 +91,7 @@ async def condor(world: DevWorld, w: WalletDeployment) -> None:
         with console.status("selling an iron condor (RFQ to the market maker, one Safe tx)"):
             res = await sell_iron_condor_demo(
                 world.devnets.l1.rpc_url, world.l1, safe=w.safe, module=w.module,
-                operator_key=OPERATOR_KEY, owner_keys=list(OWNER_KEYS), threshold=2,
-                journal=journal,
+                operator_key=OPERATOR_KEY, journal=journal,
             )  # fmt: skip
     finally:
         journal.close()
@@ -88,17 +102,11 @@ async def condor(world: DevWorld, w: WalletDeployment) -> None:
         console.print(f"  {line}", soft_wrap=True)
 
 
-def bridge(world: DevWorld, w: WalletDeployment) -> None:
+def bridge(world: DevWorld, w: WalletDeployment, w2: WalletDeployment) -> None:
     """Move USDC from the L1 Safe to the fund's Safe on L2 over the bridge (k-of-n relayers)."""
-    from agent.venues.bridge.demo import bridge_usdc_demo, prepare_bridge_demo
+    from agent.venues.bridge.demo import bridge_usdc_demo
 
-    w2 = setup_wallet(world, "l2")
-    l1, l2 = prepare_bridge_demo(
-        l1_url=world.devnets.l1.rpc_url, l2_url=world.devnets.l2.rpc_url, l1=world.l1,
-        l2=world.l2, safe=w.safe, module=w.module, owner_keys=list(OWNER_KEYS), threshold=2,
-    )  # fmt: skip
-    world.l1, world.l2 = l1, l2
-    world.save()
+    l1, l2 = world.l1, world.l2
     with console.status("bridging USDC from L1 to L2 (relayers sign, L2 mints)"):
         result = asyncio.run(
             bridge_usdc_demo(
@@ -129,15 +137,16 @@ def main() -> int:
             f"L2 {world.devnets.l2.rpc_url} (chain {world.l2.chain_id}); "
             f"start {world.timings['devnet_start_s']:.2f}s, world deploy {world.timings['world_deploy_s']:.2f}s"
         )
-        w = setup_wallet(world)
+        w, w2 = setup_wallets(world)
         fund_safe(world, w)
         console.print(
-            f"[bold]safe[/] {w.safe} ({w.threshold}-of-{len(w.owners)}), module {w.module}, "
-            f"operator {w.operator}; funded with {SAFE_FUNDING_USDC:,} USDC"
+            f"[bold]safe[/] {w.safe} ({w.threshold}-of-{len(w.owners)}), PolicyModule {w.module}, "
+            f"operator {w.operator}; funded with {SAFE_FUNDING_USDC:,} USDC; policy {w.policy_file}"
         )
+        console.print(f"[bold]L2 safe[/] {w2.safe}, PolicyModule {w2.module}")
         asyncio.run(trade(world, w, STATE / "journal.sqlite"))
         asyncio.run(condor(world, w))
-        bridge(world, w)
+        bridge(world, w, w2)
     console.print(
         f"[bold]demo finished[/] in {time.perf_counter() - t0:.1f}s; journal: {STATE / 'journal.sqlite'}"
     )

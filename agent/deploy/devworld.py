@@ -30,6 +30,7 @@ OPERATOR_KEY = DEV_KEYS[4]
 MARKET_MAKER_KEY = DEV_KEYS[5]
 RELAYER_KEYS = DEV_KEYS[6:9]
 GUARDIAN_KEY = DEV_KEYS[9]
+BRIDGE_THRESHOLD = 2  # k of the 3 dev relayers
 
 
 def address_of(key: str) -> str:
@@ -80,10 +81,13 @@ def bring_up(state_dir: Path, progress: Callable[[str], None] = lambda _m: None)
     t1 = time.perf_counter()
     try:
         manifests = []
+        txs = []
         for d, is_l2 in ((pair.l1, False), (pair.l2, True)):
             progress(f"deploying the world on {d.name} (chain {d.chain_id})")
             tx = Transactor(d.rpc_url, DEPLOYER_KEY)
             manifests.append(deploy_world(tx, name=d.name, l2=is_l2))
+            txs.append(tx)
+        manifests = deploy_protocols(txs[0], txs[1], manifests[0], manifests[1], progress)
     except BaseException:
         pair.stop()
         raise
@@ -92,6 +96,26 @@ def bring_up(state_dir: Path, progress: Callable[[str], None] = lambda _m: None)
     world.timings = {"devnet_start_s": t1 - t0, "world_deploy_s": t2 - t1}
     world.save()
     return world
+
+
+def deploy_protocols(
+    l1_tx: Transactor,
+    l2_tx: Transactor,
+    l1: Manifest,
+    l2: Manifest,
+    progress: Callable[[str], None] = lambda _m: None,
+) -> list[Manifest]:
+    """The protocols beyond the world's DEXes and Safe: the options market (L1, with its dev
+    price feeds) and the L1-L2 bridge (2-of-3 dev relayers). Returns both manifests."""
+    from agent.bridge.deploy import with_bridge
+    from agent.venues.options.deploy import deploy_options
+
+    progress("deploying the options market and the bridge")
+    l1 = l1.with_contracts(**deploy_options(l1_tx.rpc_url, DEPLOYER_KEY, l1))
+    l1_tx.resync_nonce()
+    relayers = [address_of(k) for k in RELAYER_KEYS]
+    l1, l2 = with_bridge(l1_tx, l2_tx, l1, l2, relayers, BRIDGE_THRESHOLD)
+    return [l1, l2]
 
 
 def dump_world(world: DevWorld, into: Path) -> None:

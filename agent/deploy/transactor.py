@@ -46,6 +46,12 @@ class Transactor:
         )
         self._tip = 10**9
 
+    def resync_nonce(self) -> None:
+        """Re-read the pending nonce (after another Transactor sent with the same key)."""
+        self._nonce = int(
+            rpc_call(self.rpc_url, "eth_getTransactionCount", [self.address, "pending"]), 16
+        )
+
     # --- encoding ------------------------------------------------------------------------
     def contract(self, name: str, address: str | None = None) -> Contract:
         art = load(name)

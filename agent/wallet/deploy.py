@@ -1,14 +1,18 @@
-"""Deploy a Safe proxy (owners, threshold) and enable the agent module on it.
+"""Deploy a Safe proxy (owners, threshold) and enable the PolicyModule on it, configured from a
+policy file.
 
 Used by ``scripts/deploy_wallet.py`` and ``agent wallet deploy``; works against any RPC URL.
-Configuring the module is a Safe transaction (enableModule + allowlist in one MultiSend
-batch), so it needs ``threshold`` owner signatures: given owner keys it executes at once;
+Configuring the module is a Safe transaction (enableModule + the compiled policy in one
+MultiSend batch), so it needs ``threshold`` owner signatures: given owner keys it executes at once;
 otherwise it returns the Safe tx (fields and hash) for the owners to sign.
 """
 
 from __future__ import annotations
 
+import re
+import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 
 from eth_abi import encode
 from eth_utils import function_signature_to_4byte_selector as selector
@@ -17,7 +21,8 @@ from eth_utils import to_checksum_address
 from agent.deploy.manifest import Manifest
 from agent.deploy.transactor import PlannedTx, Transactor
 from agent.errors import ValidationError
-from agent.wallet.module import set_allowed_call, skeleton_allowlist
+from agent.policy import ModuleConfig, compile_policy, diff, load_policy
+from agent.policy.compiler import module_calls
 from agent.wallet.multisend import Call, multisend_calldata
 from agent.wallet.safe_tx import (
     ZERO,
@@ -29,6 +34,8 @@ from agent.wallet.safe_tx import (
     sign_safe_tx,
 )
 
+POLICIES = Path(__file__).resolve().parents[1] / "deploy" / "policies"
+
 
 @dataclass(frozen=True, slots=True)
 class WalletDeployment:
@@ -39,6 +46,8 @@ class WalletDeployment:
     operator: str
     config_tx: SafeTx
     executed: bool
+    policy_file: Path  # the bound policy: what the module was configured from
+    multisend: str
 
 
 def setup_calldata(owners: list[str], threshold: int, fallback_handler: str) -> bytes:
@@ -50,22 +59,33 @@ def setup_calldata(owners: list[str], threshold: int, fallback_handler: str) -> 
     )
 
 
-def deploy_safe(
-    tx: Transactor, manifest: Manifest, owners: list[str], threshold: int, salt: int = 0
-) -> str:
+def _create_proxy_call(
+    tx: Transactor, manifest: Manifest, owners: list[str], threshold: int, salt: int
+) -> tuple[str, bytes]:
     owners = check_owners(owners, threshold)
     init = setup_calldata(owners, threshold, manifest.address("CompatibilityFallbackHandler"))
     factory = tx.contract("SafeProxyFactory", manifest.address("SafeProxyFactory"))
     fn = factory.functions.createProxyWithNonce(manifest.address("Safe"), init, salt)
-    data = bytes.fromhex(fn._encode_transaction_data()[2:])
-    # The proxy address is deterministic (CREATE2); ask the factory before sending. An
-    # eth_call sends nothing, so a dry run shows the real address too.
-    raw = tx.rpc(
-        "eth_call", {"from": tx.address, "to": factory.address, "data": "0x" + data.hex()}, "latest"
-    )
-    safe = to_checksum_address("0x" + raw[-40:])
+    return factory.address, bytes.fromhex(fn._encode_transaction_data()[2:])
+
+
+def predict_safe(
+    tx: Transactor, manifest: Manifest, owners: list[str], threshold: int, salt: int = 0
+) -> str:
+    """The address :func:`deploy_safe` will create (CREATE2), asked from the factory by an
+    eth_call, which sends nothing, so a dry run shows the real address too."""
+    factory, data = _create_proxy_call(tx, manifest, owners, threshold, salt)
+    raw = tx.rpc("eth_call", {"from": tx.address, "to": factory, "data": "0x" + data.hex()}, "latest")
+    return to_checksum_address("0x" + raw[-40:])
+
+
+def deploy_safe(
+    tx: Transactor, manifest: Manifest, owners: list[str], threshold: int, salt: int = 0
+) -> str:
+    safe = predict_safe(tx, manifest, owners, threshold, salt)
+    factory, data = _create_proxy_call(tx, manifest, owners, threshold, salt)
     tx.send(
-        factory.address, data,
+        factory, data,
         description=f"SafeProxyFactory.createProxyWithNonce({len(owners)} owners, threshold {threshold})",
     )  # fmt: skip
     return safe
@@ -96,8 +116,18 @@ def deploy_wallet(
     operator: str,
     owner_keys: list[str] | None = None,
     salt: int = 0,
-    allowlist: list[tuple[str, str]] | None = None,
+    policy_template: Path | None = None,
+    policy_out: Path | None = None,
+    guardian: str | None = None,
+    policy_vars: dict[str, str] | None = None,
 ) -> WalletDeployment:
+    """Safe proxy + PolicyModule, and ONE owners' Safe transaction that enables the module and
+    configures it from the policy (the same document the agent enforces off-chain).
+
+    ``policy_template`` defaults to the dev world's policy for the manifest's layer
+    (agent/deploy/policies/); its ``${SAFE}``, ``${MODULE}``, ``${OPERATOR}``, ``${GUARDIAN}``,
+    ``${BRIDGE_RECIPIENT}`` (default: this Safe's own address) and ``policy_vars`` are filled
+    in and the bound policy is written to ``policy_out`` (default: a temp file)."""
     owners = check_owners(owners, threshold)
     try:
         operator = to_checksum_address(operator)
@@ -106,15 +136,29 @@ def deploy_wallet(
     safe = deploy_safe(tx, manifest, owners, threshold, salt)
     multisend = manifest.address("MultiSendCallOnly")
     module = tx.deploy(
-        "AgentModule",
-        safe,
-        operator,
-        multisend,
-        description="deploy AgentModule(safe, operator, MultiSendCallOnly)",
+        "PolicyModule", safe, multisend, description="deploy PolicyModule(safe, MultiSendCallOnly)"
     )
+    template = policy_template or default_policy_template(manifest)
+    text = bind_policy_template(
+        template.read_text(),
+        {
+            "SAFE": safe, "MODULE": module, "OPERATOR": operator,
+            "GUARDIAN": to_checksum_address(guardian) if guardian else ZERO,
+            "BRIDGE_RECIPIENT": safe, **(policy_vars or {}),
+        },
+        source=str(template),
+    )  # fmt: skip
+    out = policy_out or Path(tempfile.mkdtemp(prefix="agent-policy-")) / f"policy.{safe}.toml"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text)
+    policy = load_policy(out, manifest)
+    if policy.safe.lower() != safe.lower():
+        raise ValidationError(
+            "policy.safe", f"{policy.safe} is not the deployed Safe {safe}", 'write safe = "${SAFE}"'
+        )
+    changes = diff(ModuleConfig(), compile_policy(policy), policy)
     calls = [Call(safe, selector("enableModule(address)") + encode(["address"], [module]))]
-    for target, sig in allowlist if allowlist is not None else skeleton_allowlist(manifest):
-        calls.append(set_allowed_call(module, target, sig))
+    calls += module_calls(module, changes)
     config = SafeTx(
         safe=safe, chain_id=tx.chain_id, to=multisend, value=0,
         data=multisend_calldata(calls), operation=Operation.DELEGATECALL,
@@ -128,11 +172,34 @@ def deploy_wallet(
     else:
         tx.planned.append(
             PlannedTx(
-                f"Safe tx for the owners to sign (enableModule + {len(calls) - 1} allowlist "
-                f"entries), safeTxHash 0x{config.hash().hex()}",
+                f"Safe tx for the owners to sign (enableModule + {len(changes)} policy "
+                f"changes), safeTxHash 0x{config.hash().hex()}",
                 config.to,
                 config.data,
                 0,
             )
         )
-    return WalletDeployment(safe, module, tuple(owners), threshold, operator, config, executed)
+    return WalletDeployment(
+        safe, module, tuple(owners), threshold, operator, config, executed, out, multisend
+    )
+
+
+def default_policy_template(manifest: Manifest) -> Path:
+    """The dev world's policy for this manifest's layer (L2 when it has the L2 bridge)."""
+    return POLICIES / ("l2.toml" if "BridgeL2" in manifest.contracts else "l1.toml")
+
+
+def bind_policy_template(text: str, variables: dict[str, str], *, source: str = "") -> str:
+    """Fill ``${NAME}`` placeholders; one left unfilled is an error naming it and the fix."""
+
+    def fill(m: re.Match[str]) -> str:
+        name = m.group(1)
+        if name not in variables:
+            raise ValidationError(
+                f"{source or 'policy'}: ${{{name}}}",
+                "is a template variable with no value",
+                f"pass policy_vars={{'{name}': ...}} (CLI: --var {name}=...)",
+            )
+        return str(variables[name])
+
+    return re.sub(r"\$\{([A-Z0-9_]+)\}", fill, text)

@@ -1,4 +1,4 @@
-"""Send calls as the Safe through the agent module, signed by the operator key.
+"""Send calls as the Safe through its PolicyModule, signed by the operator key.
 
 Write-ahead: the signed raw transaction is journaled (TxSigned, durable) BEFORE broadcast,
 so after a crash the same bytes (same hash) are re-broadcast instead of a second signature.
@@ -21,7 +21,7 @@ from agent.model.decisions import Decision
 from agent.oms.events import TxMined, TxSent, TxSigned, tx_stream
 from agent.signing.local import LocalSigner
 from agent.signing.types import TxRequest
-from agent.wallet.module import exec_batch_calldata, exec_calldata
+from agent.wallet.module import module_calldata
 from agent.wallet.multisend import Call
 
 
@@ -50,6 +50,7 @@ class ModuleExecutor:
         signer: LocalSigner,
         *,
         module: str,
+        multisend: str,
         chain_id: int,
         journal: Store,
         fees: FeeConfig | None = None,
@@ -59,6 +60,7 @@ class ModuleExecutor:
         self.rpc = rpc
         self.signer = signer
         self.module = module
+        self.multisend = multisend
         self.chain_id = chain_id
         self.journal = journal
         self.fees = fees or FeeConfig()
@@ -67,10 +69,8 @@ class ModuleExecutor:
         self.stream = tx_stream(chain_id, signer.address)
         self.guard = guard
 
-    def calldata(self, calls: list[Call]) -> bytes:
-        if len(calls) == 1 and calls[0].value == 0:
-            return exec_calldata(calls[0].to, calls[0].data)
-        return exec_batch_calldata(calls)
+    def calldata(self, calls: Sequence[Call]) -> bytes:
+        return module_calldata(calls, self.multisend)
 
     async def build(self, calls: list[Call]) -> TxRequest:
         data = self.calldata(calls)

@@ -47,16 +47,15 @@ async def run() -> list[dict]:
         l1_url, l2_url = w.devnets.l1.rpc_url, w.devnets.l2.rpc_url
         tx = Transactor(l1_url, DEPLOYER_KEY)
         owners = [address_of(k) for k in OWNER_KEYS]
+        l2_safe = deploy_safe(Transactor(l2_url, DEPLOYER_KEY), w.l2, owners, 2)
         wal = deploy_wallet(
             tx, w.l1, owners=owners, threshold=2, operator=address_of(OPERATOR_KEY),
-            owner_keys=list(OWNER_KEYS),
+            owner_keys=list(OWNER_KEYS), policy_vars={"BRIDGE_RECIPIENT": l2_safe},
         )  # fmt: skip
         usdc = w.l1.asset("USDC")
         tx.transact("DevToken", usdc.address, "mint", wal.safe, usdc.to_base(Decimal(10**8)))
-        l2_safe = deploy_safe(Transactor(l2_url, DEPLOYER_KEY), w.l2, owners, 2)
         l1, l2 = prepare_bridge_demo(
-            l1_url=l1_url, l2_url=l2_url, l1=w.l1, l2=w.l2, safe=wal.safe, module=wal.module,
-            owner_keys=list(OWNER_KEYS), threshold=2,
+            l1_url=l1_url, l2_url=l2_url, l1=w.l1, l2=w.l2,
         )  # fmt: skip
         journal = SqliteJournal(tmp / "journal.sqlite")
         l1_rpc = await RpcClient(l1_url, expected_chain_id=l1.chain_id).connect()
@@ -71,7 +70,7 @@ async def run() -> list[dict]:
         relayer = await Relayer(cfg, journal).connect()
         task = asyncio.create_task(relayer.run(stop))
         ex = ModuleExecutor(
-            l1_rpc, LocalSigner(OPERATOR_KEY), module=wal.module, chain_id=l1.chain_id,
+            l1_rpc, LocalSigner(OPERATOR_KEY), module=wal.module, multisend=wal.multisend, chain_id=l1.chain_id,
             journal=journal,
         )  # fmt: skip
         venue = await BridgeVenue(

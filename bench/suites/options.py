@@ -29,12 +29,10 @@ from agent.model import Side
 from agent.strategies import Leg, Strategy, VolSurface, iron_condor
 from agent.venues.options import calldata
 from agent.venues.options.chain import ChainClient
-from agent.venues.options.deploy import deploy_options, options_allowlist
 from agent.venues.options.devsetup import fund, list_strategy_series, setup_maker
 from agent.venues.options.executor import ModuleExecutor
 from agent.venues.options.rfq import RfqClient
 from agent.wallet.deploy import deploy_wallet
-from agent.wallet.module import skeleton_allowlist
 from agent.wallet.multisend import Call
 from bench.common import latency_metric
 
@@ -47,12 +45,11 @@ async def run() -> list[dict]:
     w = bring_up(tmp)
     with w:
         url = w.devnets.l1.rpc_url
-        m = w.l1.with_contracts(**deploy_options(url, DEPLOYER_KEY, w.l1))
+        m = w.l1  # bring_up deployed the market; the dev policy allows it
         tx = Transactor(url, DEPLOYER_KEY)
         wal = deploy_wallet(
             tx, m, owners=[address_of(k) for k in OWNER_KEYS], threshold=2,
             operator=address_of(OPERATOR_KEY), owner_keys=list(OWNER_KEYS),
-            allowlist=skeleton_allowlist(m) + options_allowlist(m.address("OptionsMarket")),
         )  # fmt: skip
         fund(tx, m, wal.safe, {"USDC": Decimal(2_000_000), "WETH": Decimal(200)})
         setup_maker(url, DEPLOYER_KEY, MARKET_MAKER_KEY, m,
@@ -73,7 +70,7 @@ async def run() -> list[dict]:
         chain = await ChainClient.connect(url, OPERATOR_KEY)
         rfq = RfqClient(server.url)
         ex = MultilegExecutor(
-            manifest=m, rfq=rfq, executor=ModuleExecutor(chain, wal.safe, wal.module),
+            manifest=m, rfq=rfq, executor=ModuleExecutor(chain, wal.safe, wal.module, wal.multisend),
             config=MultilegConfig(surface=surface, hedge=HedgeSpec()),
         )  # fmt: skip
         try:

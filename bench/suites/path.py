@@ -40,6 +40,7 @@ ADDR = {
     "USDC": "0x" + "44" * 20,
     "module": "0x" + "55" * 20,
     "safe": "0x" + "66" * 20,
+    "multisend": "0x" + "77" * 20,
 }
 
 
@@ -86,7 +87,7 @@ def _builder() -> Any:
         from agent.model import Quote
         from agent.signing import TxRequest
         from agent.venues.uniswap_v3 import UniswapV3Venue
-        from agent.wallet.module import exec_batch_calldata
+        from agent.wallet.module import module_calldata
     except ImportError:
         return None
     m = Manifest(
@@ -114,7 +115,7 @@ def _builder() -> Any:
             chain_id=CHAIN,
             nonce=next(nonce),
             to=ADDR["module"],
-            data=exec_batch_calldata(calls),
+            data=module_calldata(calls, ADDR["multisend"]),
             gas=quote.gas_units,
             max_fee_per_gas=42 * 10**9,
             max_priority_fee_per_gas=2 * 10**9,

@@ -18,7 +18,6 @@ from typing import Any
 from agent.bridge.deploy import (
     ESCROW_NAME,
     L2_BRIDGE_NAME,
-    allow_bridge_deposits,
     bridged_name,
     with_bridge,
 )
@@ -68,22 +67,14 @@ def prepare_bridge_demo(
     l2_url: str,
     l1: Manifest,
     l2: Manifest,
-    safe: str,
-    module: str,
-    owner_keys: list[str],
-    threshold: int,
     deployer_key: str = DEPLOYER_KEY,
 ) -> tuple[Manifest, Manifest]:
-    """Deploy the bridge if absent (returns manifests with its names) and allowlist deposits."""
-    l1, l2 = with_bridge(
+    """Deploy the bridge if absent (bring_up deploys it; returns manifests with its names).
+    Deposits are allowed by the Safe's policy (agent/deploy/policies/l1.toml)."""
+    return with_bridge(
         Transactor(l1_url, deployer_key), Transactor(l2_url, deployer_key), l1, l2,
         [address_of(k) for k in RELAYER_KEYS], RELAYER_THRESHOLD,
     )  # fmt: skip
-    allow_bridge_deposits(
-        Transactor(l1_url, deployer_key), safe=safe, module=module,
-        escrow=l1.address(ESCROW_NAME), owner_keys=owner_keys, threshold=threshold,
-    )  # fmt: skip
-    return l1, l2
 
 
 async def bridge_usdc_demo(
@@ -126,8 +117,9 @@ async def bridge_usdc_demo(
             ).connect()  # fmt: skip
             relayer_task = asyncio.create_task(relayer.run(stop))
         executor = ModuleExecutor(
-            l1_rpc, LocalSigner(operator_key), module=module, chain_id=l1.chain_id, journal=journal
-        )
+            l1_rpc, LocalSigner(operator_key), module=module,
+            multisend=l1.address("MultiSendCallOnly"), chain_id=l1.chain_id, journal=journal,
+        )  # fmt: skip
         venue = await BridgeVenue(
             l1_rpc=l1_rpc, l2_rpc=l2_rpc, l1=l1, l2=l2, executor=executor, safe=safe,
             recipient=recipient, journal=journal, l1_block_time=Decimal("0.05"),

@@ -2,14 +2,13 @@
 transaction, and return what to print (legs, premiums, net Greeks, max loss, tx hash).
 
 The caller (scripts/demo) provides a devnet with the world deployed and a Safe with the agent
-module; this deploys the options market if the manifest lacks it, allowlists it on the
-module (one owners' Safe tx), funds the Safe and the market maker, lists the condor's series,
+module whose policy allows the market (agent/deploy/policies/l1.toml); this deploys the
+options market if the manifest lacks it, funds the Safe and the market maker, lists the condor's series,
 starts the market maker's HTTP service in-process, and runs the strategy.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -27,14 +26,10 @@ from agent.marketmaker.server import serve
 from agent.model import Side
 from agent.strategies import VolSurface, iron_condor
 from agent.venues.options.chain import ChainClient
-from agent.venues.options.deploy import deploy_options, options_allowlist
+from agent.venues.options.deploy import deploy_options
 from agent.venues.options.devsetup import fund, list_strategy_series, setup_maker
 from agent.venues.options.executor import ModuleExecutor
 from agent.venues.options.rfq import RfqClient
-from agent.wallet.deploy import execute_safe_tx, safe_nonce
-from agent.wallet.module import set_allowed_call
-from agent.wallet.multisend import multisend_calldata
-from agent.wallet.safe_tx import Operation, SafeTx
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,27 +59,6 @@ class CondorDemoResult:
         return out
 
 
-def enable_options_on_module(
-    rpc_url: str,
-    manifest: Manifest,
-    safe: str,
-    module: str,
-    owner_keys: Sequence[str],
-    threshold: int,
-) -> None:
-    """Owners' Safe tx: allow the market's functions on the agent module."""
-    tx = Transactor(rpc_url, owner_keys[0])
-    calls = [
-        set_allowed_call(module, t, sig)
-        for t, sig in options_allowlist(manifest.address("OptionsMarket"))
-    ]
-    st = SafeTx(
-        safe=safe, chain_id=tx.chain_id, to=manifest.address("MultiSendCallOnly"), value=0,
-        data=multisend_calldata(calls), operation=Operation.DELEGATECALL, nonce=safe_nonce(tx, safe),
-    )  # fmt: skip
-    execute_safe_tx(tx, st, list(owner_keys), threshold)
-
-
 async def sell_iron_condor_demo(
     rpc_url: str,
     manifest: Manifest,
@@ -92,8 +66,6 @@ async def sell_iron_condor_demo(
     safe: str,
     module: str,
     operator_key: str,
-    owner_keys: Sequence[str],
-    threshold: int = 2,
     strikes: tuple[Decimal, Decimal, Decimal, Decimal] = (
         Decimal(2600),
         Decimal(2800),
@@ -107,7 +79,6 @@ async def sell_iron_condor_demo(
 ) -> CondorDemoResult:
     if "OptionsMarket" not in manifest.contracts:
         manifest = manifest.with_contracts(**deploy_options(rpc_url, DEPLOYER_KEY, manifest))
-    enable_options_on_module(rpc_url, manifest, safe, module, owner_keys, threshold)
     if fund_safe:
         fund(
             Transactor(rpc_url, DEPLOYER_KEY),
@@ -141,7 +112,7 @@ async def sell_iron_condor_demo(
     rfq = RfqClient(server.url)
     try:
         ex = MultilegExecutor(
-            manifest=manifest, rfq=rfq, executor=ModuleExecutor(chain, safe, module),
+            manifest=manifest, rfq=rfq, executor=ModuleExecutor(chain, safe, module, manifest.address("MultiSendCallOnly")),
             config=MultilegConfig(surface=surface, hedge=HedgeSpec()), journal=journal,
         )  # fmt: skip
         plan = await ex.plan(condor)

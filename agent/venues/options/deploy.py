@@ -1,4 +1,4 @@
-"""Deploy the options market and its dev price feeds; list series; module allowlist entries.
+"""Deploy the options market and its dev price feeds; list series.
 
 ``deploy_options(rpc_url, deployer_key, manifest)`` is what the world deployment and the demo
 call; it returns {name: address} for ``manifest.with_contracts(**names)``:
@@ -112,9 +112,3 @@ def read_feed(tx: Transactor, feed: str) -> Decimal:
         ["uint80", "int256", "uint256", "uint256", "uint80"], bytes.fromhex(raw[2:])
     )
     return Decimal(answer).scaleb(-FEED_DECIMALS)
-
-
-def options_allowlist(market: str) -> list[tuple[str, str]]:
-    """(target, function signature) pairs an agent module needs for the options venue; token
-    approvals and the Uniswap V3 swaps for hedging are in the wallet's skeleton allowlist."""
-    return [(market, sig) for sig in calldata.MARKET_FUNCTIONS]

@@ -16,7 +16,7 @@ from eth_utils import function_signature_to_4byte_selector as selector
 
 from agent.errors import ValidationError
 from agent.venues.options.chain import ChainClient, TxResult
-from agent.wallet.module import exec_batch_calldata, exec_calldata
+from agent.wallet.module import module_calldata
 from agent.wallet.multisend import Call, multisend_calldata
 from agent.wallet.safe_tx import (
     Operation,
@@ -35,23 +35,19 @@ class SafeExecutor(Protocol):
 
 
 class ModuleExecutor:
-    """The operator key calls AgentModule.exec / execBatch; the module checks its allowlist and
+    """The operator key calls PolicyModule.execute; the module checks the owners' policy and
     makes the Safe do the calls (a batch via MultiSendCallOnly, delegatecalled by the Safe)."""
 
-    def __init__(self, chain: ChainClient, safe: str, module: str) -> None:
+    def __init__(self, chain: ChainClient, safe: str, module: str, multisend: str) -> None:
         self.chain = chain
         self.safe = safe
         self.module = module
+        self.multisend = multisend
 
     async def execute(self, calls: Sequence[Call], *, gas: int | None = None) -> TxResult:
         if not calls:
             raise ValidationError("calls", "is empty", "give at least one call")
-        if len(calls) == 1:
-            c = calls[0]
-            data = exec_calldata(c.to, c.data, c.value)
-        else:
-            data = exec_batch_calldata(list(calls))
-        return await self.chain.send(self.module, data, gas=gas)
+        return await self.chain.send(self.module, module_calldata(calls, self.multisend), gas=gas)
 
 
 class OwnersExecutor:

@@ -61,16 +61,15 @@ def bridge_world(world: DevWorld) -> Iterator[BridgeWorld]:
     try:
         t1 = Transactor(l1d.rpc_url, DEPLOYER_KEY)
         owners = [address_of(k) for k in OWNER_KEYS]
+        l2_safe = deploy_safe(Transactor(l2d.rpc_url, DEPLOYER_KEY), world.l2, owners, 2, salt=7)
         w = deploy_wallet(
             t1, world.l1, owners=owners, threshold=2, operator=address_of(OPERATOR_KEY),
-            owner_keys=list(OWNER_KEYS),
+            owner_keys=list(OWNER_KEYS), policy_vars={"BRIDGE_RECIPIENT": l2_safe},
         )  # fmt: skip
         usdc = world.l1.asset("USDC")
         t1.transact("DevToken", usdc.address, "mint", w.safe, usdc.to_base(SAFE_USDC))
-        l2_safe = deploy_safe(Transactor(l2d.rpc_url, DEPLOYER_KEY), world.l2, owners, 2, salt=7)
         l1, l2 = prepare_bridge_demo(
-            l1_url=l1d.rpc_url, l2_url=l2d.rpc_url, l1=world.l1, l2=world.l2, safe=w.safe,
-            module=w.module, owner_keys=list(OWNER_KEYS), threshold=2,
+            l1_url=l1d.rpc_url, l2_url=l2d.rpc_url, l1=world.l1, l2=world.l2,
         )  # fmt: skip
         # scan from the bridge's deployment on: earlier blocks hold no bridge events
         l1 = Manifest(l1.chain_id, l1.name, l1d.block_number(), l1.contracts, l1.tokens, l1.pools)
@@ -88,7 +87,8 @@ async def venue(bridge_world, tmp_path):
     l1 = await RpcClient(bw.l1_url, expected_chain_id=bw.l1.chain_id).connect()
     l2 = await RpcClient(bw.l2_url, expected_chain_id=bw.l2.chain_id).connect()
     ex = ModuleExecutor(
-        l1, LocalSigner(OPERATOR_KEY), module=bw.module, chain_id=bw.l1.chain_id, journal=journal
+        l1, LocalSigner(OPERATOR_KEY), module=bw.module, multisend=bw.l1.address("MultiSendCallOnly"),
+        chain_id=bw.l1.chain_id, journal=journal,
     )
     v = await BridgeVenue(
         l1_rpc=l1, l2_rpc=l2, l1=bw.l1, l2=bw.l2, executor=ex, safe=bw.safe,

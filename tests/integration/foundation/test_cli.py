@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -46,7 +47,7 @@ def test_wallet_deploy_dry_run_decodes_and_sends_nothing(world: DevWorld) -> Non
     )  # fmt: skip
     assert r.returncode == 0, r.stderr
     assert "dry run: nothing sent" in r.stdout
-    assert "SafeProxyFactory.createProxyWithNonce" in r.stdout and "AgentModule" in r.stdout
+    assert "SafeProxyFactory.createProxyWithNonce" in r.stdout and "PolicyModule" in r.stdout
     assert "selector 0x610b5925" in r.stdout  # enableModule(address), decoded from the batch
     assert rpc_call(url, "eth_getTransactionCount", [deployer, "latest"]) == nonce
 
@@ -60,7 +61,12 @@ def test_wallet_deploy_for_real_then_module_enabled(world: DevWorld, l1_isolated
         "--owner-key-env", "OWNER1", "--salt", "99", env=env,
     )  # fmt: skip
     assert r.returncode == 0, r.stderr
-    assert "module enabled" in r.stdout
+    assert "PolicyModule enabled and configured" in r.stdout
+    safe = re.search(r"safe\s+(0x[0-9a-fA-F]{40})", r.stdout).group(1)  # type: ignore[union-attr]
+    module = re.search(r"module\s+(0x[0-9a-fA-F]{40})", r.stdout).group(1)  # type: ignore[union-attr]
+    data = "0x2d9ad53d" + "00" * 12 + module[2:].lower()  # isModuleEnabled(address)
+    enabled = rpc_call(world.devnets.l1.rpc_url, "eth_call", [{"to": safe, "data": data}, "latest"])
+    assert int(enabled, 16) == 1
 
 
 @pytest.mark.parametrize(

@@ -115,10 +115,11 @@ async def test_limit_denial_sends_nothing_and_is_journaled(
         await app.close()
 
 
-async def test_operator_cannot_call_outside_the_allowlist(
+async def test_operator_cannot_call_outside_the_policy(
     world: DevWorld, l1_wallet: WalletDeployment, l1_isolated: None, tmp_path: Path
 ) -> None:
-    """A stolen operator key cannot transfer the Safe's tokens: transfer is not allowlisted."""
+    """A stolen operator key cannot transfer the Safe's tokens: the policy grants no transfer,
+    so the PolicyModule reverts (no off-chain guard in this app: the chain enforces it)."""
     from agent.errors import RpcError
     from agent.wallet.multisend import Call
 

@@ -32,12 +32,10 @@ from agent.marketmaker.server import RunningServer, serve
 from agent.model import Side
 from agent.strategies import Strategy, VolSurface, iron_condor
 from agent.venues.options.chain import ChainClient
-from agent.venues.options.deploy import deploy_options, options_allowlist
 from agent.venues.options.devsetup import fund, list_strategy_series, setup_maker
 from agent.venues.options.executor import ModuleExecutor
 from agent.venues.options.rfq import RfqClient
 from agent.wallet.deploy import deploy_wallet
-from agent.wallet.module import skeleton_allowlist
 
 SURFACE = VolSurface(atm=0.6)
 SAFE_FUNDS = {"USDC": Decimal(200_000), "WETH": Decimal(20)}
@@ -65,14 +63,11 @@ def options_world(world: DevWorld) -> Iterator[OptionsWorld]:
     l1 = world.devnets.l1
     snap = l1.snapshot()
     try:
-        names = deploy_options(l1.rpc_url, DEPLOYER_KEY, world.l1)
-        m = world.l1.with_contracts(**names)
+        m = world.l1  # bring_up deployed the market; the dev policy allows it
         tx = Transactor(l1.rpc_url, DEPLOYER_KEY)
-        allow = skeleton_allowlist(m) + options_allowlist(m.address("OptionsMarket"))
         w = deploy_wallet(
             tx, m, owners=[address_of(k) for k in OWNER_KEYS], threshold=2,
             operator=address_of(OPERATOR_KEY), owner_keys=list(OWNER_KEYS), salt=11,
-            allowlist=allow,
         )  # fmt: skip
         fund(Transactor(l1.rpc_url, DEPLOYER_KEY), m, w.safe, SAFE_FUNDS)
         setup_maker(
@@ -118,7 +113,10 @@ async def executor_parts(
     journal = SqliteJournal(tmp_path / "journal.sqlite")
     ex = MultilegExecutor(
         manifest=options_world.manifest, rfq=rfq,
-        executor=ModuleExecutor(chain, options_world.safe, options_world.module),
+        executor=ModuleExecutor(
+                chain, options_world.safe, options_world.module,
+                options_world.manifest.address("MultiSendCallOnly"),
+            ),
         config=MultilegConfig(surface=SURFACE, hedge=HedgeSpec(fee=500, slippage_bps=200)),
         journal=journal,
     )  # fmt: skip

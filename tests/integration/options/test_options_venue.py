@@ -14,7 +14,7 @@ from eth_utils import function_signature_to_4byte_selector as selector
 from venue_conformance import ConformanceCase, VenueConformance
 
 from agent.algos.multileg import MultilegConfig, MultilegExecutor
-from agent.deploy.devworld import OPERATOR_KEY, OWNER_KEYS
+from agent.deploy.devworld import OPERATOR_KEY
 from agent.model import OptionContract, OptionKind, Side
 from agent.strategies import VolSurface
 from agent.venues.options import calldata
@@ -35,7 +35,10 @@ class TestOptionsVenueConformance(VenueConformance):
         chain = await ChainClient.connect(options_world.rpc_url, OPERATOR_KEY)
         ex = MultilegExecutor(
             manifest=options_world.manifest, rfq=RfqClient(server.url),
-            executor=ModuleExecutor(chain, options_world.safe, options_world.module),
+            executor=ModuleExecutor(
+                chain, options_world.safe, options_world.module,
+                options_world.manifest.address("MultiSendCallOnly"),
+            ),
             config=MultilegConfig(surface=VolSurface(atm=0.6)),  # the maker's surface
         )  # fmt: skip
         venue = OptionsVenue(ex)
@@ -110,19 +113,19 @@ async def test_market_maker_http_refusals(options_world, mm_server):
 
 
 async def test_sell_iron_condor_demo(options_world, l1_isolated):
-    """The demo entry point the lead's scripts/demo calls, on a fresh manifest (it deploys its
-    own market) and the fixture's Safe."""
+    """The demo entry point scripts/demo calls, with the world's market (bring_up deployed it;
+    the Safe's policy allows it) and the fixture's Safe."""
     from agent.venues.options.demo import sell_iron_condor_demo
 
     base = options_world.world.l1
     res = await sell_iron_condor_demo(
         options_world.rpc_url, base, safe=options_world.safe, module=options_world.module,
-        operator_key=OPERATOR_KEY, owner_keys=list(OWNER_KEYS),
+        operator_key=OPERATOR_KEY,
     )  # fmt: skip
     r = res.result
     assert len(r.legs) == 4 and r.tx_hash.startswith("0x") and r.gas_used > 0
     assert r.max_loss is not None and r.max_loss < Decimal(200)
-    assert res.manifest.address("OptionsMarket") != options_world.manifest.address("OptionsMarket")
+    assert res.manifest.address("OptionsMarket") == options_world.manifest.address("OptionsMarket")
     text = "\n".join(res.lines())
     assert "iron condor" in text and "max loss" in text and r.tx_hash in text
     kinds = [(f.leg.option.kind, f.leg.side) for f in r.legs]
