@@ -86,11 +86,23 @@ def build_context(
     refs: dict[str, PricePoint] = {}
     unit_greeks: dict[str, GreeksPoint] = {}
     unit_grid: dict[str, np.ndarray] = {}
-    for inst, mult in instruments:
+    instruments_ = tuple(instruments)  # iterated twice
+    for inst, mult in instruments_:
         mark, g, grid = instrument_unit(inst, market, params, mult)
         refs[inst.symbol] = PricePoint(_dec(mark), market.as_of)
         unit_greeks[inst.symbol] = g
         unit_grid[inst.symbol] = grid
+
+    # An underlying the book does not hold has zero Greeks and a zero margin grid; listing
+    # them explicitly lets the checks treat an absent entry as missing data, never as zero.
+    grid_by_und = {m.underlying: m.grid_pnl for m in report.per_underlying}
+    mm_by_und = {m.underlying: m.maintenance for m in report.per_underlying}
+    for inst, _ in instruments_:
+        u = underlying_of(inst)
+        greeks.setdefault(u, GreeksPoint(0.0, 0.0))
+        if u not in grid_by_und:
+            grid_by_und[u] = np.zeros_like(unit_grid[inst.symbol])
+            mm_by_und[u] = 0.0
 
     return RiskContext(
         now=now,
@@ -114,8 +126,8 @@ def build_context(
             initial=report.initial,
             im_multiplier=params.im_multiplier,
             contingency_rate=params.short_option_contingency,
-            grid_pnl={m.underlying: m.grid_pnl for m in report.per_underlying},
-            maintenance_by_underlying={m.underlying: m.maintenance for m in report.per_underlying},
+            grid_pnl=grid_by_und,
+            maintenance_by_underlying=mm_by_und,
             short_option_units={u: float(shorts[i]) for i, u in enumerate(book.underlyings)},
             as_of=market.as_of,
         ),

@@ -3,9 +3,10 @@
 The OMS runs its checks as ``check(SubmitOrder, OrderStore) -> Decision``. This adapter turns
 the command into an :class:`OrderProposal` (``resolve``: the OMS knows instruments by symbol,
 the caller maps them to instrument objects and attaches the quote), builds or fetches the
-context (``context``), runs the gate and returns its decision; ``on_result`` receives the
-full :class:`GateResult` so its ``to_events()`` can be journaled with the order. Anything
-that goes wrong on the way is a denial, never a pass.
+context (``context``), runs the gate and returns its decision. ``explain`` returns the
+decision with every check's verdict, which ``OrderManager`` journals with the order
+(``OrderAccepted.verdicts`` / ``OrderDenied.verdicts``); ``on_result`` also receives the full
+:class:`GateResult`. Anything that goes wrong on the way is a denial, never a pass.
 """
 
 from __future__ import annotations
@@ -66,14 +67,23 @@ class RiskGateCheck:
         self.on_result = on_result
 
     def __call__(self, cmd: SubmitOrder, store: Any) -> Decision:
+        return self.explain(cmd, store)[0]
+
+    def explain(
+        self, cmd: SubmitOrder, store: Any
+    ) -> tuple[Decision, tuple[tuple[str, Decision], ...]]:
+        """(the gate's decision, (check name, Decision) for every check run). ``OrderManager``
+        calls this when present and journals each inner verdict with the order. When the
+        order cannot even be assessed (unknown instrument, no market data), the inner tuple
+        is empty and the decision is this adapter's own denial."""
         try:
             proposal = self.resolve(cmd)
             ctx = self.context(proposal)
         except AgentError as e:
-            return Deny("RISK_INPUT_MISSING", f"cannot assess the order: {e}", self.name)
+            return Deny("RISK_INPUT_MISSING", f"cannot assess the order: {e}", self.name), ()
         except Exception as e:  # a failing context builder must refuse, not crash the OMS
-            return Deny("RISK_CHECK_ERROR", f"{type(e).__name__}: {e}", self.name)
+            return Deny("RISK_CHECK_ERROR", f"{type(e).__name__}: {e}", self.name), ()
         result = self.gate.evaluate(proposal, ctx)
         if self.on_result is not None:
             self.on_result(cmd.client_order_id, result)
-        return result.decision
+        return result.decision, result.pairs

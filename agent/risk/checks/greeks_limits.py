@@ -21,7 +21,9 @@ def check_greeks(p: OrderProposal, ctx: RiskContext) -> Decision:
     if unit is None:
         return missing(RULE, f"unit Greeks for {p.symbol}")
     cur = ctx.portfolio_greeks.get(p.underlying)
-    cur_d, cur_v = (cur.delta, cur.vega) if cur is not None else (0.0, 0.0)
+    if cur is None:  # build_context gives zeros for an underlying the book does not hold
+        return missing(RULE, f"portfolio Greeks for {p.underlying}")
+    cur_d, cur_v = cur.delta, cur.vega
     q = float(p.signed_size)
     post_d = cur_d + q * unit.delta
     post_v = cur_v + q * unit.vega

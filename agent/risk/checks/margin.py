@@ -26,10 +26,14 @@ def check_margin(p: OrderProposal, ctx: RiskContext) -> Decision:
     spot = ctx.underlying_prices.get(p.underlying)
     if spot is None:
         return missing(RULE, f"spot for {p.underlying}")
+    if ctx.stale(spot.as_of):
+        return stale(RULE, f"spot for {p.underlying}")
     u = p.underlying
-    q = float(p.signed_size)
     grid = m.grid_pnl.get(u)
-    post = q * unit if grid is None else grid + q * unit
+    if grid is None:  # build_context gives zeros for an underlying the book does not hold
+        return missing(RULE, f"margin grid of the book on {u}")
+    q = float(p.signed_size)
+    post = grid + q * unit
     scan = max(0.0, -float(post.min()))
     shorts = m.short_option_units.get(u, 0.0)
     if p.is_option:

@@ -5,6 +5,7 @@ import json
 from datetime import timedelta
 from decimal import Decimal as D
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -13,7 +14,7 @@ from agent.model.decisions import Allow, Deny, Reduce
 from agent.model.positions import Portfolio, Position
 from agent.risk.checks import DEFAULT_CHECKS, OrderProposal
 from agent.risk.context import build_context
-from agent.risk.gate import RiskGate
+from agent.risk.gate import RiskGate, Verdict
 
 from .conftest import NOW
 from .test_checks import LIMITS
@@ -35,10 +36,35 @@ def test_gate_runs_ten_checks_and_allows(market):
     assert len(gate.names) == 10 == len(DEFAULT_CHECKS)
     r = gate.evaluate(_order(), _ctx(market))
     assert r.allowed and isinstance(r.decision, Allow)
-    assert [n for n, _ in r.verdicts] == list(gate.names)
+    assert [v.check for v in r.verdicts] == list(gate.names)
+    assert [n for n, _ in r.pairs] == list(gate.names)
     ev = r.to_events()
     assert all(e["verdict"] == "allow" for e in ev)
     json.dumps(ev)
+    json.dumps(r.to_dict())
+
+
+def test_verdicts_are_frozen_records_with_code_and_reason(market):
+    r = RiskGate().evaluate(_order("12", price="3200"), _ctx(market))
+    by = {v.check: v for v in r.verdicts}
+    band, notional, state = by["price_band"], by["max_order_notional"], by["trading_state"]
+    assert band.verdict is Verdict.DENY and band.code == "RISK_PRICE_BAND"
+    assert "fat-fingered" in band.reason and band.rule == "price_band"
+    assert notional.verdict is Verdict.REDUCE and notional.max_quantity == D(
+        9
+    )  # 30000 / 3200, whole units
+    assert state.verdict is Verdict.ALLOW and state.code == "" and state.max_quantity is None
+    assert band.to_dict() == {
+        "check": "price_band",
+        "verdict": "deny",
+        "code": "RISK_PRICE_BAND",
+        "reason": band.reason,
+    }
+    assert notional.to_dict()["max_quantity"] == "9"
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        band.code = "X"  # type: ignore[misc]
+    assert r.verdicts is r.verdicts  # built once
+    assert r.to_dict()["code"] == "RISK_PRICE_BAND" and len(r.to_dict()["verdicts"]) == 10
 
 
 def test_first_denial_wins_and_all_verdicts_are_kept(market):

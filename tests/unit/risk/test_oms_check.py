@@ -54,3 +54,23 @@ def test_gate_decides_in_the_oms_and_verdicts_are_kept(journal, market):
 
     denied = [r.event for r in journal.read_all() if type(r.event).__name__ == "OrderDenied"]
     assert [d.rule for d in denied] == ["price_band", "risk_gate"]
+
+
+def test_explain_gives_the_oms_every_inner_verdict(market):
+    pf = Portfolio((Position(ETH, D(5), "cex"),), (("USDC", D(100_000)),))
+    ctx = build_context(pf, market, LIMITS, now=NOW, instruments=[(ETH, D(1))])
+
+    def resolve(cmd):
+        if cmd.instrument != "ETH/USDC":
+            raise ValidationError("instrument", f"{cmd.instrument} is unknown to risk")
+        return proposal_from_command(cmd, ETH, quote_price=D("3005"))
+
+    check = RiskGateCheck(resolve, lambda p: ctx)
+    d, inner = check.explain(
+        SubmitOrder("b", "ETH/USDC", Side.BUY, D(1), LIMIT, D(3300), venue="cex"), None
+    )
+    assert d.code == "RISK_PRICE_BAND"
+    assert [n for n, _ in inner] == list(check.gate.names)
+    assert dict(inner)["price_band"] == d
+    d, inner = check.explain(SubmitOrder("c", "SOL/USDC", Side.BUY, D(1), venue="cex"), None)
+    assert d.code == "RISK_INPUT_MISSING" and inner == ()
