@@ -14,6 +14,7 @@ import hmac
 import json
 import logging
 from decimal import Decimal, InvalidOperation
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl
 
 from aiohttp import web
@@ -23,6 +24,9 @@ from agent.exchange_sim.exchange import RejectReason, SimReject
 from agent.exchange_sim.instruments import SimInstrument
 from agent.exchange_sim.matching import SimOrder, SimOrderStatus, SimTif, Trade
 from agent.model import Side
+
+if TYPE_CHECKING:
+    from agent.exchange_sim.binance_ws import BinanceStreams
 
 log = logging.getLogger(__name__)
 DEFAULT_WEIGHT_LIMIT = 6000
@@ -64,6 +68,7 @@ WEIGHTS = {
     "myTrades": 20,
     "account": 20,
     "allOrders": 20,
+    "userDataStream": 2,
 }
 
 
@@ -113,6 +118,7 @@ def _dec(params: dict[str, str], name: str, required: bool = True) -> Decimal | 
 class BinanceApi:
     def __init__(self, ctx: SimContext) -> None:
         self.ctx = ctx
+        self.streams: BinanceStreams | None = None  # set by BinanceStreams (WebSocket side)
         if not ctx.gate.limit:
             ctx.gate.limit = DEFAULT_WEIGHT_LIMIT
 
@@ -133,6 +139,7 @@ class BinanceApi:
                 "myTrades": ("GET",),
                 "account": ("GET",),
                 "allOrders": ("GET",),
+                "userDataStream": ("POST", "PUT", "DELETE"),
             }.items()
             for m in methods
         ]
@@ -619,3 +626,31 @@ class BinanceApi:
             "permissions": ["SPOT"],
             "uid": abs(hash(account)) % 10**9,
         }
+
+    # --- listenKey: the legacy user data stream (ccxt 4.5 spot uses the WebSocket API) ------
+    def _key_account(self, request: web.Request) -> str:
+        api = self.ctx.keys.get(request.headers.get("X-MBX-APIKEY") or "")
+        if api is None:
+            raise BinanceError(401, -2015, "Invalid API-key, IP, or permissions for action.")
+        return api.account
+
+    def _listen_key(self, request: web.Request, body: str) -> str:
+        assert self.streams is not None
+        self._key_account(request)
+        key = {**dict(parse_qsl(body)), **dict(request.query)}.get("listenKey", "")
+        if self.streams.listen_keys.get(key) is None:
+            raise BinanceError(400, -1125, "This listenKey does not exist.")
+        return key
+
+    async def post_userDataStream(self, request: web.Request, body: str) -> object:
+        assert self.streams is not None
+        return {"listenKey": self.streams.new_listen_key(self._key_account(request))}
+
+    async def put_userDataStream(self, request: web.Request, body: str) -> object:
+        self._listen_key(request, body)
+        return {}
+
+    async def delete_userDataStream(self, request: web.Request, body: str) -> object:
+        assert self.streams is not None
+        self.streams.close_listen_key(self._listen_key(request, body))
+        return {}

@@ -88,14 +88,18 @@ class ExchangeSim:
         self.app = web.Application()
         if cfg.venue == "binance":
             from agent.exchange_sim.binance import BinanceApi
+            from agent.exchange_sim.binance_ws import BinanceStreams
 
             self.api: object = BinanceApi(self.ctx)
             self.app.add_routes(self.api.routes())  # type: ignore[attr-defined]
+            self.streams: BinanceStreams | None = BinanceStreams(self.ctx, self.api)
+            self.app.add_routes(self.streams.routes())
         else:
             from agent.exchange_sim.deribit import DeribitApi
 
             self.api = DeribitApi(self.ctx)
             self.app.add_routes(self.api.routes())  # type: ignore[attr-defined]
+            self.streams = None
         self._runner: web.AppRunner | None = None
         self._site: web.TCPSite | None = None
         self._tasks: list[asyncio.Task] = []
@@ -141,9 +145,10 @@ class ExchangeSim:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await t
         self._tasks.clear()
-        closer = getattr(self.api, "close", None)
-        if closer is not None:
-            await closer()
+        for part in (self.api, self.streams):
+            closer = getattr(part, "close", None)
+            if closer is not None:
+                await closer()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None

@@ -62,7 +62,7 @@ class CexVenue:
         streaming = (
             cfg.streaming
             if cfg.streaming is not None
-            else bool(getattr(exchange, "has", {}).get("ws")) and cfg.exchange_id != "binance"
+            else bool(getattr(exchange, "has", {}).get("ws"))
         )
         self.capabilities: Capabilities = capabilities_from_has(
             exchange.has, streaming_enabled=streaming

@@ -56,7 +56,14 @@ def sim_overrides(exchange_id: str, base_url: str) -> dict[str, Any]:
     if exchange_id == "binance":
         rest = {k: f"{base}/api/v3" for k in ("public", "private")}
         return {
-            "urls": {"api": {**rest, "ws": {"spot": f"{ws}/ws"}}},
+            "urls": {
+                "api": {
+                    **rest,
+                    # market streams under /stream (ccxt tells spot stream sockets by that
+                    # substring of the real host, stream.binance.com); user data over ws-api
+                    "ws": {"spot": f"{ws}/stream/ws", "ws-api": {"spot": f"{ws}/ws-api/v3"}},
+                }
+            },
             "options": {
                 "fetchMarkets": {"types": ["spot"]},  # no fapi/dapi/eapi here
                 "fetchCurrencies": False,  # sapi capital/config/getall is not served

@@ -117,12 +117,15 @@ async def test_cancels_go_ahead_of_new_orders():
         await sim.stop()
 
 
-async def test_stream_drops_reconnect_and_duplicate_late_fills_are_reported_once():
-    sim = await start_sim("deribit", "ws_drop_after=6,dup_fills,late_fills=50", flow_interval_s=0)
+@pytest.mark.parametrize(
+    "venue,inst",
+    [("deribit", Perpetual("BTC", "USDC", "USDC")), ("binance", Spot("BTC", "USDT"))],
+)
+async def test_stream_drops_reconnect_and_duplicate_late_fills_are_reported_once(venue, inst):
+    sim = await start_sim(venue, "ws_drop_after=6,dup_fills,late_fills=50", flow_interval_s=0)
     try:
         v = await connect(sim)
         assert v.capabilities.streaming
-        inst = Perpetual("BTC", "USDC", "USDC")
         events = v.events()
         fills: list = []
 
