@@ -2,7 +2,8 @@
 
 Every write is simulated first (eth_estimateGas runs the call against the pending state): a
 message the contract would refuse raises a :mod:`agent.bridge.errors` error and nothing is
-signed or sent. Nonces are tracked per signer under a lock so concurrent relays do not collide.
+signed or sent. Nonces come from agent.chain's NonceManager (one per signer; a nonce that
+was never broadcast is released, so no gap is left) and fees from agent.chain.fees.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from typing import Any
 
 from agent.bridge.abi import ContractAbi
 from agent.bridge.errors import rejected
+from agent.chain.fees import FeeConfig, estimate_fees
+from agent.chain.nonce import NonceManager
 from agent.chain.rpc import RpcClient, qty
 from agent.errors import RpcError, TransactionFailedError
 from agent.signing import LocalSigner, TxRequest
@@ -39,11 +42,11 @@ class Chain:
     """One chain as the bridge code sees it. Owns nothing but nonce counters; the RpcClient
     is the caller's."""
 
-    def __init__(self, rpc: RpcClient, name: str) -> None:
+    def __init__(self, rpc: RpcClient, name: str, fees: FeeConfig | None = None) -> None:
         self.rpc = rpc
         self.name = name
-        self._nonces: dict[str, int] = {}
-        self._locks: dict[str, asyncio.Lock] = {}
+        self.fees = fees or FeeConfig()
+        self._nonces: dict[str, NonceManager] = {}
 
     @property
     def chain_id(self) -> int:
@@ -96,36 +99,28 @@ class Chain:
         timeout: float = 30.0,
     ) -> Sent:
         """Simulate, sign, send, and wait for the receipt; a revert raises a typed error."""
-        lock = self._locks.setdefault(signer.address, asyncio.Lock())
-        async with lock:
-            call = {"from": signer.address, "to": to, "data": "0x" + data.hex()}
-            try:
-                gas = qty(await self.rpc.call("eth_estimateGas", [call]), "eth_estimateGas")
-            except RpcError as e:
-                raise self._typed(e, abi, context) from e
-            nonce = self._nonces.get(signer.address)
-            if nonce is None:
-                nonce = await self.rpc.get_transaction_count(signer.address, "pending")
-            block = await self.rpc.get_block("latest")
-            base = qty(block["baseFeePerGas"], "baseFeePerGas") if block else 10**9
-            tip = 10**9
+        call = {"from": signer.address, "to": to, "data": "0x" + data.hex()}
+        try:
+            gas = qty(await self.rpc.call("eth_estimateGas", [call]), "eth_estimateGas")
+        except RpcError as e:
+            raise self._typed(e, abi, context) from e
+        nonces = self._nonces.setdefault(signer.address, NonceManager(self.rpc, signer.address))
+        fees = await estimate_fees(self.rpc, self.fees)
+        nonce = await nonces.reserve()
+        try:
             signed = await signer.sign_transaction(
                 TxRequest(
-                    chain_id=self.chain_id,
-                    nonce=nonce,
-                    to=to,
-                    data=data,
-                    gas=gas * 12 // 10 + 10_000,
-                    max_fee_per_gas=base * 2 + tip,
-                    max_priority_fee_per_gas=tip,
+                    chain_id=self.chain_id, nonce=nonce, to=to, data=data,
+                    gas=gas * 12 // 10 + 10_000, max_fee_per_gas=fees.max_fee_per_gas,
+                    max_priority_fee_per_gas=fees.max_priority_fee_per_gas,
                 )
-            )
-            try:
-                tx_hash = await self.rpc.send_raw_transaction(signed.raw)
-            except RpcError:
-                self._nonces.pop(signer.address, None)  # resync from the node next time
-                raise
-            self._nonces[signer.address] = nonce + 1
+            )  # fmt: skip
+            tx_hash = await self.rpc.send_raw_transaction(signed.raw)
+        except BaseException:
+            nonces.release(nonce)  # never broadcast: hand it out again
+            await nonces.sync()  # and follow the chain if it moved (e.g. a reverted devnet)
+            raise
+        nonces.observe_sent([nonce])
         receipt = await self.wait_receipt(tx_hash, timeout)
         if qty(receipt["status"], "status") != 1:
             raise TransactionFailedError(f"{self.name}: {context} reverted on-chain: {tx_hash}")

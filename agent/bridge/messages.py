@@ -114,43 +114,28 @@ class _Message:
             self.nonce,
         )
 
+    @classmethod
+    def from_event(cls, chain_id: int, source: str, args: Mapping[str, Any]) -> Self:
+        """From the source contract's event (``DepositInitiated`` / ``WithdrawalInitiated``,
+        which carry the same fields) emitted by ``source`` on chain ``chain_id``."""
+        return cls(
+            chain_id, source, args["token"], args["sender"], args["recipient"],
+            int(args["amount"]), int(args["nonce"]),
+        )  # fmt: skip
+
 
 @dataclass(frozen=True, slots=True)
 class Deposit(_Message):
-    """An L1 -> L2 deposit as the escrow's ``DepositInitiated`` event describes it."""
+    """An L1 -> L2 deposit (source: the L1 escrow) as its ``DepositInitiated`` describes it."""
 
     TYPEHASH = DEPOSIT_TYPEHASH
-
-    @classmethod
-    def from_event(cls, chain_id: int, escrow: str, args: Mapping[str, Any]) -> Self:
-        return cls(
-            chain_id,
-            escrow,
-            args["token"],
-            args["sender"],
-            args["recipient"],
-            int(args["amount"]),
-            int(args["nonce"]),
-        )
 
 
 @dataclass(frozen=True, slots=True)
 class Withdrawal(_Message):
-    """An L2 -> L1 withdrawal as the L2 bridge's ``WithdrawalInitiated`` event describes it."""
+    """An L2 -> L1 withdrawal (source: the L2 bridge) as its ``WithdrawalInitiated`` says."""
 
     TYPEHASH = WITHDRAWAL_TYPEHASH
-
-    @classmethod
-    def from_event(cls, chain_id: int, l2_bridge: str, args: Mapping[str, Any]) -> Self:
-        return cls(
-            chain_id,
-            l2_bridge,
-            args["token"],
-            args["sender"],
-            args["recipient"],
-            int(args["amount"]),
-            int(args["nonce"]),
-        )
 
 
 @dataclass(frozen=True, slots=True)

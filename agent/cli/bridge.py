@@ -62,8 +62,8 @@ def estimate(
     context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
 )
 def relayer(ctx: typer.Context) -> None:
-    """Run the relayer (same options as `python -m agent.bridge.relayer --help`; keys in
+    """Run the relayer (same options as `python -m agent.bridge.service --help`; keys in
     AGENT_BRIDGE_RELAYER_KEYS and AGENT_BRIDGE_SUBMITTER_KEY)."""
-    from agent.bridge.relayer import main
+    from agent.bridge.service import main
 
     raise typer.Exit(main(list(ctx.args)))

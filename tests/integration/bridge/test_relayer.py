@@ -91,13 +91,20 @@ async def test_replay_is_refused_before_sending_and_journaled(bridge_world, jour
 
 async def test_too_few_and_forged_signatures_are_refused(bridge_world, journal):
     bw = bridge_world
-    cfg_keys = dict(relayer_keys=(RELAYER_KEYS[0],))  # 1 key, the contracts need 2
+    cfg_keys = dict(relayer_keys=(RELAYER_KEYS[0],))  # 1 key and no peers; the contracts need 2
     async with await _relayer(bw, journal, **cfg_keys) as r:
         before = l2_balance(bw, ALICE)
         d = eoa_deposit(bw, 2_000_000)
-        await r.step()  # the scan tries, is refused, journals, and moves on
+        submitter = r.submitter.address
+        sent = int(bw.tx("l2").rpc("eth_getTransactionCount", submitter, "latest"), 16)
+        await r.step()
+        await r.step()  # waits for a quorum it cannot reach alone: nothing is submitted
         assert l2_balance(bw, ALICE) == before
-        assert r.stats.rejected == 1 and r.stats.deposits_relayed == 0
+        assert r.stats.deposits_relayed == 0
+        [p] = r.status()["pending"]
+        assert (p["id"], p["signatures"], p["rounds"]) == (d.id_hex, 1, 2)
+        assert int(bw.tx("l2").rpc("eth_getTransactionCount", submitter, "latest"), 16) == sent
+        # forced through with one signature: refused before sending, journaled
         with pytest.raises(BridgeQuorumError):
             await r.relay_deposit(d)
         forged = [LocalSigner(RELAYER_KEYS[0]), LocalSigner(ALICE_KEY)]
@@ -105,8 +112,12 @@ async def test_too_few_and_forged_signatures_are_refused(bridge_world, journal):
             await r.relay_deposit(d, signers=forged)
         assert ALICE.lower() in str(e.value).lower()
         assert l2_balance(bw, ALICE) == before
-        codes = [x.code for x in _events(journal, BridgeMessageRejected)]
-        assert codes == ["BRIDGE_TOO_FEW_SIGNATURES"] * 2 + ["BRIDGE_BAD_SIGNATURE"]
+        assert int(bw.tx("l2").rpc("eth_getTransactionCount", submitter, "latest"), 16) == sent
+        rej = _events(journal, BridgeMessageRejected)
+        assert [(x.message_id, x.code) for x in rej] == [
+            (d.id_hex, "BRIDGE_TOO_FEW_SIGNATURES"),
+            (d.id_hex, "BRIDGE_BAD_SIGNATURE"),
+        ]
 
 
 async def test_withdrawal_released_only_after_challenge_period(bridge_world, journal):

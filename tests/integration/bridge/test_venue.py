@@ -9,7 +9,8 @@ from decimal import Decimal
 import pytest
 
 from agent.bridge.events import BridgeTransferRejected
-from agent.bridge.relayer import Relayer, RelayerThread
+from agent.bridge.relayer import Relayer
+from agent.bridge.service import RelayerThread
 from agent.deploy.devworld import OPERATOR_KEY, address_of
 from agent.errors import ValidationError
 from agent.model import Side, Spot
