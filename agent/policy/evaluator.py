@@ -12,11 +12,11 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from fractions import Fraction
 from typing import Any
 
 from agent.model.decisions import Allow, Decision, Deny
 from agent.policy.abi import Location
+from agent.policy.abis import lookup
 from agent.policy.allowance import AllowanceState
 from agent.policy.model import Condition, Op, Policy, Role, Rule, Status
 
@@ -69,12 +69,26 @@ def evaluate(policy: Policy, call_or_batch: Any, ctx: PolicyContext) -> Decision
     to/data/value[/operation]), a delegatecall to MultiSendCallOnly, or a sequence of calls
     (evaluated as the MultiSend batch that would carry them)."""
     try:
-        return _evaluate(policy, call_or_batch, ctx)
+        return _evaluate(policy, call_or_batch, ctx, dict(ctx.allowances))
     except _Denied as e:
         return e.d
 
 
-def _evaluate(policy: Policy, call_or_batch: Any, ctx: PolicyContext) -> Decision:
+def evaluate_spending(
+    policy: Policy, call_or_batch: Any, ctx: PolicyContext
+) -> tuple[Decision, dict[int, AllowanceState]]:
+    """Like :func:`evaluate`, plus the allowance states after the call(s) as the module would
+    leave them (unchanged on a Deny: the module reverts, nothing is spent)."""
+    allowances = dict(ctx.allowances)
+    try:
+        return _evaluate(policy, call_or_batch, ctx, allowances), allowances
+    except _Denied as e:
+        return e.d, dict(ctx.allowances)
+
+
+def _evaluate(
+    policy: Policy, call_or_batch: Any, ctx: PolicyContext, allowances: dict[int, AllowanceState]
+) -> Decision:
     role_id = policy.operators.get(ctx.operator.lower())
     if role_id is None:
         raise _deny(
@@ -96,7 +110,6 @@ def _evaluate(policy: Policy, call_or_batch: Any, ctx: PolicyContext) -> Decisio
         )
     role = policy.roles[role_id]
     _offchain_role_checks(role, ctx)
-    allowances = dict(ctx.allowances)
     if isinstance(call_or_batch, Sequence) and not isinstance(call_or_batch, (str, bytes)):
         calls = [_as_call(c) for c in call_or_batch]
         if not role.multisend:
@@ -208,6 +221,19 @@ def _offchain_role_checks(role: Role, ctx: PolicyContext) -> None:
         )
 
 
+def describe_function(policy: Policy, to: str, sel: bytes) -> str:
+    """``SwapRouter.multicall(uint256,bytes[]) (0x5ae401dc)`` from abis/, for people; only
+    called on the deny and explain paths."""
+    abi = policy.abis.get(to.lower())
+    fn = lookup(abi, sel)
+    name = policy.name_of(to)
+    if fn is not None:
+        return f"{name}.{fn.sig.canonical} (0x{sel.hex()})"
+    if abi is not None:
+        return f"{name} selector 0x{sel.hex()} (not a function of abis/{abi}.json)"
+    return f"{name} selector 0x{sel.hex()} (no ABI for this target)"
+
+
 def _word(data: bytes, w: int) -> int:
     return int.from_bytes(data[4 + 32 * w : 36 + 32 * w], "big")
 
@@ -242,7 +268,7 @@ def _check(
         raise _deny(
             Status.FUNCTION_NOT_ALLOWED,
             f"roles[{role.name}]",
-            f"{policy.name_of(call.to)} selector 0x{sel.hex()} is not allowed for role {role.name}; unknown targets and functions are denied",
+            f"{describe_function(policy, call.to, sel)} is not allowed for role {role.name}; unknown targets and functions are denied",
         )
     if call.value > rule.max_value:
         raise _deny(
@@ -404,24 +430,35 @@ def _slippage(policy: Policy, role: Role, rule: Rule, data: bytes, ctx: PolicyCo
     t_in = _read_token(data, s.token_in, s.token_in_end)
     t_out = _read_token(data, s.token_out, s.token_out_end)
     p_in, p_out = ctx.prices_usd.get(t_in), ctx.prices_usd.get(t_out)
-    if p_in is None or p_out is None:
+    if not p_in or not p_out or p_in < 0 or p_out < 0:  # missing, zero or negative
         raise _deny(
             "POLICY_NO_REFERENCE_PRICE",
             f"{rule.label}.slippage",
-            f"no reference price for {policy.name_of(t_in if p_in is None else t_out)}; refusing a swap it cannot bound",
+            f"no usable reference price for {policy.name_of(t_out if p_in and p_in > 0 else t_in)}; refusing a swap it cannot bound",
         )
     d_in, d_out = _decimals(policy, t_in), _decimals(policy, t_out)
-    amount_in, min_out = _word(data, s.amount_in.word), _word(data, s.min_out.word)
-    # expected base units out at the reference price, exact
-    expected = (
-        Fraction(amount_in) * Fraction(p_in) / Fraction(p_out) * Fraction(10**d_out, 10**d_in)
-    )
-    floor = expected * Fraction(10_000 - role.max_slippage_bps, 10_000)
-    if min_out < floor:
+    amount, bound = _word(data, s.amount_in.word), _word(data, s.min_out.word)
+    bps = role.max_slippage_bps
+    # Exact, in integers: base units of out per base unit of in at the reference price is
+    # rn / rd; comparisons are cross-multiplied (cheaper than Fractions on the hot path).
+    pin_n, pin_d = p_in.as_integer_ratio()
+    pout_n, pout_d = p_out.as_integer_ratio()
+    rn, rd = pin_n * pout_d * 10**d_out, pin_d * pout_n * 10**d_in
+    if s.exact_out:
+        if bound * rn * 10_000 > amount * rd * (10_000 + bps):
+            ceiling = amount * rd * (10_000 + bps) // (rn * 10_000)
+            raise _deny(
+                "POLICY_SLIPPAGE_TOO_HIGH",
+                f"roles[{role.name}].max_slippage_bps",
+                f"maximum in {bound} is above {ceiling} ({bps} bps over the reference price); lower the maximum",
+            )
+        return
+    if bound * rd * 10_000 < amount * rn * (10_000 - bps):
+        floor = amount * rn * (10_000 - bps) // (rd * 10_000)
         raise _deny(
             "POLICY_SLIPPAGE_TOO_HIGH",
             f"roles[{role.name}].max_slippage_bps",
-            f"minimum out {min_out} is below {int(floor)} ({role.max_slippage_bps} bps under the reference price); raise the minimum",
+            f"minimum out {bound} is below {floor} ({bps} bps under the reference price); raise the minimum",
         )
 
 

@@ -75,12 +75,23 @@ class Condition:
 
 @dataclass(frozen=True, slots=True)
 class Slippage:
-    amount_in: Location
-    min_out: Location
+    amount_in: Location  # exact output: the exact amount out
+    min_out: Location  # exact output: the maximum in
     token_in: Location | str  # location, or a fixed token address
     token_in_end: int  # 0 = first element, -1 = last (for paths)
     token_out: Location | str
     token_out_end: int
+    exact_out: bool = False
+
+    @property
+    def amount(self) -> Location:
+        """The exact amount: in for exact input, out for exact output."""
+        return self.amount_in
+
+    @property
+    def bound(self) -> Location:
+        """The slippage bound: minimum out, or maximum in for exact output."""
+        return self.min_out
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,6 +168,8 @@ class Policy:
     allowlist: frozenset[str] = field(default_factory=frozenset)
     source: str = ""
     names: dict[str, str] = field(default_factory=dict)  # lower address -> name, for people
+    symbols: dict[str, str] = field(default_factory=dict)  # lower token address -> symbol
+    abis: dict[str, str] = field(default_factory=dict)  # lower address -> abis/<name>.json
     decimals: dict[str, int] = field(default_factory=dict)  # lower token address -> decimals
 
     def name_of(self, address: str) -> str:

@@ -13,6 +13,7 @@ from eth_utils import keccak, to_checksum_address
 from agent.deploy.manifest import Manifest
 from agent.errors import ValidationError
 from agent.policy.abi import FunctionSig, Location, parse_signature
+from agent.policy.abis import abi_name, functions, lookup
 from agent.policy.errors import PolicyFileError, UnsafePolicyError
 from agent.policy.model import (
     AllowanceDef,
@@ -116,6 +117,7 @@ class _Resolver:
                 ("safe",), f"{d.safe!r} is not an address", "put the Safe's 0x address here"
             )
         self.names[self.safe.lower()] = "safe"
+        self.abis = _abi_map(self.m, self.safe)
         self.module: str | None = None
         module = self.address(d.module, ("module",)) if d.module else None
         self.module = module
@@ -126,6 +128,7 @@ class _Resolver:
             self.names[multisend.lower()] = "MultiSendCallOnly"
         if module:
             self.names[module.lower()] = "module"
+            self.abis[module.lower()] = "PolicyModule"
 
         deny = allow = frozenset()
         if d.screening.denylist:
@@ -224,6 +227,8 @@ class _Resolver:
             rules=rules, sets=self.sets, allowances=allowances, denylist=deny, allowlist=allow,
             source=self.file, names=dict(self.names),
             decimals={t.address.lower(): t.decimals for t in self.m.tokens.values()},
+            symbols={t.address.lower(): t.symbol for t in self.m.tokens.values()},
+            abis=self.abis,
         )  # fmt: skip
 
     def _add_set(self, name: str, values: list[int]) -> int:
@@ -278,6 +283,15 @@ class _Resolver:
                 f"delegatecall to {name} can rewrite the Safe's storage",
                 'only MultiSendCallOnly is safe; add acknowledge = ["delegatecall"] to accept (the on-chain module still refuses)',
                 unsafe=True,
+            )
+        abi = self.abis.get(target.lower())
+        if abi is not None and lookup(abi, sig.selector) is None:
+            known = sorted({f.sig.name for f in functions(abi).values()})
+            raise self.err(
+                (*loc, "function"),
+                f"{name} has no function {sig.canonical} in abis/{abi}.json",
+                f"check the signature's types; its functions: {', '.join(known[:12])}"
+                + (", ..." if len(known) > 12 else ""),
             )
         conds: list[Condition] = []
         pins: dict[int, int] = {}
@@ -412,12 +426,33 @@ class _Resolver:
             except ValidationError as e:
                 raise self.err((*loc, key), e.problem, e.fix) from None
 
-        ai, _ = loc_of(s.amount_in, "amount_in")
-        mo, _ = loc_of(s.min_out, "min_out")
+        exact_out = s.amount_out is not None
+        if exact_out:
+            ai, _ = loc_of(s.amount_out or "", "amount_out")
+            mo, _ = loc_of(s.max_in or "", "max_in")
+        else:
+            ai, _ = loc_of(s.amount_in or "", "amount_in")
+            mo, _ = loc_of(s.min_out or "", "min_out")
         ti, te = loc_of(s.token_in, "token_in")
         to, toe = loc_of(s.token_out, "token_out")
         assert isinstance(ai, Location) and isinstance(mo, Location)
-        return Slippage(ai, mo, ti, te, to, toe)
+        return Slippage(ai, mo, ti, te, to, toe, exact_out)
+
+
+def _abi_map(m: Manifest, safe: str) -> dict[str, str]:
+    """Lower address -> the abis/ file its code answers to, for every address the manifest
+    names (contracts and tokens) and the Safe."""
+    by_addr: dict[str, list[str]] = {}
+    for n, a in m.contracts.items():
+        by_addr.setdefault(a.lower(), []).append(n)
+    tokens = {t.address.lower() for t in m.tokens.values()}
+    out: dict[str, str] = {}
+    for a in set(by_addr) | tokens:
+        name = abi_name(by_addr.get(a, []), a in tokens)
+        if name:
+            out[a] = name
+    out[safe.lower()] = "Safe"
+    return out
 
 
 def _flat_static(sig: FunctionSig) -> list[Any]:

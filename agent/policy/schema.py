@@ -61,13 +61,28 @@ class ConditionSpec(_Frozen):
 
 
 class SlippageSpec(_Frozen):
-    """Where the swap's input amount, minimum output and tokens are (parameter paths, or for
-    the tokens also a token symbol); ``path[0]`` / ``path[-1]`` address the ends of a path."""
+    """Where the swap's amounts and tokens are (parameter paths, or for the tokens also a
+    token symbol); ``path[0]`` / ``path[-1]`` address the ends of a path. Exact input swaps
+    give ``amount_in`` + ``min_out``; exact output swaps give ``amount_out`` + ``max_in``."""
 
-    amount_in: str
-    min_out: str
     token_in: str
     token_out: str
+    amount_in: str | None = None
+    min_out: str | None = None
+    amount_out: str | None = None
+    max_in: str | None = None
+
+    @model_validator(mode="after")
+    def _one_form(self) -> SlippageSpec:
+        exact_in = self.amount_in is not None and self.min_out is not None
+        exact_out = self.amount_out is not None and self.max_in is not None
+        given = [k for k in ("amount_in", "min_out", "amount_out", "max_in") if getattr(self, k)]
+        if exact_in == exact_out or len(given) != 2:
+            raise ValueError(
+                "give amount_in + min_out (exact input) or amount_out + max_in (exact output), "
+                f"got {given or 'none'}"
+            )
+        return self
 
 
 class RuleSpec(_Frozen):

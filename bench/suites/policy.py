@@ -55,6 +55,76 @@ def _eval_metric() -> dict:
     return latency_metric("policy.eval", samples, baseline=("eth_abi.decode", base), goal_p50_us=20)
 
 
+def _guard_metric() -> dict:
+    """PolicyGuard.check on a 3-call approve/swap/approve batch (what the swap pipeline sends):
+    the ABI shape check, reference prices, the batch evaluation and the allowance spend.
+    Baseline, same run: evaluate() of the same batch with a ready context."""
+    import asyncio
+
+    from agent.policy import PolicyCall, PolicyContext, evaluate, load_policy
+    from agent.policy.guard import PolicyGuard, static_prices
+    from agent.wallet.multisend import Call
+
+    a = lambda b: "0x" + f"{b:02x}" * 20  # noqa: E731
+    m = Manifest(
+        31337001, "l1", 0,
+        {"SwapRouter": a(0x11), "UniswapV2Router02": a(0x22), "MultiSendCallOnly": a(0x33)},
+        {"WETH": TokenInfo("WETH", a(0x44), 18), "USDC": TokenInfo("USDC", a(0x55), 6),
+         "DAI": TokenInfo("DAI", a(0x66), 18)},
+    )  # fmt: skip
+    policy = load_policy(EXAMPLE, m)
+    operator = next(iter(policy.operators))
+    now = int(dt.datetime(2026, 11, 20, 12, tzinfo=dt.UTC).timestamp())
+    approve = fsel("approve(address,uint256)")
+    amount = 3000 * 10**6
+    swap = EIS + encode(
+        [EIS_T], [(a(0x55), a(0x44), 500, policy.safe, 2**40, amount, 10**18 - 10**15, 0)]
+    )
+    calls = [
+        Call(a(0x55), approve + encode(["address", "uint256"], [a(0x11), amount])),
+        Call(a(0x11), swap),
+        Call(a(0x55), approve + encode(["address", "uint256"], [a(0x11), 0])),
+    ]
+    # A clock that moves a day per check keeps the allowance refilling, so every sample
+    # measures an allowed batch (a denial would measure the short path).
+    t = [now]
+
+    def clock() -> int:
+        t[0] += 86400
+        return t[0]
+
+    guard = PolicyGuard(
+        policy, operator=operator, safe=policy.safe, chain_id=31337001,
+        prices=static_prices({"WETH": 3000, "USDC": 1}), clock=clock,
+    )  # fmt: skip
+    loop = asyncio.new_event_loop()
+    try:
+        d = loop.run_until_complete(guard.check(calls))
+        assert d.allowed, d
+        check = guard.check
+
+        def once() -> None:
+            try:
+                check(calls).send(None)  # the static price source never suspends
+            except StopIteration:
+                return
+            raise AssertionError("the check suspended; this loop measures synchronous runs")
+
+        samples = sample_us(once, 20_000, warmup=500)
+    finally:
+        loop.close()
+    ctx = PolicyContext(
+        operator=operator, chain_id=31337001, now=now,
+        prices_usd={a(0x44): Decimal(3000), a(0x55): Decimal(1)}, notional_usd=Decimal(3000),
+    )  # fmt: skip
+    pcs = [PolicyCall(c.to, c.data) for c in calls]
+    assert evaluate(policy, pcs, ctx).allowed
+    base = sample_us(lambda: evaluate(policy, pcs, ctx), 20_000, warmup=500)
+    return latency_metric(
+        "policy.guard", samples, baseline=("evaluate_batch_ready_context", base), calls=3
+    )
+
+
 def _gas_metric() -> dict:
     from agent.deploy.devworld import DEPLOYER_KEY, OPERATOR_KEY, OWNER_KEYS, address_of, bring_up
     from agent.deploy.transactor import Transactor
@@ -124,4 +194,4 @@ def _gas_metric() -> dict:
 
 
 def run() -> list[dict]:
-    return [_eval_metric(), _gas_metric()]
+    return [_eval_metric(), _guard_metric(), _gas_metric()]

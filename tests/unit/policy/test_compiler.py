@@ -17,9 +17,9 @@ def test_fresh_module_gets_everything(policy) -> None:  # type: ignore[no-untype
     desired = compile_policy(policy)
     changes = diff(ModuleConfig(), desired, policy)
     kinds = [c.data[:4] for c in changes]
-    assert kinds.count(SET_SCOPE) == 6 and kinds.count(SET_OPERATOR) == 1
+    assert kinds.count(SET_SCOPE) == 7 and kinds.count(SET_OPERATOR) == 1
     assert (
-        kinds.count(SET_ALLOWANCE) == 2 and kinds.count(SET_SET) == 3
+        kinds.count(SET_ALLOWANCE) == 2 and kinds.count(SET_SET) == 4
     )  # tokens, spenders, one_of fee
     assert [c.text.split()[0] for c in changes if c.kind != "+"] == ["multisend"]
     assert any("exactInputSingle" in c.text for c in changes)

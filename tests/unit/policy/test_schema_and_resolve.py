@@ -12,7 +12,7 @@ from .conftest import EXAMPLE, HEADER, MANIFEST, write
 
 
 def test_example_loads(policy) -> None:  # type: ignore[no-untyped-def]
-    assert len(policy.rules) == 6
+    assert len(policy.rules) == 7
     assert policy.roles[1].max_slippage_bps == 50
 
 
@@ -70,7 +70,7 @@ def _rule(tmp_path: Path, body: str) -> Path:
             "Safe itself",
         ),
         (
-            'target = "SwapRouter"\nfunction = "f()"\ndelegatecall = true\n',
+            'target = "SwapRouter"\nfunction = "refundETH()"\ndelegatecall = true\n',
             "delegatecall",
             "delegatecall",
         ),
@@ -114,29 +114,39 @@ def test_module_is_never_a_target_even_acknowledged(tmp_path: Path) -> None:
     [
         ('target = "Nope"\nfunction = "f()"\n', "neither an address nor a name"),
         (
-            'target = "USDC"\nfunction = "f(uint256 a)"\n[roles.rules.where]\nb = { eq = 1 }\n',
+            'target = "0x00000000000000000000000000000000000000f1"\nfunction = "f(uint256 a)"\n[roles.rules.where]\nb = { eq = 1 }\n',
             "no parameter 'b'",
         ),
         (
-            'target = "USDC"\nfunction = "f(address a)"\n[roles.rules.where]\na = { in_set = "nope" }\n',
+            'target = "0x00000000000000000000000000000000000000f1"\nfunction = "f(address a)"\n[roles.rules.where]\na = { in_set = "nope" }\n',
             "no set named",
         ),
         (
-            'target = "USDC"\nfunction = "f(uint256 a)"\n[roles.rules.where]\na = { allowance = "nope" }\n',
+            'target = "0x00000000000000000000000000000000000000f1"\nfunction = "f(uint256 a)"\n[roles.rules.where]\na = { allowance = "nope" }\n',
             "no allowance named",
         ),
         (
-            'target = "USDC"\nfunction = "f(address a)"\n[roles.rules.where]\na = { le = 3 }\n',
+            'target = "0x00000000000000000000000000000000000000f1"\nfunction = "f(address a)"\n[roles.rules.where]\na = { le = 3 }\n',
             "compares unsigned",
         ),
         (
-            'target = "USDC"\nfunction = "f(uint256 a)"\n[roles.rules.where]\na = { le = "1.0000001 USDC" }\n',
+            'target = "0x00000000000000000000000000000000000000f1"\nfunction = "f(uint256 a)"\n[roles.rules.where]\na = { le = "1.0000001 USDC" }\n',
             "more decimals",
         ),
         (
-            'target = "USDC"\nfunction = "f()"\n[[roles.rules]]\ntarget = "USDC"\nfunction = "f()"\n',
+            'target = "0x00000000000000000000000000000000000000f1"\nfunction = "f()"\n[[roles.rules]]\ntarget = "0x00000000000000000000000000000000000000f1"\nfunction = "f()"\n',
             "already granted",
         ),
+        # checked against abis/: a typo in a known contract's signature is refused
+        (
+            'target = "USDC"\nfunction = "approve(address spender,uint128 amount)"\n',
+            r"USDC has no function approve\(address,uint128\) in abis/DevToken.json",
+        ),
+        (
+            'target = "SwapRouter"\nfunction = "exactInputSingle((address,address,uint24,address,uint256,uint256,uint256) p)"\n',
+            "no function exactInputSingle.*abis/SwapRouter.json",
+        ),
+        ('target = "WETH"\nfunction = "mint(address to,uint256 a)"\n', "abis/WETH9.json"),
     ],
 )
 def test_resolution_errors(tmp_path: Path, body: str, needle: str) -> None:
