@@ -43,16 +43,24 @@ def parse_receipt(tx_hash: str, rc: dict[str, Any]) -> Receipt:
 
 
 class RpcChainFacts:
+    """``raw`` keeps every receipt asked for, as the node sent it (logs included), so a
+    venue's fill decoder can read the logs without asking the node again."""
+
     def __init__(self, rpc: _Rpc, chain_id: int) -> None:
         self.rpc = rpc
         self.chain_id = chain_id
+        self.raw: dict[str, dict[str, Any]] = {}
 
     async def nonce(self, sender: str) -> int:
         return await self.rpc.get_transaction_count(sender, "latest")
 
     async def receipt(self, tx_hash: str) -> Receipt | None:
         rc = await self.rpc.get_transaction_receipt(tx_hash)
-        return None if rc is None else parse_receipt(tx_hash, rc)
+        if rc is None:
+            return None
+        parsed = parse_receipt(tx_hash, rc)
+        self.raw[tx_hash] = rc
+        return parsed
 
     async def is_pending(self, tx_hash: str) -> bool:
         tx = await self.rpc.get_transaction(tx_hash)

@@ -30,6 +30,19 @@ def recon_stream(venue: str) -> str:
 
 
 # --- orders ----------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class CheckVerdict:
+    """One pre-trade check's verdict, kept with the order (not an event of its own).
+    ``verdict`` is allow | deny | reduce; ``max_quantity`` is set for reduce."""
+
+    check: str
+    verdict: str
+    code: str = ""
+    reason: str = ""
+    rule: str = ""
+    max_quantity: Decimal | None = None
+
+
 @event_type
 @dataclass(frozen=True, slots=True)
 class OrderInitialized:
@@ -53,10 +66,12 @@ class OrderInitialized:
 @event_type
 @dataclass(frozen=True, slots=True)
 class OrderAccepted:
-    """Passed the pre-trade gate (trading state, risk, policy)."""
+    """Passed the pre-trade gate (trading state, risk, policy). ``verdicts`` (added later;
+    empty in older journals) has every check's verdict with its code and reason."""
 
     client_order_id: str
     checks: tuple[str, ...] = ()
+    verdicts: tuple[CheckVerdict, ...] = ()
 
 
 @event_type
@@ -69,6 +84,7 @@ class OrderDenied:
     reason: str
     rule: str = ""
     checks: tuple[str, ...] = ()
+    verdicts: tuple[CheckVerdict, ...] = ()
 
 
 @event_type

@@ -16,11 +16,12 @@ from typing import Any
 from agent.errors import ConcurrencyConflictError, DuplicateOrderError, OrderError
 from agent.journal.base import ANY, NO_STREAM, AppendResult, Store
 from agent.model import TradingState
-from agent.model.decisions import Allow, Check, Decision, Deny
+from agent.model.decisions import Allow, Check, Decision, Deny, Reduce
 from agent.oms import order as om
 from agent.oms.commands import CancelOrder, SetTradingState, SubmitOrder
 from agent.oms.events import (
     TRADING_STREAM,
+    CheckVerdict,
     OrderAccepted,
     OrderCancelled,
     OrderCancelRequested,
@@ -56,13 +57,27 @@ def stream_of(event: Any) -> str:
     raise OrderError(f"{t.__name__} has no OMS stream")
 
 
+def verdict_of(check: str, d: Decision) -> CheckVerdict:
+    """A decision as journaled with the order: code and reason, not only the check's name."""
+    if isinstance(d, Allow):
+        return CheckVerdict(check, "allow", "", d.note, d.rule)
+    if isinstance(d, Deny):
+        return CheckVerdict(check, "deny", d.code, d.reason, d.rule)
+    if isinstance(d, Reduce):
+        return CheckVerdict(check, "reduce", d.code, d.reason, d.rule, d.max_quantity)
+    return CheckVerdict(check, "deny", "CHECK_ERROR", f"returned {type(d).__name__}")
+
+
 def _check_name(check: Any) -> str:
     return getattr(check, "name", None) or getattr(check, "__name__", None) or type(check).__name__
 
 
 class OrderManager:
     """``checks`` are risk/policy checks (agent.model.decisions.Check) run, in order, on every
-    new order after the trading-state gate; the first refusal becomes ``OrderDenied``."""
+    new order after the trading-state gate; the first refusal becomes ``OrderDenied``. A check
+    with ``explain(cmd, store) -> (Decision, [(name, Decision), ...])`` (a composite such as
+    the risk gate) has each inner verdict journaled; every verdict, allow or not, goes into
+    the order's OrderAccepted/OrderDenied with its code and reason."""
 
     def __init__(
         self,
@@ -107,51 +122,62 @@ class OrderManager:
                 f"client_order_id {cmd.client_order_id!r} is already used by a different order; "
                 "use a new id (resubmitting the same order with the same id is safe)"
             )
-        decision, ran = self._pre_trade(cmd)
+        decision, verdicts = self._pre_trade(cmd)
+        ran = tuple(dict.fromkeys(v.check for v in verdicts))
         if isinstance(decision, Allow):
-            return None, [init, OrderAccepted(cmd.client_order_id, ran)]
+            return None, [init, OrderAccepted(cmd.client_order_id, ran, verdicts)]
         code = getattr(decision, "code", "DENIED")
         reason = decision.reason
         if not isinstance(decision, Deny):  # Reduce: refused at this size, say how far
             reason = f"{reason} (at most {decision.max_quantity})"
-        return None, [init, OrderDenied(cmd.client_order_id, code, reason, decision.rule, ran)]
+        return None, [
+            init,
+            OrderDenied(cmd.client_order_id, code, reason, decision.rule, ran, verdicts),
+        ]
 
-    def _pre_trade(self, cmd: SubmitOrder) -> tuple[Decision, tuple[str, ...]]:
-        ran: list[str] = ["trading_state"]
+    def _pre_trade(self, cmd: SubmitOrder) -> tuple[Decision, tuple[CheckVerdict, ...]]:
+        """The first refusal (or Allow) and every verdict given on the way, in order."""
+        verdicts: list[CheckVerdict] = []
         d = gate(self.store.trading_state, cmd)
+        verdicts.append(verdict_of("trading_state", d))
         if not d.allowed:
-            return d, tuple(ran)
+            return d, tuple(verdicts)
         if cmd.parent_id is not None:
-            ran.append("parent")
-            parent = self.store.get(cmd.parent_id)
-            if parent is None or parent.state.terminal:
-                why = "does not exist" if parent is None else f"is {parent.state.value}"
-                return Deny("PARENT_INVALID", f"parent {cmd.parent_id!r} {why}", "parent"), tuple(
-                    ran
-                )
-            free = self.store.parent_view(cmd.parent_id).unallocated
-            if cmd.quantity > free:
-                return (
-                    Deny(
-                        "CHILD_EXCEEDS_PARENT",
-                        f"child quantity {cmd.quantity} exceeds the parent's unallocated {free}",
-                        "parent",
-                    ),
-                    tuple(ran),
-                )
+            d = self._parent_check(cmd)
+            verdicts.append(verdict_of("parent", d))
+            if not d.allowed:
+                return d, tuple(verdicts)
         for check in self.checks:
             name = _check_name(check)
-            ran.append(name)
-            d = check(cmd, self.store)
+            explain = getattr(check, "explain", None)
+            if explain is not None:  # a composite (the risk gate): keep each inner verdict
+                d, inner = explain(cmd, self.store)
+                verdicts.extend(verdict_of(n, v) for n, v in inner)
+                if not inner:
+                    verdicts.append(verdict_of(name, d))
+            else:
+                d = check(cmd, self.store)
+                verdicts.append(verdict_of(name, d))
             if not d.allowed:
-                if not d.rule:
-                    d = (
-                        Deny(getattr(d, "code", "DENIED"), d.reason, name)
-                        if isinstance(d, Deny)
-                        else d
-                    )
-                return d, tuple(ran)
-        return Allow(), tuple(ran)
+                if not d.rule and isinstance(d, Deny):
+                    d = Deny(d.code, d.reason, name)
+                return d, tuple(verdicts)
+        return Allow(), tuple(verdicts)
+
+    def _parent_check(self, cmd: SubmitOrder) -> Decision:
+        assert cmd.parent_id is not None
+        parent = self.store.get(cmd.parent_id)
+        if parent is None or parent.state.terminal:
+            why = "does not exist" if parent is None else f"is {parent.state.value}"
+            return Deny("PARENT_INVALID", f"parent {cmd.parent_id!r} {why}", "parent")
+        free = self.store.parent_view(cmd.parent_id).unallocated
+        if cmd.quantity > free:
+            return Deny(
+                "CHILD_EXCEEDS_PARENT",
+                f"child quantity {cmd.quantity} exceeds the parent's unallocated {free}",
+                "parent",
+            )
+        return Allow("parent")
 
     def _decide_cancel(self, cmd: CancelOrder) -> tuple[Order, list[Any]]:
         o = self.store.get(cmd.client_order_id)

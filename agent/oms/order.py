@@ -70,6 +70,9 @@ Target = OrderState | str
 TRANSITIONS: dict[OrderState, dict[type, Target]] = {
     S.INITIALIZED: {OrderAccepted: S.ACCEPTED, OrderDenied: S.DENIED},
     S.ACCEPTED: {
+        # refused after acceptance but before anything was sent (the signing policy sees
+        # the built transaction, which exists only after routing)
+        OrderDenied: S.DENIED,
         OrderSubmitted: S.SUBMITTED,
         OrderAcknowledged: RESUME,
         OrderPartiallyFilled: FILL,
@@ -139,6 +142,9 @@ class Order:
     code: str = ""  # denial/rejection code
     reason: str = ""
     version: int = 0  # number of events applied = the stream's version
+    # the fills applied (OrderFilled/OrderPartiallyFilled), kept so a chain reorg can take
+    # back exactly the fill its transaction produced (see ``unfill``)
+    fills: tuple[Any, ...] = ()
 
     # the spec, flattened for readers (kept out of the fields so evolving an order per event
     # copies 10 slots, not 22)
@@ -286,4 +292,37 @@ def _fill(order: Order, ev: Any, target: Target, v: int) -> Order:
         fees=fees,
         trade_ids=order.trade_ids | {ev.trade_id},
         version=v,
+        fills=(*order.fills, ev),
+    )
+
+
+def unfill(order: Order, trade_id: str, reason: str) -> Order:
+    """Take back the fill ``trade_id`` because the transaction that produced it left the
+    canonical chain (TxReorged). The one way out of FILLED: the chain has the last word, and
+    an on-chain fill is only as final as its block. The order goes back to SUBMITTED (or
+    PARTIALLY_FILLED if other fills remain) and waits for the chain, where the same trade id
+    may fill it again once the transaction is re-mined. Not an order-stream event: the
+    stream's version is unchanged (the TxReorged record on the tx stream is the evidence)."""
+    gone = [f for f in order.fills if f.trade_id == trade_id]
+    if not gone:
+        return order
+    f = gone[0]
+    filled = order.filled - f.quantity
+    fees = order.fees
+    if f.fee:
+        d = dict(fees)
+        d[f.fee_asset] = d.get(f.fee_asset, Decimal(0)) - f.fee
+        fees = tuple(sorted((k, x) for k, x in d.items() if x))
+    state = order.state
+    if state in (S.FILLED, S.PARTIALLY_FILLED, S.SUBMITTED):
+        state = S.PARTIALLY_FILLED if filled else S.SUBMITTED
+    return replace(
+        order,
+        state=state,
+        filled=filled,
+        notional=order.notional - f.quantity * f.price,
+        fees=fees,
+        trade_ids=order.trade_ids - {trade_id},
+        fills=tuple(x for x in order.fills if x.trade_id != trade_id),
+        reason=reason,
     )

@@ -162,7 +162,11 @@ def _order_from_txs(
 ) -> list[Any]:
     out: list[Any] = []
     cid = o.client_order_id
-    mined = [(r, facts.receipts.get(r.tx_hash)) for r in recs if after[r.tx_hash] is TxState.MINED]
+    mined = [
+        (r, facts.receipts.get(r.tx_hash))
+        for r in recs
+        if after[r.tx_hash] in (TxState.MINED, TxState.CONFIRMED)
+    ]
     mined = [(r, rc) for r, rc in mined if rc is not None]
     visible = mined or [r for r in recs if r.tx_hash in facts.pending]
     state = o.state

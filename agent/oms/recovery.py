@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from agent.journal.base import Store
 from agent.model.decisions import Check
@@ -52,7 +52,17 @@ class ChainFactsSource(Protocol):
 async def gather_chain_facts(store: OrderStore, source: ChainFactsSource) -> ChainFacts:
     """Ask about every transaction of this chain that is not settled beyond doubt."""
     cid = source.chain_id
-    recs = [r for r in store.txs.values() if r.chain_id == cid and r.state is not TxState.CONFIRMED]
+
+    def open_order(r: Any) -> bool:
+        o = store.get(r.client_order_id) if r.client_order_id is not None else None
+        return o is not None and not o.state.terminal
+
+    # confirmed txs are settled, unless their order still waits for the fill they carry
+    recs = [
+        r
+        for r in store.txs.values()
+        if r.chain_id == cid and (r.state is not TxState.CONFIRMED or open_order(r))
+    ]
     senders = sorted({r.sender for r in recs})
     nonces = {s: await source.nonce(s) for s in senders}
     receipts: dict[str, Receipt | None] = {}

@@ -21,6 +21,7 @@ from agent.oms import tx as tm
 from agent.oms.events import (
     OrderInitialized,
     TradingStateChanged,
+    TxReorged,
     TxReplaced,
     VenueReconciled,
 )
@@ -87,6 +88,14 @@ class OrderStore:
                 self.txs_by_nonce.setdefault(rec.key, []).append(h)
                 if rec.client_order_id is not None:
                     self.txs_by_order.setdefault(rec.client_order_id, []).append(h)
+            elif t is TxReorged and rec.client_order_id is not None:
+                # the fill this transaction produced is no longer on the canonical chain
+                o = self.orders.get(rec.client_order_id)
+                if o is not None and h in o.trade_ids:
+                    self.orders[o.client_order_id] = om.unfill(
+                        o, h, f"fill {h} reorged out of block {event.block_number}; "
+                        "waiting for the chain",
+                    )  # fmt: skip
         elif t is TradingStateChanged:
             self.trading_state = event.state
             self.trading_reason = event.reason
