@@ -4,13 +4,14 @@ Spot paths: correlated lognormal moves over the horizon (zero drift, vols from t
 ATM vols or a given covariance); vols held fixed (sticky strike); time decays by the horizon.
 
 Two revaluation modes give the same numbers to ~1e-9 of the book's value:
-  * ``exact``: every position priced in every scenario (n_scenarios x n_positions prices);
-  * ``grid`` (default when that product is large): because a position depends on one
-    underlying only, each underlying's positions are summed into one value curve, priced
-    exactly (value and delta) on a dense spot grid spanning the simulated range, and read
-    per scenario by cubic Hermite interpolation (error O(h^4)). This is still full
-    revaluation - every option's pricing function, not its Taylor expansion - but it costs
-    n_positions x grid points instead of n_positions x scenarios.
+  * ``exact`` (default): every distinct contract priced with its pricing formula in every
+    scenario (:mod:`agent.risk.var.fullreval`: positions on one contract summed, puts
+    through parity, two ``ndtr`` per contract and scenario, two threads);
+  * ``grid``: because a position depends on one underlying only, each underlying's
+    positions are summed into one value curve, priced exactly (value and delta) on a dense
+    spot grid spanning the simulated range, and read per scenario by cubic Hermite
+    interpolation (error O(h^4)). It costs n_contracts x grid points instead of
+    n_contracts x scenarios: the choice for very large books or scenario counts.
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ from numpy.typing import ArrayLike
 from agent.errors import ValidationError
 from agent.risk.portfolio import OPTION, PERP, Book
 from agent.risk.pricing.black import black_scholes_greeks
-from agent.risk.var.common import DAYS_PER_YEAR, VaRResult, check_params, revalue_all, tail
+from agent.risk.var.common import DAYS_PER_YEAR, VaRResult, check_params, tail
+from agent.risk.var.fullreval import revalue
 from agent.risk.var.parametric import horizon_covariance
 
 GRID_POINTS = 257
@@ -91,8 +93,11 @@ def monte_carlo_var(
     seed: int | None = 0,
     covariance: ArrayLike | None = None,
     correlation: ArrayLike | None = None,
-    mode: str = "auto",
+    mode: str = "exact",
+    threads: int | None = None,
 ) -> VaRResult:
+    """``mode``: ``exact`` or ``grid`` (``auto`` is ``exact``, kept for old callers);
+    ``threads``: for ``exact``, 1 or 2 (default: 2 when a core is idle)."""
     c, h = check_params(confidence, horizon_days)
     if not isinstance(n_scenarios, int) or n_scenarios < 100:
         raise ValidationError("n_scenarios", f"{n_scenarios} must be an integer >= 100")
@@ -104,11 +109,11 @@ def monte_carlo_var(
         else np.atleast_2d(np.asarray(covariance, dtype=float))
     )
     r = simulate_returns(cov, n_scenarios, seed)
-    mult = np.exp(r)
     dt = h / DAYS_PER_YEAR
-    if mode == "exact" or (mode == "auto" and n_scenarios * book.n <= 2_000_000):
-        pnl = revalue_all(book, mult, dt)
+    if mode != "grid":
+        pnl = revalue(book, r, dt, threads=threads)
     else:
+        mult = np.exp(r)
         pnl = np.zeros(n_scenarios)
         for ui in range(len(book.underlyings)):
             if not (book.und == ui).any():
