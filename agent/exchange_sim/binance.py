@@ -9,6 +9,8 @@ Binance's ``{"code": -NNNN, "msg": ...}`` with its HTTP statuses; every response
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import hmac
 import json
@@ -502,9 +504,13 @@ class BinanceApi:
             post_only=typ == "LIMIT_MAKER",
         )
         self.ctx.orders_placed += 1
-        if self.ctx.faults.drop_accept and self.ctx.orders_placed == self.ctx.faults.drop_accept:
+        n, faults = self.ctx.orders_placed, self.ctx.faults
+        if n in (faults.drop_accept, faults.stall_accept):
             # the order is on the book, but the client never hears about it
-            log.info("fault drop_accept: dropping the response to order %s", order.order_id)
+            log.info("fault drop/stall_accept: no response to order %s", order.order_id)
+            if n == faults.stall_accept:
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(self.ctx.stopping.wait(), 30)
             if request.transport is not None:
                 request.transport.close()
             raise web.HTTPServiceUnavailable()

@@ -313,15 +313,21 @@ class DeribitApi:
         result = await handler(params, session)
         if method in ("private/buy", "private/sell") and transport_http is not None:
             self.ctx.orders_placed += 1
-            f = self.ctx.faults.drop_accept
-            if f and self.ctx.orders_placed == f and transport_http.transport is not None:
-                # Accepted, then the response never comes: the client times out. (Closing the
-                # socket at once is not enough here: aiohttp silently re-sends an idempotent GET
-                # on a dropped keep-alive connection, and Deribit's buy/sell are GETs.)
-                log.info("fault drop_accept: stalling an order response")
+            n, faults = self.ctx.orders_placed, self.ctx.faults
+            transport = transport_http.transport
+            if faults.stall_accept == n and transport is not None:
+                # accepted, then the response never comes: the client times out
+                log.info("fault stall_accept: stalling an order response")
                 with contextlib.suppress(asyncio.TimeoutError):
                     await asyncio.wait_for(self.ctx.stopping.wait(), 30)
-                transport_http.transport.close()
+                transport.close()
+                raise RpcError(10040, "retry", http=503)
+            if faults.drop_accept == n and transport is not None:
+                # accepted, then the connection drops before the response. Deribit's private
+                # calls are GETs, and aiohttp silently re-sends an idempotent request once on
+                # a dropped connection: a plain ccxt client places this order twice.
+                log.info("fault drop_accept: closing the connection of an accepted order")
+                transport.close()
                 raise RpcError(10040, "retry", http=503)
         return result
 
@@ -670,6 +676,7 @@ class DeribitApi:
                 tif=_TIF_IN[tif_raw],
                 client_id=label,
                 post_only=_bool(p, "post_only"),
+                unique_client_id=False,  # Deribit labels are free text, not unique
             )
         except SimReject as e:
             code, msg = _REJECT[e.reason]

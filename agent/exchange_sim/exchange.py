@@ -153,6 +153,7 @@ class Exchange:
         tif: SimTif = SimTif.GTC,
         client_id: str = "",
         post_only: bool = False,
+        unique_client_id: bool = True,
     ) -> tuple[SimOrder, list[Trade]]:
         inst = self.instrument(instrument)
         now = self.clock()
@@ -162,7 +163,7 @@ class Exchange:
             raise SimReject(RejectReason.BAD_AMOUNT, problem)
         if price is not None and (problem := inst.check_price(price)) is not None:
             raise SimReject(RejectReason.BAD_PRICE, problem)
-        if client_id and (account, client_id) in self.by_client:
+        if unique_client_id and client_id and (account, client_id) in self.by_client:
             prev = self.orders[self.by_client[(account, client_id)]]
             if prev.status.is_open:
                 raise SimReject(

@@ -14,7 +14,10 @@
 | ``dup_fills``           | every user trade / order-fill message is sent twice                       |
 | ``late_fills=MS``       | user trade messages are sent MS milliseconds after the order response     |
 | ``skew=MS``             | the venue's clock runs MS milliseconds ahead (negative: behind)           |
-| ``drop_accept=N``       | the N-th order placement is accepted but its response is never delivered  |
+| ``drop_accept=N``       | the N-th order placement is accepted, then its connection is closed       |
+|                         | without a response (what a dropped keep-alive connection looks like)     |
+| ``stall_accept=N``      | the N-th order placement is accepted, its response withheld until the     |
+|                         | client gives up (a timeout: the other ambiguous outcome)                  |
 | ``seed=N``              | seed of the fault dice                                                    |
 """
 
@@ -48,6 +51,7 @@ class FaultConfig:
     late_fills_ms: int = 0
     clock_skew_ms: int = 0
     drop_accept: int = 0
+    stall_accept: int = 0
     seed: int = 0
 
     @classmethod

@@ -45,6 +45,7 @@ from agent.venues.cex.normalize import (
     to_units,
 )
 from agent.venues.cex.ratelimit import Priority, RateLimiter
+from agent.venues.cex.session import new_session
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -83,17 +84,18 @@ class CexVenue:
 
     @classmethod
     async def connect(cls, cfg: CexConfig) -> CexVenue:
-        ex = build_exchange(cfg, pro=True)
+        # our own HTTP session: a dropped connection is reported, never silently re-sent
+        ex = build_exchange(cfg, pro=True, session=new_session())
         venue = cls(cfg, ex)
         try:
             await venue._call(Priority.NORMAL, ex.load_markets)
         except BaseException:
-            await ex.close()
+            await venue._close_exchange()
             raise
         venue.symbols = SymbolMap(venue.id, ex.markets)
         for s in cfg.symbols:
             if s not in ex.markets:
-                await ex.close()
+                await venue._close_exchange()
                 raise ValidationError(
                     "cex.symbols",
                     f"{s} is not listed on {venue.id}",
@@ -279,6 +281,8 @@ class CexVenue:
                 {"label": cid, "currency": "any"},
             )
             rows = res.get("result") or [] if isinstance(res, dict) else []
+            if len(rows) > 1:  # labels are not unique on Deribit; ours should be
+                log.error("%s: %d orders carry label %s: %s", self.id, len(rows), cid, rows)
             return str(rows[0]["order_id"]) if rows else None
         try:
             o = await self._call(
@@ -309,7 +313,13 @@ class CexVenue:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await t
         self._tasks.clear()
+        await self._close_exchange()
+
+    async def _close_exchange(self) -> None:
+        session = getattr(self.ex, "session", None)
         await self.ex.close()
+        if session is not None and not getattr(self.ex, "own_session", True):
+            await session.close()  # ccxt does not close a session it was given
 
     # --- reports -------------------------------------------------------------------------
     async def open_orders(self) -> Sequence[OrderStatusReport]:
@@ -418,7 +428,7 @@ class CexVenue:
                         )
                     except VenueError as e:
                         log.warning("%s: dropped a bad fill message: %s", self.id, e)
-            except (ccxt_async.NetworkError, ccxt_async.ExchangeError) as e:
+            except Exception as e:  # ccxt.pro can raise non-ccxt errors (KeyError) on a drop
                 # connection dropped: back off, catch up over REST, then resubscribe
                 self.reconnects += 1
                 log.info("%s: stream lost (%s); reconnecting", self.id, e)
@@ -450,7 +460,8 @@ class CexVenue:
                     }.get(rep.state)
                     if kind is not None:
                         self._emit(VenueEvent(kind, rep.ref))
-            except (ccxt_async.NetworkError, ccxt_async.ExchangeError):
+            except Exception as e:  # as in _stream_fills
+                log.info("%s: order stream lost (%s); reconnecting", self.id, e)
                 await asyncio.sleep(backoff)  # reconnect back-off
                 backoff = min(2.0, backoff * 2)
 

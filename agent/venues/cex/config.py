@@ -80,8 +80,11 @@ def sim_overrides(exchange_id: str, base_url: str) -> dict[str, Any]:
     )
 
 
-def build_exchange(cfg: CexConfig, *, pro: bool) -> Any:
-    """A ccxt (async) or ccxt.pro instance for ``cfg``. Our limiter replaces ccxt's own."""
+def build_exchange(cfg: CexConfig, *, pro: bool, session: Any = None) -> Any:
+    """A ccxt (async) or ccxt.pro instance for ``cfg``. Our limiter replaces ccxt's own.
+
+    ``session``: an aiohttp ClientSession for ccxt to use (its public ``session`` option; the
+    caller closes it), e.g. :func:`agent.venues.cex.session.new_session`."""
     import ccxt.async_support as ccxt_async
     import ccxt.pro as ccxt_pro
 
@@ -93,6 +96,8 @@ def build_exchange(cfg: CexConfig, *, pro: bool) -> Any:
         "enableRateLimit": False,
         "timeout": cfg.timeout_ms,
     }
+    if session is not None:
+        settings["session"] = session
     if cfg.sim_url:
         over = sim_overrides(cfg.exchange_id, cfg.sim_url)
         settings["urls"] = over["urls"]

@@ -7,10 +7,11 @@ import asyncio
 from decimal import Decimal
 
 import pytest
-from cex_helpers import connect, start_sim
+from cex_helpers import connect, start_sim, venue_config
 
 from agent.model import OrderType, Perpetual, Side, Spot, TimeInForce
 from agent.venues.base import ChildOrder, VenueEventKind
+from agent.venues.cex import build_exchange
 
 pytestmark = pytest.mark.integration
 
@@ -19,6 +20,25 @@ def _child(cid: str, inst, size="0.01", **kw) -> ChildOrder:
     return ChildOrder(cid, inst, Side.BUY, Decimal(size), **kw)
 
 
+async def test_plain_ccxt_places_a_deribit_order_twice_when_the_connection_drops():
+    """The risk, shown with ccxt as it comes: Deribit's buy is a GET, and aiohttp re-sends an
+    idempotent request once when the connection drops before the response."""
+    sim = await start_sim("deribit", "drop_accept=1", flow_interval_s=0)
+    raw = build_exchange(venue_config(sim), pro=False)
+    try:
+        await raw.load_markets()
+        order = await raw.create_order(
+            "BTC/USDC:USDC", "limit", "buy", 0.01, 30000, {"label": "twice"}
+        )
+        ours = [o for o in sim.exchange.orders.values() if o.client_id == "twice"]
+        assert len(ours) == 2, "the re-sent GET placed a second order"
+        assert order["id"] == str(ours[1].order_id)  # ccxt only ever heard of the second
+    finally:
+        await raw.close()
+        await sim.stop()
+
+
+@pytest.mark.parametrize("fault", ["drop_accept=1", "stall_accept=1"])
 @pytest.mark.parametrize(
     "venue,inst",
     [
@@ -26,8 +46,8 @@ def _child(cid: str, inst, size="0.01", **kw) -> ChildOrder:
         ("deribit", Perpetual("BTC", "USDC", "USDC")),
     ],
 )
-async def test_order_accepted_while_connection_drops_is_reconciled(venue, inst):
-    sim = await start_sim(venue, "drop_accept=1", flow_interval_s=0)
+async def test_order_accepted_while_connection_drops_is_reconciled(venue, inst, fault):
+    sim = await start_sim(venue, fault, flow_interval_s=0)
     try:
         v = await connect(sim, timeout_ms=1500)
         child = _child(
