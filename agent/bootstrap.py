@@ -3,6 +3,11 @@
 Nothing else constructs clients, journals, signers or venues from configuration; tests and
 the demo build through these functions too (with their own arguments), so the wiring that
 is tested is the wiring that runs.
+
+``build_swap_app`` also RECOVERS: it rebuilds the order state from the journal, starts the
+tx engine (which replays its stream, re-broadcasts journaled transactions and reads their
+receipts), then derives the order events the chain implies (fills of swaps mined while the
+agent was down; orders whose fate is unknown stay UNKNOWN). Only then does it take intents.
 """
 
 from __future__ import annotations
@@ -10,12 +15,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from agent.chain.rpc import RpcClient
 from agent.deploy.manifest import Manifest
-from agent.execution.limits import NotionalLimit
-from agent.execution.swap import SwapPipeline
+from agent.execution.risk import SwapRisk
+from agent.execution.swap import RouteCheck, SwapPipeline
+from agent.execution.tracking import TrackReport, track
 from agent.journal import SqliteJournal
+from agent.oms.manager import OrderManager
+from agent.risk.checks import RiskLimits
 from agent.signing.local import LocalSigner
 from agent.venues.uniswap_v2 import UniswapV2Venue
 from agent.venues.uniswap_v3 import UniswapV3Venue
@@ -28,10 +37,53 @@ class SwapApp:
     journal: SqliteJournal
     pipeline: SwapPipeline
     signer: LocalSigner
+    manager: OrderManager
+    executor: ModuleExecutor
+    recovery: TrackReport | None = None
+    policy: Any = None  # the off-chain signing policy guard, if one was loaded
+
+    async def track(self) -> TrackReport:
+        """One tracking pass (receipts, confirmations, reorgs -> order events). Call it
+        between intents, not while one is executing."""
+        p = self.pipeline
+        return await track(self.manager, self.executor, p.manifest, p.safe)
 
     async def close(self) -> None:
-        await self.rpc.close()
-        self.journal.close()
+        try:
+            await self.executor.close()
+        finally:
+            await self.rpc.close()
+            self.journal.close()
+
+
+def default_limits(max_notional: Decimal) -> RiskLimits:
+    """Desk limits when none are configured: the notional cap, the risk package's defaults
+    for price band (500 bps) and slippage (100 bps), no position or venue caps."""
+    return RiskLimits(max_order_notional=max_notional)
+
+
+def load_policy_guard(
+    policy_path: Path,
+    manifest: Manifest,
+    *,
+    safe: str,
+    operator: str,
+    rpc_url: str,
+    prices: Any,
+) -> Any:
+    """The fund's signing policy as the executor's pre-sign guard (agent.policy.guard); its
+    allowance balances and pause flag are read from the module on chain."""
+    from agent.policy.guard import PolicyGuard
+
+    return PolicyGuard.from_file(
+        policy_path,
+        manifest,
+        safe=safe,
+        operator=operator,
+        chain_id=manifest.chain_id,
+        prices=prices,
+        rpc_url=rpc_url,
+    )
 
 
 async def build_swap_app(
@@ -43,19 +95,41 @@ async def build_swap_app(
     operator_key: str,
     journal_path: Path,
     max_notional: Decimal = Decimal(1_000_000),
+    limits: RiskLimits | None = None,
+    policy_path: Path | None = None,
 ) -> SwapApp:
+    """``policy_path``: the fund's signing-policy file, checked off-chain on every built
+    transaction before signing; None = no off-chain policy (the on-chain module still
+    enforces its own configuration)."""
     rpc = await RpcClient(
         rpc_url, expected_chain_id=manifest.chain_id, name=manifest.name
     ).connect()
     journal = SqliteJournal(journal_path)
-    signer = LocalSigner(operator_key)
-    executor = ModuleExecutor(
-        rpc, signer, module=module, multisend=manifest.address("MultiSendCallOnly"),
-        chain_id=manifest.chain_id, journal=journal,
-    )
-    venues = [UniswapV2Venue(rpc, manifest), UniswapV3Venue(rpc, manifest)]
-    pipeline = SwapPipeline(
-        rpc=rpc, manifest=manifest, venues=venues, executor=executor, journal=journal,
-        safe=safe, limit=NotionalLimit(max_notional),
-    )  # fmt: skip
-    return SwapApp(rpc, journal, pipeline, signer)
+    try:
+        signer = LocalSigner(operator_key)
+        risk = SwapRisk(limits or default_limits(max_notional))
+        guard = None
+        if policy_path is not None:  # prices: the reference of the pipeline's own quotes
+            guard = load_policy_guard(
+                policy_path, manifest, safe=safe, operator=signer.address, rpc_url=rpc_url,
+                prices=risk.prices,
+            )  # fmt: skip
+        executor = ModuleExecutor(
+            rpc, signer, module=module, multisend=manifest.address("MultiSendCallOnly"),
+            chain_id=manifest.chain_id, journal=journal, guard=guard,
+        )  # fmt: skip
+        route = RouteCheck()
+        manager = OrderManager.open(journal, checks=[route, risk.check])
+        venues = [UniswapV2Venue(rpc, manifest), UniswapV3Venue(rpc, manifest)]
+        pipeline = SwapPipeline(
+            rpc=rpc, manifest=manifest, venues=venues, executor=executor, manager=manager,
+            safe=safe, risk=risk, route=route,
+        )  # fmt: skip
+        # recovery: the engine reconciles the tx stream, then orders follow the chain
+        await executor.start()
+        recovered = await track(manager, executor, manifest, safe, expire_unsent=True, poll=False)
+    except BaseException:
+        await rpc.close()
+        journal.close()
+        raise
+    return SwapApp(rpc, journal, pipeline, signer, manager, executor, recovered, guard)

@@ -1,12 +1,17 @@
-"""The walking skeleton, all real: a swap intent through every layer.
+"""The swap pipeline, all real, through the order manager: one intent through every layer.
 
-intent -> idempotency (client id) -> quotes from every AMM venue at ONE pinned block ->
-notional limit -> pick the best all-in quote -> build approve/swap/approve(0) with
-recipient = the Safe and the slippage bound -> sign (operator key) -> execute through the
-Safe's module -> receipt -> fill parsed from the token Transfer logs -> journal -> report.
+intent -> idempotency (the OMS knows the client id: a resubmission executes nothing)
+-> quotes from every AMM venue at ONE pinned block (+ the Safe's balances there)
+-> SubmitOrder to the OMS: trading state -> routing -> the risk gate (agent.risk, every
+   check's verdict journaled with its code and reason) -> OrderAccepted | OrderDenied
+-> build approve/swap/approve(0) with recipient = the Safe and the slippage bound
+-> the executor's policy guard (a refusal -> OrderDenied with the policy's code and rule)
+-> sign and send through the tx engine (write-ahead TxSigned) -> OrderSubmitted
+-> receipt -> fill from the Transfer logs -> OrderFilled.
 
-Every step is journaled on the order's stream (``order-<client id>``); the transaction's own
-write-ahead records are on the sender's tx stream (see agent.wallet.executor).
+Order events live on ``order-<client id>``; the transaction's on the engine's tx stream. A
+failure after the transaction was journaled never rejects the order on a guess: it stays
+SUBMITTED (or UNKNOWN) until the chain says (see agent.execution.tracking).
 """
 
 from __future__ import annotations
@@ -14,32 +19,34 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from fractions import Fraction
-from typing import Protocol
+from typing import Any, Protocol
 
 from agent.chain.rpc import RpcClient
 from agent.deploy.manifest import Manifest
-from agent.errors import NoRouteError, ValidationError
-from agent.execution.limits import NotionalLimit
-from agent.journal import ANY, NO_STREAM, Store
+from agent.errors import DuplicateOrderError, NoRouteError, PolicyDeniedError, ValidationError
+from agent.execution.fills import fill_event, safe_legs, swap_price, transfers
+from agent.execution.risk import Staged, SwapRisk, reference_price
+from agent.journal import Store
 from agent.model import Quote, Side, Spot, SwapIntent
-from agent.oms.events import (
-    OrderAccepted,
-    OrderDenied,
-    OrderFilled,
-    OrderInitialized,
-    OrderRejected,
-    OrderSubmitted,
-    order_stream,
-)
+from agent.model.decisions import Allow, Decision, Deny
+from agent.oms.commands import SubmitOrder
+from agent.oms.events import OrderDenied, OrderRejected, OrderSubmitted, OrderUnknown
+from agent.oms.manager import OrderManager
+from agent.oms.order import Order, OrderState
+from agent.oms.trading import gate
+from agent.oms.tx import TxState
 from agent.routing.cost import GasPrice, Scored, best
 from agent.wallet.executor import Execution, ModuleExecutor
 from agent.wallet.multisend import Call
 
-TRANSFER_TOPIC = "0xddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef"
 DEADLINE_S = 300
+BALANCE_OF = "0x70a08231"
+STRATEGY = "swap"
+
+__all__ = ["AmmVenue", "RouteCheck", "SwapPipeline", "SwapReport", "transfers"]
 
 
 class AmmVenue(Protocol):
@@ -57,7 +64,7 @@ class AmmVenue(Protocol):
 @dataclass(frozen=True, slots=True)
 class SwapReport:
     client_order_id: str
-    status: str  # filled | denied | duplicate | rejected
+    status: str  # filled | denied | duplicate | rejected | unknown
     intent: SwapIntent
     safe: str
     venue: str = ""
@@ -77,6 +84,7 @@ class SwapReport:
     quotes: tuple[Scored, ...] = ()
     code: str = ""
     reason: str = ""
+    state: str = ""  # the OMS order's state after this run (OrderState value)
 
     def _price(self, amount_in: int, amount_out: int) -> Decimal | None:
         """Quote-asset per base-asset, human units."""
@@ -84,7 +92,7 @@ class SwapReport:
             return None
         a_in = Decimal(amount_in).scaleb(-self.decimals_in)
         a_out = Decimal(amount_out).scaleb(-self.decimals_out)
-        return a_in / a_out if self.intent.side is Side.BUY else a_out / a_in
+        return swap_price(self.intent.side, a_in, a_out)
 
     @property
     def quoted_price(self) -> Decimal | None:
@@ -95,15 +103,25 @@ class SwapReport:
         return self._price(self.realized_in, self.realized_out)
 
 
-def transfers(logs: Sequence[dict], token: str) -> list[tuple[str, str, int]]:
-    """(from, to, amount) of every ERC-20 Transfer of ``token`` in the receipt logs."""
-    out = []
-    for log in logs:
-        if log["address"].lower() == token.lower() and log["topics"][0] == TRANSFER_TOPIC:
-            frm = "0x" + log["topics"][1][-40:]
-            to = "0x" + log["topics"][2][-40:]
-            out.append((frm, to, int(log["data"], 16)))
-    return out
+class RouteCheck:
+    """OMS check: an order no venue can fill is denied (NO_ROUTE) before the risk gate."""
+
+    name = "routing"
+
+    def __init__(self) -> None:
+        self._routes: dict[str, str] = {}  # client id -> picked venue ("" = none)
+
+    def stage(self, client_order_id: str, venue: str) -> None:
+        self._routes[client_order_id] = venue
+
+    def unstage(self, client_order_id: str) -> None:
+        self._routes.pop(client_order_id, None)
+
+    def __call__(self, cmd: SubmitOrder, store: Any) -> Decision:
+        venue = self._routes.get(cmd.client_order_id, "")
+        if not venue:
+            return Deny("NO_ROUTE", "no venue can fill this size", self.name)
+        return Allow(self.name, f"best all-in quote: {venue}")
 
 
 class SwapPipeline:
@@ -114,17 +132,23 @@ class SwapPipeline:
         manifest: Manifest,
         venues: Sequence[AmmVenue],
         executor: ModuleExecutor,
-        journal: Store,
+        manager: OrderManager,
         safe: str,
-        limit: NotionalLimit,
+        risk: SwapRisk,
+        route: RouteCheck,
     ) -> None:
         self.rpc = rpc
         self.manifest = manifest
         self.venues = list(venues)
         self.executor = executor
-        self.journal = journal
+        self.manager = manager
         self.safe = safe
-        self.limit = limit
+        self.risk = risk
+        self.route = route
+
+    @property
+    def journal(self) -> Store:
+        return self.manager.journal
 
     def _validate(self, intent: SwapIntent) -> None:
         for f in ("base", "quote"):
@@ -135,67 +159,103 @@ class SwapPipeline:
                 "intent.size", f"{intent.size} has more than {decimals} decimals of {intent.base}"
             )
 
-    async def run(self, intent: SwapIntent) -> SwapReport:
-        self._validate(intent)
-        stream = order_stream(intent.client_id)
-        base = SwapReport(intent.client_id, "", intent, self.safe)
-        if self.journal.version(stream) > 0:
-            return _replace(
-                base, status="duplicate", reason="client id already executed; not sent again"
-            )
-        instrument = Spot(intent.base, intent.quote)
-        await self.journal.append_async(
-            stream, NO_STREAM,
-            [OrderInitialized(intent.client_id, instrument.symbol, intent.side, intent.size,
-                              max_slippage_bps=intent.max_slippage_bps)],
+    def command(self, intent: SwapIntent, venue: str) -> SubmitOrder:
+        return SubmitOrder(
+            intent.client_id, Spot(intent.base, intent.quote).symbol, intent.side, intent.size,
+            venue=venue, max_slippage_bps=intent.max_slippage_bps, strategy=STRATEGY,
         )  # fmt: skip
 
+    async def run(self, intent: SwapIntent) -> SwapReport:
+        self._validate(intent)
+        cid = intent.client_id
+        base = SwapReport(cid, "", intent, self.safe)
+        self.manager.sync()  # a halt or an order placed by another process counts
+        existing = self.manager.store.get(cid)
+        if existing is not None:
+            return self._duplicate(base, existing, intent)
+        instrument = Spot(intent.base, intent.quote)
+        tin, tout = self._tokens(intent)
+        report = replace(
+            base, asset_in=tin.symbol, asset_out=tout.symbol,
+            decimals_in=tin.decimals, decimals_out=tout.decimals,
+        )  # fmt: skip
+        pick: Scored | None = None
+        if gate(self.manager.store.trading_state, self.command(intent, "")).allowed:
+            pick, report = await self._route(intent, instrument, report)
+        venue = pick.quote.venue if pick is not None else ""
+        self.route.stage(cid, venue)
+        try:
+            order = await self.manager.submit_async(self.command(intent, venue))
+        finally:
+            self.route.unstage(cid)
+            self.risk.unstage(cid)
+        if order.state is OrderState.DENIED:
+            return replace(
+                report, status="denied", code=order.code, reason=order.reason, state="denied"
+            )
+        self.risk.submitted()
+        assert pick is not None  # accepted means routed
+        return await self._execute(intent, order, pick.quote, report)
+
+    def _tokens(self, intent: SwapIntent) -> tuple[Any, Any]:
+        b, q = self.manifest.token(intent.base), self.manifest.token(intent.quote)
+        return (q, b) if intent.side is Side.BUY else (b, q)
+
+    async def _route(
+        self, intent: SwapIntent, instrument: Spot, report: SwapReport
+    ) -> tuple[Scored | None, SwapReport]:
         block = await self.rpc.block_number()
-        results = await asyncio.gather(
-            *(v.quote(instrument, intent.side, intent.size, block=block) for v in self.venues),
-            return_exceptions=True,
+        results, balances = await asyncio.gather(
+            asyncio.gather(
+                *(v.quote(instrument, intent.side, intent.size, block=block) for v in self.venues),
+                return_exceptions=True,
+            ),
+            self._balances(intent, block),
         )
-        quotes = [r for r in results if isinstance(r, Quote)]
         for r in results:
             if isinstance(r, BaseException) and not isinstance(r, NoRouteError):
                 raise r
+        quotes = [r for r in results if isinstance(r, Quote)]
+        report = replace(report, quote_block=block)
         if not quotes:
-            await self.journal.append_async(
-                stream,
-                ANY,
-                [
-                    OrderDenied(
-                        intent.client_id, "NO_ROUTE", "no venue can fill this size", "routing"
-                    )
-                ],
-            )
-            return _replace(
-                base, status="denied", code="NO_ROUTE", reason="no venue can fill this size"
-            )
-
-        tin = self.manifest.token(quotes[0].asset_in)
-        tout = self.manifest.token(quotes[0].asset_out)
+            return None, report
         gas = await self._gas_price(quotes[0], intent)
         pick, scored = best(quotes, gas)
         q = pick.quote
-        quote_amount = q.amount_in if intent.side is Side.BUY else q.amount_out
-        notional = self.manifest.asset(intent.quote).from_base(quote_amount)
-        decision = self.limit(notional)
-        report = _replace(
-            base, venue=q.venue, quote_block=block, quoted_in=q.amount_in, quoted_out=q.amount_out,
-            asset_in=tin.symbol, asset_out=tout.symbol, decimals_in=tin.decimals,
-            decimals_out=tout.decimals, quotes=tuple(scored),
+        report = replace(report, venue=q.venue, quoted_in=q.amount_in, quoted_out=q.amount_out,
+                         quotes=tuple(scored))  # fmt: skip
+        prices = [p for p in (self._quote_price(x, report) for x in quotes) if p is not None]
+        self.risk.stage(
+            intent.client_id,
+            Staged(
+                instrument, self._quote_price(q, report), reference_price(prices),
+                balances[0], balances[1], f"safe@{self.manifest.name}",
+            ),
         )  # fmt: skip
-        if not decision.allowed:
-            await self.journal.append_async(
-                stream, ANY,
-                [OrderDenied(intent.client_id, decision.code, decision.reason, decision.rule, ("max_notional",))],  # type: ignore[union-attr]
-            )  # fmt: skip
-            return _replace(report, status="denied", code=decision.code, reason=decision.reason)  # type: ignore[union-attr]
-        await self.journal.append_async(
-            stream, ANY, [OrderAccepted(intent.client_id, ("max_notional",))]
-        )
+        return pick, report
 
+    @staticmethod
+    def _quote_price(q: Quote, r: SwapReport) -> Decimal | None:
+        return replace(r, quoted_in=q.amount_in, quoted_out=q.amount_out).quoted_price
+
+    async def _balances(self, intent: SwapIntent, block: int) -> tuple[Decimal, Decimal]:
+        """The Safe's base and quote holdings at the quoted block (the risk gate's book)."""
+        arg = "0" * 24 + self.safe[2:].lower()
+        out = []
+        toks = [self.manifest.token(intent.base), self.manifest.token(intent.quote)]
+        answers = await self.rpc.batch(
+            [("eth_call", [{"to": t.address, "data": BALANCE_OF + arg}, hex(block)]) for t in toks]
+        )
+        for t, a in zip(toks, answers, strict=True):
+            if isinstance(a, BaseException):
+                raise a
+            out.append(Decimal(int(a, 16)).scaleb(-t.decimals))
+        return out[0], out[1]
+
+    async def _execute(
+        self, intent: SwapIntent, order: Order, q: Quote, report: SwapReport
+    ) -> SwapReport:
+        cid = intent.client_id
         venue = next(v for v in self.venues if v.id == q.venue)
         calls = venue.build_swap(
             q, recipient=self.safe, slippage_bps=intent.max_slippage_bps,
@@ -203,35 +263,68 @@ class SwapPipeline:
         )  # fmt: skip
 
         async def sent(tx_hash: str) -> None:
-            await self.journal.append_async(
-                stream, ANY, [OrderSubmitted(intent.client_id, q.venue, tx_hash)]
-            )
+            if self.manager.store.orders[cid].state is OrderState.ACCEPTED:
+                await self.manager.record_async([OrderSubmitted(cid, q.venue, tx_hash)])
 
         try:
-            ex: Execution = await self.executor.execute(
-                calls, client_order_id=intent.client_id, on_sent=sent
+            ex: Execution = await self.executor.execute(calls, client_order_id=cid, on_sent=sent)
+        except PolicyDeniedError as e:  # refused before signing: nothing was sent
+            await self.manager.record_async(
+                [OrderDenied(cid, e.code, e.reason, e.rule or "policy", ("policy",))]
             )
+            return replace(report, status="denied", code=e.code, reason=e.reason, state="denied")
         except Exception as e:
-            await self.journal.append_async(
-                stream, ANY, [OrderRejected(intent.client_id, getattr(e, "code", "ERROR"), str(e))]
-            )
+            await self._after_error(cid, e)
             raise
-        paid = sum(
-            a for f, _t, a in transfers(ex.logs, tin.address) if f.lower() == self.safe.lower()
-        )
-        got = sum(
-            a for _f, t, a in transfers(ex.logs, tout.address) if t.lower() == self.safe.lower()
-        )
-        report = _replace(
-            report, status="filled", tx_hash=ex.tx_hash, block=ex.block_number,
-            realized_in=paid, realized_out=got, gas_used=ex.gas_used,
-            effective_gas_price=ex.effective_gas_price,
+        tin, tout = self._tokens(intent)
+        paid, got = safe_legs(ex.logs, self.safe, tin.address, tout.address)
+        now = self.manager.store.orders[cid]
+        fill = fill_event(now, ex.tx_hash, paid, got, tin.decimals, tout.decimals)
+        if fill is not None:
+            await self.manager.record_async([fill])
+        state = self.manager.store.orders[cid].state
+        return replace(
+            report, status="filled" if state is OrderState.FILLED else state.value,
+            tx_hash=ex.tx_hash, block=ex.block_number, realized_in=paid, realized_out=got,
+            gas_used=ex.gas_used, effective_gas_price=ex.effective_gas_price, state=state.value,
         )  # fmt: skip
-        await self.journal.append_async(
-            stream, ANY,
-            [OrderFilled(intent.client_id, ex.tx_hash, intent.size, report.realized_price or Decimal(0))],
+
+    async def _after_error(self, cid: str, e: Exception) -> None:
+        """Journal what an execution error means for the order, and nothing more: a
+        transaction that may still be mined keeps the order open (UNKNOWN if it was never
+        seen as sent); only a revert or nothing-sent rejects it."""
+        recs = [r for r in self.executor.engine.records.values() if r.client_order_id == cid]
+        mined = [r for r in recs if r.state in (TxState.MINED, TxState.CONFIRMED)]
+        code = getattr(e, "code", "ERROR")
+        o = self.manager.store.orders[cid]
+        if o.state.terminal:
+            return
+        if any(r.success is False for r in mined) and not any(r.success for r in mined):
+            h = mined[0].tx_hash
+            ev: Any = OrderRejected(cid, "TX_REVERTED", f"transaction {h} reverted")
+        elif mined or any(r.state.pending for r in recs):
+            if o.state is not OrderState.ACCEPTED:
+                return  # SUBMITTED: tracked; the chain will settle it
+            ev = OrderUnknown(cid, f"{code}: {e}; the transaction is tracked until the chain says")
+        else:
+            ev = OrderRejected(cid, code, str(e))
+        await self.manager.record_async([ev])
+
+    def _duplicate(self, base: SwapReport, o: Order, intent: SwapIntent) -> SwapReport:
+        spec = o.spec
+        if (spec.instrument, spec.side, spec.quantity, spec.max_slippage_bps) != (
+            Spot(intent.base, intent.quote).symbol, intent.side, intent.size,
+            intent.max_slippage_bps,
+        ):  # fmt: skip
+            raise DuplicateOrderError(
+                f"client_order_id {intent.client_id!r} is already used by a different order; "
+                "use a new id (resubmitting the same intent with the same id is safe)"
+            )
+        return replace(
+            base, status="duplicate", venue=o.venue, tx_hash=o.venue_order_id,
+            state=o.state.value, code=o.code,
+            reason=f"client id already used (order {o.state.value}); not sent again",
         )  # fmt: skip
-        return report
 
     async def _gas_price(self, q: Quote, intent: SwapIntent) -> GasPrice:
         """Gas in quote-asset units: exact when the base is the native coin's wrapper (WETH);
@@ -244,9 +337,3 @@ class SwapPipeline:
             )  # fmt: skip
             return GasPrice(fee, per_wei)
         return GasPrice(fee, Fraction(0))
-
-
-def _replace(r: SwapReport, **kw: object) -> SwapReport:
-    from dataclasses import replace
-
-    return replace(r, **kw)

@@ -1,7 +1,13 @@
 """Send calls as the Safe through its PolicyModule, signed by the operator key.
 
-Write-ahead: the signed raw transaction is journaled (TxSigned, durable) BEFORE broadcast,
-so after a crash the same bytes (same hash) are re-broadcast instead of a second signature.
+Submission goes through :class:`agent.chain.txengine.TxEngine` (one per chain and operator):
+write-ahead TxSigned before broadcast, the engine's nonce manager, fee estimation with caps,
+replacement of stuck transactions, confirmation depth and reorg tracking. After a crash the
+engine re-broadcasts the journaled bytes (same hash) instead of signing a second time.
+
+The optional ``guard`` (the off-chain signing policy) sees the exact calls the Safe will make
+before anything is built or signed; a Deny raises :class:`PolicyDeniedError` and nothing is
+signed, journaled or sent.
 """
 
 from __future__ import annotations
@@ -12,17 +18,18 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from agent.chain.fees import FeeConfig, estimate_fees
-from agent.chain.nonce import NonceManager
+from agent.chain.fees import FeeConfig
 from agent.chain.rpc import RpcClient
-from agent.errors import PolicyDeniedError, RpcError, TransactionFailedError
-from agent.journal import ANY, Store
+from agent.chain.txengine import EngineConfig, TxEngine, TxSpec
+from agent.errors import PolicyDeniedError, TransactionFailedError
+from agent.journal import Store
 from agent.model.decisions import Decision
-from agent.oms.events import TxMined, TxSent, TxSigned, tx_stream
+from agent.oms.tx import TxRecord, TxState
 from agent.signing.local import LocalSigner
-from agent.signing.types import TxRequest
 from agent.wallet.module import module_calldata
 from agent.wallet.multisend import Call
+
+_MINED = frozenset({TxState.MINED, TxState.CONFIRMED})
 
 
 class PreSignCheck(Protocol):
@@ -44,6 +51,11 @@ class Execution:
 
 
 class ModuleExecutor:
+    """``engine`` is built from the other arguments unless given (tests and the composition
+    root may share one engine per operator account). The engine is started lazily, on the
+    first :meth:`execute` (or by :meth:`start`), because starting it reconciles with the
+    chain."""
+
     def __init__(
         self,
         rpc: RpcClient,
@@ -56,39 +68,45 @@ class ModuleExecutor:
         fees: FeeConfig | None = None,
         receipt_timeout: float = 60.0,
         guard: PreSignCheck | None = None,
+        engine: TxEngine | None = None,
+        confirmations: int = 1,
     ) -> None:
         self.rpc = rpc
         self.signer = signer
         self.module = module
-        self.multisend = multisend
+        self.multisend = multisend  # MultiSendCallOnly: batches go as one delegatecall to it
         self.chain_id = chain_id
         self.journal = journal
-        self.fees = fees or FeeConfig()
-        self.nonces = NonceManager(rpc, signer.address)
         self.receipt_timeout = receipt_timeout
-        self.stream = tx_stream(chain_id, signer.address)
         self.guard = guard
+        self.engine = engine or TxEngine(
+            rpc,
+            signer,
+            journal,
+            EngineConfig(chain_id=chain_id, confirmations=confirmations, fees=fees or FeeConfig()),
+        )
+        self.stream = self.engine.stream
+        self._start_lock = asyncio.Lock()
+
+    async def start(self) -> dict[str, int]:
+        """Start the engine once (replay its tx stream, check the chain id, reconcile)."""
+        async with self._start_lock:
+            if self.engine.started:
+                return {}
+            return await self.engine.start()
 
     def calldata(self, calls: Sequence[Call]) -> bytes:
+        """``PolicyModule.execute`` for one call, or for the MultiSendCallOnly batch."""
         return module_calldata(calls, self.multisend)
 
-    async def build(self, calls: list[Call]) -> TxRequest:
-        data = self.calldata(calls)
+    async def estimate_gas(self, data: bytes) -> int:
         est = {"from": self.signer.address, "to": self.module, "data": "0x" + data.hex()}
-        gas_hex, fees = await asyncio.gather(
-            self.rpc.call("eth_estimateGas", [est]), estimate_fees(self.rpc, self.fees)
-        )
-        gas = int(gas_hex, 16)
-        return TxRequest(
-            chain_id=self.chain_id, nonce=await self.nonces.reserve(), to=self.module,
-            data=data, gas=gas + gas // 5,
-            max_fee_per_gas=fees.max_fee_per_gas,
-            max_priority_fee_per_gas=fees.max_priority_fee_per_gas,
-        )  # fmt: skip
+        gas = int(await self.rpc.call("eth_estimateGas", [est]), 16)
+        return gas + gas // 5  # headroom: state may move between estimate and inclusion
 
     async def execute(
         self,
-        calls: list[Call],
+        calls: Sequence[Call],
         *,
         client_order_id: str | None = None,
         on_sent: Callable[[str], Awaitable[None]] | None = None,
@@ -96,49 +114,63 @@ class ModuleExecutor:
         if self.guard is not None:
             decision = await self.guard.check(calls)
             if not decision.allowed:
-                raise PolicyDeniedError(decision.code, decision.reason, decision.rule)
-        req = await self.build(calls)
-        signed = self.signer.sign_transaction_sync(req)
-        tx_hash = signed.hash_hex
-        await self.journal.append_async(
-            self.stream, ANY,
-            [TxSigned(self.chain_id, self.signer.address, req.nonce, tx_hash, signed.raw,
-                      req.max_fee_per_gas, req.max_priority_fee_per_gas, client_order_id)],
-        )  # fmt: skip
-        await self.rpc.send_raw_transaction(signed.raw)
-        await self.journal.append_async(
-            self.stream, ANY, [TxSent(self.chain_id, self.signer.address, req.nonce, tx_hash)]
+                raise PolicyDeniedError(
+                    getattr(decision, "code", "POLICY_DENIED"), decision.reason, decision.rule
+                )
+        if not self.engine.started:
+            await self.start()
+        data = self.calldata(calls)
+        gas = await self.estimate_gas(data)  # a call the module refuses reverts here: unsigned
+        res = await self.engine.send(
+            TxSpec(to=self.module, data=data, gas=gas, client_order_id=client_order_id)
         )
+        if res.record.state is TxState.DROPPED:
+            raise res.error or TransactionFailedError(f"the node refused {res.tx_hash}")
+        # SENT, or SIGNED with an unknown fate (journaled: the engine's poll settles it)
         if on_sent is not None:
-            await on_sent(tx_hash)
-        receipt = await self.wait_receipt(tx_hash)
-        ok = int(receipt["status"], 16) == 1
-        mined = TxMined(
-            self.chain_id, self.signer.address, req.nonce, tx_hash,
-            int(receipt["blockNumber"], 16), receipt["blockHash"], ok,
-            int(receipt["gasUsed"], 16), int(receipt.get("effectiveGasPrice", "0x0"), 16),
-        )  # fmt: skip
-        await self.journal.append_async(self.stream, ANY, [mined])
-        if not ok:
-            raise TransactionFailedError(f"module transaction {tx_hash} reverted")
-        return Execution(
-            tx_hash, mined.block_number, mined.gas_used, mined.effective_gas_price,
-            tuple(receipt["logs"]),
-        )  # fmt: skip
+            await on_sent(res.tx_hash)
+        return await self.wait(res.tx_hash)
 
-    async def wait_receipt(self, tx_hash: str) -> dict[str, Any]:
-        deadline = time.monotonic() + self.receipt_timeout
-        delay = 0.005
+    async def wait(self, tx_hash: str, timeout: float | None = None) -> Execution:
+        """Poll the engine until ``tx_hash`` (or a replacement for its nonce) is mined; the
+        receipt's logs come with the result."""
+        rec = await self._wait_mined(tx_hash, self.receipt_timeout if timeout is None else timeout)
+        receipt = await self.rpc.get_transaction_receipt(rec.tx_hash)
+        if receipt is None:  # reorged out between the poll and this read: wait again
+            return await self.wait(rec.tx_hash, timeout)
+        if not rec.success:
+            raise TransactionFailedError(f"module transaction {rec.tx_hash} reverted")
+        return Execution(
+            rec.tx_hash,
+            int(receipt["blockNumber"], 16),
+            int(receipt["gasUsed"], 16),
+            int(receipt.get("effectiveGasPrice", "0x0"), 16),
+            tuple(receipt["logs"]),
+        )
+
+    async def _wait_mined(self, tx_hash: str, timeout: float) -> TxRecord:
+        eng = self.engine
+        deadline = time.monotonic() + timeout
+        delay = 0.002
         while True:
-            try:
-                r = await self.rpc.get_transaction_receipt(tx_hash)
-            except RpcError:
-                r = None
-            if r is not None:
-                return r
+            await eng.poll()
+            nonce = eng.records[tx_hash].nonce
+            for h in eng.by_nonce.get(nonce, ()):
+                r = eng.records[h]
+                if r.state in _MINED:
+                    return r
+            if all(eng.records[h].state is TxState.DROPPED for h in eng.by_nonce.get(nonce, ())):
+                raise TransactionFailedError(
+                    f"{tx_hash} was dropped: {eng.records[tx_hash].reason or 'nonce used elsewhere'}"
+                )
             if time.monotonic() > deadline:
                 raise TransactionFailedError(
-                    f"no receipt for {tx_hash} after {self.receipt_timeout}s; it stays tracked"
+                    f"no receipt for {tx_hash} after {timeout}s; it stays tracked"
                 )
             await asyncio.sleep(delay)  # poll backoff for the node, not a stand-in for sync
-            delay = min(delay * 2, 0.25)
+            delay = min(delay * 2, 0.1)
+
+    async def close(self) -> None:
+        """Make the engine's background journal appends durable."""
+        if self.engine.started:
+            await self.engine.flush()
