@@ -8,7 +8,7 @@ from pathlib import Path
 
 import typer
 
-from agent.cli.common import console, fail, run
+from agent.cli.common import console, fail, run, run_async
 
 app = typer.Typer(
     help="The signing policy: one document, enforced off-chain and by the Safe module.",
@@ -199,22 +199,45 @@ def _from_fields(fields: dict[str, str], like):  # type: ignore[no-untyped-def]
 @app.command()
 def explain(
     file: Path,
-    to: str = typer.Option(..., help="Target of the raw transaction (the Safe would call it)."),
+    to: str = typer.Option(None, help="Target of a raw transaction (the Safe would call it)."),
     data: str = typer.Option("0x", help="Calldata (hex)."),
     value: int = typer.Option(0, help="Native value in wei."),
     operation: int = typer.Option(0, help="0 call, 1 delegatecall (MultiSendCallOnly batches)."),
-    operator: str = typer.Option(..., help="The operator key's address."),
+    intent: str = typer.Option(
+        None,
+        "--intent",
+        help='A swap intent, e.g. "buy 25 WETH with USDC max-slippage 30bps": the calls the '
+        "swap pipeline would send are built from live quotes (needs --rpc-url).",
+    ),
+    operator: str = typer.Option(
+        None, help="The operator key's address (default: the policy's only operator)."
+    ),
+    safe: str = typer.Option(None, help="The Safe (default: the policy's)."),
+    price: list[str] = typer.Option(
+        [], "--price", help="Reference price SYMBOL=USD (repeat); else the manifest's feeds."
+    ),
     manifest: Path = ManifestOpt,
     rpc_url: str = typer.Option(
-        None, "--rpc-url", help="Read allowance state and pause from the module."
+        None, "--rpc-url", "--rpc", help="Read allowance state and pause from the module."
     ),
 ) -> None:
-    """Which rules allow or deny a raw transaction, and why."""
+    """Which rules allow or deny a raw transaction or a swap intent's calls, and why."""
     from agent.policy import PolicyCall, PolicyContext
     from agent.policy.explain import explain_call
     from agent.policy.onchain import ModuleReader
 
+    if (to is None) == (intent is None):
+        fail("--to / --intent: give exactly one (a raw transaction, or a swap intent)")
     policy = _load(file, manifest)
+    if operator is None:
+        if len(policy.operators) != 1:
+            fail(
+                f"--operator: policy {policy.name!r} has {len(policy.operators)} operators; name one"
+            )
+        operator = next(iter(policy.operators))
+    if intent is not None:
+        _explain_intent(file, manifest, policy, intent, operator, safe, price, rpc_url)
+        return
     allowances, paused, now = {}, False, int(time.time())
     if rpc_url and policy.module:
         reader = ModuleReader(rpc_url, policy.module)
@@ -227,4 +250,70 @@ def explain(
         operator=operator, chain_id=policy.chain_id, now=now, allowances=allowances, paused=paused
     )
     for line in explain_call(policy, PolicyCall(to, raw, value, operation), ctx):
-        console.print(line, highlight=False)
+        console.print(line, highlight=False, markup=False)
+
+
+def _explain_intent(  # type: ignore[no-untyped-def]
+    file: Path, manifest_path: Path, policy, text: str, operator: str, safe: str | None,
+    price: list[str], rpc_url: str | None,
+) -> None:  # fmt: skip
+    """Quote, pick and build like the swap pipeline, then the guard's explanation."""
+    from decimal import Decimal, InvalidOperation
+
+    from agent.chain.devnet import rpc_call
+    from agent.chain.rpc import RpcClient
+    from agent.deploy.manifest import Manifest
+    from agent.execution.calls import parse_swap_intent, plan_swap
+    from agent.policy.guard import PolicyGuard
+    from agent.policy.prices import feed_prices
+    from agent.venues.uniswap_v2 import UniswapV2Venue
+    from agent.venues.uniswap_v3 import UniswapV3Venue
+
+    swap = run(lambda: parse_swap_intent(text))
+    if not rpc_url:
+        fail("--rpc-url: explaining an intent quotes the venues on chain; pass --rpc-url URL")
+    fixed: dict[str, Decimal] = {}
+    for p in price:
+        sym, _, v = p.partition("=")
+        try:
+            fixed[sym.strip().upper()] = Decimal(v)
+        except InvalidOperation:
+            fail(f"--price: {p!r} is not SYMBOL=USD, e.g. --price WETH=3000")
+    m = run(lambda: Manifest.load(manifest_path))
+    for f in ("base", "quote"):
+        run(lambda f=f: m.token(getattr(swap, f)))
+    chain_now = int(rpc_call(rpc_url, "eth_getBlockByNumber", ["latest", False])["timestamp"], 16)
+
+    async def go():  # type: ignore[no-untyped-def]
+        rpc = await RpcClient(rpc_url, expected_chain_id=m.chain_id, name=m.name).connect()
+        try:
+            guard = PolicyGuard(
+                policy, operator=operator, safe=safe or policy.safe, chain_id=m.chain_id,
+                prices=feed_prices(rpc, m, fixed), clock=lambda: chain_now,
+            )  # fmt: skip
+            if policy.module:
+                guard.sync_from_chain(rpc_url)
+            venues = [UniswapV2Venue(rpc, m), UniswapV3Venue(rpc, m)]
+            plan = await plan_swap(rpc, venues, swap, safe=guard.policy.safe, now=chain_now)
+            return plan, await guard.explain(plan.calls)
+        finally:
+            await rpc.close()
+
+    plan, lines = run_async(go)
+    tin, tout = m.token(plan.quote.asset_in), m.token(plan.quote.asset_out)
+    console.print(
+        f"intent: {swap.side.value} {swap.size} {swap.base} with {swap.quote}, "
+        f"max slippage {swap.max_slippage_bps} bps (quotes at block {plan.block})",
+        highlight=False,
+    )
+    for sc in plan.scored:
+        q = sc.quote
+        mark = "chosen" if q is plan.quote else "      "
+        console.print(
+            f"  {mark} {q.venue}: in {Decimal(q.amount_in).scaleb(-tin.decimals)} {tin.symbol}, "
+            f"out {Decimal(q.amount_out).scaleb(-tout.decimals)} {tout.symbol}",
+            highlight=False,
+        )
+    console.print(f"the Safe would make {len(plan.calls)} call(s):", highlight=False)
+    for line in lines:
+        console.print(line, highlight=False, markup=False)

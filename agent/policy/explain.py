@@ -1,5 +1,8 @@
 """`agent policy explain`: which rule a raw transaction meets, each condition with the value it
-saw and whether it holds, and the decision (the evaluator's, unchanged)."""
+saw and whether it holds, and the decision (the evaluator's, unchanged).
+
+Arguments are decoded with the target's committed ABI (abis/, names as the contract has them)
+when the target is known, else with the matching rule's signature from the policy file."""
 
 from __future__ import annotations
 
@@ -7,24 +10,47 @@ from dataclasses import replace
 
 from eth_abi import decode
 
+from agent.policy.abis import lookup
 from agent.policy.evaluator import (
     PolicyCall,
     PolicyContext,
     _condition,
     _Denied,
+    _slippage,
     decode_batch,
+    describe_function,
     evaluate,
 )
 from agent.policy.model import Policy
 
 
-def _decoded_args(rule, data: bytes) -> list[str]:  # type: ignore[no-untyped-def]
+def _show(v: object) -> str:
+    if isinstance(v, dict):
+        return "{" + ", ".join(f"{k}: {_show(x)}" for k, x in v.items()) + "}"
+    if isinstance(v, bytes):
+        return "0x" + v.hex()
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(_show(x) for x in v) + "]"
+    return str(v)
+
+
+def _decoded_args(policy: Policy, rule, call: PolicyCall) -> list[str]:  # type: ignore[no-untyped-def]
+    data = call.data
+    fn = lookup(policy.abis.get(call.to.lower()), data[:4] if len(data) >= 4 else b"\x00" * 4)
     try:
+        if fn is not None:
+            if not data:
+                return []
+            args = fn.decode(data)
+            return [f"    {k} = {_show(v)}" for k, v in args.items()]
+        if rule is None:
+            return []
         types = [p.type.canonical for p in rule.sig.params]
         vals = decode(types, data[4:])
     except Exception as e:  # undecodable calldata is itself worth showing
-        return [f"    (calldata does not decode as {rule.sig.canonical}: {e})"]
-    return [f"    {p.name} = {v!r}" for p, v in zip(rule.sig.params, vals, strict=True)]
+        sig = fn.sig.canonical if fn is not None else rule.sig.canonical
+        return [f"    (calldata does not decode as {sig}: {e})"]
+    return [f"    {p.name} = {_show(v)}" for p, v in zip(rule.sig.params, vals, strict=True)]
 
 
 def explain_call(policy: Policy, call: PolicyCall, ctx: PolicyContext) -> list[str]:
@@ -45,13 +71,14 @@ def explain_call(policy: Policy, call: PolicyCall, ctx: PolicyContext) -> list[s
         head = f"[{i}] " if len(calls) > 1 else ""
         if rule is None:
             lines.append(
-                f"{head}{policy.name_of(c.to)} 0x{sel.hex()}: no rule grants it to this operator (denied)"
+                f"{head}{describe_function(policy, c.to, sel)}: no rule grants it to this operator (denied)"
             )
+            lines += _decoded_args(policy, None, c)
             continue
         lines.append(
             f"{head}{rule.label}  ({rule.sig.canonical}, value {c.value} <= {rule.max_value} wei: {'ok' if c.value <= rule.max_value else 'NO'})"
         )
-        lines += _decoded_args(rule, c.data)
+        lines += _decoded_args(policy, rule, c)
         for cond in rule.conditions:
             try:
                 _condition(policy, rule, cond, c.data, ctx, allowances)
@@ -59,10 +86,24 @@ def explain_call(policy: Policy, call: PolicyCall, ctx: PolicyContext) -> list[s
             except _Denied as e:
                 lines.append(f"    FAIL {cond.source}: {e.d.reason}")
         if rule.slippage is not None:
-            lines.append("    slippage checked off-chain against the context's reference prices")
+            lines.append(_slippage_line(policy, rule, c, ctx))
     d = evaluate(policy, call, replace(ctx, allowances=dict(ctx.allowances)))
     if d.allowed:
         lines.append(f"decision: ALLOW ({d.rule})")
     else:
         lines.append(f"decision: DENY {d.code}: {d.reason}  [rule: {d.rule}]")
     return lines
+
+
+def _slippage_line(policy: Policy, rule, call: PolicyCall, ctx: PolicyContext) -> str:  # type: ignore[no-untyped-def]
+    role = policy.roles[rule.role_id]
+    if role.max_slippage_bps is None:
+        return "    slippage: the role sets no max_slippage_bps (not checked)"
+    try:
+        _slippage(policy, role, rule, call.data, ctx)
+    except _Denied as e:
+        return f"    FAIL slippage (off-chain): {e.d.reason}"
+    except (IndexError, ValueError) as e:
+        return f"    FAIL slippage (off-chain): calldata unreadable ({e})"
+    bound = "maximum in" if rule.slippage.exact_out else "minimum out"
+    return f"    ok   slippage (off-chain): {bound} within {role.max_slippage_bps} bps of the reference price"

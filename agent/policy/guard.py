@@ -32,7 +32,7 @@ Usage (the composition root wires it; the executor calls ``check``)::
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -52,24 +52,14 @@ from agent.policy.evaluator import (
     evaluate_spending,
 )
 from agent.policy.model import Op, Policy, Rule, Status
+from agent.policy.prices import USD, PriceSource, static_prices
 from agent.policy.resolve import load_policy
+from agent.wallet.multisend import Call
 
-PriceSource = Callable[[str, str], Awaitable[Decimal | None]]
+__all__ = ["PolicyGuard", "PriceSource", "static_prices"]
+
 Clock = Callable[[], float]
-USD = "USD"
 _ZERO_SEL = b"\x00" * 4
-
-
-def static_prices(usd: Mapping[str, Decimal | int | str]) -> PriceSource:
-    """A PriceSource over fixed USD prices by symbol (tests, paper trading, the CLI's --price)."""
-    table = {k.upper(): Decimal(str(v)) for k, v in usd.items()}
-    table.setdefault(USD, Decimal(1))
-
-    async def price(base: str, quote: str) -> Decimal | None:
-        b, q = table.get(base.upper()), table.get(quote.upper())
-        return None if b is None or not q else b / q
-
-    return price
 
 
 class PolicyGuard:
@@ -156,6 +146,36 @@ class PolicyGuard:
 
     # ------------------------------------------------------------------------- check
     async def check(self, calls: Sequence[Any]) -> Decision:
+        prepared = await self._prepare(calls)
+        if isinstance(prepared, Deny):
+            return prepared
+        subject, ctx = prepared
+        # No await from here to the assignment: concurrent checks spend one balance in turn.
+        decision, after = evaluate_spending(self.policy, subject, ctx)
+        if decision.allowed:
+            self.allowances = after
+        return decision
+
+    async def explain(self, calls: Sequence[Any]) -> list[str]:
+        """What :meth:`check` would decide, per call and condition, for people (spends
+        nothing). A batch is shown as the MultiSend delegatecall the executor sends."""
+        from agent.policy.explain import explain_call
+        from agent.wallet.multisend import multisend_calldata
+
+        prepared = await self._prepare(calls)
+        if isinstance(prepared, Deny):
+            return [f"decision: DENY {prepared.code}: {prepared.reason}  [rule: {prepared.rule}]"]
+        subject, ctx = prepared
+        if isinstance(subject, list):
+            wrapped = [Call(c.to, c.data, c.value) for c in subject]
+            subject = PolicyCall(self.policy.multisend or "", multisend_calldata(wrapped), 0, 1)
+        return explain_call(self.policy, subject, ctx)
+
+    async def _prepare(
+        self, calls: Sequence[Any]
+    ) -> Deny | tuple[PolicyCall | list[PolicyCall], PolicyContext]:
+        """The evaluator's subject (a call, or the batch) and its context; or a Deny from the
+        guard's own checks (nothing to sign, ABI shape, no MultiSendCallOnly)."""
         if not calls:
             return Deny(Status.MALFORMED.code, "nothing to sign: no calls", "guard")
         pcs = [PolicyCall(c.to, bytes(c.data), int(getattr(c, "value", 0))) for c in calls]
@@ -177,11 +197,7 @@ class PolicyGuard:
             allowances=self.allowances, prices_usd=prices, notional_usd=notional,
             paused=self.paused,
         )  # fmt: skip
-        # No await from here to the assignment: concurrent checks spend one balance in turn.
-        decision, after = evaluate_spending(self.policy, pcs[0] if len(pcs) == 1 else pcs, ctx)
-        if decision.allowed:
-            self.allowances = after
-        return decision
+        return (pcs[0] if len(pcs) == 1 else pcs), ctx
 
     def _shape(self, c: PolicyCall) -> tuple[Rule | None, Deny | None]:
         """The role's rule for the call (or None) and a Deny when the calldata cannot be

@@ -24,8 +24,7 @@ from agent.deploy.devworld import (
     address_of,
 )
 from agent.deploy.transactor import Transactor
-from agent.policy import load_policy
-from agent.policy.apply import deploy_module, execute, plan_apply, sign_as_owner
+from agent.policy.install import install_policy_module
 from agent.policy.model import Policy
 from agent.policy.onchain import REPO, ModuleReader, execute_calldata
 from agent.wallet.deploy import deploy_safe
@@ -36,9 +35,9 @@ PAYEE = "0x00000000000000000000000000000000000fEe01"  # native transfers allowed
 POLICY = """
 version = 1
 name = "differential"
-safe = "{safe}"
-module = "{module}"
-guardian = "{guardian}"
+safe = "${SAFE}"
+module = "${MODULE}"
+guardian = "${GUARDIAN}"
 
 [screening]
 allowlist = "counterparties.txt"
@@ -60,51 +59,51 @@ period = "1d"
 [[roles]]
 name = "trader"
 id = 1
-operators = ["{operator}"]
+operators = ["${OPERATOR}"]
 
 [[roles.rules]]
 target = "SwapRouter"
 function = "exactInputSingle((address tokenIn,address tokenOut,uint24 fee,address recipient,uint256 deadline,uint256 amountIn,uint256 amountOutMinimum,uint160 sqrtPriceLimitX96) params)"
 [roles.rules.where]
-"params.tokenIn" = {{ eq = "USDC" }}
-"params.tokenOut" = {{ in_set = "tokens" }}
-"params.fee" = {{ one_of = [500, 3000] }}
-"params.recipient" = {{ is_safe = true }}
-"params.amountIn" = {{ allowance = "usdc-daily" }}
-"params.amountOutMinimum" = {{ ge = 1 }}
+"params.tokenIn" = { eq = "USDC" }
+"params.tokenOut" = { in_set = "tokens" }
+"params.fee" = { one_of = [500, 3000] }
+"params.recipient" = { is_safe = true }
+"params.amountIn" = { allowance = "usdc-daily" }
+"params.amountOutMinimum" = { ge = 1 }
 
 [[roles.rules]]
 target = "SwapRouter"
 function = "exactInput((bytes path,address recipient,uint256 deadline,uint256 amountIn,uint256 amountOutMinimum) params)"
 [roles.rules.where]
-"params.path" = {{ every_in_set = "tokens" }}
-"params.recipient" = {{ is_safe = true }}
-"params.amountIn" = {{ le = "20000 USDC" }}
+"params.path" = { every_in_set = "tokens" }
+"params.recipient" = { is_safe = true }
+"params.amountIn" = { le = "20000 USDC" }
 
 [[roles.rules]]
 target = "UniswapV2Router02"
 function = "swapExactTokensForTokens(uint256 amountIn,uint256 amountOutMin,address[] path,address to,uint256 deadline)"
 [roles.rules.where]
-"path" = {{ every_in_set = "tokens" }}
-"to" = {{ is_safe = true }}
-"amountIn" = {{ le = "20000 USDC" }}
+"path" = { every_in_set = "tokens" }
+"to" = { is_safe = true }
+"amountIn" = { le = "20000 USDC" }
 
 [[roles.rules]]
 target = "USDC"
 function = "approve(address spender,uint256 amount)"
 [roles.rules.where]
-"spender" = {{ in_set = "spenders" }}
-"amount" = {{ le = "1000000 USDC" }}
+"spender" = { in_set = "spenders" }
+"amount" = { le = "1000000 USDC" }
 
 [[roles.rules]]
 target = "WETH"
 function = "transfer(address to,uint256 amount)"
 [roles.rules.where]
-"to" = {{ counterparty = true }}
-"amount" = {{ allowance = "weth-daily" }}
+"to" = { counterparty = true }
+"amount" = { allowance = "weth-daily" }
 
 [[roles.rules]]
-target = "{payee}"
+target = "${PAYEE}"
 function = "receive()"
 max_value = "1"
 """
@@ -171,15 +170,6 @@ def ensure_module_built() -> None:
     )
 
 
-def apply_with_owner_keys(policy: Policy, rpc_url: str, sender: Transactor) -> int:
-    plan = plan_apply(policy, rpc_url)
-    if plan.safe_tx is None:
-        return 0
-    sigs = dict(sign_as_owner(plan.safe_tx, k, plan.safe_tx.hash()) for k in OWNER_KEYS[:2])
-    execute(sender, plan.safe_tx, sigs)
-    return len(plan.changes)
-
-
 @pytest.fixture(scope="session")
 def policy_env(world: DevWorld, tmp_path_factory: pytest.TempPathFactory) -> PolicyEnv:
     ensure_module_built()
@@ -187,7 +177,6 @@ def policy_env(world: DevWorld, tmp_path_factory: pytest.TempPathFactory) -> Pol
     m = world.l1
     dep = Transactor(url, DEPLOYER_KEY)
     safe = deploy_safe(dep, m, [address_of(k) for k in OWNER_KEYS], 2, salt=3301)
-    module = deploy_module(dep, safe, m.address("MultiSendCallOnly"))
     # Fund the Safe: USDC and WBTC minted, WETH wrapped, some ETH.
     for sym, amount in (("USDC", Decimal(10_000_000)), ("WBTC", Decimal(100))):
         a = m.asset(sym)
@@ -202,18 +191,12 @@ def policy_env(world: DevWorld, tmp_path_factory: pytest.TempPathFactory) -> Pol
 
     d = tmp_path_factory.mktemp("policy")
     (d / "counterparties.txt").write_text(f"# CEX deposit address\n{CEX}\n")
-    path = d / "policy.toml"
-    path.write_text(
-        POLICY.format(
-            safe=safe,
-            module=module,
-            guardian=address_of(GUARDIAN_KEY),
-            operator=address_of(OPERATOR_KEY),
-            payee=PAYEE,
-        )
-    )
-    policy = load_policy(path, m)
-    apply_with_owner_keys(policy, url, dep)
+    installed = install_policy_module(
+        dep, m, safe, POLICY, OWNER_KEYS, 2, path=d / "policy.toml",
+        variables={"GUARDIAN": address_of(GUARDIAN_KEY), "OPERATOR": address_of(OPERATOR_KEY),
+                   "PAYEE": PAYEE},
+    )  # fmt: skip
+    module, policy, path = installed.module, installed.policy, installed.path
     op = Transactor(url, OPERATOR_KEY)
     env = PolicyEnv(world, url, safe, module, policy, path, op, dep)
     # The operator approves the routers through the module (so swaps can really execute).

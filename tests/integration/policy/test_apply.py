@@ -8,8 +8,9 @@ from agent.deploy.devworld import OWNER_KEYS
 from agent.errors import UnsafePayloadError
 from agent.policy import compile_policy, load_policy
 from agent.policy.apply import plan_apply, sign_as_owner
+from agent.policy.install import apply_with_keys
 
-from .conftest import PolicyEnv, apply_with_owner_keys
+from .conftest import PolicyEnv
 
 pytestmark = pytest.mark.integration
 
@@ -32,7 +33,7 @@ def test_edit_diff_apply_roundtrip(policy_env: PolicyEnv, l1_isolated: None) -> 
     plan = plan_apply(new, policy_env.rpc_url)
     assert sorted(c.kind for c in plan.changes) == ["-", "~"], [c.text for c in plan.changes]
     assert any("0x38ed1739" in c.text for c in plan.changes if c.kind == "-")
-    assert apply_with_owner_keys(new, policy_env.rpc_url, policy_env.deployer) == 2
+    assert apply_with_keys(new, policy_env.deployer, OWNER_KEYS, 2) == 2
     assert policy_env.reader.config() == compile_policy(new)
     assert plan_apply(new, policy_env.rpc_url).safe_tx is None
 

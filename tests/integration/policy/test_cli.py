@@ -10,8 +10,10 @@ from eth_abi import encode
 from eth_utils import function_signature_to_4byte_selector as fsel
 from typer.testing import CliRunner
 
+from agent.chain.devnet import rpc_call
 from agent.cli.main import app
 from agent.deploy.devworld import OWNER_KEYS
+from agent.policy.install import bind
 
 from .conftest import PolicyEnv
 
@@ -24,88 +26,51 @@ def cli(*args: str) -> tuple[int, str]:
     return r.exit_code, r.output
 
 
+def policy_cli(env: PolicyEnv, command: str, file: Path, *args: str) -> tuple[int, str]:
+    """`agent policy COMMAND FILE --manifest M [--rpc-url URL] ARGS` against the session L1."""
+    common = ["--manifest", str(env.world.manifest_paths[0])]
+    if command != "validate":
+        common += ["--rpc-url", env.rpc_url]
+    return cli("policy", command, str(file), *common, *args)
+
+
 def test_validate_apply_explain(policy_env: PolicyEnv, l1_isolated: None, tmp_path: Path) -> None:
     env = policy_env
-    man = str(env.world.manifest_paths[0])
-    code, out = cli("policy", "validate", str(env.policy_path), "--manifest", man)
+    code, out = policy_cli(env, "validate", env.policy_path)
     assert code == 0 and "6 rule(s)" in out, out
-    code, out = cli(
-        "policy", "apply", str(env.policy_path), "--manifest", man, "--rpc-url", env.rpc_url
-    )
+    code, out = policy_cli(env, "apply", env.policy_path)
     assert code == 0 and "up to date" in out, out
 
     edited = env.policy_path.with_name("cli.toml")
     edited.write_text(env.policy_path.read_text().replace('amount = "10"', 'amount = "12"'))
-    code, out = cli(
-        "policy",
-        "apply",
-        str(edited),
-        "--manifest",
-        man,
-        "--rpc-url",
-        env.rpc_url,
-        "--owner-key",
-        OWNER_KEYS[0],
-    )
+    one_owner = ("--owner-key", OWNER_KEYS[0])
+    code, out = policy_cli(env, "apply", edited, *one_owner)
     assert (
         code == 3
         and "~ allowance weth-daily" in out
         and "safe_tx_hash" in out
         and "1 of 2 signatures" in out
     ), out
-    code, out = cli(
-        "policy",
-        "apply",
-        str(edited),
-        "--manifest",
-        man,
-        "--rpc-url",
-        env.rpc_url,
-        "--owner-key",
-        OWNER_KEYS[0],
-        "--displayed-hash",
-        "0x" + "12" * 32,
-    )
+    code, out = policy_cli(env, "apply", edited, *one_owner, "--displayed-hash", "0x" + "12" * 32)
     assert code != 0 and "UNSAFE_PAYLOAD" in out and "refusing to sign" in out, out
-    code, out = cli(
-        "policy",
-        "apply",
-        str(edited),
-        "--manifest",
-        man,
-        "--rpc-url",
-        env.rpc_url,
-        "--owner-key",
-        OWNER_KEYS[0],
-        "--owner-key",
-        OWNER_KEYS[1],
-    )
+    code, out = policy_cli(env, "apply", edited, *one_owner, "--owner-key", OWNER_KEYS[1])
     assert code == 0 and "executed" in out, out
-    code, out = cli("policy", "apply", str(edited), "--manifest", man, "--rpc-url", env.rpc_url)
+    code, out = policy_cli(env, "apply", edited)
     assert "up to date" in out, out
 
     usdc = env.world.l1.token("USDC").address
     steal = fsel("approve(address,uint256)") + encode(
         ["address", "uint256"], [env.operator.address, 5]
     )
-    code, out = cli(
-        "policy",
-        "explain",
-        str(edited),
-        "--manifest",
-        man,
-        "--rpc-url",
-        env.rpc_url,
-        "--to",
-        usdc,
-        "--data",
-        "0x" + steal.hex(),
-        "--operator",
-        env.operator.address,
-    )
+    code, out = policy_cli(
+        env, "explain", edited, "--to", usdc, "--data", "0x" + steal.hex(),
+        "--operator", env.operator.address,
+    )  # fmt: skip
     assert (
         code == 0 and "FAIL where.spender.in_set" in out and "DENY POLICY_PARAM_NOT_IN_SET" in out
     ), out
+    # arguments decoded with abis/DevToken.json's own parameter names
+    assert f"spender = {env.operator.address.lower()}" in out, out
 
 
 def test_bad_input_is_one_line_with_file_and_line(tmp_path: Path, policy_env: PolicyEnv) -> None:
@@ -148,3 +113,100 @@ def test_init_writes_a_valid_example(tmp_path: Path, policy_env: PolicyEnv) -> N
     assert code == 0, out
     code, out = cli("policy", "init", str(p))
     assert code == 2 and "exists" in out
+
+
+INTENT_POLICY = """
+version = 1
+name = "intent"
+safe = "${SAFE}"
+[sets]
+tokens = ["WETH", "USDC"]
+spenders = ["SwapRouter", "UniswapV2Router02"]
+[[roles]]
+name = "trader"
+id = 1
+operators = ["${OPERATOR}"]
+max_slippage_bps = 150
+[[roles.rules]]
+target = "SwapRouter"
+function = "exactOutputSingle((address tokenIn,address tokenOut,uint24 fee,address recipient,uint256 deadline,uint256 amountOut,uint256 amountInMaximum,uint160 sqrtPriceLimitX96) params)"
+slippage = { amount_out = "params.amountOut", max_in = "params.amountInMaximum", token_in = "params.tokenIn", token_out = "params.tokenOut" }
+[roles.rules.where]
+"params.recipient" = { is_safe = true }
+"params.tokenOut" = { in_set = "tokens" }
+[[roles.rules]]
+target = "UniswapV2Router02"
+function = "swapTokensForExactTokens(uint256 amountOut,uint256 amountInMax,address[] path,address to,uint256 deadline)"
+slippage = { amount_out = "amountOut", max_in = "amountInMax", token_in = "path[0]", token_out = "path[-1]" }
+[roles.rules.where]
+"to" = { is_safe = true }
+"path" = { every_in_set = "tokens" }
+[[roles.rules]]
+target = "USDC"
+function = "approve(address spender,uint256 amount)"
+[roles.rules.where]
+"spender" = { in_set = "spenders" }
+"amount" = { le = "1000000 USDC" }
+"""
+
+
+def test_explain_an_intent_builds_the_pipeline_calls(policy_env: PolicyEnv, tmp_path: Path) -> None:
+    """The calls come from live quotes on anvil (both Uniswap venues), as the swap pipeline
+    builds them; the verdict is the guard's, with reference prices from --price."""
+    env = policy_env
+    f = tmp_path / "intent.toml"
+    f.write_text(bind(INTENT_POLICY, {"SAFE": env.safe, "OPERATOR": env.operator.address}))
+    sent = int(
+        rpc_call(env.rpc_url, "eth_getTransactionCount", [env.operator.address, "latest"]), 16
+    )
+    buy = ("--intent", "buy 1 WETH with USDC max-slippage 30bps")
+
+    code, out = policy_cli(env, "explain", f, *buy, "--price", "WETH=3000", "--price", "USDC=1")
+    assert code == 0 and "chosen" in out and "MultiSend batch of 3 calls" in out, out
+    assert "ok   slippage (off-chain): maximum in within 150 bps" in out, out
+    assert "decision: ALLOW" in out, out
+    assert "amountInMax" in out  # decoded with the router's ABI (V3 or V2, whichever won)
+
+    # the reference says WETH is worth 2900: paying ~3000 is more than 150 bps over it
+    code, out = policy_cli(env, "explain", f, *buy, "--price", "WETH=2900", "--price", "USDC=1")
+    assert code == 0 and "DENY POLICY_SLIPPAGE_TOO_HIGH" in out and "FAIL slippage" in out, out
+
+    # no reference price for USDC (the manifest has no USDC feed): fail closed
+    code, out = policy_cli(env, "explain", f, *buy, "--price", "WETH=3000")
+    assert "DENY POLICY_NO_REFERENCE_PRICE" in out and "USDC" in out, out
+
+    # selling WETH needs WETH.approve and an exact-input swap: neither is granted
+    code, out = policy_cli(
+        env,
+        "explain",
+        f,
+        "--intent",
+        "sell 1 WETH for USDC",
+        "--price",
+        "WETH=3000",
+        "--price",
+        "USDC=1",
+    )
+    assert "DENY POLICY_FUNCTION_NOT_ALLOWED" in out and "WETH.approve(address,uint256)" in out, out
+
+    # explaining never signs or sends
+    assert (
+        int(rpc_call(env.rpc_url, "eth_getTransactionCount", [env.operator.address, "latest"]), 16)
+        == sent
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (("--intent", "purchase lots of WETH"), "--intent"),
+        (("--intent", "buy 1 WETH with USDC", "--price", "WETH=lots"), "--price"),
+        (("--intent", "buy 1 WETH with USDC", "--to", "0x" + "11" * 20), "exactly one"),
+        (("--intent", "buy 1 NOPE with USDC"), "NOPE"),
+    ],
+)
+def test_explain_intent_bad_input(
+    policy_env: PolicyEnv, args: tuple[str, ...], needle: str
+) -> None:
+    code, out = policy_cli(policy_env, "explain", policy_env.policy_path, *args)
+    assert code == 2 and needle in out and len(out.strip().splitlines()) == 1, out
