@@ -28,17 +28,27 @@ EIS_T = "(address,address,uint24,address,uint256,uint256,uint256,uint160)"
 EIS = fsel(f"exactInputSingle({EIS_T})")
 
 
-def _eval_metric() -> dict:
-    from agent.policy import PolicyCall, PolicyContext, evaluate, load_policy
+def a(b: int) -> str:
+    return "0x" + f"{b:02x}" * 20
 
-    a = lambda b: "0x" + f"{b:02x}" * 20  # noqa: E731
+
+def _example_policy():  # type: ignore[no-untyped-def]
+    """examples/policy.toml against a small fixed manifest (no chain needed)."""
+    from agent.policy import load_policy
+
     m = Manifest(
         31337001, "l1", 0,
         {"SwapRouter": a(0x11), "UniswapV2Router02": a(0x22), "MultiSendCallOnly": a(0x33)},
         {"WETH": TokenInfo("WETH", a(0x44), 18), "USDC": TokenInfo("USDC", a(0x55), 6),
          "DAI": TokenInfo("DAI", a(0x66), 18)},
     )  # fmt: skip
-    policy = load_policy(EXAMPLE, m)
+    return load_policy(EXAMPLE, m)
+
+
+def _eval_metric() -> dict:
+    from agent.policy import PolicyCall, PolicyContext, evaluate
+
+    policy = _example_policy()
     safe = policy.safe
     args = (a(0x55), a(0x44), 500, safe, 2**40, 3000 * 10**6, 10**18 - 10**15, 0)
     call = PolicyCall(a(0x11), EIS + encode([EIS_T], [args]))
@@ -61,18 +71,11 @@ def _guard_metric() -> dict:
     Baseline, same run: evaluate() of the same batch with a ready context."""
     import asyncio
 
-    from agent.policy import PolicyCall, PolicyContext, evaluate, load_policy
+    from agent.policy import PolicyCall, PolicyContext, evaluate
     from agent.policy.guard import PolicyGuard, static_prices
     from agent.wallet.multisend import Call
 
-    a = lambda b: "0x" + f"{b:02x}" * 20  # noqa: E731
-    m = Manifest(
-        31337001, "l1", 0,
-        {"SwapRouter": a(0x11), "UniswapV2Router02": a(0x22), "MultiSendCallOnly": a(0x33)},
-        {"WETH": TokenInfo("WETH", a(0x44), 18), "USDC": TokenInfo("USDC", a(0x55), 6),
-         "DAI": TokenInfo("DAI", a(0x66), 18)},
-    )  # fmt: skip
-    policy = load_policy(EXAMPLE, m)
+    policy = _example_policy()
     operator = next(iter(policy.operators))
     now = int(dt.datetime(2026, 11, 20, 12, tzinfo=dt.UTC).timestamp())
     approve = fsel("approve(address,uint256)")
