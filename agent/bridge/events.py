@@ -53,7 +53,7 @@ class BridgeWithdrawalFinalized:
 @event_type(name="BridgeTransferInitiated")
 @dataclass(frozen=True, slots=True)
 class BridgeTransferInitiated:
-    """The venue sent a deposit through the Safe."""
+    """The venue sent a deposit (L1 Safe) or a withdrawal (L2 Safe) through the Safe."""
 
     client_order_id: str
     message_id: str
@@ -62,6 +62,16 @@ class BridgeTransferInitiated:
     amount_in: int
     amount_out: int
     fee: int
+
+
+@event_type(name="BridgeTransferProven")
+@dataclass(frozen=True, slots=True)
+class BridgeTransferProven:
+    """A withdrawal of ours was proven on L1 by the relayers; releasable from ``release_at``."""
+
+    client_order_id: str
+    message_id: str
+    release_at: int  # L1 unix seconds
 
 
 @event_type(name="BridgeTransferCompleted")

@@ -19,6 +19,7 @@ from agent.errors import ValidationError
 BPS = 10_000
 DEPOSIT_GAS = 95_000  # approve + deposit through the module's batch, measured on the devnet
 FINALIZE_GAS = 110_000  # relayer's finalizeDeposit with 2 signatures (paid by the relayer)
+WITHDRAW_GAS = 90_000  # BridgeL2.withdraw through the L2 Safe's module (burn + fee mint)
 
 
 class BridgeDirection(StrEnum):
@@ -70,11 +71,14 @@ class BridgeCostModel:
                 + self.dest_block_time,
                 False,
             )
+        # A withdrawal model has source = L2, dest = L1: the burn's depth on L2, a poll, the
+        # proof's L1 block, the challenge period, and the finalizing L1 block.
         return (
-            self.confirmations * self.dest_block_time
+            self.confirmations * self.source_block_time
             + self.relayer_poll
+            + self.dest_block_time
             + Decimal(self.challenge_period)
-            + self.source_block_time,
+            + self.dest_block_time,
             False,
         )
 
@@ -89,8 +93,9 @@ class BridgeCostModel:
                 "amount", f"{amount} does not exceed the bridge fee {fee}", "send more"
             )
         eta, calibrated = self.eta(direction)
+        gas = DEPOSIT_GAS if direction is BridgeDirection.DEPOSIT else WITHDRAW_GAS
         return BridgeEstimate(
-            direction, amount, fee, amount - fee, self.fee_bps, DEPOSIT_GAS, eta, calibrated
+            direction, amount, fee, amount - fee, self.fee_bps, gas, eta, calibrated
         )
 
     def observe(self, seconds: Decimal | float) -> BridgeCostModel:

@@ -56,7 +56,8 @@ from agent.venues.base import (
     VenueOrderRef,
     VenueOrderState,
 )
-from agent.venues.bridge.cost import BridgeCostModel, BridgeEstimate
+from agent.venues.bridge.cost import BridgeCostModel, BridgeDirection, BridgeEstimate
+from agent.venues.bridge.withdraw import WithdrawalsMixin
 from agent.venues.uniswap_common import approve
 from agent.wallet.multisend import Call
 
@@ -87,13 +88,15 @@ class BridgeTransfer:
     submitted_at: float  # time.monotonic()
     dest_tx: str | None = None
     completed_at: float | None = None
+    direction: BridgeDirection = BridgeDirection.DEPOSIT
+    release_at: int | None = None  # withdrawals: L1 time the challenge period ends
 
     @property
     def elapsed(self) -> float | None:
         return None if self.completed_at is None else self.completed_at - self.submitted_at
 
 
-class BridgeVenue:
+class BridgeVenue(WithdrawalsMixin):
     kind = VenueKind.BRIDGE
     capabilities = BRIDGE_CAPABILITIES
 
@@ -115,6 +118,13 @@ class BridgeVenue:
         l1_block_time: Decimal = Decimal("12"),
         l2_block_time: Decimal = Decimal("2"),
         relayer_poll: Decimal = Decimal("0.05"),
+        l2_executor: Any = None,  # the L2 Safe's module executor: enables withdrawals
+        l2_safe: str | None = None,
+        l1_recipient: str | None = None,  # where withdrawals are released (the L1 Safe)
+        l2_confirmations: int = 1,
+        finalize_withdrawals: bool = False,
+        l1_from_block: int | None = None,
+        l2_from_block: int | None = None,
     ) -> None:
         self.l1_rpc, self.l2_rpc = l1_rpc, l2_rpc
         self.l1, self.l2 = l1, l2
@@ -136,9 +146,23 @@ class BridgeVenue:
             relayer_poll=relayer_poll,
         )
         self._confirmations = confirmations
+        self.l2_executor = l2_executor
+        self.l2_safe = to_checksum_address(l2_safe or recipient)
+        self.l1_recipient = to_checksum_address(l1_recipient or safe)
+        self.finalize_withdrawals = finalize_withdrawals
+        self.l1_from_block = from_block if l1_from_block is None else l1_from_block
+        self.l2_from_block = from_block if l2_from_block is None else l2_from_block
+        self.withdraw_cost = BridgeCostModel(
+            fee_bps=0,
+            confirmations=l2_confirmations,
+            source_block_time=l2_block_time,
+            dest_block_time=l1_block_time,
+            relayer_poll=relayer_poll,
+        )
         self._escrow, self._bridge, self._token = escrow_abi(), l2_abi(), token_abi()
         self._transfers: dict[str, BridgeTransfer] = {}
         self._done: dict[str, asyncio.Event] = {}
+        self._proven: dict[str, asyncio.Event] = {}  # withdrawals proven on L1
         self._events: asyncio.Queue[VenueEvent] = asyncio.Queue()
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -148,6 +172,7 @@ class BridgeVenue:
             self.call_view(self.escrow, "feeBps"), self.call_view(self.escrow, "challengePeriod")
         )
         self.cost = replace(self.cost, fee_bps=int(fee_bps), challenge_period=int(challenge))
+        await self._connect_withdrawals()
         return self
 
     # --- routing ---------------------------------------------------------------------------
@@ -176,12 +201,20 @@ class BridgeVenue:
         return self.cost.estimate(_to_base(t, size))
 
     async def quote(self, instrument: Instrument, side: Side, size: Decimal) -> Quote:
+        """SELL: L1 -> L2 deposit; BUY: L2 -> L1 withdrawal (fee of the L2 bridge, and the
+        challenge period in ``eta_seconds``)."""
         t, amount = self._resolve(instrument, size)
-        est = self.cost.estimate(amount)
+        src, dst = (
+            (self.l1.name, self.l2.name) if side is Side.SELL else (self.l2.name, self.l1.name)
+        )
+        if side is Side.SELL:
+            est = self.cost.estimate(amount)
+        else:
+            est = self.withdraw_cost.estimate(amount, BridgeDirection.WITHDRAWAL)
         block = await self.l1_rpc.block_number()
         return Quote(
             venue=self.id, side=side,
-            asset_in=f"{t.symbol}@{self.l1.name}", asset_out=f"{t.symbol}@{self.l2.name}",
+            asset_in=f"{t.symbol}@{src}", asset_out=f"{t.symbol}@{dst}",
             amount_in=est.amount_in, amount_out=est.amount_out, fee_bps=est.fee_bps,
             gas_units=est.gas_units, block=block, route=(self.escrow, self.bridge),
             extra=(("eta_seconds", str(est.eta_seconds)), ("fee", str(est.fee))),
@@ -192,6 +225,8 @@ class BridgeVenue:
         if child.client_order_id in self._transfers:
             tr = self._transfers[child.client_order_id]
             return VenueOrderRef(self.id, child.client_order_id, tr.source_tx)
+        if child.side is Side.BUY:
+            return await self._submit_withdrawal(child)
         try:
             t, amount, est = await self._check(child)
         except ValidationError as e:  # refused before anything is signed: journal the attempt
@@ -286,7 +321,8 @@ class BridgeVenue:
         self._done[client_order_id].set()
 
     async def wait(self, ref: VenueOrderRef | str, timeout: float = 60.0) -> BridgeTransfer:
-        """Until the deposit is minted on L2; BridgeTimeoutError after ``timeout`` seconds."""
+        """Until the transfer completes (deposit minted on L2 / withdrawal released on L1);
+        BridgeTimeoutError after ``timeout`` seconds."""
         coid = ref if isinstance(ref, str) else ref.client_order_id
         if coid not in self._done:
             raise ValidationError("ref", f"unknown client order id {coid!r}", "submit it first")
@@ -294,9 +330,12 @@ class BridgeVenue:
             await asyncio.wait_for(self._done[coid].wait(), timeout)
         except TimeoutError:
             tr = self._transfers[coid]
+            where = f"minted on {self.l2.name}"
+            if tr.direction is BridgeDirection.WITHDRAWAL:
+                where = f"released on {self.l1.name} (release at {tr.release_at})"
             raise BridgeTimeoutError(
-                f"deposit {tr.message_id} (tx {tr.source_tx}) not minted on {self.l2.name} "
-                f"after {timeout}s; is the relayer running?"
+                f"{tr.direction} {tr.message_id} (tx {tr.source_tx}) not {where} after "
+                f"{timeout}s; are the relayers running?"
             ) from None
         return self._transfers[coid]
 
@@ -340,7 +379,7 @@ class BridgeVenue:
             if isinstance(raw, Exception) or self._bridge.decode_output("processed", raw):
                 continue
             out.append(self._report(ev.args, ev.tx_hash, VenueOrderState.OPEN))
-        return out
+        return out + await self.open_withdrawals()
 
     async def order_status(self, ref: VenueOrderRef) -> OrderStatusReport | None:
         tr = self._transfers.get(ref.client_order_id)
@@ -351,10 +390,21 @@ class BridgeVenue:
         filled = size if tr.state is VenueOrderState.FILLED else Decimal(0)
         return OrderStatusReport(
             VenueOrderRef(self.id, tr.client_order_id, tr.source_tx),
-            Spot(tr.symbol, tr.symbol), Side.SELL, size, filled, tr.state,
+            Spot(tr.symbol, tr.symbol),
+            Side.SELL if tr.direction is BridgeDirection.DEPOSIT else Side.BUY, size, filled, tr.state,
         )  # fmt: skip
 
     async def fills_since(self, cursor: str | None) -> FillReport:
+        """Deposits' mints on L2 and, with withdrawals enabled, releases on L1; the cursor is
+        ``"<next L2 block>,<next L1 block>"`` (a bare L2 block is accepted)."""
+        l2_part, _, l1_part = (cursor or "").partition(",")
+        rep = await self._deposit_fills_since(l2_part or None)
+        if self.l2_executor is None:
+            return rep
+        wd, nxt = await self.withdrawal_fills_since(int(l1_part) if l1_part else self.l1_from_block)
+        return FillReport(rep.fills + tuple(wd), f"{rep.cursor},{nxt}")
+
+    async def _deposit_fills_since(self, cursor: str | None) -> FillReport:
         """Mints on L2 to our recipient from L2 block ``cursor`` on; the returned cursor is the
         next block to read. ``Fill.order_id`` is the L1 deposit tx (the ref's venue_order_id),
         ``trade_id`` the L2 mint tx."""
@@ -401,9 +451,12 @@ class BridgeVenue:
 
     # --- helpers ---------------------------------------------------------------------------
     def _fill(self, tr: BridgeTransfer) -> Fill:
+        src, dst = self.l1.name, self.l2.name
+        if tr.direction is BridgeDirection.WITHDRAWAL:
+            src, dst = dst, src
         return Fill(
             venue=self.id, order_id=tr.source_tx, trade_id=tr.dest_tx or "",
-            asset_in=f"{tr.symbol}@{self.l1.name}", asset_out=f"{tr.symbol}@{self.l2.name}",
+            asset_in=f"{tr.symbol}@{src}", asset_out=f"{tr.symbol}@{dst}",
             amount_in=tr.amount_in, amount_out=tr.amount_out, fee=tr.fee, fee_asset=tr.symbol,
         )  # fmt: skip
 
