@@ -7,10 +7,13 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 import typer
+from rich.console import Console
 
 from agent.cli.common import console, run, run_async
 from agent.errors import ValidationError
 from agent.model import Side, SwapIntent
+
+err_console = Console(stderr=True)
 
 app = typer.Typer(help="Execute trading intents.", no_args_is_help=True)
 
@@ -52,6 +55,9 @@ def swap(
     ),
     journal: Path = typer.Option(Path(".state/journal.sqlite"), "--journal"),
     max_notional: str = typer.Option("1000000", "--max-notional", help="Limit in the quote asset."),
+    policy: Path | None = typer.Option(
+        None, "--policy", help="The fund's signing-policy file, checked before signing."
+    ),
 ) -> None:
     """Buy or sell on the best Uniswap venue through the Safe's module."""
     from agent.bootstrap import build_swap_app
@@ -62,6 +68,11 @@ def swap(
     m = run(lambda: Manifest.load(manifest))
     for f in ("base", "quote"):
         run(lambda f=f: m.token(getattr(intent, f)))
+    if policy is None:
+        err_console.print(
+            "warning: no --policy: no off-chain signing policy is checked before signing "
+            "(only the Safe module's on-chain configuration applies)"
+        )
     key = os.environ.get(key_env)
     if not key:
         run(
@@ -73,7 +84,7 @@ def swap(
     async def go():  # type: ignore[no-untyped-def]
         app_ = await build_swap_app(
             rpc_url=rpc_url, manifest=m, safe=safe, module=module, operator_key=key,  # type: ignore[arg-type]
-            journal_path=journal, max_notional=Decimal(max_notional),
+            journal_path=journal, max_notional=Decimal(max_notional), policy_path=policy,
         )  # fmt: skip
         try:
             return await app_.pipeline.run(intent)
@@ -82,5 +93,6 @@ def swap(
 
     report = run_async(go)
     console.print(swap_table(report))
+    console.print(f"order {report.client_order_id}: {report.state or report.status}")
     if report.status == "denied":
         raise typer.Exit(3)
