@@ -9,7 +9,6 @@ otherwise it returns the Safe tx (fields and hash) for the owners to sign.
 
 from __future__ import annotations
 
-import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +22,7 @@ from agent.deploy.transactor import PlannedTx, Transactor
 from agent.errors import ValidationError
 from agent.policy import ModuleConfig, compile_policy, diff, load_policy
 from agent.policy.compiler import module_calls
+from agent.policy.install import bind
 from agent.wallet.multisend import Call, multisend_calldata
 from agent.wallet.safe_tx import (
     ZERO,
@@ -75,7 +75,9 @@ def predict_safe(
     """The address :func:`deploy_safe` will create (CREATE2), asked from the factory by an
     eth_call, which sends nothing, so a dry run shows the real address too."""
     factory, data = _create_proxy_call(tx, manifest, owners, threshold, salt)
-    raw = tx.rpc("eth_call", {"from": tx.address, "to": factory, "data": "0x" + data.hex()}, "latest")
+    raw = tx.rpc(
+        "eth_call", {"from": tx.address, "to": factory, "data": "0x" + data.hex()}, "latest"
+    )
     return to_checksum_address("0x" + raw[-40:])
 
 
@@ -139,14 +141,14 @@ def deploy_wallet(
         "PolicyModule", safe, multisend, description="deploy PolicyModule(safe, MultiSendCallOnly)"
     )
     template = policy_template or default_policy_template(manifest)
-    text = bind_policy_template(
+    text = bind(
         template.read_text(),
         {
             "SAFE": safe, "MODULE": module, "OPERATOR": operator,
             "GUARDIAN": to_checksum_address(guardian) if guardian else ZERO,
             "BRIDGE_RECIPIENT": safe, **(policy_vars or {}),
         },
-        source=str(template),
+        str(template),
     )  # fmt: skip
     out = policy_out or Path(tempfile.mkdtemp(prefix="agent-policy-")) / f"policy.{safe}.toml"
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -154,7 +156,9 @@ def deploy_wallet(
     policy = load_policy(out, manifest)
     if policy.safe.lower() != safe.lower():
         raise ValidationError(
-            "policy.safe", f"{policy.safe} is not the deployed Safe {safe}", 'write safe = "${SAFE}"'
+            "policy.safe",
+            f"{policy.safe} is not the deployed Safe {safe}",
+            'write safe = "${SAFE}"',
         )
     changes = diff(ModuleConfig(), compile_policy(policy), policy)
     calls = [Call(safe, selector("enableModule(address)") + encode(["address"], [module]))]
@@ -187,19 +191,3 @@ def deploy_wallet(
 def default_policy_template(manifest: Manifest) -> Path:
     """The dev world's policy for this manifest's layer (L2 when it has the L2 bridge)."""
     return POLICIES / ("l2.toml" if "BridgeL2" in manifest.contracts else "l1.toml")
-
-
-def bind_policy_template(text: str, variables: dict[str, str], *, source: str = "") -> str:
-    """Fill ``${NAME}`` placeholders; one left unfilled is an error naming it and the fix."""
-
-    def fill(m: re.Match[str]) -> str:
-        name = m.group(1)
-        if name not in variables:
-            raise ValidationError(
-                f"{source or 'policy'}: ${{{name}}}",
-                "is a template variable with no value",
-                f"pass policy_vars={{'{name}': ...}} (CLI: --var {name}=...)",
-            )
-        return str(variables[name])
-
-    return re.sub(r"\$\{([A-Z0-9_]+)\}", fill, text)
