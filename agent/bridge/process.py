@@ -61,6 +61,10 @@ class RelayerProcess:
         return a
 
     def start(self, timeout: float = 30.0) -> RelayerProcess:
+        return self.launch().wait_ready(timeout)
+
+    def launch(self) -> RelayerProcess:
+        """Start the child without waiting for it (``wait_ready`` waits)."""
         if self.process is not None:
             return self
         env = {
@@ -73,9 +77,17 @@ class RelayerProcess:
             self.process = subprocess.Popen(
                 self.args(), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env
             )
+        return self
+
+    def wait_ready(self, timeout: float = 30.0) -> RelayerProcess:
+        assert self.process is not None, "launch() first"
         deadline = time.monotonic() + timeout
         while (line := self._ready_line()) is None:
-            if self.process.poll() is not None or time.monotonic() > deadline:
+            if (
+                self.process is None
+                or self.process.poll() is not None
+                or time.monotonic() > deadline
+            ):
                 tail = self.log_path.read_text(errors="replace")[-500:].strip()
                 self.stop()
                 raise ChainError(f"bridge relayer did not start: {tail or 'no output'}")
@@ -153,9 +165,11 @@ class RelayerSet:
         ]
 
     def start(self, timeout: float = 30.0) -> RelayerSet:
-        try:
+        try:  # all at once: their start-ups (imports, connects) overlap
             for p in self.processes:
-                p.start(timeout)
+                p.launch()
+            for p in self.processes:
+                p.wait_ready(timeout)
         except BaseException:
             self.stop()
             raise

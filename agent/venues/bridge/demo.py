@@ -13,7 +13,6 @@ import time
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 from agent.bridge.deploy import (
     ESCROW_NAME,
@@ -21,7 +20,8 @@ from agent.bridge.deploy import (
     bridged_name,
     with_bridge,
 )
-from agent.bridge.relayer import Relayer, RelayerConfig
+from agent.bridge.process import RelayerSet
+from agent.bridge.relayer import RelayerConfig
 from agent.chain.rpc import RpcClient
 from agent.deploy.devworld import DEPLOYER_KEY, OPERATOR_KEY, RELAYER_KEYS, address_of
 from agent.deploy.manifest import Manifest
@@ -95,27 +95,22 @@ async def bridge_usdc_demo(
     client_order_id: str | None = None,
 ) -> BridgeDemoResult:
     """Bridge ``amount`` of ``symbol`` from the L1 Safe to ``recipient`` on L2, through the
-    Safe's module, and wait for the mint. Starts an in-process relayer unless told one runs."""
+    Safe's module, and wait for the mint. Starts the dev relayer set (one process per relayer
+    key, logs and journals next to ``journal_path``) unless told relayers run."""
     journal = SqliteJournal(journal_path)
     l1_rpc = await RpcClient(l1_url, expected_chain_id=l1.chain_id, name=l1.name).connect()
     l2_rpc = await RpcClient(l2_url, expected_chain_id=l2.chain_id, name=l2.name).connect()
-    stop = asyncio.Event()
-    relayer_task: asyncio.Task[Any] | None = None
-    relayer: Relayer | None = None
+    relayers: RelayerSet | None = None
     venue: BridgeVenue | None = None
     try:
-        if run_relayer:
-            start = await l1_rpc.block_number()
-            relayer = await Relayer(
-                RelayerConfig(
-                    l1_url, l2_url, l1.address(ESCROW_NAME), l2.address(L2_BRIDGE_NAME),
-                    relayer_keys=tuple(RELAYER_KEYS[:RELAYER_THRESHOLD]),
-                    submitter_key=RELAYER_KEYS[-1], l1_from_block=start,
-                    l2_from_block=await l2_rpc.block_number(),
-                ),
-                journal,
-            ).connect()  # fmt: skip
-            relayer_task = asyncio.create_task(relayer.run(stop))
+        if run_relayer:  # n relayer processes, one key each; k of them sign each message
+            base = RelayerConfig(
+                l1_url, l2_url, l1.address(ESCROW_NAME), l2.address(L2_BRIDGE_NAME),
+                relayer_keys=(RELAYER_KEYS[0],), l1_from_block=await l1_rpc.block_number(),
+                l2_from_block=await l2_rpc.block_number(),
+            )  # fmt: skip
+            relayers = RelayerSet(base, RELAYER_KEYS, journal_path.parent / "relayers")
+            await asyncio.to_thread(relayers.start)
         executor = ModuleExecutor(
             l1_rpc, LocalSigner(operator_key), module=module,
             multisend=l1.address("MultiSendCallOnly"), chain_id=l1.chain_id, journal=journal,
@@ -152,11 +147,8 @@ async def bridge_usdc_demo(
             l2_balance=dec(int(bal_raw, 16)), threshold=int(threshold), relayers=int(count),
         )  # fmt: skip
     finally:
-        stop.set()
-        if relayer_task is not None:
-            await relayer_task
-        if relayer is not None:
-            await relayer.close()
+        if relayers is not None:
+            await asyncio.to_thread(relayers.stop)
         if venue is not None:
             await venue.close()
         await l1_rpc.close()
