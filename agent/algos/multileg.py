@@ -135,11 +135,12 @@ class MultilegExecutor:
         executor: SafeExecutor,
         config: MultilegConfig | None = None,
         journal: Store | None = None,
+        chain: Any = None,  # reads (ChainClient); default: the executor's own (OwnersExecutor)
     ) -> None:
         self.manifest = manifest
         self.rfq = rfq
         self.executor = executor
-        self.chain = executor.chain
+        self.chain = chain if chain is not None else executor.chain  # type: ignore[attr-defined]
         self.cfg = config or MultilegConfig()
         self.journal = journal
         self.market = manifest.address("OptionsMarket")

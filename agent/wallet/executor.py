@@ -21,7 +21,7 @@ from typing import Any, Protocol
 from agent.chain.fees import FeeConfig
 from agent.chain.rpc import RpcClient
 from agent.chain.txengine import EngineConfig, TxEngine, TxSpec
-from agent.errors import PolicyDeniedError, TransactionFailedError
+from agent.errors import PolicyDeniedError, TransactionFailedError, ValidationError
 from agent.journal import Store
 from agent.model.decisions import Decision
 from agent.oms.tx import TxRecord, TxState
@@ -48,6 +48,15 @@ class Execution:
     gas_used: int
     effective_gas_price: int
     logs: tuple[dict[str, Any], ...]
+    status: int = 1  # 0 only when the executor was built with raise_on_revert=False
+
+    @property
+    def ok(self) -> bool:
+        return self.status == 1
+
+    @property
+    def block(self) -> int:
+        return self.block_number
 
 
 class ModuleExecutor:
@@ -70,11 +79,17 @@ class ModuleExecutor:
         guard: PreSignCheck | None = None,
         engine: TxEngine | None = None,
         confirmations: int = 1,
+        safe: str = "",
+        raise_on_revert: bool = True,
     ) -> None:
         self.rpc = rpc
         self.signer = signer
         self.module = module
         self.multisend = multisend  # MultiSendCallOnly: batches go as one delegatecall to it
+        self.safe = safe  # the Safe the module acts for (callers that journal per Safe read it)
+        # False: a mined revert is returned as Execution(status=0) (the multi-leg executor
+        # journals it); True: it raises TransactionFailedError
+        self.raise_on_revert = raise_on_revert
         self.chain_id = chain_id
         self.journal = journal
         self.receipt_timeout = receipt_timeout
@@ -110,7 +125,12 @@ class ModuleExecutor:
         *,
         client_order_id: str | None = None,
         on_sent: Callable[[str], Awaitable[None]] | None = None,
+        gas: int | None = None,
     ) -> Execution:
+        """``gas``: send with this limit, without estimating (a call that would revert is
+        then sent and mined as a revert)."""
+        if not calls:
+            raise ValidationError("calls", "is empty", "give at least one call")
         if self.guard is not None:
             decision = await self.guard.check(calls)
             if not decision.allowed:
@@ -120,7 +140,8 @@ class ModuleExecutor:
         if not self.engine.started:
             await self.start()
         data = self.calldata(calls)
-        gas = await self.estimate_gas(data)  # a call the module refuses reverts here: unsigned
+        if gas is None:  # a call the module refuses reverts here: nothing is signed
+            gas = await self.estimate_gas(data)
         res = await self.engine.send(
             TxSpec(to=self.module, data=data, gas=gas, client_order_id=client_order_id)
         )
@@ -138,7 +159,7 @@ class ModuleExecutor:
         receipt = await self.rpc.get_transaction_receipt(rec.tx_hash)
         if receipt is None:  # reorged out between the poll and this read: wait again
             return await self.wait(rec.tx_hash, timeout)
-        if not rec.success:
+        if not rec.success and self.raise_on_revert:
             raise TransactionFailedError(f"module transaction {rec.tx_hash} reverted")
         return Execution(
             rec.tx_hash,
@@ -146,6 +167,7 @@ class ModuleExecutor:
             int(receipt["gasUsed"], 16),
             int(receipt.get("effectiveGasPrice", "0x0"), 16),
             tuple(receipt["logs"]),
+            1 if rec.success else 0,
         )
 
     async def _wait_mined(self, tx_hash: str, timeout: float) -> TxRecord:
@@ -174,3 +196,21 @@ class ModuleExecutor:
         """Make the engine's background journal appends durable."""
         if self.engine.started:
             await self.engine.flush()
+
+
+def module_executor_for(
+    chain: Any,
+    *,
+    safe: str,
+    module: str,
+    multisend: str,
+    journal: Store,
+    raise_on_revert: bool = False,
+    guard: PreSignCheck | None = None,
+) -> ModuleExecutor:
+    """The module executor over a client that has ``rpc``, ``signer`` and ``chain_id`` (the
+    options venue's ChainClient): its reads stay on that client, its module calls go here."""
+    return ModuleExecutor(
+        chain.rpc, chain.signer, module=module, multisend=multisend, chain_id=chain.chain_id,
+        journal=journal, safe=safe, raise_on_revert=raise_on_revert, guard=guard,
+    )  # fmt: skip

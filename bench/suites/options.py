@@ -21,6 +21,7 @@ from agent.deploy.devworld import (
     bring_up,
 )
 from agent.deploy.transactor import Transactor
+from agent.journal import SqliteJournal
 from agent.marketmaker.chain import ChainView
 from agent.marketmaker.inventory import InventoryLimits
 from agent.marketmaker.quoter import MakerConfig, Quoter
@@ -30,9 +31,9 @@ from agent.strategies import Leg, Strategy, VolSurface, iron_condor
 from agent.venues.options import calldata
 from agent.venues.options.chain import ChainClient
 from agent.venues.options.devsetup import fund, list_strategy_series, setup_maker
-from agent.venues.options.executor import ModuleExecutor
 from agent.venues.options.rfq import RfqClient
 from agent.wallet.deploy import deploy_wallet
+from agent.wallet.executor import module_executor_for
 from agent.wallet.multisend import Call
 from bench.common import latency_metric
 
@@ -70,7 +71,11 @@ async def run() -> list[dict]:
         chain = await ChainClient.connect(url, OPERATOR_KEY)
         rfq = RfqClient(server.url)
         ex = MultilegExecutor(
-            manifest=m, rfq=rfq, executor=ModuleExecutor(chain, wal.safe, wal.module, wal.multisend),
+            manifest=m, rfq=rfq, chain=chain,
+            executor=module_executor_for(
+                chain, safe=wal.safe, module=wal.module, multisend=wal.multisend,
+                journal=SqliteJournal(tmp / "options-bench.sqlite"),
+            ),
             config=MultilegConfig(surface=surface, hedge=HedgeSpec()),
         )  # fmt: skip
         try:

@@ -9,16 +9,18 @@ starts the market maker's HTTP service in-process, and runs the strategy.
 
 from __future__ import annotations
 
+import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
+from pathlib import Path
 
 from agent.algos.multileg import HedgeSpec, MultilegConfig, MultilegExecutor, MultilegResult
 from agent.chain.rpc import RpcClient
 from agent.deploy.devworld import DEPLOYER_KEY, MARKET_MAKER_KEY
 from agent.deploy.manifest import Manifest
 from agent.deploy.transactor import Transactor
-from agent.journal import Store
+from agent.journal import SqliteJournal, Store
 from agent.marketmaker.chain import ChainView
 from agent.marketmaker.inventory import InventoryLimits
 from agent.marketmaker.quoter import MakerConfig, Quoter
@@ -28,8 +30,8 @@ from agent.strategies import VolSurface, iron_condor
 from agent.venues.options.chain import ChainClient
 from agent.venues.options.deploy import deploy_options
 from agent.venues.options.devsetup import fund, list_strategy_series, setup_maker
-from agent.venues.options.executor import ModuleExecutor
 from agent.venues.options.rfq import RfqClient
+from agent.wallet.executor import module_executor_for
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,8 +114,14 @@ async def sell_iron_condor_demo(
     rfq = RfqClient(server.url)
     try:
         ex = MultilegExecutor(
-            manifest=manifest, rfq=rfq, executor=ModuleExecutor(chain, safe, module, manifest.address("MultiSendCallOnly")),
-            config=MultilegConfig(surface=surface, hedge=HedgeSpec()), journal=journal,
+            manifest=manifest, rfq=rfq, chain=chain, journal=journal,
+            executor=module_executor_for(
+                chain, safe=safe, module=module, multisend=manifest.address("MultiSendCallOnly"),
+                # the module executor's tx engine journals write-ahead: a throwaway journal
+                # when the caller keeps none
+                journal=journal or SqliteJournal(Path(tempfile.mkdtemp()) / "journal.sqlite"),
+            ),
+            config=MultilegConfig(surface=surface, hedge=HedgeSpec()),
         )  # fmt: skip
         plan = await ex.plan(condor)
         result = await ex.execute(plan)

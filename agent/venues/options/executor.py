@@ -1,5 +1,6 @@
-"""Execute calls as the Safe: through the agent module (operator key) or with the owners'
-signatures (Safe.execTransaction), always as ONE transaction, all or nothing.
+"""Execute calls as the Safe with the owners' signatures (Safe.execTransaction), as ONE
+transaction, all or nothing. Module calls (operator key) go through the one module executor,
+agent.wallet.executor.ModuleExecutor (``module_executor_for(chain, ...)``).
 
 A batch goes through Safe's MultiSendCallOnly (encoded by agent.wallet.multisend); the
 SafeTx hash and owner signatures come from agent.wallet.safe_tx. Nothing here re-implements
@@ -9,14 +10,13 @@ them.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 from eth_abi import decode
 from eth_utils import function_signature_to_4byte_selector as selector
 
 from agent.errors import ValidationError
 from agent.venues.options.chain import ChainClient, TxResult
-from agent.wallet.module import module_calldata
 from agent.wallet.multisend import Call, multisend_calldata
 from agent.wallet.safe_tx import (
     Operation,
@@ -28,26 +28,12 @@ from agent.wallet.safe_tx import (
 
 
 class SafeExecutor(Protocol):
+    """OwnersExecutor, or agent.wallet.executor.ModuleExecutor (whose result, an Execution,
+    has the same ``ok``/``tx_hash``/``gas_used``/``block``)."""
+
     safe: str
-    chain: ChainClient
 
-    async def execute(self, calls: Sequence[Call], *, gas: int | None = None) -> TxResult: ...
-
-
-class ModuleExecutor:
-    """The operator key calls PolicyModule.execute; the module checks the owners' policy and
-    makes the Safe do the calls (a batch via MultiSendCallOnly, delegatecalled by the Safe)."""
-
-    def __init__(self, chain: ChainClient, safe: str, module: str, multisend: str) -> None:
-        self.chain = chain
-        self.safe = safe
-        self.module = module
-        self.multisend = multisend
-
-    async def execute(self, calls: Sequence[Call], *, gas: int | None = None) -> TxResult:
-        if not calls:
-            raise ValidationError("calls", "is empty", "give at least one call")
-        return await self.chain.send(self.module, module_calldata(calls, self.multisend), gas=gas)
+    async def execute(self, calls: Sequence[Call], *, gas: int | None = None) -> Any: ...
 
 
 class OwnersExecutor:

@@ -33,9 +33,9 @@ from agent.model import Side
 from agent.strategies import Strategy, VolSurface, iron_condor
 from agent.venues.options.chain import ChainClient
 from agent.venues.options.devsetup import fund, list_strategy_series, setup_maker
-from agent.venues.options.executor import ModuleExecutor
 from agent.venues.options.rfq import RfqClient
 from agent.wallet.deploy import deploy_wallet
+from agent.wallet.executor import module_executor_for
 
 SURFACE = VolSurface(atm=0.6)
 SAFE_FUNDS = {"USDC": Decimal(200_000), "WETH": Decimal(20)}
@@ -112,11 +112,11 @@ async def executor_parts(
     rfq = RfqClient(server.url)
     journal = SqliteJournal(tmp_path / "journal.sqlite")
     ex = MultilegExecutor(
-        manifest=options_world.manifest, rfq=rfq,
-        executor=ModuleExecutor(
-                chain, options_world.safe, options_world.module,
-                options_world.manifest.address("MultiSendCallOnly"),
-            ),
+        manifest=options_world.manifest, rfq=rfq, chain=chain,
+        executor=module_executor_for(
+            chain, safe=options_world.safe, module=options_world.module, journal=journal,
+            multisend=options_world.manifest.address("MultiSendCallOnly"),
+        ),
         config=MultilegConfig(surface=SURFACE, hedge=HedgeSpec(fee=500, slippage_bps=200)),
         journal=journal,
     )  # fmt: skip

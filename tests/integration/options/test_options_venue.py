@@ -15,29 +15,31 @@ from venue_conformance import ConformanceCase, VenueConformance
 
 from agent.algos.multileg import MultilegConfig, MultilegExecutor
 from agent.deploy.devworld import OPERATOR_KEY
+from agent.journal import SqliteJournal
 from agent.model import OptionContract, OptionKind, Side
 from agent.strategies import VolSurface
 from agent.venues.options import calldata
 from agent.venues.options.chain import ChainClient
 from agent.venues.options.deploy import artifact
-from agent.venues.options.executor import ModuleExecutor
 from agent.venues.options.rfq import RfqClient, rfq_payload
 from agent.venues.options.series import terms_for
 from agent.venues.options.venue import OptionsVenue
+from agent.wallet.executor import module_executor_for
 
 pytestmark = pytest.mark.integration
 
 
 class TestOptionsVenueConformance(VenueConformance):
     @pytest_asyncio.fixture
-    async def venue_case(self, options_world, mm_server, l1_isolated):
+    async def venue_case(self, options_world, mm_server, l1_isolated, tmp_path):
         server, _q = mm_server
         chain = await ChainClient.connect(options_world.rpc_url, OPERATOR_KEY)
+        journal = SqliteJournal(tmp_path / "journal.sqlite")
         ex = MultilegExecutor(
-            manifest=options_world.manifest, rfq=RfqClient(server.url),
-            executor=ModuleExecutor(
-                chain, options_world.safe, options_world.module,
-                options_world.manifest.address("MultiSendCallOnly"),
+            manifest=options_world.manifest, rfq=RfqClient(server.url), chain=chain,
+            executor=module_executor_for(
+                chain, safe=options_world.safe, module=options_world.module, journal=journal,
+                multisend=options_world.manifest.address("MultiSendCallOnly"),
             ),
             config=MultilegConfig(surface=VolSurface(atm=0.6)),  # the maker's surface
         )  # fmt: skip
@@ -46,6 +48,7 @@ class TestOptionsVenueConformance(VenueConformance):
         yield ConformanceCase(venue, leg.option, Decimal("0.5"))
         await venue.close()
         await chain.close()
+        journal.close()
 
 
 def test_python_encoders_match_the_compiled_abi():
