@@ -20,17 +20,41 @@ StateDir = typer.Option(DEFAULT_DIR, "--state-dir", help="Where manifests and th
 
 
 @app.command()
-def up(state_dir: Path = StateDir) -> None:
-    """Start L1 and L2, deploy the world, print RPC URLs and manifests; run until Ctrl-C."""
-    from agent.deploy.devworld import bring_up
+def up(
+    state_dir: Path = StateDir,
+    relayers: bool = typer.Option(
+        True, "--relayers/--no-relayers", help="Start the bridge's dev relayer set (k-of-n)."
+    ),
+    confirmations: int = typer.Option(
+        1, "--confirmations", min=1, help="Blocks the relayers wait before signing a deposit."
+    ),
+) -> None:
+    """Start L1 and L2, deploy the world, start the bridge relayers (one process per key),
+    print RPC URLs and manifests; run until Ctrl-C."""
+    from agent.bridge.process import RelayerSet
+    from agent.bridge.relayer import config_for
+    from agent.deploy.devworld import RELAYER_KEYS, bring_up
 
     pidfile = state_dir / "devnets.json"
     if pidfile.exists() and _alive(json.loads(pidfile.read_text()).get("supervisor_pid", 0)):
         fail(f"devnets already up (see {pidfile}); run `agent devnet down` first", 1)
     world = run(lambda: bring_up(state_dir, progress=lambda m: console.print(f"  {m}")))
+    rset = None
     with world:
+        if relayers:
+            base = config_for(
+                world.devnets.l1.rpc_url, world.devnets.l2.rpc_url, world.l1, world.l2,
+                RELAYER_KEYS[:1],  # each process gets its own key (RelayerSet)
+                confirmations=confirmations,
+            )  # fmt: skip
+            rset = run(lambda: RelayerSet(base, RELAYER_KEYS, state_dir / "relayers").start())
         info = json.loads(pidfile.read_text())
         info["supervisor_pid"] = os.getpid()
+        if rset is not None:
+            info["relayers"] = [
+                {"pid": p.process.pid if p.process else 0, "address": p.address, "url": p.url}
+                for p in rset.processes
+            ]
         pidfile.write_text(json.dumps(info, indent=2))
         l1p, l2p = world.manifest_paths
         console.print(
@@ -41,6 +65,12 @@ def up(state_dir: Path = StateDir) -> None:
             f"[bold]L2[/] {world.devnets.l2.rpc_url}  chain {world.l2.chain_id}  manifest {l2p}",
             soft_wrap=True,
         )
+        if rset is not None:
+            console.print(
+                f"bridge relayers: {len(rset.processes)} processes (one key each), logs in "
+                f"{state_dir / 'relayers'}",
+                soft_wrap=True,
+            )
         console.print(
             f"started in {world.timings['devnet_start_s']:.2f}s, world deployed in "
             f"{world.timings['world_deploy_s']:.2f}s; Ctrl-C or `agent devnet down` to stop"
@@ -48,7 +78,11 @@ def up(state_dir: Path = StateDir) -> None:
         stop = threading.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_: stop.set())
-        stop.wait()
+        try:
+            stop.wait()
+        finally:
+            if rset is not None:
+                rset.stop()
     pidfile.unlink(missing_ok=True)
     console.print("devnets stopped")
 
@@ -69,6 +103,12 @@ def status(state_dir: Path = StateDir) -> None:
         except RpcUnavailableError:
             down += 1
             console.print(f"{name}: DOWN {d['rpc_url']}")
+    for r in info.get("relayers", []):
+        state = "up  " if _alive(r["pid"]) else "DOWN"
+        down += state == "DOWN"
+        console.print(
+            f"relayer: {state} {r['address']}  pid {r['pid']}  {r['url']}", soft_wrap=True
+        )
     raise typer.Exit(1 if down else 0)
 
 
@@ -80,7 +120,8 @@ def down(state_dir: Path = StateDir) -> None:
         console.print("no devnets recorded; nothing to stop")
         return
     info = json.loads(pidfile.read_text())
-    for pid in [info.get("supervisor_pid")] + [info[n]["pid"] for n in ("l1", "l2")]:
+    pids = [info.get("supervisor_pid")] + [r["pid"] for r in info.get("relayers", [])]
+    for pid in pids + [info[n]["pid"] for n in ("l1", "l2")]:
         if pid and _alive(pid):
             os.kill(pid, signal.SIGTERM)
     pidfile.unlink(missing_ok=True)

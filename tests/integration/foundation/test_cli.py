@@ -128,16 +128,20 @@ def test_devnet_up_status_down(tmp_path: Path) -> None:
         text = "".join(lines)
         assert "L1 http://127.0.0.1:" in text and "L2 http://127.0.0.1:" in text, text
         assert "l1.manifest.json" in text and "l2.manifest.json" in text
+        assert "bridge relayers: 3 processes" in text
         info = json.loads((state / "devnets.json").read_text())
+        relayer_pids = [r["pid"] for r in info["relayers"]]
+        assert len(set(relayer_pids)) == 3 and all(_alive(p) for p in relayer_pids)
         st = agent("devnet", "status", "--state-dir", str(state))
-        assert st.returncode == 0 and st.stdout.count(": up") == 2
+        assert st.returncode == 0 and st.stdout.count(": up") == 5, st.stdout
         dn = agent("devnet", "down", "--state-dir", str(state))
         assert dn.returncode == 0
         proc.wait(20)
         deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and any(_alive(info[n]["pid"]) for n in ("l1", "l2")):
+        pids = [info[n]["pid"] for n in ("l1", "l2")] + relayer_pids
+        while time.monotonic() < deadline and any(_alive(p) for p in pids):
             time.sleep(0.05)  # polling /proc for process exit
-        assert not any(_alive(info[n]["pid"]) for n in ("l1", "l2"))
+        assert not any(_alive(p) for p in pids)
         st = agent("devnet", "status", "--state-dir", str(state))
         assert st.returncode == 1
     finally:
