@@ -46,17 +46,42 @@ def test_round_trip_within_1e12_where_vega_is_material():
 
 
 def test_in_the_money_round_trip_is_limited_only_by_the_price_rounding():
-    w, s, k, t, v, r, q = _grid(20_000, seed=6)
+    """In the money, the solver works on the out-of-the-money counterpart, p - D (F - K)
+    (put-call parity, in price units). What limits the result is the input, not the solver:
+
+    A double-precision ITM price is intrinsic plus time value, and whoever computed it summed
+    terms of size D F and D K (our pricer: D F N(d1) - D K N(d2)), each rounded to eps
+    relative; the solver's parity subtraction rounds terms of the same size. So the time
+    value - the only part that carries the vol - is known to about eps D max(F, K), and a
+    price error dp moves the vol by dp / vega. Hence, relative to the vol,
+
+        |vol - v| / v  <=  C * eps * D * max(F, K) / (vega * v)          (cond)
+
+    with C a small constant (4 asserted; about 2.5 observed). Where cond <= 1e-13 the input
+    pins the vol to better than 1e-12 and the round trip is asserted at 1e-12 outright;
+    that is over 90% of this grid. Deeper in the money (cond > 1e-13), 1e-12 is not
+    achievable from a double-precision price by any solver, and only (cond) is asserted."""
+    w, s, k, t, v, r, q = _grid(100_000, seed=6)
     fwd = s * np.exp((r - q) * t)
     w = np.where(k < fwd, 1.0, -1.0)  # in the money
     g = black_scholes_greeks(w, s, k, t, v, r, q)
     res = implied_vol(g.price, w, s, k, t, r, q)
-    ok = res.ok
-    assert ok.mean() > 0.9
-    # A relative price error of one ulp moves the vol by price * eps / vega.
-    cond = np.finfo(float).eps * g.price[ok] / (g.vega[ok] * v[ok])
-    err = np.abs(res.vol[ok] - v[ok]) / v[ok]
-    assert np.all(err <= np.maximum(256 * cond, 1e-12))
+    material = g.vega > 1e-8
+    # Not solved only where the price rounded to (or below) intrinsic, or vega is at the edge.
+    missed = material & ~res.ok
+    assert missed.mean() < 1e-3
+    assert set(np.unique(res.status[missed])) <= {
+        IVStatus.BELOW_INTRINSIC,
+        IVStatus.ILL_CONDITIONED,
+    }
+    m = material & res.ok
+    err = np.abs(res.vol[m] - v[m]) / v[m]
+    disc = np.exp(-r[m] * t[m])
+    cond = np.finfo(float).eps * disc * np.maximum(fwd[m], k[m]) / (g.vega[m] * v[m])
+    assert np.all(err <= np.maximum(4 * cond, 1e-12))
+    pinned = cond <= 1e-13
+    assert pinned.mean() > 0.9
+    assert err[pinned].max() < 1e-12
 
 
 def test_black76_round_trip():
@@ -140,3 +165,34 @@ def test_bad_input(field, kwargs):
     with pytest.raises(ValidationError) as e:
         implied_vol(**(args | kwargs))
     assert e.value.field == field
+
+
+def test_fast_path_and_guarded_iteration_agree():
+    """The two-step fast path and the safeguarded bracketed iteration (used for stragglers)
+    find the same root."""
+    from scipy.special import ndtr
+
+    from agent.risk.pricing import iv
+
+    _, s, k, t, v, r, q = _grid(5_000, seed=21)
+    fwd = s * np.exp((r - q) * t)
+    x = -np.abs(np.log(fwd / k))
+    st = v * np.sqrt(t)
+    ex = np.exp(0.5 * x)
+    beta = ex * ndtr(x / st + st / 2) - ndtr(x / st - st / 2) / ex
+    keep = (beta > 1e-250) & (beta < ex)
+    x, beta, ex, st = x[keep], beta[keep], ex[keep], st[keep]
+    fast, conv = iv._solve(x, beta, ex, 1.0 / ex)
+    assert conv.all()
+    sc = np.sqrt(-2.0 * x)
+    bc = 0.5 * ex - ndtr(-sc) / ex
+    upper = beta >= bc
+    s0, target = iv._guesses(x, beta, ex, 1.0 / ex, sc, bc, upper)
+    for up in (False, True):
+        m = upper == up
+        lo = sc[m].copy() if up else np.zeros(m.sum())
+        hi = np.full(m.sum(), np.inf) if up else sc[m].copy()
+        slow, c2 = iv._householder(x[m], target[m], s0[m], lo, hi, ex[m], 1.0 / ex[m], up)
+        assert c2.all()
+        assert np.max(np.abs(slow - fast[m]) / fast[m]) < 1e-12
+        assert np.max(np.abs(fast[m] - st[m]) / st[m]) < 1e-9
