@@ -11,7 +11,8 @@ from typing import Any
 
 from bench.common import latency_metric, rate_metric
 
-N_ROUNDTRIP = 200
+N_ROUNDTRIP = 800
+N_WARMUP = 20
 
 
 def _match_rate(n: int = 20_000) -> float:
@@ -42,7 +43,7 @@ def _match_rate(n: int = 20_000) -> float:
 
 async def run() -> list[dict[str, Any]]:
     from agent.exchange_sim.server import ExchangeSim, SimConfig
-    from agent.model import OrderType, Spot, TimeInForce
+    from agent.model import OrderType, Side, Spot, TimeInForce
     from agent.venues.base import ChildOrder
     from agent.venues.cex import CexConfig, CexVenue, build_exchange
 
@@ -64,7 +65,22 @@ async def run() -> list[dict[str, Any]]:
         direct: list[float] = []
         adapter: list[float] = []
         pc = time.perf_counter_ns
-        for i in range(N_ROUNDTRIP + 20):  # interleaved, so both see the same machine load
+        inst = Spot("BTC", "USDT")
+        # the adapter's input is built before the clock starts, as the baseline's arguments are
+        children = [
+            ChildOrder(
+                f"ad-{i}",
+                inst,
+                Side.BUY,
+                Decimal("0.001"),
+                OrderType.LIMIT,
+                Decimal("30000"),
+                TimeInForce.GTC,
+            )
+            for i in range(N_ROUNDTRIP + N_WARMUP)
+        ]
+
+        async def via_ccxt(i: int) -> int:
             t0 = pc()
             await raw.create_order(
                 "BTC/USDT",
@@ -74,22 +90,23 @@ async def run() -> list[dict[str, Any]]:
                 30000,
                 {"clientOrderId": f"raw-{i}", "timeInForce": "GTC"},
             )
-            t1 = pc()
-            await venue.submit(
-                ChildOrder(
-                    f"ad-{i}",
-                    Spot("BTC", "USDT"),
-                    _side(),
-                    Decimal("0.001"),
-                    OrderType.LIMIT,
-                    Decimal("30000"),
-                    TimeInForce.GTC,
-                )
-            )
-            t2 = pc()
-            if i >= 20:  # warm-up
-                direct.append((t1 - t0) / 1000)
-                adapter.append((t2 - t1) / 1000)
+            return pc() - t0
+
+        async def via_adapter(i: int) -> int:
+            t0 = pc()
+            await venue.submit(children[i])
+            return pc() - t0
+
+        for i in range(N_ROUNDTRIP + N_WARMUP):
+            # interleaved, alternating which goes first, so both see the same machine load
+            # and neither always follows the other's server-side tail
+            if i % 2:
+                a, d = await via_adapter(i), await via_ccxt(i)
+            else:
+                d, a = await via_ccxt(i), await via_adapter(i)
+            if i >= N_WARMUP:
+                direct.append(d / 1000)
+                adapter.append(a / 1000)
         out.append(latency_metric("cex.roundtrip", direct, venue="binance-sim"))
         out.append(
             latency_metric(
@@ -104,9 +121,3 @@ async def run() -> list[dict[str, Any]]:
         await venue.close()
         await sim.stop()
     return out
-
-
-def _side():
-    from agent.model import Side
-
-    return Side.BUY

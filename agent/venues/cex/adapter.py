@@ -39,6 +39,7 @@ from agent.venues.cex.capabilities import capabilities_from_has
 from agent.venues.cex.config import CexConfig, build_exchange
 from agent.venues.cex.normalize import (
     SymbolMap,
+    bad_payload,
     client_id_of,
     fill_of,
     order_report,
@@ -51,6 +52,8 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 _CLIENT_ID_PARAM = {"deribit": "label"}
 _TIF = {TimeInForce.GTC: "GTC", TimeInForce.IOC: "IOC", TimeInForce.FOK: "FOK"}
+_TYPE = {t: t.value for t in OrderType}  # plain str for ccxt, without Enum.value per call
+_SIDE = {s: s.value for s in Side}
 
 
 class CexVenue:
@@ -72,7 +75,9 @@ class CexVenue:
         self.symbols = SymbolMap(self.id, exchange.markets or {})
         self._refs: dict[str, VenueOrderRef] = {}
         self._ref_symbols: dict[str, str] = {}
-        self._submit_locks: dict[str, asyncio.Lock] = {}
+        self._inflight: dict[str, asyncio.Future[None] | None] = {}
+        self._symbol_cache: dict[Instrument, str] = {}
+        self._cid_param = _CLIENT_ID_PARAM.get(cfg.exchange_id, "clientOrderId")
         self._seen_trades: set[str] = set()
         self._order_state: dict[str, VenueOrderState] = {}
         self._scope: set[str] = set()
@@ -115,8 +120,10 @@ class CexVenue:
     ) -> T:
         """One ccxt call under the limiter; 429 -> back off by Retry-After and retry."""
         attempt = 0
+        limiter = self.limiter
         while True:
-            await self.limiter.acquire(prio)
+            if not limiter.try_acquire(prio):
+                await limiter.acquire(prio)
             try:
                 return await fn(*args, **kw)
             except ccxt_async.DDoSProtection as e:  # 429 / 418 and RateLimitExceeded
@@ -208,69 +215,83 @@ class CexVenue:
 
     async def submit(self, child: ChildOrder) -> VenueOrderRef:
         cid = child.client_order_id
+        ref = self._refs.get(cid)
+        if ref is not None:  # idempotent on client_order_id
+            return ref
         if not cid:
             raise ValidationError("child.client_order_id", "is empty", "give a unique id")
-        if not isinstance(child.size, Decimal) or not child.size.is_finite() or child.size <= 0:
-            raise ValidationError("child.size", f"{child.size} must be positive")
-        if child.order_type is OrderType.LIMIT and (
-            child.limit_price is None or child.limit_price <= 0
-        ):
+        size, price = child.size, child.limit_price
+        if not isinstance(size, Decimal) or not size.is_finite() or size <= 0:
+            raise ValidationError("child.size", f"{size} must be positive")
+        is_limit = child.order_type is OrderType.LIMIT
+        if is_limit and (not isinstance(price, Decimal) or not price.is_finite() or price <= 0):
             raise ValidationError("child.limit_price", "a limit order needs a positive price")
-        sym = self.symbols.symbol(child.instrument)
-        lock = self._submit_locks.setdefault(cid, asyncio.Lock())
-        async with lock:
-            if cid in self._refs:
-                return self._refs[cid]
+        sym = self._symbol_cache.get(child.instrument)
+        if sym is None:
+            sym = self._symbol_cache[child.instrument] = self.symbols.symbol(child.instrument)
             self._scope.add(sym)
-            params: dict[str, Any] = {
-                _CLIENT_ID_PARAM.get(self.cfg.exchange_id, "clientOrderId"): cid
-            }
-            if child.order_type is OrderType.LIMIT:
-                params["timeInForce"] = _TIF[child.time_in_force]
-            for attempt in range(self.cfg.max_retries + 1):
-                try:
-                    order = await self._call(
-                        Priority.NORMAL,
-                        self.ex.create_order,
-                        sym,
-                        child.order_type.value,
-                        child.side.value,
-                        float(child.size),
-                        float(child.limit_price) if child.limit_price is not None else None,
-                        params,
-                        retry_network=False,
-                    )
-                except VenueRejectedError as e:
-                    if "Duplicate" not in str(e):
-                        raise
-                    found = await self._find_by_client_id(sym, cid)  # sent before: adopt it
-                    if found is None:
-                        raise
+        inflight = self._inflight
+        if cid in inflight:  # the same child is being sent right now: share its outcome
+            waiter = inflight[cid]
+            if waiter is None:
+                waiter = inflight[cid] = asyncio.get_running_loop().create_future()
+            await asyncio.shield(waiter)
+            return await self.submit(child)
+        inflight[cid] = None  # a future only when a second caller shows up
+        try:
+            return await self._place(child, cid, sym, is_limit)
+        finally:
+            waiter = inflight.pop(cid)
+            if waiter is not None:
+                waiter.set_result(None)
+
+    async def _place(self, child: ChildOrder, cid: str, sym: str, is_limit: bool) -> VenueOrderRef:
+        params: dict[str, Any] = {self._cid_param: cid}
+        if is_limit:
+            params["timeInForce"] = _TIF[child.time_in_force]
+        args = (
+            sym,
+            _TYPE[child.order_type],
+            _SIDE[child.side],
+            float(child.size),
+            float(child.limit_price) if child.limit_price is not None else None,
+            params,
+        )
+        for attempt in range(self.cfg.max_retries + 1):
+            try:
+                order = await self._call(
+                    Priority.NORMAL, self.ex.create_order, *args, retry_network=False
+                )
+            except VenueRejectedError as e:
+                if "Duplicate" not in str(e):
+                    raise
+                found = await self._find_by_client_id(sym, cid)  # sent before: adopt it
+                if found is None:
+                    raise
+                return self._remember(cid, found, sym)
+            except VenueError as e:
+                if e.code != "VENUE_UNAVAILABLE":
+                    raise
+                # the request may have reached the venue: ask before sending again
+                log.warning("%s: submit %s: %s; reconciling by client id", self.id, cid, e)
+                found = await self._find_by_client_id(sym, cid)
+                if found is not None:
                     return self._remember(cid, found, sym)
-                except VenueError as e:
-                    if e.code != "VENUE_UNAVAILABLE":
-                        raise
-                    # the request may have reached the venue: ask before sending again
-                    log.warning("%s: submit %s: %s; reconciling by client id", self.id, cid, e)
-                    found = await self._find_by_client_id(sym, cid)
-                    if found is not None:
-                        return self._remember(cid, found, sym)
-                    if attempt == self.cfg.max_retries:
-                        raise
-                    continue
-                oid = order.get("id") if isinstance(order, dict) else None
-                if not oid:
-                    raise VenueError(
-                        f"{self.id}: order response without an id", code="VENUE_BAD_PAYLOAD"
-                    )
-                return self._remember(cid, str(oid), sym)
+                if attempt == self.cfg.max_retries:
+                    raise
+                continue
+            oid = order.get("id") if isinstance(order, dict) else None
+            if not oid:
+                raise bad_payload(self.id, "order.id", "order response without an id", order)
+            return self._remember(cid, oid if isinstance(oid, str) else str(oid), sym)
         raise AssertionError("unreachable")
 
     def _remember(self, cid: str, oid: str, sym: str) -> VenueOrderRef:
         ref = VenueOrderRef(self.id, cid, oid)
         self._ref_symbols[oid] = sym
         self._refs[cid] = ref
-        self._emit(VenueEvent(VenueEventKind.ACK, ref))
+        if self._queue is not None:  # nobody listens before events() is first iterated
+            self._queue.put_nowait(VenueEvent(VenueEventKind.ACK, ref))
         return ref
 
     async def _find_by_client_id(self, sym: str, cid: str) -> str | None:

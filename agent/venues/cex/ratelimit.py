@@ -12,6 +12,7 @@ import asyncio
 import heapq
 import itertools
 import time
+from collections import deque
 from collections.abc import Callable
 from enum import IntEnum
 
@@ -37,7 +38,8 @@ class RateLimiter:
         self._heap: list[tuple[int, int, asyncio.Future[None]]] = []
         self._seq = itertools.count()
         self._pump: asyncio.Task[None] | None = None
-        self.granted: list[Priority] = []  # order of grants, for tests and metrics (bounded)
+        # order of the last grants, for tests and metrics
+        self.granted: deque[Priority] = deque(maxlen=1000)
 
     def penalize(self, retry_after_s: float) -> None:
         """The venue said 429: nobody sends anything until ``retry_after_s`` has passed."""
@@ -48,25 +50,30 @@ class RateLimiter:
     def blocked_for(self) -> float:
         return max(0.0, self._blocked_until - self.clock())
 
+    def try_acquire(self, priority: Priority = Priority.NORMAL) -> bool:
+        """Take a token now if nobody is queued and the budget allows (no await, no task)."""
+        if self._heap:
+            return False
+        now = self.clock()
+        if now < self._blocked_until:
+            return False
+        tokens = min(self.burst, self._tokens + (now - self._last) * self.rate)
+        self._last = now
+        if tokens < 1.0:
+            self._tokens = tokens
+            return False
+        self._tokens = tokens - 1.0
+        self.granted.append(priority)
+        return True
+
     async def acquire(self, priority: Priority = Priority.NORMAL) -> None:
-        if not self._heap:  # fast path: nobody waiting and budget left -> no queueing at all
-            now = self.clock()
-            if now >= self._blocked_until:
-                self._refill(now)
-                if self._tokens >= 1.0:
-                    self._tokens -= 1.0
-                    self._record(priority)
-                    return
+        if self.try_acquire(priority):  # fast path: nobody waiting and budget left
+            return
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         heapq.heappush(self._heap, (int(priority), next(self._seq), fut))
         if self._pump is None or self._pump.done():
             self._pump = asyncio.create_task(self._run())
         await fut
-
-    def _record(self, prio: Priority) -> None:
-        self.granted.append(prio)
-        if len(self.granted) > 2000:
-            del self.granted[:-1000]
 
     def _refill(self, now: float) -> None:
         self._tokens = min(self.burst, self._tokens + (now - self._last) * self.rate)
@@ -85,6 +92,6 @@ class RateLimiter:
             if fut.done():
                 continue
             self._tokens -= 1.0
-            self._record(Priority(prio))
+            self.granted.append(Priority(prio))
             fut.set_result(None)
             await asyncio.sleep(0)  # let the granted caller run before the next grant
