@@ -54,6 +54,14 @@ def test_gate_decides_in_the_oms_and_verdicts_are_kept(journal, market):
 
     denied = [r.event for r in journal.read_all() if type(r.event).__name__ == "OrderDenied"]
     assert [d.rule for d in denied] == ["price_band", "risk_gate"]
+    # The journal keeps every check's verdict with the order, code and reason included.
+    accepted = [r.event for r in journal.read_all() if type(r.event).__name__ == "OrderAccepted"]
+    names = list(check.gate.names)
+    assert [v.check for v in accepted[0].verdicts][-10:] == names
+    band = {v.check: v for v in denied[0].verdicts}["price_band"]
+    assert band.verdict == "deny" and band.code == "RISK_PRICE_BAND" and "reference" in band.reason
+    assert [v.check for v in denied[0].verdicts][-10:] == names  # the gate runs every check
+    assert denied[1].verdicts[-1].code == "RISK_INPUT_MISSING"
 
 
 def test_explain_gives_the_oms_every_inner_verdict(market):
