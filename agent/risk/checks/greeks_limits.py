@@ -27,6 +27,8 @@ def check_greeks(p: OrderProposal, ctx: RiskContext) -> Decision:
     q = float(p.signed_size)
     post_d = cur_d + q * unit.delta
     post_v = cur_v + q * unit.vega
+    if post_d != post_d or post_v != post_v:  # NaN: a Greek that could not be computed
+        return missing(RULE, f"finite Greeks for {p.symbol}")
     if dl is not None and abs(post_d) > float(dl) and abs(post_d) > abs(cur_d):
         return Deny(CODE, f"{p.underlying} delta would be {post_d:.4f}, limit +-{dl}", RULE)
     if vl is not None and abs(post_v) > float(vl) and abs(post_v) > abs(cur_v):

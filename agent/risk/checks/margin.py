@@ -34,7 +34,10 @@ def check_margin(p: OrderProposal, ctx: RiskContext) -> Decision:
         return missing(RULE, f"margin grid of the book on {u}")
     q = float(p.signed_size)
     post = grid + q * unit
-    scan = max(0.0, -float(post.min()))
+    worst = float(post.min())
+    if worst != worst:  # NaN (min propagates it): a grid cell that could not be valued
+        return missing(RULE, f"finite margin grid for {p.symbol}")
+    scan = max(0.0, -worst)
     shorts = m.short_option_units.get(u, 0.0)
     if p.is_option:
         # Short option units after the trade (a sale adds, a buy covers existing shorts).

@@ -21,7 +21,7 @@ import pytest
 from agent.model import Side, Spot, TradingState
 from agent.model.decisions import Allow, Deny
 from agent.model.positions import Portfolio, Position
-from agent.risk.checks import DEFAULT_CHECKS, OrderProposal, PricePoint
+from agent.risk.checks import DEFAULT_CHECKS, GreeksPoint, OrderProposal, PricePoint
 from agent.risk.context import build_context
 from agent.risk.gate import RiskGate
 
@@ -72,6 +72,19 @@ def _aged(mapping_field, key):
 
 def _margin(**kw):
     return lambda ctx: dataclasses.replace(ctx, margin=dataclasses.replace(ctx.margin, **kw))
+
+
+def _nan_unit_greeks(ctx):
+    g = dict(ctx.unit_greeks)
+    g[ETH.symbol] = GreeksPoint(float("nan"), 0.0)
+    return dataclasses.replace(ctx, unit_greeks=g)
+
+
+def _nan_grid(ctx):
+    g = dict(ctx.unit_grid_pnl)
+    g[PUT.symbol] = g[PUT.symbol].copy()
+    g[PUT.symbol][3] = float("nan")
+    return dataclasses.replace(ctx, unit_grid_pnl=g)
 
 
 NO_MARGIN = lambda ctx: dataclasses.replace(ctx, margin=None)  # noqa: E731
@@ -132,6 +145,8 @@ CASES = [
     ("greeks_limits", "stale portfolio Greeks", _spot_order, OLD_GREEKS, S),
     ("greeks_limits", "unit Greeks", _spot_order, _without("unit_greeks", ETH.symbol), M),
     ("greeks_limits", "portfolio Greeks", _spot_order, _without("portfolio_greeks", "ETH"), M),
+    ("greeks_limits", "NaN unit Greeks", _spot_order, _nan_unit_greeks, M),
+    ("margin", "NaN unit margin grid", _put_order, _nan_grid, M),
     ("margin", "margin state", _put_order, NO_MARGIN, M),
     ("margin", "stale margin state", _put_order, _margin(as_of=OLD), S),
     ("margin", "unit margin grid", _put_order, _without("unit_grid_pnl", PUT.symbol), M),
