@@ -186,6 +186,7 @@ class BinanceApi:
                 ),
             )
         if ctx.dice.hit(ctx.faults.error_5xx):
+            ctx.count_5xx += 1
             return web.Response(status=503, text="Service Unavailable")
         try:
             body = await request.text()
@@ -208,7 +209,8 @@ class BinanceApi:
         api = self.ctx.keys.get(key)
         if api is None:
             raise BinanceError(401, -2015, "Invalid API-key, IP, or permissions for action.")
-        total = request.query_string + body  # Binance: query string then body, as sent
+        # Binance signs the query string and body exactly as sent (percent-encoded)
+        total = request.rel_url.raw_query_string + body
         payload, sep, sig = total.rpartition("&signature=")
         if not sep:
             raise BinanceError(

@@ -36,7 +36,8 @@ class SimContext:
     gate: WeightGate
     keys: dict[str, ApiKey] = field(default_factory=dict)
     dice: Dice = field(default_factory=lambda: Dice(0))
-    orders_placed: int = 0  # for the drop_accept fault
+    orders_placed: int = 0  # for the drop_accept / stall_accept faults
+    count_5xx: int = 0  # 503s served by the 5xx fault
     tokens: dict[str, str] = field(default_factory=dict)  # deribit access token -> account
     _token_ids: itertools.count = field(default_factory=lambda: itertools.count(1))
     background: set[asyncio.Task] = field(default_factory=set)

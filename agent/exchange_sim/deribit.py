@@ -156,6 +156,7 @@ class DeribitApi:
                 {"Retry-After": str(verdict.retry_after_s)},
             )
         if ctx.dice.hit(ctx.faults.error_5xx):
+            ctx.count_5xx += 1
             return web.Response(status=503, text="Service Unavailable")
         session = Session()
         try:

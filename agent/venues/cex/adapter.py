@@ -23,7 +23,13 @@ from typing import Any, TypeVar
 
 import ccxt.async_support as ccxt_async
 
-from agent.errors import NoRouteError, ValidationError, VenueError, VenueRejectedError
+from agent.errors import (
+    NoRouteError,
+    ValidationError,
+    VenueError,
+    VenuePayloadError,
+    VenueRejectedError,
+)
 from agent.model import Fill, Instrument, OrderType, Quote, Side, TimeInForce, VenueKind
 from agent.venues.base import (
     Capabilities,
@@ -40,6 +46,7 @@ from agent.venues.cex.config import CexConfig, build_exchange
 from agent.venues.cex.normalize import (
     SymbolMap,
     bad_payload,
+    check_venue_symbol,
     client_id_of,
     fill_of,
     order_report,
@@ -120,6 +127,7 @@ class CexVenue:
     ) -> T:
         """One ccxt call under the limiter; 429 -> back off by Retry-After and retry."""
         attempt = 0
+        skew_checked = False
         limiter = self.limiter
         while True:
             if not limiter.try_acquire(prio):
@@ -141,6 +149,17 @@ class CexVenue:
                 raise VenueRejectedError(f"{self.id}: {e}") from e
             except ccxt_async.AuthenticationError as e:
                 raise VenueError(f"{self.id}: authentication failed: {e}", code="VENUE_AUTH") from e
+            except ccxt_async.InvalidNonce as e:
+                # the venue refused our timestamp (clock skew); it did not act on the request,
+                # so measuring the offset once and sending again is safe, orders included
+                if skew_checked:
+                    raise VenueError(
+                        f"{self.id}: our clock and the venue's disagree: {e}",
+                        code="VENUE_CLOCK_SKEW",
+                    ) from e
+                skew_checked = True
+                offset = await self.ex.load_time_difference()
+                log.warning("%s: clock skew; venue time offset now %s ms", self.id, offset)
             except ccxt_async.NetworkError as e:  # timeouts, 5xx, dropped connections
                 attempt += 1
                 if not retry_network or attempt > self.cfg.max_retries:
@@ -152,6 +171,12 @@ class CexVenue:
                 raise ValidationError("instrument", str(e), "use a listed symbol") from e
             except ccxt_async.ExchangeError as e:
                 raise VenueError(f"{self.id}: {e}") from e
+            except (ValueError, TypeError, KeyError, IndexError, ArithmeticError) as e:
+                # ccxt choked parsing the venue's answer (e.g. a string where a number
+                # belongs: decimal.InvalidOperation is an ArithmeticError)
+                raw = getattr(self.ex, "last_http_response", None)
+                what = f"response to {getattr(fn, '__name__', 'a call')}"
+                raise bad_payload(self.id, what, f"{type(e).__name__}: {e}", raw) from e
 
     def _retry_after(self) -> float:
         headers = getattr(self.ex, "last_response_headers", None) or {}
@@ -262,12 +287,22 @@ class CexVenue:
                 order = await self._call(
                     Priority.NORMAL, self.ex.create_order, *args, retry_network=False
                 )
+                oid = order.get("id") if isinstance(order, dict) else None
+                if not oid:
+                    raise bad_payload(self.id, "order", "order response without an id", order)
             except VenueRejectedError as e:
                 if "Duplicate" not in str(e):
                     raise
                 found = await self._find_by_client_id(sym, cid)  # sent before: adopt it
                 if found is None:
                     raise
+                return self._remember(cid, found, sym)
+            except VenuePayloadError as e:
+                # the venue answered, so it decided; we cannot read how: ask it by client id
+                found = await self._find_by_client_id(sym, cid)
+                if found is None:
+                    raise
+                log.warning("%s: submit %s: %s; adopted order %s", self.id, cid, e, found)
                 return self._remember(cid, found, sym)
             except VenueError as e:
                 if e.code != "VENUE_UNAVAILABLE":
@@ -280,9 +315,6 @@ class CexVenue:
                 if attempt == self.cfg.max_retries:
                     raise
                 continue
-            oid = order.get("id") if isinstance(order, dict) else None
-            if not oid:
-                raise bad_payload(self.id, "order.id", "order response without an id", order)
             return self._remember(cid, oid if isinstance(oid, str) else str(oid), sym)
         raise AssertionError("unreachable")
 
@@ -347,6 +379,7 @@ class CexVenue:
         out: list[OrderStatusReport] = []
         for sym in sorted(self._scope):
             for o in await self._call(Priority.BACKGROUND, self.ex.fetch_open_orders, sym):
+                check_venue_symbol(self.id, o, sym, self.symbols)
                 out.append(order_report(self.id, o, self.symbols))
         return out
 
@@ -373,6 +406,7 @@ class CexVenue:
                 Priority.BACKGROUND, self.ex.fetch_my_trades, sym, since_ms if since_ms else None
             )
             for t in trades:
+                check_venue_symbol(self.id, t, sym, self.symbols)
                 ts = int(t.get("timestamp") or 0)
                 if ts < since_ms or (ts == since_ms and str(t.get("id")) in seen_at):
                     continue

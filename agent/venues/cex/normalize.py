@@ -186,6 +186,22 @@ def order_report(venue: str, order: Any, symbols: SymbolMap) -> OrderStatusRepor
     )
 
 
+_VENUE_SYMBOL_KEYS = ("symbol", "instrument_name", "instId", "market")
+
+
+def check_venue_symbol(venue: str, row: Any, symbol: str, symbols: SymbolMap) -> None:
+    """ccxt fills a row's symbol from the market it asked about, whatever the venue said;
+    a row whose raw payload names another instrument is a bad payload, not that market."""
+    info = row.get("info") if isinstance(row, Mapping) else None
+    market_id = symbols.markets.get(symbol, {}).get("id")
+    if not isinstance(info, Mapping) or market_id is None:
+        return
+    for key in _VENUE_SYMBOL_KEYS:
+        said = info.get(key)
+        if said is not None and said != market_id:
+            raise bad_payload(venue, "symbol", f"{said!r} in a {market_id} answer", row)
+
+
 def fill_of(venue: str, trade: Any, symbols: SymbolMap, decimals: Mapping[str, int]) -> Fill:
     what = "trade"
     if not isinstance(trade, Mapping):
