@@ -282,6 +282,7 @@ def bench_var_mc() -> list[dict]:
             monte_carlo_var(book, n_scenarios=10_000, mode=mode, threads=threads)
 
         t = _best_of(once, 7)
+        cpu = _best_of(once, 3, clock=time.process_time)  # all threads of this process
         out.append(
             {
                 "name": name,
@@ -290,6 +291,7 @@ def bench_var_mc() -> list[dict]:
                 "scenarios": 10_000,
                 "positions": book.n,
                 "distinct_contracts": plan(book, 1 / 365).n_contracts,
+                "cpu_ms": round(cpu * 1000, 2),
                 "revaluation": mode,
                 "threads": threads or f"auto ({_default_threads()})",
                 "goal": goal,
