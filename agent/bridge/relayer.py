@@ -400,6 +400,13 @@ class Relayer:
         except BridgeRejectedError as e:
             await self._reject(route.direction, m.id_hex, e, source_tx)
             raise
+        # Journal first, then count: a stats figure seen in /status is already durable.
+        await self._journal(
+            BridgeMessageRelayed(
+                route.direction, m.id_hex, source_tx, sent.tx_hash, m.token, m.recipient,
+                m.amount, tuple(sorted({a.signer for a in atts}, key=lambda a: int(a, 16))),
+            )
+        )  # fmt: skip
         if route.direction is Direction.DEPOSIT:
             self.stats.deposits_relayed += 1
         else:
@@ -408,12 +415,6 @@ class Relayer:
                 ev = self._escrow.decode_log(log)
                 if ev is not None and ev.event == "WithdrawalProven":
                     self._pending_withdrawals[m.id_hex] = int(ev.args["releaseAt"])
-        await self._journal(
-            BridgeMessageRelayed(
-                route.direction, m.id_hex, source_tx, sent.tx_hash, m.token, m.recipient,
-                m.amount, tuple(sorted({a.signer for a in atts}, key=lambda a: int(a, 16))),
-            )
-        )  # fmt: skip
         return sent
 
     async def _finalize_matured(self) -> None:

@@ -51,6 +51,13 @@ def test_k_of_n_processes_one_key_each(bridge_world, tmp_path):
         before = l2_balance(bw, ALICE)
         d1 = eoa_deposit(bw, 7_000_000)
         _until(lambda: l2_balance(bw, ALICE) == before + d1.amount, "deposit minted by 2 of 3", rs)
+        # the submitter journals the relay before counting it: wait for the count, so the
+        # kill below cannot land between the mint and its journal record
+        live = (procs[order[1]], procs[order[2]])
+        _until(
+            lambda: sum(p.status()["stats"]["deposits_relayed"] for p in live) == 1,
+            "the submitting relayer journaled the relay", rs,
+        )  # fmt: skip
 
         # k-1 = 1 relayer left: it sees the deposit and signs, but cannot reach the quorum
         procs[order[1]].kill()
