@@ -7,6 +7,7 @@ from decimal import Decimal
 from rich.table import Table
 
 from agent.execution.swap import SwapReport
+from agent.oms import OrderStore
 
 
 def _fmt(units: int, decimals: int) -> str:
@@ -14,7 +15,8 @@ def _fmt(units: int, decimals: int) -> str:
 
 
 def swap_table(r: SwapReport) -> Table:
-    t = Table(title=f"Trade {r.client_order_id}: {r.status.upper()}", show_header=False)
+    state = f" (order {r.state})" if r.state and r.state != r.status else ""
+    t = Table(title=f"Trade {r.client_order_id}: {r.status.upper()}{state}", show_header=False)
     t.add_column("field", style="bold")
     t.add_column("value")
     i = r.intent
@@ -41,4 +43,18 @@ def swap_table(r: SwapReport) -> Table:
         t.add_row("gas used", f"{r.gas_used:,} at {r.effective_gas_price / 1e9:.3f} gwei")
     if r.code or r.reason:
         t.add_row("reason", (f"[{r.code}] " if r.code else "") + r.reason)
+    return t
+
+
+def orders_table(store: OrderStore) -> Table:
+    """Every order the journal knows, with its state (as `agent orders --all`)."""
+    t = Table(title=f"orders in the journal (trading state {store.trading_state.value})")
+    for col in ("client id", "state", "instrument", "side", "qty", "filled", "avg px", "code"):
+        t.add_column(col, no_wrap=True)
+    for o in store.orders.values():
+        avg = "" if o.avg_price is None else f"{o.avg_price:,.2f}"
+        t.add_row(
+            o.client_order_id, o.state.value, o.instrument, o.side.value,
+            f"{o.quantity.normalize():f}", f"{o.filled.normalize():f}", avg, o.code,
+        )  # fmt: skip
     return t

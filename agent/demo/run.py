@@ -13,7 +13,7 @@ from rich.console import Console
 
 from agent.bootstrap import build_swap_app
 from agent.chain.toolchain import REPO_ROOT
-from agent.demo.report import swap_table
+from agent.demo.report import orders_table, swap_table
 from agent.deploy.devworld import (
     DEPLOYER_KEY,
     GUARDIAN_KEY,
@@ -64,7 +64,7 @@ def setup_wallets(world: DevWorld) -> tuple[WalletDeployment, WalletDeployment]:
 async def trade(world: DevWorld, w: WalletDeployment, journal: Path) -> None:
     app = await build_swap_app(
         rpc_url=world.devnets.l1.rpc_url, manifest=world.l1, safe=w.safe, module=w.module,
-        operator_key=OPERATOR_KEY, journal_path=journal,
+        operator_key=OPERATOR_KEY, journal_path=journal, policy_path=w.policy_file,
     )  # fmt: skip
     try:
         intents = [
@@ -72,12 +72,26 @@ async def trade(world: DevWorld, w: WalletDeployment, journal: Path) -> None:
             SwapIntent("demo-buy-weth-large", Side.BUY, "WETH", "USDC", Decimal("250"), 100),
             SwapIntent("demo-sell-weth", Side.SELL, "WETH", "USDC", Decimal("5"), 30),
             SwapIntent("demo-buy-weth", Side.BUY, "WETH", "USDC", Decimal("25"), 30),  # resubmitted
+            # refused before signing: more USDC than the Safe has left (the risk gate says which check)
+            SwapIntent("demo-too-large", Side.BUY, "WETH", "USDC", Decimal("400"), 100),
         ]
         for intent in intents:
             r = await app.pipeline.run(intent)
             console.print(swap_table(r))
     finally:
         await app.close()
+
+
+def orders_and_journal(journal: Path) -> None:
+    """What `agent orders --all` and `agent journal verify` print for the demo's journal."""
+    from agent.journal import SqliteJournal
+    from agent.oms import OrderStore
+
+    with SqliteJournal(journal) as j:
+        store = OrderStore.replay(j)
+        rep = j.verify()
+    console.print(orders_table(store))
+    console.print(f"[bold]journal[/] {journal}: {rep.describe()}", soft_wrap=True)
 
 
 async def condor(world: DevWorld, w: WalletDeployment) -> None:
@@ -147,6 +161,7 @@ def main() -> int:
         asyncio.run(trade(world, w, STATE / "journal.sqlite"))
         asyncio.run(condor(world, w))
         bridge(world, w, w2)
+        orders_and_journal(STATE / "journal.sqlite")
     console.print(
         f"[bold]demo finished[/] in {time.perf_counter() - t0:.1f}s; journal: {STATE / 'journal.sqlite'}"
     )

@@ -25,4 +25,10 @@ def test_demo_runs_from_nothing_and_cleans_up() -> None:
         assert quoted == realized
     assert "iron condor" in out and "(same tx)" in out and "max loss" in out
     assert "2-of-3 relayer signatures" in out
+    # refused before signing by the risk gate, with its stable code; nothing sent for it
+    assert "demo-too-large: DENIED" in out and "[RISK_" in out
+    # the orders as the journal rebuilds them, and the hash chain verified
+    table = out[out.index("orders in the journal") :]
+    assert len(re.findall(r"│ filled", table)) == 3 and len(re.findall(r"│ denied", table)) == 1
+    assert re.search(r"journal .*journal\.sqlite: ok: \d+ records", out)
     assert "demo finished" in out
