@@ -15,7 +15,9 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from eth_account import Account
 
@@ -23,6 +25,9 @@ from agent.chain.devnet import DEV_KEYS, DevnetPair, start_pair
 from agent.deploy.manifest import Manifest
 from agent.deploy.transactor import Transactor
 from agent.deploy.world import deploy_world
+
+if TYPE_CHECKING:
+    from agent.wallet.deploy import WalletDeployment
 
 DEPLOYER_KEY = DEV_KEYS[0]
 OWNER_KEYS = DEV_KEYS[1:4]
@@ -143,3 +148,28 @@ def load_world(dumped: Path, state_dir: Path) -> DevWorld:
     world.timings = {"world_load_s": time.perf_counter() - t0}
     world.save()
     return world
+
+
+def deploy_dev_wallet(
+    world: DevWorld,
+    *,
+    layer: str = "l1",
+    salt: int = 0,
+    usdc: Decimal = Decimal(0),
+    **kw: Any,
+) -> WalletDeployment:
+    """A 2-of-3 Safe of the dev owners with its PolicyModule (the dev policy, the dev
+    operator), optionally funded with ``usdc`` minted by the deployer. ``kw`` goes to
+    :func:`agent.wallet.deploy.deploy_wallet` (policy_vars, policy_out, guardian, ...)."""
+    from agent.wallet.deploy import deploy_wallet
+
+    chain, manifest = (world.devnets.l1, world.l1) if layer == "l1" else (world.devnets.l2, world.l2)
+    tx = Transactor(chain.rpc_url, DEPLOYER_KEY)
+    w = deploy_wallet(
+        tx, manifest, owners=[address_of(k) for k in OWNER_KEYS], threshold=2,
+        operator=address_of(OPERATOR_KEY), owner_keys=list(OWNER_KEYS), salt=salt, **kw,
+    )  # fmt: skip
+    if usdc:
+        a = manifest.asset("USDC")
+        tx.transact("DevToken", a.address, "mint", w.safe, a.to_base(usdc))
+    return w
