@@ -1,8 +1,11 @@
-"""A swap intent -> the calls the Safe would make: quotes from every AMM venue at ONE pinned
+"""A swap intent -> the calls the Safe makes: quotes from every AMM venue at ONE pinned
 block, the best all-in quote, then the venue's approve / swap / approve(0) with recipient =
-the Safe and the slippage bound. The same steps as :class:`agent.execution.swap.SwapPipeline`
-(without journal or sending), as functions, so `agent policy explain --intent` shows the
-policy's verdict on exactly what the pipeline would sign.
+the Safe and the slippage bound.
+
+This is the ONE place that turns an intent into calls: :class:`agent.execution.swap.SwapPipeline`
+runs these steps (:func:`quote_all`, :func:`choose`, :func:`swap_calls`) between its OMS,
+risk and journal steps, and `agent policy explain --intent` runs them all at once
+(:func:`plan_swap`), so the policy's verdict shown is on exactly what the pipeline signs.
 """
 
 from __future__ import annotations
@@ -93,6 +96,28 @@ def gas_price(fee_wei: int, q: Quote, intent: SwapIntent) -> GasPrice:
     return GasPrice(fee_wei, Fraction(0))
 
 
+def choose(
+    quotes: Sequence[Quote], intent: SwapIntent, fee_wei: int
+) -> tuple[Scored, list[Scored]]:
+    """Pure: the best quote by all-in cost (fees, impact, gas) and every quote scored."""
+    if not quotes:
+        raise NoRouteError(f"no venue can fill {intent.size} {intent.base}/{intent.quote}")
+    return best(list(quotes), gas_price(fee_wei, quotes[0], intent))
+
+
+def swap_calls(
+    venues: Sequence[Any], q: Quote, intent: SwapIntent, *, safe: str, now: int
+) -> tuple[Call, ...]:
+    """Pure: the quoted venue's approve / swap / approve(0), recipient = the Safe, with the
+    intent's slippage bound and a deadline ``DEADLINE_S`` after ``now``."""
+    venue = next(v for v in venues if v.id == q.venue)
+    return tuple(
+        venue.build_swap(
+            q, recipient=safe, slippage_bps=intent.max_slippage_bps, deadline=now + DEADLINE_S
+        )
+    )
+
+
 def build_calls(
     venues: Sequence[Any],
     quotes: Sequence[Quote],
@@ -104,15 +129,14 @@ def build_calls(
     block: int,
 ) -> PlannedSwap:
     """Pure: the best quote by all-in cost and its venue's calls (recipient = the Safe)."""
-    if not quotes:
-        raise NoRouteError(f"no venue can fill {intent.size} {intent.base}/{intent.quote}")
-    pick, scored = best(list(quotes), gas_price(fee_wei, quotes[0], intent))
+    pick, scored = choose(quotes, intent, fee_wei)
     q = pick.quote
-    venue = next(v for v in venues if v.id == q.venue)
-    calls = venue.build_swap(
-        q, recipient=safe, slippage_bps=intent.max_slippage_bps, deadline=now + DEADLINE_S
-    )
-    return PlannedSwap(intent, block, q, tuple(scored), tuple(calls))
+    calls = swap_calls(venues, q, intent, safe=safe, now=now)
+    return PlannedSwap(intent, block, q, tuple(scored), calls)
+
+
+async def gas_price_wei(rpc: Any) -> int:
+    return int(await rpc.call("eth_gasPrice"), 16)
 
 
 async def plan_swap(
@@ -120,7 +144,5 @@ async def plan_swap(
 ) -> PlannedSwap:
     """Quote at one pinned block, pick, build: what the swap pipeline would send."""
     block = await rpc.block_number()
-    quotes, fee = await asyncio.gather(quote_all(venues, intent, block), rpc.call("eth_gasPrice"))
-    return build_calls(
-        venues, quotes, intent, safe=safe, fee_wei=int(fee, 16), now=now, block=block
-    )
+    quotes, fee = await asyncio.gather(quote_all(venues, intent, block), gas_price_wei(rpc))
+    return build_calls(venues, quotes, intent, safe=safe, fee_wei=fee, now=now, block=block)

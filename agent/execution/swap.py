@@ -5,6 +5,8 @@ intent -> idempotency (the OMS knows the client id: a resubmission executes noth
 -> SubmitOrder to the OMS: trading state -> routing -> the risk gate (agent.risk, every
    check's verdict journaled with its code and reason) -> OrderAccepted | OrderDenied
 -> build approve/swap/approve(0) with recipient = the Safe and the slippage bound
+   (quoting, picking and building are agent.execution.calls' functions, the same ones
+   `agent policy explain --intent` runs)
 -> the executor's policy guard (a refusal -> OrderDenied with the policy's code and rule)
 -> sign and send through the tx engine (write-ahead TxSigned) -> OrderSubmitted
 -> receipt -> fill from the Transfer logs -> OrderFilled.
@@ -21,12 +23,12 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal
-from fractions import Fraction
 from typing import Any, Protocol
 
 from agent.chain.rpc import RpcClient
 from agent.deploy.manifest import Manifest
-from agent.errors import DuplicateOrderError, NoRouteError, PolicyDeniedError, ValidationError
+from agent.errors import DuplicateOrderError, PolicyDeniedError, ValidationError
+from agent.execution.calls import choose, gas_price_wei, quote_all, swap_calls
 from agent.execution.fills import fill_event, safe_legs, swap_price, transfers
 from agent.execution.risk import Staged, SwapRisk, reference_price
 from agent.journal import Store
@@ -38,11 +40,10 @@ from agent.oms.manager import OrderManager
 from agent.oms.order import Order, OrderState
 from agent.oms.trading import gate
 from agent.oms.tx import TxState
-from agent.routing.cost import GasPrice, Scored, best
+from agent.routing.cost import Scored
 from agent.wallet.executor import Execution, ModuleExecutor
 from agent.wallet.multisend import Call
 
-DEADLINE_S = 300
 BALANCE_OF = "0x70a08231"
 STRATEGY = "swap"
 
@@ -205,22 +206,15 @@ class SwapPipeline:
         self, intent: SwapIntent, instrument: Spot, report: SwapReport
     ) -> tuple[Scored | None, SwapReport]:
         block = await self.rpc.block_number()
-        results, balances = await asyncio.gather(
-            asyncio.gather(
-                *(v.quote(instrument, intent.side, intent.size, block=block) for v in self.venues),
-                return_exceptions=True,
-            ),
+        quotes, balances, fee = await asyncio.gather(
+            quote_all(self.venues, intent, block),
             self._balances(intent, block),
+            gas_price_wei(self.rpc),
         )
-        for r in results:
-            if isinstance(r, BaseException) and not isinstance(r, NoRouteError):
-                raise r
-        quotes = [r for r in results if isinstance(r, Quote)]
         report = replace(report, quote_block=block)
         if not quotes:
             return None, report
-        gas = await self._gas_price(quotes[0], intent)
-        pick, scored = best(quotes, gas)
+        pick, scored = choose(quotes, intent, fee)
         q = pick.quote
         report = replace(report, venue=q.venue, quoted_in=q.amount_in, quoted_out=q.amount_out,
                          quotes=tuple(scored))  # fmt: skip
@@ -256,11 +250,7 @@ class SwapPipeline:
         self, intent: SwapIntent, order: Order, q: Quote, report: SwapReport
     ) -> SwapReport:
         cid = intent.client_id
-        venue = next(v for v in self.venues if v.id == q.venue)
-        calls = venue.build_swap(
-            q, recipient=self.safe, slippage_bps=intent.max_slippage_bps,
-            deadline=int(time.time()) + DEADLINE_S,
-        )  # fmt: skip
+        calls = swap_calls(self.venues, q, intent, safe=self.safe, now=int(time.time()))
 
         async def sent(tx_hash: str) -> None:
             if self.manager.store.orders[cid].state is OrderState.ACCEPTED:
@@ -325,15 +315,3 @@ class SwapPipeline:
             state=o.state.value, code=o.code,
             reason=f"client id already used (order {o.state.value}); not sent again",
         )  # fmt: skip
-
-    async def _gas_price(self, q: Quote, intent: SwapIntent) -> GasPrice:
-        """Gas in quote-asset units: exact when the base is the native coin's wrapper (WETH);
-        otherwise gas is left out of the comparison (every AMM here costs similar gas)."""
-        fee = int((await self.rpc.call("eth_gasPrice")), 16)
-        if intent.base == "WETH" and q.amount_in and q.amount_out:
-            per_wei = (
-                Fraction(q.amount_in, q.amount_out) if intent.side is Side.BUY
-                else Fraction(q.amount_out, q.amount_in)
-            )  # fmt: skip
-            return GasPrice(fee, per_wei)
-        return GasPrice(fee, Fraction(0))
