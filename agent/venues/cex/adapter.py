@@ -491,6 +491,15 @@ class CexVenue:
                 backoff = min(2.0, backoff * 2)
                 with contextlib.suppress(VenueError):
                     cursor = await self._catch_up(cursor)
+                # a fill between that catch-up and the resubscription would be missed by both:
+                # catch up once more after the new subscription has had time to settle
+                self._tasks = [t for t in self._tasks if not t.done()]
+                self._tasks.append(asyncio.create_task(self._catch_up_later(cursor)))
+
+    async def _catch_up_later(self, cursor: str | None) -> None:
+        await asyncio.sleep(self.cfg.poll_interval_s)  # a reconciliation delay, not a sync
+        with contextlib.suppress(VenueError):
+            await self._catch_up(cursor)
 
     async def _stream_orders(self) -> None:
         backoff = 0.05

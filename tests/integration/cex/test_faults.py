@@ -157,15 +157,34 @@ async def test_stream_drops_reconnect_and_duplicate_late_fills_are_reported_once
                         return
 
         task = asyncio.create_task(collect(3))
-        await asyncio.sleep(0.2)  # let the stream subscribe (fills before it are caught up)
+
+        async def subscribed() -> None:  # the user stream is live at the venue
+            while not (
+                any(c.account for c in sim.streams.conns)
+                if venue == "binance"
+                else any(s.channels for s in sim.api.sessions)
+            ):
+                await asyncio.sleep(0.01)
+
+        await asyncio.wait_for(subscribed(), 5)
         for i in range(3):
             await v.submit(_child(f"m-{i}", inst))  # market: each takes one level
         await asyncio.wait_for(task, 15)
-        await asyncio.sleep(0.3)  # give duplicates and late copies time to arrive
+
+        async def late_copies_sent() -> None:
+            while sim.ctx.background:
+                await asyncio.sleep(0.01)
+
+        await asyncio.wait_for(late_copies_sent(), 5)
+        # a barrier: one more fill; messages on a socket are ordered, so every duplicate or
+        # late copy of the first three has been delivered before this one arrives
+        task = asyncio.create_task(collect(4))
+        await v.submit(_child("m-barrier", inst))
+        await asyncio.wait_for(task, 15)
         ids = [f.fill.trade_id for f in fills]
-        assert len(ids) == len(set(ids)) == 3
+        assert len(ids) == len(set(ids)) == 4
         venue_trades = [t for t in sim.exchange.trades if t.taker_account == "trader"]
-        assert len(venue_trades) == 3
+        assert len(venue_trades) == 4
         assert v.reconnects >= 1
         await v.close()
     finally:
