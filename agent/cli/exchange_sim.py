@@ -47,6 +47,10 @@ def serve(
         console.print(f"exchange-sim ({venue}) on {sim.url}  api key: sim-key  secret: sim-secret")
         if venue == "deribit":
             console.print(f"  websocket: {sim.ws_url}/ws/api/v2")
+        else:
+            console.print(
+                f"  websocket: market {sim.ws_url}/stream/ws, user data {sim.ws_url}/ws-api/v3"
+            )
         console.print(
             f"  agent config: CexConfig('{venue}', api_key='sim-key', "
             f"secret='sim-secret', sim_url='{sim.url}')",
