@@ -68,21 +68,17 @@ def load_policy_guard(
     *,
     safe: str,
     operator: str,
-    rpc_url: str,
-    prices: Any,
+    rpc: RpcClient,
+    fallback: Any = None,
 ) -> Any:
-    """The fund's signing policy as the executor's pre-sign guard (agent.policy.guard); its
-    allowance balances and pause flag are read from the module on chain."""
-    from agent.policy.guard import PolicyGuard
+    """The fund's signing policy as the executor's pre-sign guard (agent.policy.guard), built
+    by agent.execution.guarded.policy_guard: reference prices from the manifest's oracles
+    (``PriceFeed<SYM>``), ``fallback`` only for symbols without a feed; allowance balances
+    and the pause flag read from the module on chain."""
+    from agent.execution.guarded import policy_guard
 
-    return PolicyGuard.from_file(
-        policy_path,
-        manifest,
-        safe=safe,
-        operator=operator,
-        chain_id=manifest.chain_id,
-        prices=prices,
-        rpc_url=rpc_url,
+    return policy_guard(
+        policy_path, manifest, rpc=rpc, safe=safe, operator=operator, fallback=fallback
     )
 
 
@@ -100,7 +96,13 @@ async def build_swap_app(
 ) -> SwapApp:
     """``policy_path``: the fund's signing-policy file, checked off-chain on every built
     transaction before signing; None = no off-chain policy (the on-chain module still
-    enforces its own configuration)."""
+    enforces its own configuration).
+
+    The guard's reference prices (its slippage rule and second-signer notional) are
+    INDEPENDENT of the quotes the swap is built from wherever the manifest has an oracle:
+    a symbol with a ``PriceFeed<SYM>`` feed is priced by the feed (WETH, WBTC on the dev
+    world); only a symbol without one falls back to the median of the venues' own quotes
+    (``SwapRisk.prices``, where USD stablecoins count as 1 USD)."""
     rpc = await RpcClient(
         rpc_url, expected_chain_id=manifest.chain_id, name=manifest.name
     ).connect()
@@ -109,10 +111,10 @@ async def build_swap_app(
         signer = LocalSigner(operator_key)
         risk = SwapRisk(limits or default_limits(max_notional))
         guard = None
-        if policy_path is not None:  # prices: the reference of the pipeline's own quotes
+        if policy_path is not None:  # oracle prices; the quote median only where none
             guard = load_policy_guard(
-                policy_path, manifest, safe=safe, operator=signer.address, rpc_url=rpc_url,
-                prices=risk.prices,
+                policy_path, manifest, safe=safe, operator=signer.address, rpc=rpc,
+                fallback=risk.prices,
             )  # fmt: skip
         executor = ModuleExecutor(
             rpc, signer, module=module, multisend=manifest.address("MultiSendCallOnly"),

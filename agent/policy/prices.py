@@ -40,29 +40,65 @@ def feed_prices(
     latestRoundData().answer scaled by decimals()), read at each call; ``fixed`` prices
     (by symbol) take precedence. A symbol with neither has no price. ``rpc`` is an
     agent.chain.rpc.RpcClient."""
-    table = {k.upper(): Decimal(str(v)) for k, v in (fixed or {}).items()}
-    table.setdefault(USD, Decimal(1))
-    scale: dict[str, int] = {}
+    return OraclePrices(rpc, manifest, fixed=fixed)
 
-    async def eth_call(to: str, data: bytes) -> bytes:
-        raw = await rpc.call("eth_call", [{"to": to, "data": "0x" + data.hex()}, "latest"])
+
+class OraclePrices:
+    """A :data:`PriceSource` that prefers the manifest's oracles: for each symbol, in order,
+    a ``fixed`` price, then its feed ``PriceFeed<SYMBOL>`` (read at each call), and only for
+    a symbol WITHOUT a feed the ``fallback`` source (e.g. the median of the venues' own
+    quotes, agent.execution.risk.QuotePrices). A symbol whose feed exists but answers
+    nothing usable (answer <= 0) has no price: a broken oracle denies what needs it rather
+    than silently trusting the quotes the swap was built from. :meth:`source` names where a
+    symbol's price comes from (for people and logs)."""
+
+    def __init__(
+        self,
+        rpc: Any,
+        manifest: Manifest,
+        *,
+        fallback: PriceSource | None = None,
+        fixed: Mapping[str, Decimal | int | str] | None = None,
+    ) -> None:
+        self.rpc = rpc
+        self.manifest = manifest
+        self.fallback = fallback
+        self.fixed = {k.upper(): Decimal(str(v)) for k, v in (fixed or {}).items()}
+        self.fixed.setdefault(USD, Decimal(1))
+        self._scale: dict[str, int] = {}  # feed -> decimals (constant per feed)
+
+    def feed(self, symbol: str) -> str | None:
+        return self.manifest.contracts.get(f"PriceFeed{symbol.upper()}")
+
+    def source(self, symbol: str) -> str:
+        """``fixed`` | ``oracle PriceFeed<SYM> at 0x..`` | ``fallback`` | ``none``."""
+        s = symbol.upper()
+        if s in self.fixed:
+            return "fixed"
+        feed = self.feed(s)
+        if feed is not None:
+            return f"oracle PriceFeed{s} at {feed}"
+        return "fallback" if self.fallback is not None else "none"
+
+    async def _eth_call(self, to: str, data: bytes) -> bytes:
+        raw = await self.rpc.call("eth_call", [{"to": to, "data": "0x" + data.hex()}, "latest"])
         return bytes.fromhex(raw[2:])
 
-    async def usd(sym: str) -> Decimal | None:
-        if sym in table:
-            return table[sym]
-        feed = manifest.contracts.get(f"PriceFeed{sym}")
+    async def usd(self, symbol: str) -> Decimal | None:
+        s = symbol.upper()
+        if s in self.fixed:
+            return self.fixed[s]
+        feed = self.feed(s)
         if feed is None:
-            return None
-        if feed not in scale:
-            (scale[feed],) = decode(["uint8"], await eth_call(feed, DECIMALS))
+            return await self.fallback(s, USD) if self.fallback is not None else None
+        if feed not in self._scale:
+            (self._scale[feed],) = decode(["uint8"], await self._eth_call(feed, DECIMALS))
         _r, answer, _s, _u, _a = decode(
-            ["uint80", "int256", "uint256", "uint256", "uint80"], await eth_call(feed, LATEST_ROUND)
+            ["uint80", "int256", "uint256", "uint256", "uint80"],
+            await self._eth_call(feed, LATEST_ROUND),
         )
-        return Decimal(answer).scaleb(-scale[feed]) if answer > 0 else None
+        return Decimal(answer).scaleb(-self._scale[feed]) if answer > 0 else None
 
-    async def price(base: str, quote: str) -> Decimal | None:
-        b, q = await usd(base.upper()), await usd(quote.upper())
+    async def __call__(self, base: str, quote: str) -> Decimal | None:
+        b, q = await self.usd(base), await self.usd(quote)
         return None if b is None or not q else b / q
-
-    return price
