@@ -11,6 +11,13 @@ One call to :meth:`MultilegExecutor.run`:
      delta-hedge swap — and sends it as one Safe transaction through MultiSendCallOnly.
 Either every leg and the hedge execute, or (a revert) none does. Every refusal and outcome is
 journaled. Any failure before step 6 means nothing was signed.
+
+The fund's signing policy is NOT evaluated here: the module executor's guard
+(agent.execution.guarded.policy_guard, the same PolicyGuard every Safe module call goes
+through, with the oracles' reference prices) checks the exact batch before signing. Its
+refusal is journaled here as ``MultilegFailed`` with the policy's code (after
+``MultilegSubmitted``: every submitted strategy ends executed or failed) and re-raised as the
+executor's ``PolicyDeniedError``; nothing was signed or sent.
 """
 
 from __future__ import annotations
@@ -24,7 +31,7 @@ from typing import Any
 from eth_abi import decode
 
 from agent.deploy.manifest import Manifest
-from agent.errors import RpcError, ValidationError
+from agent.errors import PolicyDeniedError, RpcError, ValidationError
 from agent.journal import ANY, Store
 from agent.model import Side, to_base_units
 from agent.model.decisions import Deny
@@ -122,8 +129,6 @@ class MultilegConfig:
     allowed_makers: frozenset[str] | None = None
     policy: tuple = ()  # per-quote rules: (LegRequest, SignedQuote, ctx) -> Decision
     hedge: HedgeSpec | None = None
-    # The fund's signing policy (agent.policy): the whole batch is evaluated before signing.
-    signing_policy: Any = None
 
 
 class MultilegExecutor:
@@ -292,15 +297,6 @@ class MultilegExecutor:
             )  # fmt: skip
         hedge = self._hedge(risk.greeks.delta, spot, u.decimals, q.decimals)
         calls = await self._calls(strategy, reqs, sqs, hedge, now)
-        if self.cfg.signing_policy is not None:
-            from agent.policy import PolicyContext, evaluate
-
-            pctx = PolicyContext(self.chain.address, self.chain.chain_id, now)
-            d = evaluate(self.cfg.signing_policy, calls, pctx)
-            if not d.allowed:
-                code, reason = getattr(d, "code", "POLICY_DENIED"), getattr(d, "reason", "")
-                self._refuse(strategy, code, f"signing policy: {reason}")
-                raise QuoteRejectedError(code, f"signing policy refused the batch: {reason}")
         return MultilegPlan(
             strategy, tuple(fills), tuple(sqs), sum((f.premium for f in fills), Decimal(0)),
             risk.greeks, risk.max_loss, hedge, tuple(calls), spot,
@@ -400,6 +396,10 @@ class MultilegExecutor:
         )  # fmt: skip
         try:
             res = await self.executor.execute(plan.calls)
+        except PolicyDeniedError as e:  # the executor's guard: refused before signing
+            reason = f"signing policy refused the batch ({e.rule}): {e.reason}; nothing was sent"
+            self._journal(MultilegFailed(s.name, self.executor.safe, e.code, reason))
+            raise
         except RpcError as e:
             # eth_estimateGas simulated the batch and it reverts: nothing was sent.
             reason = f"the batch would revert ({e.message}); nothing was sent"

@@ -3,7 +3,9 @@
 ``prepare_bridge_demo`` (sync, tooling) deploys the bridge if the manifests lack it and lets
 the L1 Safe's module call ``BridgeEscrow.deposit``; ``bridge_usdc_demo`` (async) runs a
 relayer (unless one is already running), submits the deposit through the Safe's module via
-the bridge venue, and waits for the mint on L2.
+the bridge venue, and waits for the mint on L2. With ``policy_path`` (the L1 Safe's bound
+policy) the module executor checks the deposit with the fund's signing policy before signing
+(agent.execution.guarded).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from agent.chain.rpc import RpcClient
 from agent.deploy.devworld import DEPLOYER_KEY, OPERATOR_KEY, RELAYER_KEYS, address_of
 from agent.deploy.manifest import Manifest
 from agent.deploy.transactor import Transactor
+from agent.execution.guarded import policy_guard
 from agent.journal import SqliteJournal
 from agent.model import Side, Spot, from_base_units
 from agent.signing import LocalSigner
@@ -93,6 +96,7 @@ async def bridge_usdc_demo(
     run_relayer: bool = True,
     timeout: float = 30.0,
     client_order_id: str | None = None,
+    policy_path: Path | None = None,
 ) -> BridgeDemoResult:
     """Bridge ``amount`` of ``symbol`` from the L1 Safe to ``recipient`` on L2, through the
     Safe's module, and wait for the mint. Starts the dev relayer set (one process per relayer
@@ -111,9 +115,13 @@ async def bridge_usdc_demo(
             )  # fmt: skip
             relayers = RelayerSet(base, RELAYER_KEYS, journal_path.parent / "relayers")
             await asyncio.to_thread(relayers.start)
+        signer = LocalSigner(operator_key)
+        guard = None
+        if policy_path is not None:
+            guard = policy_guard(policy_path, l1, rpc=l1_rpc, safe=safe, operator=signer.address)
         executor = ModuleExecutor(
-            l1_rpc, LocalSigner(operator_key), module=module,
-            multisend=l1.address("MultiSendCallOnly"), chain_id=l1.chain_id, journal=journal,
+            l1_rpc, signer, module=module, multisend=l1.address("MultiSendCallOnly"),
+            chain_id=l1.chain_id, journal=journal, guard=guard,
         )  # fmt: skip
         venue = await BridgeVenue(
             l1_rpc=l1_rpc, l2_rpc=l2_rpc, l1=l1, l2=l2, executor=executor, safe=safe,

@@ -32,7 +32,7 @@ from agent.bridge.events import (
 )
 from agent.chain.rpc import RpcClient
 from agent.deploy.manifest import Manifest, TokenInfo
-from agent.errors import ChainError, ValidationError
+from agent.errors import ChainError, PolicyDeniedError, ValidationError
 from agent.journal.base import ANY, Store
 from agent.model import (
     Fill,
@@ -237,7 +237,7 @@ class BridgeVenue(WithdrawalsMixin):
             Call(self.escrow, self._escrow.encode("deposit", t.address, self.recipient, amount)),
         ]
         submitted = time.monotonic()
-        ex = await self.executor.execute(calls, client_order_id=child.client_order_id)
+        ex = await self._execute(self.executor, calls, child.client_order_id)
         message_id, fee, net = self._deposit_from_logs(ex.logs)
         if net != est.amount_out or fee != est.fee:  # the contract is the truth; say so loudly
             raise BridgeError(
@@ -261,6 +261,15 @@ class BridgeVenue(WithdrawalsMixin):
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return ref
+
+    async def _execute(self, executor: Any, calls: list[Call], coid: str) -> Any:
+        """The Safe's module call; a refusal by the executor's signing-policy guard (before
+        anything is signed) is journaled like any other refusal, then raised."""
+        try:
+            return await executor.execute(calls, client_order_id=coid)
+        except PolicyDeniedError as e:
+            await self._journal(BridgeTransferRejected(coid, e.code, str(e)))
+            raise
 
     async def _check(self, child: ChildOrder) -> tuple[TokenInfo, int, BridgeEstimate]:
         t, amount = self._resolve(child.instrument, child.size)

@@ -102,9 +102,7 @@ class WithdrawalsMixin:
             raise
         data = self._bridge.encode("withdraw", l2_token, self.l1_recipient, amount)
         submitted = time.monotonic()
-        ex = await self.l2_executor.execute(
-            [Call(self.bridge, data)], client_order_id=child.client_order_id
-        )
+        ex = await self._execute(self.l2_executor, [Call(self.bridge, data)], child.client_order_id)
         mid, fee, net = self._withdrawal_from_logs(ex.logs)
         if net != est.amount_out or fee != est.fee:
             raise BridgeError(

@@ -5,6 +5,11 @@ The caller (scripts/demo) provides a devnet with the world deployed and a Safe w
 module whose policy allows the market (agent/deploy/policies/l1.toml); this deploys the
 options market if the manifest lacks it, funds the Safe and the market maker, lists the condor's series,
 starts the market maker's HTTP service in-process, and runs the strategy.
+
+With ``policy_path`` (the Safe's bound policy, ``WalletDeployment.policy_file``) the module
+executor checks the whole batch (every leg, approvals and the hedge swap) with the fund's
+signing policy before signing (agent.execution.guarded; the hedge's reference price is the
+WETH oracle); without it only the on-chain module checks it.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from agent.chain.rpc import RpcClient
 from agent.deploy.devworld import DEPLOYER_KEY, MARKET_MAKER_KEY
 from agent.deploy.manifest import Manifest
 from agent.deploy.transactor import Transactor
+from agent.execution.guarded import guarded_module_executor
 from agent.journal import SqliteJournal, Store
 from agent.marketmaker.chain import ChainView
 from agent.marketmaker.inventory import InventoryLimits
@@ -31,7 +37,6 @@ from agent.venues.options.chain import ChainClient
 from agent.venues.options.deploy import deploy_options
 from agent.venues.options.devsetup import fund, list_strategy_series, setup_maker
 from agent.venues.options.rfq import RfqClient
-from agent.wallet.executor import module_executor_for
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +83,7 @@ async def sell_iron_condor_demo(
     days: int = 30,
     journal: Store | None = None,
     fund_safe: bool = True,
+    policy_path: Path | None = None,
 ) -> CondorDemoResult:
     if "OptionsMarket" not in manifest.contracts:
         manifest = manifest.with_contracts(**deploy_options(rpc_url, DEPLOYER_KEY, manifest))
@@ -115,8 +121,8 @@ async def sell_iron_condor_demo(
     try:
         ex = MultilegExecutor(
             manifest=manifest, rfq=rfq, chain=chain, journal=journal,
-            executor=module_executor_for(
-                chain, safe=safe, module=module, multisend=manifest.address("MultiSendCallOnly"),
+            executor=guarded_module_executor(
+                chain, manifest, safe=safe, module=module, policy_path=policy_path,
                 # the module executor's tx engine journals write-ahead: a throwaway journal
                 # when the caller keeps none
                 journal=journal or SqliteJournal(Path(tempfile.mkdtemp()) / "journal.sqlite"),

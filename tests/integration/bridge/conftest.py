@@ -1,5 +1,7 @@
 """Bridge fixtures on the shared world devnets: a Safe + module on L1, a Safe on L2, the bridge
 deployed (2-of-3 dev relayers, 60 s challenge period), deposits allowlisted on the module.
+The venue's module executor checks every call with the Safe's bound signing policy before
+signing (agent.execution.guarded), as in scripts/demo.
 
 Everything the module deploys is reverted at its end (both chains), so other test modules see
 the world as it was."""
@@ -9,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
@@ -24,6 +27,7 @@ from agent.deploy.devworld import (
 )
 from agent.deploy.manifest import Manifest
 from agent.deploy.transactor import Transactor
+from agent.execution.guarded import policy_guard
 from agent.journal import SqliteJournal
 from agent.signing import LocalSigner
 from agent.venues.bridge import BridgeVenue
@@ -45,6 +49,7 @@ class BridgeWorld:
     l2_safe: str
     l1_url: str
     l2_url: str
+    policy_file: Path  # the L1 Safe's bound policy
 
     def relayer_config(self, **kw) -> RelayerConfig:
         keys = kw.pop("relayer_keys", tuple(RELAYER_KEYS[:THRESHOLD]))
@@ -74,7 +79,9 @@ def bridge_world(world: DevWorld) -> Iterator[BridgeWorld]:
         # scan from the bridge's deployment on: earlier blocks hold no bridge events
         l1 = Manifest(l1.chain_id, l1.name, l1d.block_number(), l1.contracts, l1.tokens, l1.pools)
         l2 = Manifest(l2.chain_id, l2.name, l2d.block_number(), l2.contracts, l2.tokens, l2.pools)
-        yield BridgeWorld(world, l1, l2, w.safe, w.module, l2_safe, l1d.rpc_url, l2d.rpc_url)
+        yield BridgeWorld(
+            world, l1, l2, w.safe, w.module, l2_safe, l1d.rpc_url, l2d.rpc_url, w.policy_file
+        )
     finally:
         l1d.revert(snaps[0])
         l2d.revert(snaps[1])
@@ -86,9 +93,16 @@ async def venue(bridge_world, tmp_path):
     journal = SqliteJournal(tmp_path / "venue.sqlite")
     l1 = await RpcClient(bw.l1_url, expected_chain_id=bw.l1.chain_id).connect()
     l2 = await RpcClient(bw.l2_url, expected_chain_id=bw.l2.chain_id).connect()
+    signer = LocalSigner(OPERATOR_KEY)
+    guard = policy_guard(bw.policy_file, bw.l1, rpc=l1, safe=bw.safe, operator=signer.address)
     ex = ModuleExecutor(
-        l1, LocalSigner(OPERATOR_KEY), module=bw.module, multisend=bw.l1.address("MultiSendCallOnly"),
-        chain_id=bw.l1.chain_id, journal=journal,
+        l1,
+        signer,
+        module=bw.module,
+        multisend=bw.l1.address("MultiSendCallOnly"),
+        chain_id=bw.l1.chain_id,
+        journal=journal,
+        guard=guard,
     )
     v = await BridgeVenue(
         l1_rpc=l1, l2_rpc=l2, l1=bw.l1, l2=bw.l2, executor=ex, safe=bw.safe,

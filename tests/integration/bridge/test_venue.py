@@ -12,7 +12,7 @@ from agent.bridge.events import BridgeTransferRejected
 from agent.bridge.relayer import Relayer
 from agent.bridge.service import RelayerThread
 from agent.deploy.devworld import OPERATOR_KEY, address_of
-from agent.errors import ValidationError
+from agent.errors import PolicyDeniedError, ValidationError
 from agent.model import Side, Spot
 from agent.venues.base import ChildOrder, VenueEventKind, VenueOrderState, VenueReports
 from agent.venues.bridge.demo import bridge_usdc_demo
@@ -115,7 +115,7 @@ async def test_bridge_usdc_demo(bridge_world, tmp_path):
         bridge_usdc_demo(
             l1_url=bw.l1_url, l2_url=bw.l2_url, l1=bw.l1, l2=bw.l2, safe=bw.safe,
             module=bw.module, recipient=bw.l2_safe, journal_path=tmp_path / "demo.sqlite",
-            amount=Decimal(25_000),
+            amount=Decimal(25_000), policy_path=bw.policy_file,
         ),
         60,
     )  # fmt: skip
@@ -125,3 +125,25 @@ async def test_bridge_usdc_demo(bridge_world, tmp_path):
     assert r.l1_tx.startswith("0x") and r.l2_tx.startswith("0x") and r.l1_tx != r.l2_tx
     assert (r.threshold, r.relayers) == (2, 3)
     assert "USDC L1 -> L2" in r.lines()[0]
+
+
+async def test_deposit_to_a_recipient_outside_the_policy_is_denied_before_signing(
+    bridge_world, venue
+):
+    """The venue's executor carries the Safe's signing policy: a deposit whose L2 recipient is
+    not the fund's own Safe there (``bridge_recipients``) is refused off-chain, journaled, and
+    nothing is signed or sent."""
+    bw = bridge_world
+    venue.recipient = address_of(OPERATOR_KEY)  # not in the policy's bridge_recipients
+    op = address_of(OPERATOR_KEY)
+    sent = int(bw.tx("l1").rpc("eth_getTransactionCount", op, "latest"), 16)
+    usdc = l1_usdc(bw, bw.safe)
+    with pytest.raises(PolicyDeniedError) as e:
+        await venue.submit(ChildOrder("bridge-foreign", USDC, Side.SELL, Decimal(10)))
+    assert e.value.code.startswith("POLICY_") and "recipient" in str(e.value), e.value
+    assert int(bw.tx("l1").rpc("eth_getTransactionCount", op, "latest"), 16) == sent
+    assert l1_usdc(bw, bw.safe) == usdc
+    rejected = [
+        r.event for r in venue.journal.read_all() if isinstance(r.event, BridgeTransferRejected)
+    ]
+    assert [(r.client_order_id, r.code) for r in rejected] == [("bridge-foreign", e.value.code)]

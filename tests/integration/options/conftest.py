@@ -1,6 +1,10 @@
 """Options fixtures on the shared L1 devnet: the options market and dev feeds deployed, a
-2-of-3 Safe whose agent module allows the market, a funded market maker serving RFQs over
-HTTP in-process, and the condor's series listed. Everything is reverted at module end."""
+2-of-3 Safe whose PolicyModule allows the market, a funded market maker serving RFQs over
+HTTP in-process, and the condor's series listed. Everything is reverted at module end.
+
+The executor is the Safe's module executor with the fund's signing policy as its pre-sign
+guard (the bound policy file, oracle reference prices): every Safe call these tests make is
+checked off-chain before signing, as in scripts/demo."""
 
 from __future__ import annotations
 
@@ -24,6 +28,7 @@ from agent.deploy.devworld import (
 )
 from agent.deploy.manifest import Manifest
 from agent.deploy.transactor import Transactor
+from agent.execution.guarded import guarded_module_executor
 from agent.journal import SqliteJournal
 from agent.marketmaker.chain import ChainView
 from agent.marketmaker.inventory import InventoryLimits
@@ -35,7 +40,6 @@ from agent.venues.options.chain import ChainClient
 from agent.venues.options.devsetup import fund, list_strategy_series, setup_maker
 from agent.venues.options.rfq import RfqClient
 from agent.wallet.deploy import deploy_wallet
-from agent.wallet.executor import module_executor_for
 
 SURFACE = VolSurface(atm=0.6)
 SAFE_FUNDS = {"USDC": Decimal(200_000), "WETH": Decimal(20)}
@@ -50,6 +54,7 @@ class OptionsWorld:
     safe: str
     module: str
     expiry: datetime
+    policy_file: Path  # the bound policy the module was configured from
 
     def tx(self, key: str = DEPLOYER_KEY) -> Transactor:
         return Transactor(self.rpc_url, key)
@@ -76,7 +81,7 @@ def options_world(world: DevWorld) -> Iterator[OptionsWorld]:
         )  # fmt: skip
         now = int(l1.rpc("eth_getBlockByNumber", "latest", False)["timestamp"], 16)
         expiry = datetime.fromtimestamp((now // 86400 + 30) * 86400 + 8 * 3600, UTC)
-        ow = OptionsWorld(world, m, l1.rpc_url, w.safe, w.module, expiry)
+        ow = OptionsWorld(world, m, l1.rpc_url, w.safe, w.module, expiry, w.policy_file)
         list_strategy_series(l1.rpc_url, DEPLOYER_KEY, m, ow.condor())
         yield ow
     finally:
@@ -113,11 +118,12 @@ async def executor_parts(
     journal = SqliteJournal(tmp_path / "journal.sqlite")
     ex = MultilegExecutor(
         manifest=options_world.manifest, rfq=rfq, chain=chain,
-        executor=module_executor_for(
-            chain, safe=options_world.safe, module=options_world.module, journal=journal,
-            multisend=options_world.manifest.address("MultiSendCallOnly"),
+        executor=guarded_module_executor(
+            chain, options_world.manifest, safe=options_world.safe, module=options_world.module,
+            journal=journal, policy_path=options_world.policy_file,
         ),
-        config=MultilegConfig(surface=SURFACE, hedge=HedgeSpec(fee=500, slippage_bps=200)),
+        # the hedge's limit is 100 bps from the WETH oracle: inside the policy's 150 bps
+        config=MultilegConfig(surface=SURFACE, hedge=HedgeSpec(fee=500, slippage_bps=100)),
         journal=journal,
     )  # fmt: skip
     try:

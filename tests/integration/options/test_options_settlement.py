@@ -2,7 +2,8 @@
 move the devnet's clock past expiry, update the feed, settle, exercise the long wing, redeem
 the written legs' collateral, balances checked to the wei. Before that: settling before expiry
 or on a stale feed, and exercising an unsettled series, are refused with a typed error,
-nothing moves, and each attempt is journaled."""
+nothing moves, and each attempt is journaled. The settlement's module executor carries the
+fund's signing policy as its pre-sign guard, like every other Safe module call."""
 
 from __future__ import annotations
 
@@ -10,9 +11,9 @@ from decimal import Decimal
 
 import pytest
 
-from agent.deploy.devworld import DEPLOYER_KEY, OPERATOR_KEY
+from agent.deploy.devworld import DEPLOYER_KEY
 from agent.deploy.transactor import Transactor
-from agent.signing import LocalSigner
+from agent.execution.guarded import guarded_module_executor
 from agent.venues.options.deploy import push_price
 from agent.venues.options.errors import SettlementRefusedError
 from agent.venues.options.events import (
@@ -23,7 +24,6 @@ from agent.venues.options.events import (
 )
 from agent.venues.options.series import payoff, terms_for
 from agent.venues.options.settlement import OptionsSettlement
-from agent.wallet.executor import ModuleExecutor
 
 from .options_it_helpers import erc20, snapshot
 
@@ -46,9 +46,9 @@ async def test_settle_exercise_redeem_through_the_safe(options_world, executor_p
 
     st = OptionsSettlement(
         rpc=chain.rpc,
-        executor=ModuleExecutor(
-            chain.rpc, LocalSigner(OPERATOR_KEY), module=options_world.module,
-            multisend=m.address("MultiSendCallOnly"), chain_id=m.chain_id, journal=journal,
+        executor=guarded_module_executor(
+            chain, m, safe=safe, module=options_world.module, journal=journal,
+            policy_path=options_world.policy_file, raise_on_revert=True,
         ),
         market=m.address("OptionsMarket"), safe=safe, journal=journal,
     )  # fmt: skip

@@ -15,6 +15,7 @@ from venue_conformance import ConformanceCase, VenueConformance
 
 from agent.algos.multileg import MultilegConfig, MultilegExecutor
 from agent.deploy.devworld import OPERATOR_KEY
+from agent.execution.guarded import guarded_module_executor
 from agent.journal import SqliteJournal
 from agent.model import OptionContract, OptionKind, Side
 from agent.strategies import VolSurface
@@ -24,7 +25,6 @@ from agent.venues.options.deploy import artifact
 from agent.venues.options.rfq import RfqClient, rfq_payload
 from agent.venues.options.series import terms_for
 from agent.venues.options.venue import OptionsVenue
-from agent.wallet.executor import module_executor_for
 
 pytestmark = pytest.mark.integration
 
@@ -37,9 +37,10 @@ class TestOptionsVenueConformance(VenueConformance):
         journal = SqliteJournal(tmp_path / "journal.sqlite")
         ex = MultilegExecutor(
             manifest=options_world.manifest, rfq=RfqClient(server.url), chain=chain,
-            executor=module_executor_for(
-                chain, safe=options_world.safe, module=options_world.module, journal=journal,
-                multisend=options_world.manifest.address("MultiSendCallOnly"),
+            executor=guarded_module_executor(
+                chain, options_world.manifest, safe=options_world.safe,
+                module=options_world.module, journal=journal,
+                policy_path=options_world.policy_file,
             ),
             config=MultilegConfig(surface=VolSurface(atm=0.6)),  # the maker's surface
         )  # fmt: skip
@@ -117,13 +118,14 @@ async def test_market_maker_http_refusals(options_world, mm_server):
 
 async def test_sell_iron_condor_demo(options_world, l1_isolated):
     """The demo entry point scripts/demo calls, with the world's market (bring_up deployed it;
-    the Safe's policy allows it) and the fixture's Safe."""
+    the Safe's policy allows it) and the fixture's Safe; its batch (legs + hedge) passes the
+    fund's signing policy, checked before signing against the WETH oracle."""
     from agent.venues.options.demo import sell_iron_condor_demo
 
     base = options_world.world.l1
     res = await sell_iron_condor_demo(
         options_world.rpc_url, base, safe=options_world.safe, module=options_world.module,
-        operator_key=OPERATOR_KEY,
+        operator_key=OPERATOR_KEY, policy_path=options_world.policy_file,
     )  # fmt: skip
     r = res.result
     assert len(r.legs) == 4 and r.tx_hash.startswith("0x") and r.gas_used > 0
