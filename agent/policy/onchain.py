@@ -16,10 +16,21 @@ from agent.errors import ArtifactError
 from agent.policy.allowance import AllowanceState
 from agent.policy.compiler import ZERO, ModuleConfig, ScopeCfg
 from agent.policy.model import Status
+from agent.wallet.module import EXECUTE, execute_calldata  # the one encoder of module calls
+
+__all__ = [
+    "EXECUTE",
+    "REPO",
+    "VIOLATION_SELECTOR",
+    "ModuleReader",
+    "decode_violation",
+    "deploy_code",
+    "execute_calldata",
+    "module_artifact",
+]
 
 REPO = Path(__file__).resolve().parents[2]
 VIOLATION_SELECTOR = fsel("PolicyViolation(uint8,bytes32)")
-EXECUTE = fsel("execute(address,uint256,bytes,uint8)")
 
 
 def module_artifact() -> dict[str, Any]:
@@ -40,10 +51,6 @@ def deploy_code(safe: str, multisend: str) -> bytes:
     return bytes.fromhex(code.removeprefix("0x")) + encode(
         ["address", "address"], [safe, multisend]
     )
-
-
-def execute_calldata(to: str, value: int, data: bytes, operation: int = 0) -> bytes:
-    return EXECUTE + encode(["address", "uint256", "bytes", "uint8"], [to, value, data, operation])
 
 
 def decode_violation(revert_data: str | bytes | None) -> tuple[Status, bytes] | None:
