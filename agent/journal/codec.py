@@ -33,6 +33,8 @@ _ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=
 # of 19+ digits always follows ':', ',' or '[' in our compact form; when one may be present we
 # fall back to the exact stdlib parser (a false positive inside a string only costs speed).
 _BIG_INT = re.compile(r"[:,\[]-?\d{19}")
+_orjson_dumps = orjson.dumps
+_SORT_KEYS = orjson.OPT_SORT_KEYS
 
 
 class _Reparse(Exception):
@@ -103,21 +105,25 @@ def canonical_json(value: Any) -> str:
 _ENCODERS: dict[type, Callable[[Any], dict[str, Any]]] = {}
 
 
-def _enc_expr(name: str, tp: Any, env: dict[str, Any]) -> str:
-    attr = f"o.{name}"
-    if tp is str:
-        return attr
+def _enc_expr(name: str, tp: Any, env: dict[str, Any], attr: str = "") -> str:
+    """Inline code for the common field types: an exact type check, the value as-is (or its
+    string), and the generic :func:`to_jsonable` (which validates and names the field) for
+    anything else, so a float in an int or str field is still refused."""
+    attr = attr or f"o.{name}"
+    fallback = f"_j({attr}, {name!r})"
+    if tp in (str, int, bool):
+        env[f"_t_{tp.__name__}"] = tp
+        return f"({attr} if type({attr}) is _t_{tp.__name__} else {fallback})"
     if tp is Decimal:
-        return f"_dec({attr}, {name!r})"
+        return f"(str({attr}) if type({attr}) is _D and {attr}.is_finite() else {fallback})"
     if isinstance(tp, type) and issubclass(tp, Enum):
-        return f"({attr}.value if isinstance({attr}, _Enum) else _j({attr}, {name!r}))"
-    return f"_j({attr}, {name!r})"
-
-
-def _dec_to_str(v: Any, field: str) -> Any:
-    if type(v) is Decimal and v.is_finite():
-        return str(v)
-    return to_jsonable(v, field)
+        env[f"_E_{name}"] = tp
+        return f"({attr}._value_ if type({attr}) is _E_{name} else _j({attr}, {name!r}))"
+    if typing.get_origin(tp) in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        if len(args) == 1 and len(typing.get_args(tp)) == 2:
+            return f"(None if {attr} is None else {_enc_expr(name, args[0], env, attr)})"
+    return fallback
 
 
 def _dataclass_encoder(cls: type) -> Callable[[Any], dict[str, Any]]:
@@ -125,7 +131,7 @@ def _dataclass_encoder(cls: type) -> Callable[[Any], dict[str, Any]]:
     if enc is not None:
         return enc
     hints = typing.get_type_hints(cls)
-    env: dict[str, Any] = {"_dec": _dec_to_str, "_j": to_jsonable, "_Enum": Enum}
+    env: dict[str, Any] = {"_j": to_jsonable, "_D": Decimal}
     items = [
         f"{f.name!r}: {_enc_expr(f.name, hints[f.name], env)}"
         for f in sorted(dataclasses.fields(cls), key=lambda f: f.name)
@@ -326,6 +332,7 @@ class EventRegistry:
         self._by_name: dict[str, type] = {}
         self._by_cls: dict[type, str] = {}
         self._text: dict[str, Callable[[str | bytes], Any]] = {}
+        self._enc: dict[type, tuple[str, Callable[[Any], dict[str, Any]]]] = {}
 
     def register(self, cls: type[T] | None = None, *, name: str | None = None) -> Any:
         def do(c: type[T]) -> type[T]:
@@ -336,6 +343,7 @@ class EventRegistry:
                 raise TypeError(f"event type name {n!r} is already registered")
             self._by_name[n] = c
             self._by_cls[c] = n
+            self._enc.pop(c, None)
             return c
 
         return do(cls) if cls is not None else do
@@ -361,8 +369,14 @@ class EventRegistry:
 
     def encode(self, event: Any) -> tuple[str, str]:
         """(type name, canonical JSON of the event's fields)."""
-        name = self.name_of(event)
-        return name, dumps(_dataclass_encoder(type(event))(event))
+        hit = self._enc.get(type(event))
+        if hit is None:
+            hit = self._enc[type(event)] = (self.name_of(event), _dataclass_encoder(type(event)))
+        d = hit[1](event)
+        try:  # the common case inline; dumps() handles big ints and bad text
+            return hit[0], _orjson_dumps(d, option=_SORT_KEYS).decode()
+        except TypeError:
+            return hit[0], dumps(d)
 
     def decode(self, name: str, data: str | bytes | dict[str, Any]) -> Any:
         if isinstance(data, str | bytes):

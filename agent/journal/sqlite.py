@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import functools
 import gc
+import hashlib
 import os
 import queue
 import sqlite3
@@ -40,6 +41,7 @@ from agent.journal.base import (
 from agent.journal.codec import DECODE_ERRORS, EventRegistry
 from agent.journal.codec import registry as default_registry
 from agent.journal.hashing import GENESIS, chain_hash
+from agent.journal.hashing import _dumps as _json_str
 
 SCHEMA_VERSION = "1"
 _SCHEMA = """
@@ -95,11 +97,14 @@ def _no_gc() -> Iterator[None]:
             gc.enable()
 
 
-def _insert(conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> None:
-    for i in range(0, len(rows), _INSERT_ROWS):
-        chunk = rows[i : i + _INSERT_ROWS]
-        params = [x for row in chunk for x in row]
-        conn.execute("INSERT INTO events VALUES " + ",".join([_ROW_MARKS] * len(chunk)), params)
+def _insert(conn: sqlite3.Connection, params: list[Any]) -> None:
+    """Insert rows given as one flat parameter list (8 per row)."""
+    step = _INSERT_ROWS * 8
+    for i in range(0, len(params), step):
+        chunk = params[i : i + step]
+        conn.execute(
+            "INSERT INTO events VALUES " + ",".join([_ROW_MARKS] * (len(chunk) // 8)), chunk
+        )
 
 
 @dataclass(slots=True)
@@ -315,7 +320,8 @@ class SqliteJournal:
             pos, prev = head
             self._load_versions(conn, {r.stream for r in batch})
             versions = self._w_versions
-            rows = []
+            params: list[Any] = []  # flat: 8 per row, straight into the multi-row INSERT
+            sha256, q = hashlib.sha256, _json_str
             for req in batch:
                 s = req.stream
                 cur = pending[s] if s in pending else versions[s]
@@ -328,17 +334,19 @@ class SqliteJournal:
                     )
                     continue
                 first_pos, first_v = pos + 1, cur + 1
+                qs = q(s)
                 for type_, data in req.encoded:
                     pos += 1
                     cur += 1
                     ts = clock()
-                    h = chain_hash(prev, s, cur, type_, ts, data)
-                    rows.append((pos, s, cur, type_, ts, data, prev, h))
+                    # = chain_hash(prev, s, cur, type_, ts, data), inlined (hot loop)
+                    h = sha256(prev + f"[{qs},{cur},{q(type_)},{ts},{data}]".encode()).digest()
+                    params += (pos, s, cur, type_, ts, data, prev, h)
                     prev = h
                 pending[s] = cur
                 outcomes.append(AppendResult(s, first_v, cur, first_pos, pos, prev))
-            if rows:
-                _insert(conn, rows)
+            if params:
+                _insert(conn, params)
                 conn.execute(
                     "INSERT OR REPLACE INTO meta(key, value) VALUES ('head', ?)",
                     (f"{pos}:{prev.hex()}",),
