@@ -135,16 +135,23 @@ async def poll(eng: TxEngine, *, rebroadcast_signed: bool = True) -> list[Any]:
     # a nonce below the mined count without a receipt looks consumed by a foreign tx, but a
     # node may answer a batch's calls concurrently (count newer than receipt): ask again,
     # strictly after the count was seen, before calling it foreign
+    # A node may also count a nonce as used while the block holding it is still being sealed
+    # (anvil under load: the count moves before the receipt exists), so the tx itself is asked
+    # for too: a tx the node still knows is ours being mined, not a foreign one.
     recheck = [r for k, r in enumerate(pend) if ans[2 + k] is None and r.nonce < mined_count]
     present: dict[str, Any] = {}
     late: dict[str, Any] = {}
+    known: dict[str, Any] = {}
     if unmined or recheck:
+        n = len(unmined)
         got = await eng.rpc.batch(
             [("eth_getTransactionByHash", [r.tx_hash]) for r in unmined]
             + [("eth_getTransactionReceipt", [r.tx_hash]) for r in recheck]
+            + [("eth_getTransactionByHash", [r.tx_hash]) for r in recheck]
         )
         present = {r.tx_hash: g for r, g in zip(unmined, got, strict=False)}
-        late = {r.tx_hash: g for r, g in zip(recheck, got[len(unmined) :], strict=True)}
+        late = {r.tx_hash: g for r, g in zip(recheck, got[n : n + len(recheck)], strict=True)}
+        known = {r.tx_hash: g for r, g in zip(recheck, got[n + len(recheck) :], strict=True)}
     for k, r in enumerate(pend):
         rc = ans[2 + k] if ans[2 + k] is not None else late.get(r.tx_hash)
         tx = present.get(r.tx_hash, False)  # False: not asked (recently seen, or nonce used)
@@ -179,6 +186,8 @@ async def poll(eng: TxEngine, *, rebroadcast_signed: bool = True) -> list[Any]:
             events.append(
                 TxDropped(cid, sender, r.nonce, r.tx_hash, f"nonce {r.nonce} mined by {winner}")
             )
+        elif known.get(r.tx_hash) is not None:
+            continue  # the node knows it (being mined, or an error asking): look again next poll
         elif r.nonce < mined_count and not any(
             eng.records[h].state in (TxState.MINED, TxState.CONFIRMED)
             for h in eng.by_nonce.get(r.nonce, ())
