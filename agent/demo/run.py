@@ -105,7 +105,7 @@ async def condor(world: DevWorld, w: WalletDeployment) -> None:
         with console.status("selling an iron condor (RFQ to the market maker, one Safe tx)"):
             res = await sell_iron_condor_demo(
                 world.devnets.l1.rpc_url, world.l1, safe=w.safe, module=w.module,
-                operator_key=OPERATOR_KEY, journal=journal,
+                operator_key=OPERATOR_KEY, journal=journal, policy_path=w.policy_file,
             )  # fmt: skip
     finally:
         journal.close()
@@ -132,6 +132,7 @@ def bridge(world: DevWorld, w: WalletDeployment, w2: WalletDeployment) -> None:
                 module=w.module,
                 recipient=w2.safe,
                 journal_path=STATE / "journal.sqlite",
+                policy_path=w.policy_file,
             )
         )
     console.print(f"[bold]bridge[/] L1 Safe {w.safe} -> L2 Safe {w2.safe}")

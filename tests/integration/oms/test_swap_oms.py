@@ -69,7 +69,7 @@ async def test_verdicts_orders_and_journal_cli(
 async def test_signing_policy_refusal_is_an_order_denial(
     world: DevWorld, make_app, oms_wallet: WalletDeployment, l1_isolated: None
 ) -> None:  # type: ignore[no-untyped-def]
-    # the risk desk allows 10% slippage; the fund's signing policy allows 150 bps
+    # the risk desk allows 10% slippage; the fund's signing policy allows 200 bps
     limits = RiskLimits(
         max_order_notional=Decimal(10**6), max_slippage_bps=1000, price_band_bps=2000
     )

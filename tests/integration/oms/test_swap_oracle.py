@@ -54,7 +54,7 @@ async def test_the_demos_intents_pass_the_dev_policy_against_the_oracle(
 ) -> None:  # type: ignore[no-untyped-def]
     """scripts/demo's swaps, in order, with the dev policy (max_slippage_bps 150) and the dev
     WETH feed (static, 3000) as the reference: the large buy's limit (its quote + 100 bps)
-    stays inside 150 bps of the oracle, so a fund's guard would let the demo trade."""
+    stays inside 200 bps of the oracle, so a fund's guard would let the demo trade."""
     app = await make_app(policy_path=oms_wallet.policy_file)
     for intent in (
         SwapIntent("dm-buy", Side.BUY, "WETH", "USDC", Decimal(25), 30),

@@ -122,7 +122,7 @@ async def executor_parts(
             chain, options_world.manifest, safe=options_world.safe, module=options_world.module,
             journal=journal, policy_path=options_world.policy_file,
         ),
-        # the hedge's limit is 100 bps from the WETH oracle: inside the policy's 150 bps
+        # the hedge's limit is 100 bps from the WETH oracle: inside the policy's 200 bps
         config=MultilegConfig(surface=SURFACE, hedge=HedgeSpec(fee=500, slippage_bps=100)),
         journal=journal,
     )  # fmt: skip

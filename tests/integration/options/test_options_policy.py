@@ -40,7 +40,7 @@ async def test_signing_policy_gates_the_batch(options_world, executor_parts):
     ex, chain, journal = executor_parts
     ow = options_world
     guard = ex.executor.guard
-    assert isinstance(guard, PolicyGuard) and guard.role.max_slippage_bps == 150
+    assert isinstance(guard, PolicyGuard) and guard.role.max_slippage_bps == 200
     assert guard.prices.source("WETH").startswith("oracle PriceFeedWETH")
     market = ow.manifest.address("OptionsMarket").lower()
     policy = load_policy(ow.policy_file, ow.manifest)

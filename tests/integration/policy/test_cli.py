@@ -143,11 +143,11 @@ def test_explain_an_intent_builds_the_pipeline_calls(policy_env: PolicyEnv, tmp_
 
     code, out = policy_cli(env, "explain", f, *buy, "--price", "WETH=3000", "--price", "USDC=1")
     assert code == 0 and "chosen" in out and "MultiSend batch of 3 calls" in out, out
-    assert "ok   slippage (off-chain)" in out and "150 bps" in out, out
+    assert "ok   slippage (off-chain)" in out and "200 bps" in out, out
     assert "decision: ALLOW" in out, out
     assert "amountInMax" in out  # decoded with the router's ABI (V3 or V2, whichever won)
 
-    # the reference says WETH is worth 2900: paying ~3000 is more than 150 bps over it
+    # the reference says WETH is worth 2900: paying ~3000 is more than 200 bps over it
     code, out = policy_cli(env, "explain", f, *buy, "--price", "WETH=2900", "--price", "USDC=1")
     assert code == 0 and "DENY POLICY_SLIPPAGE_TOO_HIGH" in out and "FAIL slippage" in out, out
 
