@@ -18,6 +18,10 @@ class EngineConfig:
     fee_ttl: float = 1.0  # seconds a fee estimate is reused (one feeHistory call per burst)
     auto_replace: bool = True  # speed up txs the base fee has priced out
     stuck_blocks: int = 3  # ...or that sat in the pool this many blocks
+    # ...or this many seconds: a node that makes no blocks without new traffic (anvil's
+    # automine) or that parks the next nonce as "queued" (an anvil pool race on concurrent
+    # submissions) never advances the head, so a block count alone would wait forever
+    stuck_seconds: float = 60.0
     poll_interval: float = 0.05
     # seconds a tx the node accepted is trusted to still be in its pool before a poll asks
     # again (eth_getTransactionByHash costs anvil several receipts); 0 = ask every poll
@@ -33,6 +37,10 @@ class EngineConfig:
         if self.presence_every < 0:
             raise ValidationError(
                 "presence_every", f"{self.presence_every} < 0", "use seconds >= 0"
+            )
+        if self.stuck_seconds <= 0:
+            raise ValidationError(
+                "stuck_seconds", f"{self.stuck_seconds} <= 0", "use seconds > 0, e.g. 60"
             )
         if self.stuck_blocks < 1:
             raise ValidationError("stuck_blocks", f"{self.stuck_blocks} < 1", "use 1 or more")

@@ -96,6 +96,9 @@ class TxEngine:
         self._fees: tuple[float, Fees] | None = None
         # hash -> head block when a poll first saw it pending in the pool (stuck detection)
         self._first_seen: dict[str, int] = {}
+        self._first_seen_at: dict[str, float] = {}  # hash -> monotonic time of that sighting
+        # (height, hash) of the head the last poll verified mined txs against (tracker.poll)
+        self._anchor: tuple[int, str] | None = None
         self._last_seen: dict[str, float] = {}  # hash -> when the node last vouched for it
         self.head = 0
         self.next_base_fee = 0
@@ -187,6 +190,7 @@ class TxEngine:
     async def start(self) -> dict[str, int]:
         """Rebuild state from the journal, check the node, then reconcile with the chain."""
         self.records.clear()
+        self._anchor = None
         self.by_nonce.clear()
         self._version = 0
         for r in self.journal.read_stream(self.stream):

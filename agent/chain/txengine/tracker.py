@@ -15,7 +15,8 @@ Rules (each outcome is journaled before the engine acts on it):
   * pending, unknown to the node          -> re-broadcast the journaled raw bytes -> TxSent
   * SIGNED (journaled, maybe never sent)  -> TxSent once the node knows it
   * pending, priced out by the base fee or
-    in the pool for ``stuck_blocks``      -> speed-up (both fees +12.5% or to the estimate)
+    in the pool for ``stuck_blocks`` or
+    ``stuck_seconds``                     -> speed-up (both fees +12.5% or to the estimate)
 """
 
 from __future__ import annotations
@@ -64,16 +65,19 @@ async def poll(eng: TxEngine, *, rebroadcast_signed: bool = True) -> list[Any]:
             and eng.head - r.block_number < cfg.reorg_window
         )
     ]
+    # Round trip 1 (cheap, constant size): mined count, next base fee, the head block, and the
+    # block we anchored on last time. Blocks are hash-chained, so an anchor whose hash did not
+    # change proves nothing at or below it was reorged: the mined txs there need no receipt.
+    anchor = eng._anchor
     calls: list[tuple[str, list[Any]]] = [
         ("eth_getTransactionCount", [eng.sender, "latest"]),
         ("eth_feeHistory", ["0x1", "latest", []]),
+        ("eth_getBlockByNumber", ["latest", False]),
     ]
-    for r in pend:
-        calls.append(("eth_getTransactionReceipt", [r.tx_hash]))
-    for r in watch:
-        calls.append(("eth_getTransactionReceipt", [r.tx_hash]))
+    if anchor is not None:
+        calls.append(("eth_getBlockByNumber", [hex(anchor[0]), False]))
     ans = await eng.rpc.batch(calls)
-    for a in ans[:2]:
+    for a in ans:
         if isinstance(a, Exception):
             raise a
     mined_count = qty(ans[0], "eth_getTransactionCount")
@@ -84,9 +88,18 @@ async def poll(eng: TxEngine, *, rebroadcast_signed: bool = True) -> list[Any]:
         or not fh["baseFeePerGas"]
     ):
         raise RpcResponseError(f"eth_feeHistory: unusable answer {str(fh)[:120]}")
-    eng.head = qty(fh.get("oldestBlock"), "feeHistory.oldestBlock")
+    latest = ans[2]
+    if not isinstance(latest, dict) or not isinstance(latest.get("hash"), str):
+        raise RpcResponseError(f"eth_getBlockByNumber(latest): unusable answer {str(latest)[:120]}")
+    eng.head = qty(latest.get("number"), "block.number")
     eng.next_base_fee = qty(fh["baseFeePerGas"][-1], "feeHistory.baseFeePerGas")
     eng.nonces.observe(mined_count, max(mined_count, eng.nonces.chain_pending))
+    anchored = (
+        anchor is not None
+        and isinstance(ans[3], dict)
+        and str(ans[3].get("hash")).lower() == anchor[1]
+    )
+    new_anchor = (eng.head, str(latest["hash"]).lower())
 
     events: list[Any] = []
     settled: set[int] = set()  # nonces with a mined attempt this pass
@@ -96,12 +109,53 @@ async def poll(eng: TxEngine, *, rebroadcast_signed: bool = True) -> list[Any]:
     def depth(bn: int) -> int:
         return eng.head - bn + 1
 
+    # mined txs at or below an unchanged anchor are still where we saw them: confirm by depth
+    if anchored:
+        assert anchor is not None
+        top = anchor[0]
+        below = [r for r in watch if r.block_number is not None and r.block_number <= top]
+        for r in below:
+            assert r.block_number is not None and r.block_hash is not None
+            if r.state is TxState.MINED and depth(r.block_number) >= cfg.confirmations:
+                events.append(
+                    TxConfirmed(
+                        cid, sender, r.nonce, r.tx_hash, r.block_number, depth(r.block_number)
+                    )
+                )
+        watch = [r for r in watch if r.block_number is None or r.block_number > top]
+
+    # Round trip 2, asked strictly after the count was seen: receipts only where one can
+    # exist (a pending tx whose nonce the account has used; a mined tx not proven by the
+    # anchor), and pool presence for what may still be in the pool. A pending tx at or above
+    # the mined count cannot have a receipt, so the common "still in flight" case costs none.
+    # Presence (eth_getTransactionByHash costs anvil several receipts) is asked only for a tx
+    # whose fate is unknown (SIGNED) or that the node has not vouched for within
+    # ``presence_every`` seconds.
+    now = time.monotonic()
+    used = [r for r in pend if r.nonce < mined_count]
+    unmined = [
+        r
+        for r in pend
+        if r.nonce >= mined_count
+        and (
+            r.state is TxState.SIGNED
+            or now - eng._last_seen.get(r.tx_hash, 0.0) >= cfg.presence_every
+        )
+    ]
+    calls = (
+        [("eth_getTransactionReceipt", [r.tx_hash]) for r in used]
+        + [("eth_getTransactionReceipt", [r.tx_hash]) for r in watch]
+        + [("eth_getTransactionByHash", [r.tx_hash]) for r in unmined]
+    )
+    got = await eng.rpc.batch(calls) if calls else []
+    receipts = {r.tx_hash: g for r, g in zip(used, got, strict=False)}
+    watched = got[len(used) : len(used) + len(watch)]
+    present = {r.tx_hash: g for r, g in zip(unmined, got[len(used) + len(watch) :], strict=True)}
+
     # mined ones first: a reorg may put them back into the pending set
-    i = 2 + len(pend)
-    for r in watch:
-        rc = ans[i]
-        i += 1
+    for r, rc in zip(watch, watched, strict=True):
         if isinstance(rc, Exception):
+            new_anchor = None  # not proven this pass: check receipts again next time
             continue
         if rc is not None:
             bn, bh, ok, gas, price = _receipt_fields(r.tx_hash, rc)
@@ -117,43 +171,26 @@ async def poll(eng: TxEngine, *, rebroadcast_signed: bool = True) -> list[Any]:
         else:
             rebroadcast.append(r)
 
-    # pool presence, asked only for what may still be in the pool: eth_getTransactionByHash
-    # costs anvil several times a receipt, and a mined nonce needs no presence check
-    # ... and only for a tx whose fate is unknown (SIGNED) or that the node has not vouched for
-    # within ``presence_every`` seconds: a tx the node just accepted needs no check yet
-    now = time.monotonic()
-    unmined = [
-        r
-        for k, r in enumerate(pend)
-        if ans[2 + k] is None
-        and r.nonce >= mined_count
-        and (
-            r.state is TxState.SIGNED
-            or now - eng._last_seen.get(r.tx_hash, 0.0) >= cfg.presence_every
-        )
-    ]
-    # a nonce below the mined count without a receipt looks consumed by a foreign tx, but a
-    # node may answer a batch's calls concurrently (count newer than receipt): ask again,
-    # strictly after the count was seen, before calling it foreign
-    # A node may also count a nonce as used while the block holding it is still being sealed
-    # (anvil under load: the count moves before the receipt exists), so the tx itself is asked
-    # for too: a tx the node still knows is ours being mined, not a foreign one.
-    recheck = [r for k, r in enumerate(pend) if ans[2 + k] is None and r.nonce < mined_count]
-    present: dict[str, Any] = {}
-    late: dict[str, Any] = {}
+    # a used nonce without a receipt: mined by a sibling or a foreign tx, or ours is being
+    # mined right now (some nodes serve the count before the receipt). A third, rare round
+    # trip asks whether the node still knows it before anything is called dropped.
+    no_receipt = [r for r in used if receipts.get(r.tx_hash) is None]
     known: dict[str, Any] = {}
-    if unmined or recheck:
-        n = len(unmined)
-        got = await eng.rpc.batch(
-            [("eth_getTransactionByHash", [r.tx_hash]) for r in unmined]
-            + [("eth_getTransactionReceipt", [r.tx_hash]) for r in recheck]
-            + [("eth_getTransactionByHash", [r.tx_hash]) for r in recheck]
+    if no_receipt:
+        again = await eng.rpc.batch(
+            [("eth_getTransactionReceipt", [r.tx_hash]) for r in no_receipt]
+            + [("eth_getTransactionByHash", [r.tx_hash]) for r in no_receipt]
         )
-        present = {r.tx_hash: g for r, g in zip(unmined, got, strict=False)}
-        late = {r.tx_hash: g for r, g in zip(recheck, got[n : n + len(recheck)], strict=True)}
-        known = {r.tx_hash: g for r, g in zip(recheck, got[n + len(recheck) :], strict=True)}
-    for k, r in enumerate(pend):
-        rc = ans[2 + k] if ans[2 + k] is not None else late.get(r.tx_hash)
+        for k, r in enumerate(no_receipt):
+            receipts[r.tx_hash] = again[k]
+            tx_now = again[len(no_receipt) + k]
+            # "known" = in a block (its receipt is coming) or the question failed; a tx still
+            # in the pool at a used nonce can never be mined (anvil can leave one "queued")
+            in_block = isinstance(tx_now, dict) and tx_now.get("blockHash") is not None
+            known[r.tx_hash] = tx_now if in_block or isinstance(tx_now, Exception) else None
+
+    for r in pend:
+        rc = receipts.get(r.tx_hash)
         tx = present.get(r.tx_hash, False)  # False: not asked (recently seen, or nonce used)
         if isinstance(rc, Exception) or isinstance(tx, Exception):
             continue
@@ -171,8 +208,11 @@ async def poll(eng: TxEngine, *, rebroadcast_signed: bool = True) -> list[Any]:
                 if r.state is TxState.SIGNED:
                     events.append(TxSent(cid, sender, r.nonce, r.tx_hash))
             first = eng._first_seen.setdefault(r.tx_hash, eng.head)
+            first_at = eng._first_seen_at.setdefault(r.tx_hash, now)
             if cfg.auto_replace and (
-                r.max_fee_per_gas < eng.next_base_fee or eng.head - first >= cfg.stuck_blocks
+                r.max_fee_per_gas < eng.next_base_fee
+                or eng.head - first >= cfg.stuck_blocks
+                or now - first_at >= cfg.stuck_seconds
             ):
                 stuck.add(r.nonce)
 
@@ -206,6 +246,9 @@ async def poll(eng: TxEngine, *, rebroadcast_signed: bool = True) -> list[Any]:
     if not rebroadcast_signed:
         rebroadcast = [r for r in rebroadcast if r.state is not TxState.SIGNED]
 
+    if any(isinstance(e, TxReorged) for e in events):
+        new_anchor = None  # re-check every watched receipt next pass
+    eng._anchor = new_anchor
     if any(isinstance(e, TxMined) for e in events):
         crash_point("before_receipt_recorded")
     # Chain observations are not write-ahead (a restart asks the chain again): fold them now,
@@ -252,6 +295,7 @@ async def _rebroadcast(eng: TxEngine, recs: list[TxRecord]) -> tuple[list[Any], 
             continue
         evs.append(TxSent(eng.chain_id, eng.sender.lower(), r.nonce, r.tx_hash))
         eng._first_seen[r.tx_hash] = eng.head
+        eng._first_seen_at[r.tx_hash] = time.monotonic()
         eng._last_seen[r.tx_hash] = time.monotonic()
     eng._append_later(evs)
     return evs, priced_out

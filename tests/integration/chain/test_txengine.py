@@ -3,6 +3,8 @@ base-fee spikes, reorgs and rollbacks, foreign sends, and bad input."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from agent.chain.devnet import L1_CHAIN_ID as CHAIN_ID
@@ -126,6 +128,27 @@ async def test_base_fee_spike_triggers_a_replacement(rpc, make_engine):
     await mine(rpc)
     rec = await eng.wait_for(res.tx_hash, MINED, timeout=10)
     assert rec.tx_hash == new.tx_hash
+
+
+async def test_a_tx_held_without_new_blocks_is_replaced_after_stuck_seconds(rpc, make_engine):
+    # no block arrives (automine off: as a node that parks a tx and mines nothing more):
+    # the block count never reaches stuck_blocks, the clock does
+    await rpc.call("evm_setAutomine", [False])
+    eng = await make_engine(stuck_blocks=100, stuck_seconds=0.2)
+    res = await eng.send(TxSpec(TO, value=9), fees=Fees(2 * GWEI, GWEI))
+    await eng.poll()  # first sighting in the pool: not stuck yet
+    assert eng.live_hashes(res.record.nonce) == [res.tx_hash]
+    deadline = asyncio.get_running_loop().time() + 10
+    while len(eng.by_nonce[res.record.nonce]) == 1:
+        assert asyncio.get_running_loop().time() < deadline, "never replaced"
+        await asyncio.sleep(0.05)
+        await eng.poll()
+    new = [h for h in eng.by_nonce[res.record.nonce] if h != res.tx_hash]
+    assert len(new) == 1 and eng.records[res.tx_hash].state is TxState.REPLACED
+    assert eng.records[new[0]].max_fee_per_gas * 1000 >= 2 * GWEI * 1125
+    await mine(rpc)
+    rec = await eng.wait_for(res.tx_hash, MINED, timeout=10)
+    assert rec.tx_hash == new[0]
 
 
 async def test_fee_cap_refuses_a_replacement_and_journals_why(rpc, make_engine, journal):

@@ -28,6 +28,7 @@ async def setup(tmp_path):
     node = await FakeNode().start()
     node.methods["eth_getTransactionCount"] = lambda p: "0x0"
     node.methods["eth_feeHistory"] = lambda p: GOOD_HISTORY
+    node.methods["eth_getBlockByNumber"] = lambda p: {"number": "0x5", "hash": "0x" + "5b" * 32}
     node.methods["eth_getTransactionReceipt"] = lambda p: None
     node.methods["eth_getTransactionByHash"] = lambda p: {"hash": p[0]}
     node.methods["eth_sendRawTransaction"] = lambda p: "0x" + "ab" * 32

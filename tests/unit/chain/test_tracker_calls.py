@@ -1,0 +1,96 @@
+"""What one tracking pass asks the node: receipts only where one can exist."""
+
+from __future__ import annotations
+
+import pytest
+
+from agent.chain.rpc import RpcClient
+from agent.chain.txengine import EngineConfig, TxEngine, TxSpec
+from agent.journal import SqliteJournal
+from agent.oms.tx import TxState
+from agent.signing import LocalSigner
+
+from .fakenode import FakeNode
+
+TO = "0x" + "77" * 20
+HISTORY = {"baseFeePerGas": ["0x1", "0x1"], "reward": [["0x1"]], "oldestBlock": "0x5"}
+
+
+def calls(node: FakeNode, method: str) -> list[list]:
+    return [
+        c["params"]
+        for p in node.posts
+        for c in (p if isinstance(p, list) else [p])
+        if c["method"] == method
+    ]
+
+
+@pytest.fixture
+async def chain(tmp_path):
+    node = await FakeNode().start()
+    state = {"count": 0, "head": 5, "hashes": {5: "0x" + "05" * 32, 6: "0x" + "06" * 32}}
+
+    def block(p):
+        n = state["head"] if p[0] == "latest" else int(p[0], 16)
+        return {"number": hex(n), "hash": state["hashes"].get(n, "0x" + "ee" * 32)}
+
+    def receipt(p):
+        return {
+            "transactionHash": p[0], "blockNumber": "0x5", "blockHash": state["hashes"][5],
+            "status": "0x1", "gasUsed": "0x5208", "effectiveGasPrice": "0x1",
+        }  # fmt: skip
+
+    node.methods.update({
+        "eth_getTransactionCount": lambda p: hex(state["count"]),
+        "eth_feeHistory": lambda p: HISTORY,
+        "eth_getBlockByNumber": block,
+        "eth_getTransactionReceipt": receipt,
+        "eth_getTransactionByHash": lambda p: {"hash": p[0], "blockHash": None},
+        "eth_sendRawTransaction": lambda p: "0x" + "ab" * 32,
+    })  # fmt: skip
+    journal = SqliteJournal(tmp_path / "j.db")
+    rpc = await RpcClient(node.url).connect()
+    eng = TxEngine(
+        rpc, LocalSigner("0x" + "01" * 32), journal,
+        EngineConfig(chain_id=1, confirmations=2, presence_every=60, stuck_blocks=100),
+    )  # fmt: skip
+    await eng.start()
+    yield node, state, eng
+    await eng.flush()
+    await rpc.close()
+    journal.close()
+    await node.stop()
+
+
+async def test_in_flight_txs_cost_no_receipt_and_anchored_ones_none_either(chain) -> None:
+    node, state, eng = chain
+    res = await eng.send_many([TxSpec(TO, value=i) for i in range(3)])
+    node.posts.clear()
+    await eng.poll()  # nonces 0..2 >= mined count 0: no receipt can exist yet
+    assert calls(node, "eth_getTransactionReceipt") == []
+    state["count"] = 3  # all three mined in block 5
+    await eng.poll()
+    assert len(calls(node, "eth_getTransactionReceipt")) == 3
+    assert {eng.records[r.tx_hash].state for r in res} == {TxState.MINED}  # depth 1 < 2
+    node.posts.clear()
+    state["head"] = 6  # a new block on top; block 5 keeps its hash: no receipt needed
+    await eng.poll()
+    assert calls(node, "eth_getTransactionReceipt") == []
+    assert {eng.records[r.tx_hash].state for r in res} == {TxState.CONFIRMED}
+    node.posts.clear()
+    await eng.poll()
+    assert calls(node, "eth_getTransactionReceipt") == []
+
+
+async def test_a_changed_anchor_makes_every_watched_receipt_be_checked(chain) -> None:
+    node, state, eng = chain
+    res = await eng.send_many([TxSpec(TO, value=i) for i in range(2)])
+    state["count"] = 2
+    await eng.poll()
+    node.posts.clear()
+    state["hashes"][5] = "0x" + "55" * 32  # block 5 replaced: a reorg at or below the anchor
+    evs = await eng.poll()
+    assert len(calls(node, "eth_getTransactionReceipt")) == 2
+    # the receipts now name the new block 5: each tx is reorged out and mined again
+    assert [type(e).__name__ for e in evs].count("TxReorged") == 2
+    assert all(eng.records[r.tx_hash].block_hash == state["hashes"][5] for r in res)
