@@ -5,9 +5,9 @@ it). eth_abi validates and encodes through several layers of objects per value (
 Uniswap swap struct); here each type string is compiled once into a small function that
 writes 32-byte words directly: ``address``, ``uintN``, ``bool``, ``bytesN``, ``bytes`` and
 static tuples of those. Any other type (``string``, arrays, ``intN``, dynamic tuples) and any
-value the fast path does not accept as-is (a bytes address, a negative or oversized int, a
-checksum it cannot confirm) goes to ``eth_abi.encode``, which encodes it or raises its own
-typed error: the results and the errors are eth_abi's, only faster.
+value the fast path does not accept as-is (a bytes address, a negative or oversized int)
+goes to ``eth_abi.encode``, which encodes it or raises its own typed error: the results and
+the errors are eth_abi's, only faster.
 
 Adopt it with a one-line import change where calldata is built per order, e.g.
 ``from agent.signing.abi import encode`` in agent/venues/uniswap_common.py, uniswap_v3.py,
@@ -21,8 +21,6 @@ from functools import lru_cache
 from typing import Any
 
 import eth_abi
-
-from agent.signing.eip1559 import keccak256
 
 _ZERO = bytes(32)
 _HEX = frozenset("0123456789abcdefABCDEF")
@@ -46,12 +44,9 @@ def _address_word(v: Any) -> bytes:
         or not _HEX.issuperset(v[2:])
     ):
         raise _Slow
-    body = v[2:]
-    if not (body.islower() or body.isupper() or body.isdigit()):  # mixed case: a checksum
-        h = keccak256(body.lower().encode()).hex()
-        if any(c.isupper() != (int(h[i], 16) >= 8) for i, c in enumerate(body) if c.isalpha()):
-            raise _Slow  # a bad checksum: eth_abi raises its own error
-    w = b"\0" * 12 + bytes.fromhex(body)
+    # like eth_abi, the case (an EIP-55 checksum) is not checked here: validate addresses
+    # where they enter (config, manifest), not per encoded word
+    w = b"\0" * 12 + bytes.fromhex(v[2:])
     if len(_ADDRS) < 65_536:
         _ADDRS[v] = w
     return w

@@ -15,10 +15,14 @@ median of each stage measured alone. Baseline: the bare signature (coincurve) in
 
 from __future__ import annotations
 
+import contextlib
+import importlib
 import itertools
 import os
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import coincurve
@@ -30,7 +34,7 @@ from agent.oms.events import TxSigned
 from bench.common import latency_metric, sample_us
 
 KEY = "0x" + "4c" * 32
-N = 3000
+N = 2000
 ROUNDS = 3
 CHAIN = 31_337_001
 ADDR = {
@@ -39,9 +43,18 @@ ADDR = {
     "WETH": "0x" + "33" * 20,
     "USDC": "0x" + "44" * 20,
     "module": "0x" + "55" * 20,
-    "safe": "0x" + "66" * 20,
+    "safe": "0x0000000000000000000000000000000000005AfE",  # examples/policy.toml's Safe
     "multisend": "0x" + "77" * 20,
 }
+OPERATOR = "0x0000000000000000000000000000000000000a6e"  # examples/policy.toml's operator
+# modules that build calldata per order with eth_abi.encode; the "fast_abi" variants measure
+# the path with agent.signing.abi.encode (same bytes, tested) imported there instead
+ABI_SITES = (
+    "agent.venues.uniswap_v3",
+    "agent.venues.uniswap_common",
+    "agent.wallet.module",
+    "agent.wallet.multisend",
+)
 
 
 def _risk() -> Any:
@@ -81,26 +94,69 @@ def _risk() -> Any:
     return check
 
 
-def _builder() -> Any:
+def _manifest() -> Any:
+    from agent.deploy.manifest import Manifest, TokenInfo
+
+    return Manifest(
+        CHAIN,
+        "L1",
+        1,
+        contracts={
+            "SwapRouter": ADDR["SwapRouter"],
+            "QuoterV2": ADDR["QuoterV2"],
+            "MultiSendCallOnly": ADDR["multisend"],
+            "UniswapV2Router02": "0x" + "88" * 20,
+        },
+        tokens={
+            "WETH": TokenInfo("WETH", ADDR["WETH"], 18),
+            "USDC": TokenInfo("USDC", ADDR["USDC"], 6),
+            "DAI": TokenInfo("DAI", "0x" + "99" * 20, 18),
+        },
+    )
+
+
+def _guard() -> Any:
+    """The signing-policy guard (agent.policy.guard) with examples/policy.toml, fixed oracle
+    prices, and a clock a day ahead per check (the daily USDC allowance never runs dry, and
+    every check pays for the refill). Its prices are plain values, so a check completes
+    without suspending: it is driven here without an event loop."""
     try:
-        from agent.deploy.manifest import Manifest, TokenInfo
+        from agent.policy.guard import PolicyGuard, static_prices
+        from agent.policy.resolve import load_policy
+    except ImportError:
+        return None
+    policy = load_policy(
+        Path(__file__).resolve().parents[2] / "examples" / "policy.toml", _manifest()
+    )
+    days = itertools.count(1_800_000_000, 86_400)
+    guard = PolicyGuard(
+        policy, operator=OPERATOR, safe=ADDR["safe"], chain_id=CHAIN,
+        prices=static_prices({"WETH": 3010, "USDC": 1}), clock=lambda: next(days),
+    )  # fmt: skip
+
+    def check(calls: Any) -> None:
+        coro = guard.check(calls)
+        try:
+            coro.send(None)
+        except StopIteration as done:
+            if not done.value.allowed:
+                raise AssertionError(f"bench order refused by the policy: {done.value}") from None
+            return
+        coro.close()
+        raise AssertionError("the policy guard suspended: a price source that does I/O")
+
+    return check
+
+
+def _builder(guard: Any = None) -> Any:
+    try:
         from agent.model import Quote
         from agent.signing import TxRequest
         from agent.venues.uniswap_v3 import UniswapV3Venue
         from agent.wallet.module import module_calldata
     except ImportError:
         return None
-    m = Manifest(
-        CHAIN,
-        "L1",
-        1,
-        contracts={"SwapRouter": ADDR["SwapRouter"], "QuoterV2": ADDR["QuoterV2"]},
-        tokens={
-            "WETH": TokenInfo("WETH", ADDR["WETH"], 18),
-            "USDC": TokenInfo("USDC", ADDR["USDC"], 6),
-        },
-    )
-    venue = UniswapV3Venue(None, m)  # type: ignore[arg-type]  (no RPC: building is pure)
+    venue = UniswapV3Venue(None, _manifest())  # type: ignore[arg-type]  (no RPC: building is pure)
     quote = Quote(
         venue.id, Side.BUY, "USDC", "WETH", 4_512_345_678, 1_500_000_000_000_000_000, 5,
         gas_units=180_000, route=(ADDR["USDC"], ADDR["WETH"]), extra=(("fee", "500"),),
@@ -111,6 +167,8 @@ def _builder() -> Any:
         calls = venue.build_swap(
             quote, recipient=ADDR["safe"], slippage_bps=intent.max_slippage_bps, deadline=2**40
         )
+        if guard is not None:
+            guard(calls)
         return TxRequest(
             chain_id=CHAIN,
             nonce=next(nonce),
@@ -133,11 +191,29 @@ def _signer() -> Any:
     return LocalSigner(KEY).sign_transaction_sync
 
 
-def run() -> list[dict[str, Any]]:
-    risk, build, sign = _risk(), _builder(), _signer()
+@contextlib.contextmanager
+def _fast_abi() -> Iterator[None]:
+    """Swap eth_abi.encode for agent.signing.abi.encode in the calldata builders (restored)."""
+    from agent.signing import abi
+
+    mods = [importlib.import_module(m) for m in ABI_SITES]
+    saved = [m.encode for m in mods]  # type: ignore[attr-defined]
+    for m in mods:
+        m.encode = abi.encode  # type: ignore[attr-defined]
+    try:
+        yield
+    finally:
+        for m, f in zip(mods, saved, strict=True):
+            m.encode = f  # type: ignore[attr-defined]
+
+
+def _measure(name: str, guarded: bool, fast: bool, risk: Any, sign: Any, guard: Any) -> dict:
+    build = _builder(guard if guarded else None)
     skipped = [n for n, f in (("risk", risk), ("build", build), ("sign", sign)) if f is None]
     ids = itertools.count()
     size = Decimal("1.5")
+    key = coincurve.PrivateKey(bytes.fromhex(KEY[2:]))
+    digest = os.urandom(32)
 
     def path() -> Any:
         cid = f"path-{next(ids)}"
@@ -158,38 +234,47 @@ def run() -> list[dict[str, Any]]:
                      tx.max_fee_per_gas, tx.max_priority_fee_per_gas, cid)
         )  # fmt: skip
 
-    key = coincurve.PrivateKey(bytes.fromhex(KEY[2:]))
-    digest = os.urandom(32)
     ours: list[float] = []
     bare: list[float] = []
-    for _ in range(ROUNDS):  # interleaved so machine noise hits both alike
-        ours += sample_us(path, N)
-        bare += sample_us(lambda: key.sign_recoverable(digest, hasher=None), N)
-
     stages: dict[str, float] = {}
-    intent = SwapIntent("stage", Side.BUY, "WETH", "USDC", size, 30)
-    if risk is not None:
-        stages["risk_gate"] = _median(sample_us(lambda: risk("stage", size), N))
-    if build is not None:
-        stages["build"] = _median(sample_us(lambda: build(intent), N))
-        if sign is not None:
-            tx = build(intent)
-            stages["sign"] = _median(sample_us(lambda: sign(tx), N))
-    return [
-        latency_metric(
-            "path.intent_to_signed",
-            ours,
-            baseline=("coincurve.sign_recoverable_32B", bare),
-            goal="p50 <= 150 us, p99 <= 1000 us",
-            stages_p50_us=stages,
-            used=[
-                n
-                for n in ("oms_gate", "risk", "build", "sign", "journal_encode")
-                if n not in skipped
-            ],
-            skipped=skipped,
-        )
-    ]
+    with _fast_abi() if fast else contextlib.nullcontext():
+        for _ in range(ROUNDS):  # interleaved so machine noise hits both alike
+            ours += sample_us(path, N)
+            bare += sample_us(lambda: key.sign_recoverable(digest, hasher=None), N)
+        intent = SwapIntent("stage", Side.BUY, "WETH", "USDC", size, 30)
+        if risk is not None:
+            stages["risk_gate"] = _median(sample_us(lambda: risk("stage", size), N // 2))
+        if build is not None:
+            stages["build"] = _median(sample_us(lambda: build(intent), N // 2))
+            if sign is not None:
+                tx = build(intent)
+                stages["sign"] = _median(sample_us(lambda: sign(tx), N // 2))
+    used = ["oms_gate", "risk", "build", "sign", "journal_encode"]
+    if guarded:
+        used.insert(3, "policy_guard")
+    return latency_metric(
+        name,
+        ours,
+        baseline=("coincurve.sign_recoverable_32B", bare),
+        goal="p50 <= 150 us, p99 <= 1000 us",
+        stages_p50_us=stages,
+        used=[n for n in used if n not in skipped],
+        skipped=skipped,
+        abi="agent.signing.abi.encode" if fast else "eth_abi.encode",
+    )
+
+
+def run() -> list[dict[str, Any]]:
+    """The path as built today (eth_abi) and with the fast encoder adopted, each without and
+    with the signing-policy guard (the guard's own build stage includes its check)."""
+    risk, sign, guard = _risk(), _signer(), _guard()
+    variants = [("path.intent_to_signed", False, False)]
+    if guard is not None:
+        variants.append(("path.intent_to_signed_guarded", True, False))
+    variants.append(("path.intent_to_signed_fast_abi", False, True))
+    if guard is not None:
+        variants.append(("path.intent_to_signed_fast_abi_guarded", True, True))
+    return [_measure(n, g, f, risk, sign, guard) for n, g, f in variants]
 
 
 def _median(xs: list[float]) -> float:
