@@ -99,6 +99,9 @@ class TxEngine:
         self._first_seen_at: dict[str, float] = {}  # hash -> monotonic time of that sighting
         # (height, hash) of the head the last poll verified mined txs against (tracker.poll)
         self._anchor: tuple[int, str] | None = None
+        self._orphan_asks: dict[str, int] = {}  # superseded hash -> receipt asks (tracker)
+        # (mined count, head, monotonic time) when the account's mined count last moved
+        self._progress: tuple[int, int, float] = (-1, 0, 0.0)
         self._last_seen: dict[str, float] = {}  # hash -> when the node last vouched for it
         self.head = 0
         self.next_base_fee = 0

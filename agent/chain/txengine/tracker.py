@@ -14,9 +14,10 @@ Rules (each outcome is journaled before the engine acts on it):
     no receipt for any attempt            -> TxDropped (a foreign tx consumed the nonce)
   * pending, unknown to the node          -> re-broadcast the journaled raw bytes -> TxSent
   * SIGNED (journaled, maybe never sent)  -> TxSent once the node knows it
-  * pending, priced out by the base fee or
-    in the pool for ``stuck_blocks`` or
-    ``stuck_seconds``                     -> speed-up (both fees +12.5% or to the estimate)
+  * pending, priced out by the base fee,
+    or the next nonce to mine with no
+    progress of the account for
+    ``stuck_blocks`` / ``stuck_seconds``  -> speed-up (both fees +12.5% or to the estimate)
 """
 
 from __future__ import annotations
@@ -34,6 +35,10 @@ from agent.oms.tx import TxRecord, TxState
 
 if TYPE_CHECKING:
     from agent.chain.txengine.engine import TxEngine
+
+_MINED = (TxState.MINED, TxState.CONFIRMED)
+_SUPERSEDED = (TxState.REPLACED, TxState.DROPPED)
+ORPHAN_ASKS = 5
 
 
 def _receipt_fields(h: str, rc: Any) -> tuple[int, str, bool, int, int]:
@@ -132,6 +137,9 @@ async def poll(eng: TxEngine, *, rebroadcast_signed: bool = True) -> list[Any]:
     # whose fate is unknown (SIGNED) or that the node has not vouched for within
     # ``presence_every`` seconds.
     now = time.monotonic()
+    if eng._progress[0] != mined_count:  # the account moved on: the clock restarts
+        eng._progress = (mined_count, eng.head, now)
+    _, progress_head, progress_at = eng._progress
     used = [r for r in pend if r.nonce < mined_count]
     unmined = [
         r
@@ -142,6 +150,20 @@ async def poll(eng: TxEngine, *, rebroadcast_signed: bool = True) -> list[Any]:
             or now - eng._last_seen.get(r.tx_hash, 0.0) >= cfg.presence_every
         )
     ]
+    # A superseded attempt (REPLACED, or DROPPED by an earlier pass) can still be the one the
+    # chain mined: a speed-up raced its original. While its nonce is used and no attempt of
+    # ours is known mined, ask its receipt too (ORPHAN_ASKS passes; after that the nonce went
+    # to a foreign tx and the attempts stay as they are).
+    ours_mined = {r.nonce for r in eng.records.values() if r.state in _MINED}
+    orphans = [
+        r
+        for r in eng.records.values()
+        if r.state in _SUPERSEDED
+        and r.nonce < mined_count
+        and r.nonce not in ours_mined
+        and eng._orphan_asks.get(r.tx_hash, 0) < ORPHAN_ASKS
+    ]
+    used += orphans
     calls = (
         [("eth_getTransactionReceipt", [r.tx_hash]) for r in used]
         + [("eth_getTransactionReceipt", [r.tx_hash]) for r in watch]
@@ -151,6 +173,17 @@ async def poll(eng: TxEngine, *, rebroadcast_signed: bool = True) -> list[Any]:
     receipts = {r.tx_hash: g for r, g in zip(used, got, strict=False)}
     watched = got[len(used) : len(used) + len(watch)]
     present = {r.tx_hash: g for r, g in zip(unmined, got[len(used) + len(watch) :], strict=True)}
+    for r in orphans:
+        rc = receipts.get(r.tx_hash)
+        if rc is None or isinstance(rc, Exception):
+            eng._orphan_asks[r.tx_hash] = eng._orphan_asks.get(r.tx_hash, 0) + 1
+            continue
+        bn, bh, ok, gas, price = _receipt_fields(r.tx_hash, rc)
+        events.append(TxMined(cid, sender, r.nonce, r.tx_hash, bn, bh, ok, gas, price))
+        if depth(bn) >= cfg.confirmations:
+            events.append(TxConfirmed(cid, sender, r.nonce, r.tx_hash, bn, depth(bn)))
+        settled.add(r.nonce)
+    used = used[: len(used) - len(orphans)]
 
     # mined ones first: a reorg may put them back into the pending set
     for r, rc in zip(watch, watched, strict=True):
@@ -174,7 +207,7 @@ async def poll(eng: TxEngine, *, rebroadcast_signed: bool = True) -> list[Any]:
     # a used nonce without a receipt: mined by a sibling or a foreign tx, or ours is being
     # mined right now (some nodes serve the count before the receipt). A third, rare round
     # trip asks whether the node still knows it before anything is called dropped.
-    no_receipt = [r for r in used if receipts.get(r.tx_hash) is None]
+    no_receipt = [r for r in used if receipts.get(r.tx_hash) is None and r.nonce not in settled]
     known: dict[str, Any] = {}
     if no_receipt:
         again = await eng.rpc.batch(
@@ -209,10 +242,21 @@ async def poll(eng: TxEngine, *, rebroadcast_signed: bool = True) -> list[Any]:
                     events.append(TxSent(cid, sender, r.nonce, r.tx_hash))
             first = eng._first_seen.setdefault(r.tx_hash, eng.head)
             first_at = eng._first_seen_at.setdefault(r.tx_hash, now)
+            # Only the head of the line can be stuck: a tx behind it waits for it, however
+            # many blocks pass (with automine every tx is a block of its own). It is stuck
+            # when the account made no progress for stuck_blocks / stuck_seconds since both
+            # it was first seen and the mined count last moved.
+            since_head = max(first, progress_head)
+            since_at = max(first_at, progress_at)
             if cfg.auto_replace and (
                 r.max_fee_per_gas < eng.next_base_fee
-                or eng.head - first >= cfg.stuck_blocks
-                or now - first_at >= cfg.stuck_seconds
+                or (
+                    r.nonce == mined_count
+                    and (
+                        eng.head - since_head >= cfg.stuck_blocks
+                        or now - since_at >= cfg.stuck_seconds
+                    )
+                )
             ):
                 stuck.add(r.nonce)
 

@@ -151,6 +151,23 @@ async def test_a_tx_held_without_new_blocks_is_replaced_after_stuck_seconds(rpc,
     assert rec.tx_hash == new[0]
 
 
+async def test_a_replaced_original_that_gets_mined_settles_its_nonce(rpc, make_engine):
+    # the speed-up loses the race: the chain mines the original it superseded
+    await rpc.call("evm_setAutomine", [False])
+    eng = await make_engine(auto_replace=False)
+    first = await eng.send(TxSpec(TO, value=4), fees=Fees(2 * GWEI, GWEI))
+    res = await eng.speed_up(first.record.nonce, fees=Fees(GWEI, 1))
+    assert eng.records[first.tx_hash].state is TxState.REPLACED
+    await rpc.call("anvil_dropTransaction", [res.tx_hash])
+    await rpc.send_raw_transaction(eng.records[first.tx_hash].raw_tx)
+    await mine(rpc)
+    evs = await eng.poll()
+    assert eng.records[first.tx_hash].state in MINED
+    assert eng.records[res.tx_hash].state is TxState.DROPPED
+    dropped = [e for e in evs if isinstance(e, TxDropped)]
+    assert [e.tx_hash for e in dropped] == [res.tx_hash] and first.tx_hash in dropped[0].reason
+
+
 async def test_fee_cap_refuses_a_replacement_and_journals_why(rpc, make_engine, journal):
     await rpc.call("evm_setAutomine", [False])
     eng = await make_engine(
