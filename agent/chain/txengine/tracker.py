@@ -204,23 +204,20 @@ async def poll(eng: TxEngine, *, rebroadcast_signed: bool = True) -> list[Any]:
         else:
             rebroadcast.append(r)
 
-    # a used nonce without a receipt: mined by a sibling or a foreign tx, or ours is being
-    # mined right now (some nodes serve the count before the receipt). A third, rare round
-    # trip asks whether the node still knows it before anything is called dropped.
+    # A used nonce without a receipt: mined by a sibling or a foreign tx, or ours is being
+    # mined right now (anvil under load counts the nonce before the receipt exists). A third,
+    # rare round trip asks the receipt again and the tx itself: a tx the node still knows is
+    # ours being mined, not a foreign one (look again next poll).
     no_receipt = [r for r in used if receipts.get(r.tx_hash) is None and r.nonce not in settled]
     known: dict[str, Any] = {}
     if no_receipt:
+        k = len(no_receipt)
         again = await eng.rpc.batch(
             [("eth_getTransactionReceipt", [r.tx_hash]) for r in no_receipt]
             + [("eth_getTransactionByHash", [r.tx_hash]) for r in no_receipt]
         )
-        for k, r in enumerate(no_receipt):
-            receipts[r.tx_hash] = again[k]
-            tx_now = again[len(no_receipt) + k]
-            # "known" = in a block (its receipt is coming) or the question failed; a tx still
-            # in the pool at a used nonce can never be mined (anvil can leave one "queued")
-            in_block = isinstance(tx_now, dict) and tx_now.get("blockHash") is not None
-            known[r.tx_hash] = tx_now if in_block or isinstance(tx_now, Exception) else None
+        receipts.update({r.tx_hash: g for r, g in zip(no_receipt, again[:k], strict=True)})
+        known = {r.tx_hash: g for r, g in zip(no_receipt, again[k:], strict=True)}
 
     for r in pend:
         rc = receipts.get(r.tx_hash)
