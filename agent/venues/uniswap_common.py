@@ -6,12 +6,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from eth_abi import encode
 from eth_utils import function_signature_to_4byte_selector as selector
 
 from agent.deploy.manifest import Manifest, TokenInfo
 from agent.errors import ValidationError
 from agent.model import Side, Spot
+from agent.signing.abi import encode
 from agent.venues.base import Capabilities, OrderType, TimeInForce
 from agent.wallet.multisend import Call
 

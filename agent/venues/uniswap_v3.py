@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 from decimal import Decimal
 
-from eth_abi import decode, encode
+from eth_abi import decode
 from eth_utils import function_signature_to_4byte_selector as selector
 
 from agent.chain.rpc import RpcClient
 from agent.deploy.manifest import Manifest
 from agent.errors import NoRouteError, RpcError
 from agent.model import Instrument, Quote, Side, VenueKind
+from agent.signing.abi import encode
 from agent.venues.uniswap_common import AMM_CAPABILITIES, approve, bound, resolve
 from agent.wallet.multisend import Call
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from eth_abi import encode
 from eth_utils import function_signature_to_4byte_selector as selector
 
+from agent.signing.abi import encode
 from agent.wallet.multisend import Call, multisend_calldata
 
 EXECUTE = selector("execute(address,uint256,bytes,uint8)")

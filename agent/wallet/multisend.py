@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from eth_abi import decode, encode
+from eth_abi import decode
 from eth_utils import keccak, to_checksum_address
 
 from agent.errors import UnsafePayloadError
+from agent.signing.abi import encode
 
 MULTISEND_SELECTOR = keccak(b"multiSend(bytes)")[:4]
 
