@@ -9,6 +9,7 @@ from eth_utils import function_signature_to_4byte_selector as selector
 
 from agent.chain.rpc import RpcClient
 from agent.deploy.manifest import Manifest
+from agent.errors import NoRouteError, RpcError
 from agent.model import Instrument, Quote, Side, VenueKind
 from agent.signing.abi import encode
 from agent.venues.uniswap_common import AMM_CAPABILITIES, approve, bound, resolve
@@ -40,7 +41,16 @@ class UniswapV2Venue:
         sel = GET_AMOUNTS_IN if legs.exact_out else GET_AMOUNTS_OUT
         data = sel + encode(["uint256", "address[]"], [legs.amount, path])
         tag = hex(block) if block is not None else "latest"
-        raw = await self.rpc.call("eth_call", [{"to": self.router, "data": "0x" + data.hex()}, tag])
+        try:
+            raw = await self.rpc.call(
+                "eth_call", [{"to": self.router, "data": "0x" + data.hex()}, tag]
+            )
+        except RpcError as e:  # the router reverts when the pair cannot fill the size
+            if "revert" not in str(e).lower():
+                raise
+            raise NoRouteError(
+                f"{self.id}: the V2 pair cannot fill {size} {instrument.symbol}: {e.message}"
+            ) from e  # type: ignore[union-attr]
         (amounts,) = decode(["uint256[]"], bytes.fromhex(raw[2:]))
         amount_in, amount_out = int(amounts[0]), int(amounts[-1])
         return Quote(

@@ -115,6 +115,26 @@ async def test_limit_denial_sends_nothing_and_is_journaled(
         await app.close()
 
 
+async def test_size_beyond_every_pool_is_no_route_and_sends_nothing(
+    world: DevWorld, l1_wallet: WalletDeployment, tmp_path: Path
+) -> None:
+    """Both routers revert when quoting more than their pools hold: each venue drops out
+    (NoRoute), the intent is refused as NO_ROUTE, nothing is sent."""
+    app = await _app(world, l1_wallet, tmp_path / "j.sqlite")
+    op = address_of(OPERATOR_KEY)
+    try:
+        nonce = world.devnets.l1.rpc("eth_getTransactionCount", op, "latest")
+        r = await app.pipeline.run(
+            SwapIntent("ocean", Side.BUY, "WETH", "USDC", Decimal(50_000), 30)
+        )
+        assert (r.status, r.code) == ("denied", "NO_ROUTE"), r
+        events = list(app.journal.read_stream(order_stream("ocean")))
+        assert events[-1].type == "OrderDenied"
+        assert world.devnets.l1.rpc("eth_getTransactionCount", op, "latest") == nonce
+    finally:
+        await app.close()
+
+
 async def test_operator_cannot_call_outside_the_policy(
     world: DevWorld, l1_wallet: WalletDeployment, l1_isolated: None, tmp_path: Path
 ) -> None:
