@@ -33,6 +33,7 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
+from agent.exchange_sim.binance import _STATUS as _EXEC_STATUS
 from agent.exchange_sim.binance import BinanceApi, f8
 from agent.exchange_sim.context import SimContext
 from agent.exchange_sim.exchange import EventKind, SimEvent
@@ -43,14 +44,6 @@ log = logging.getLogger(__name__)
 ZERO = Decimal(0)
 _DEPTH_LEVELS = 5000
 _MARKET_KINDS = ("depth", "ticker", "miniTicker", "bookTicker", "trade", "aggTrade")
-_EXEC_STATUS = {
-    SimOrderStatus.NEW: "NEW",
-    SimOrderStatus.PARTIALLY_FILLED: "PARTIALLY_FILLED",
-    SimOrderStatus.FILLED: "FILLED",
-    SimOrderStatus.CANCELLED: "CANCELED",
-    SimOrderStatus.REJECTED: "REJECTED",
-    SimOrderStatus.EXPIRED: "EXPIRED",
-}
 
 
 @dataclass(eq=False)

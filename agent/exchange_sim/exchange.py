@@ -195,14 +195,25 @@ class Exchange:
         self.orders[order.order_id] = order
         if client_id:
             self.by_client[(account, client_id)] = order.order_id
+        return order, self._match(order, inst, book, now)
+
+    def _match(
+        self, order: SimOrder, inst: SimInstrument, book: OrderBook, now: int
+    ) -> list[Trade]:
+        """Match ``order`` against its book, settle the trades, release what is no longer
+        reserved, record and announce them."""
         trades = book.match(order, self._trade_ids, now)
         for t in trades:
             self._settle_trade(t, inst)
+            maker = self.orders[t.maker_order_id]
+            if not maker.status.is_open and maker.locked:
+                # a buy filled below its limit keeps the difference locked: give it back
+                self._unreserve(maker, inst)
         if not order.status.is_open:
             self._unreserve(order, inst)
         self.trades.extend(trades)
         self._emit_after_match(order, trades)
-        return order, trades
+        return trades
 
     def cancel(self, account: str, order_id: int) -> SimOrder:
         order = self.orders.get(order_id)
@@ -252,14 +263,7 @@ class Exchange:
             raise
         now = self.clock()
         order.updated_ms = now
-        trades = book.match(order, self._trade_ids, now)
-        for t in trades:
-            self._settle_trade(t, inst)
-        if not order.status.is_open:
-            self._unreserve(order, inst)
-        self.trades.extend(trades)
-        self._emit_after_match(order, trades)
-        return order, trades
+        return order, self._match(order, inst, book, now)
 
     # --- expiry ------------------------------------------------------------------------
     def settle_expired(self) -> list[str]:

@@ -114,3 +114,14 @@ def test_insufficient_funds_rejected_without_side_effects():
         assert e.reason == "insufficient_funds"
     assert len(ex.orders) == n_orders
     assert ex.ledger.locked("a", "USDT") == 0
+
+
+def test_maker_filled_below_its_limit_releases_the_rest_of_its_lock():
+    """Found by the property above: a resting buy filled partly at a better price, then
+    completed as maker, kept the price improvement locked forever."""
+    ex = _fresh()
+    ex.place("b", "BTCUSDT", Side.SELL, Decimal("0.1"), Decimal("90"))
+    buy, _ = ex.place("a", "BTCUSDT", Side.BUY, Decimal("0.2"), Decimal("91"))  # 0.1 at 90
+    ex.place("c", "BTCUSDT", Side.SELL, Decimal("0.1"), None)  # takes the rest at 91
+    assert not buy.status.is_open and buy.locked == ZERO
+    assert all(b.locked == ZERO for b in ex.ledger.balances("a"))
