@@ -61,3 +61,8 @@ def bound(amount: int, slippage_bps: int, *, upper: bool) -> int:
 
 def approve(token: str, spender: str, amount: int) -> Call:
     return Call(token, APPROVE + encode(["address", "uint256"], [spender, amount]))
+
+
+def approved_swap(token_in: str, router: str, allowance: int, swap: bytes) -> list[Call]:
+    """approve exactly ``allowance`` -> swap -> approve(0): no allowance outlives the batch."""
+    return [approve(token_in, router, allowance), Call(router, swap), approve(token_in, router, 0)]

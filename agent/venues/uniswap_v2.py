@@ -12,7 +12,7 @@ from agent.deploy.manifest import Manifest
 from agent.errors import NoRouteError, RpcError
 from agent.model import Instrument, Quote, Side, VenueKind
 from agent.signing.abi import encode
-from agent.venues.uniswap_common import AMM_CAPABILITIES, approve, bound, resolve
+from agent.venues.uniswap_common import AMM_CAPABILITIES, approved_swap, bound, resolve
 from agent.wallet.multisend import Call
 
 GET_AMOUNTS_IN = selector("getAmountsIn(uint256,address[])")
@@ -80,11 +80,7 @@ class UniswapV2Venue:
                 [quote.amount_in, min_out, path, recipient, deadline],
             )
             allowance = quote.amount_in
-        return [
-            approve(token_in, self.router, allowance),
-            Call(self.router, swap),
-            approve(token_in, self.router, 0),
-        ]
+        return approved_swap(token_in, self.router, allowance, swap)
 
     async def close(self) -> None:
         return None

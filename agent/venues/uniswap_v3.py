@@ -13,7 +13,7 @@ from agent.deploy.manifest import Manifest
 from agent.errors import NoRouteError, RpcError
 from agent.model import Instrument, Quote, Side, VenueKind
 from agent.signing.abi import encode
-from agent.venues.uniswap_common import AMM_CAPABILITIES, approve, bound, resolve
+from agent.venues.uniswap_common import AMM_CAPABILITIES, approved_swap, bound, resolve
 from agent.wallet.multisend import Call
 
 PARAMS = "(address,address,uint24,address,uint256,uint256,uint256,uint160)"
@@ -99,11 +99,7 @@ class UniswapV3Venue:
             min_out = bound(quote.amount_out, slippage_bps, upper=False)
             params = (token_in, token_out, fee, recipient, deadline, quote.amount_in, min_out, 0)
             swap, allowance = EXACT_IN + encode([PARAMS], [params]), quote.amount_in
-        return [
-            approve(token_in, self.router, allowance),
-            Call(self.router, swap),
-            approve(token_in, self.router, 0),
-        ]
+        return approved_swap(token_in, self.router, allowance, swap)
 
     async def close(self) -> None:
         return None
