@@ -15,11 +15,8 @@ median of each stage measured alone. Baseline: the bare signature (coincurve) in
 
 from __future__ import annotations
 
-import contextlib
-import importlib
 import itertools
 import os
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -47,14 +44,6 @@ ADDR = {
     "multisend": "0x" + "77" * 20,
 }
 OPERATOR = "0x0000000000000000000000000000000000000a6e"  # examples/policy.toml's operator
-# modules that build calldata per order with eth_abi.encode; the "fast_abi" variants measure
-# the path with agent.signing.abi.encode (same bytes, tested) imported there instead
-ABI_SITES = (
-    "agent.venues.uniswap_v3",
-    "agent.venues.uniswap_common",
-    "agent.wallet.module",
-    "agent.wallet.multisend",
-)
 
 
 def _risk() -> Any:
@@ -191,23 +180,7 @@ def _signer() -> Any:
     return LocalSigner(KEY).sign_transaction_sync
 
 
-@contextlib.contextmanager
-def _fast_abi() -> Iterator[None]:
-    """Swap eth_abi.encode for agent.signing.abi.encode in the calldata builders (restored)."""
-    from agent.signing import abi
-
-    mods = [importlib.import_module(m) for m in ABI_SITES]
-    saved = [m.encode for m in mods]  # type: ignore[attr-defined]
-    for m in mods:
-        m.encode = abi.encode  # type: ignore[attr-defined]
-    try:
-        yield
-    finally:
-        for m, f in zip(mods, saved, strict=True):
-            m.encode = f  # type: ignore[attr-defined]
-
-
-def _measure(name: str, guarded: bool, fast: bool, risk: Any, sign: Any, guard: Any) -> dict:
+def _measure(name: str, guarded: bool, risk: Any, sign: Any, guard: Any) -> dict:
     build = _builder(guard if guarded else None)
     skipped = [n for n, f in (("risk", risk), ("build", build), ("sign", sign)) if f is None]
     ids = itertools.count()
@@ -237,18 +210,17 @@ def _measure(name: str, guarded: bool, fast: bool, risk: Any, sign: Any, guard: 
     ours: list[float] = []
     bare: list[float] = []
     stages: dict[str, float] = {}
-    with _fast_abi() if fast else contextlib.nullcontext():
-        for _ in range(ROUNDS):  # interleaved so machine noise hits both alike
-            ours += sample_us(path, N)
-            bare += sample_us(lambda: key.sign_recoverable(digest, hasher=None), N)
-        intent = SwapIntent("stage", Side.BUY, "WETH", "USDC", size, 30)
-        if risk is not None:
-            stages["risk_gate"] = _median(sample_us(lambda: risk("stage", size), N // 2))
-        if build is not None:
-            stages["build"] = _median(sample_us(lambda: build(intent), N // 2))
-            if sign is not None:
-                tx = build(intent)
-                stages["sign"] = _median(sample_us(lambda: sign(tx), N // 2))
+    for _ in range(ROUNDS):  # interleaved so machine noise hits both alike
+        ours += sample_us(path, N)
+        bare += sample_us(lambda: key.sign_recoverable(digest, hasher=None), N)
+    intent = SwapIntent("stage", Side.BUY, "WETH", "USDC", size, 30)
+    if risk is not None:
+        stages["risk_gate"] = _median(sample_us(lambda: risk("stage", size), N // 2))
+    if build is not None:
+        stages["build"] = _median(sample_us(lambda: build(intent), N // 2))
+        if sign is not None:
+            tx = build(intent)
+            stages["sign"] = _median(sample_us(lambda: sign(tx), N // 2))
     used = ["oms_gate", "risk", "build", "sign", "journal_encode"]
     if guarded:
         used.insert(3, "policy_guard")
@@ -260,21 +232,17 @@ def _measure(name: str, guarded: bool, fast: bool, risk: Any, sign: Any, guard: 
         stages_p50_us=stages,
         used=[n for n in used if n not in skipped],
         skipped=skipped,
-        abi="agent.signing.abi.encode" if fast else "eth_abi.encode",
     )
 
 
 def run() -> list[dict[str, Any]]:
-    """The path as built today (eth_abi) and with the fast encoder adopted, each without and
-    with the signing-policy guard (the guard's own build stage includes its check)."""
+    """The path without and with the signing-policy guard (the guarded variant's build stage
+    includes the guard's check). Calldata goes through agent.signing.abi.encode, as wired."""
     risk, sign, guard = _risk(), _signer(), _guard()
-    variants = [("path.intent_to_signed", False, False)]
+    variants = [("path.intent_to_signed", False)]
     if guard is not None:
-        variants.append(("path.intent_to_signed_guarded", True, False))
-    variants.append(("path.intent_to_signed_fast_abi", False, True))
-    if guard is not None:
-        variants.append(("path.intent_to_signed_fast_abi_guarded", True, True))
-    return [_measure(n, g, f, risk, sign, guard) for n, g, f in variants]
+        variants.append(("path.intent_to_signed_guarded", True))
+    return [_measure(n, g, risk, sign, guard) for n, g in variants]
 
 
 def _median(xs: list[float]) -> float:
