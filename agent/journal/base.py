@@ -7,7 +7,7 @@ hash-chained to the previous one (see :mod:`agent.journal.hashing`).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Awaitable, Collection, Iterator, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Final, NamedTuple, Protocol, runtime_checkable
@@ -33,8 +33,10 @@ class RecordedEvent(NamedTuple):
     event: Any = None
 
 
-@dataclass(frozen=True, slots=True)
-class AppendResult:
+class AppendResult(NamedTuple):
+    """Where an append landed (immutable; a NamedTuple because the writer builds one per
+    append on the group-commit path, 5x cheaper than a frozen dataclass)."""
+
     stream: str
     first_version: int
     last_version: int
@@ -94,9 +96,12 @@ class Store(Protocol):
         (``NO_STREAM`` = must not exist, ``ANY`` = no check)."""
         ...
 
-    async def append_async(
+    def append_async(
         self, stream: str, expected_version: int, events: Sequence[Any]
-    ) -> AppendResult: ...
+    ) -> Awaitable[AppendResult]:
+        """``await store.append_async(...)``: same as ``append`` without blocking the loop.
+        Bad arguments raise at the call, before anything is queued."""
+        ...
 
     def version(self, stream: str) -> int:
         """Current version of ``stream`` (0 when it does not exist)."""
@@ -109,6 +114,13 @@ class Store(Protocol):
     def read_all(
         self, from_position: int = 1, *, decode: bool = True
     ) -> Iterator[RecordedEvent]: ...
+
+    def replay(
+        self, from_position: int = 1, types: Collection[str] | None = None
+    ) -> Iterator[tuple[int, Any]]:
+        """(position, event) in order, decoding only records whose type is in ``types``
+        (all when None): what rebuilding state reads."""
+        ...
 
     def head(self) -> tuple[int, bytes]:
         """(last position, its hash); (0, GENESIS) for an empty journal."""

@@ -12,6 +12,7 @@ are stable across runs and machines.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import re
 import types
@@ -123,7 +124,37 @@ def _enc_expr(name: str, tp: Any, env: dict[str, Any], attr: str = "") -> str:
         args = [a for a in typing.get_args(tp) if a is not type(None)]
         if len(args) == 1 and len(typing.get_args(tp)) == 2:
             return f"(None if {attr} is None else {_enc_expr(name, args[0], env, attr)})"
+    targs = typing.get_args(tp)
+    if typing.get_origin(tp) is tuple and len(targs) == 2 and targs[1] is Ellipsis:
+        # tuple[X, ...] of exactly-typed items in one helper call; anything else (a float
+        # among strs, a bad nested value) goes through to_jsonable, which names the path
+        env[f"_tup_{name}"] = _tuple_encoder(targs[0], name)
+        return f"_tup_{name}({attr})"
     return fallback
+
+
+def _tuple_encoder(item: Any, field: str) -> Callable[[Any], Any]:
+    if item in (str, int, bool):
+
+        def scalars(v: Any) -> Any:
+            if type(v) is tuple and all([type(x) is item for x in v]):
+                return list(v)
+            return to_jsonable(v, field)
+
+        return scalars
+    if isinstance(item, type) and dataclasses.is_dataclass(item):
+
+        def records(v: Any) -> Any:
+            if type(v) is tuple and all([type(x) is item for x in v]):
+                enc = _dataclass_encoder(item)  # looked up on use: the item may be our own class
+                try:
+                    return [enc(x) for x in v]
+                except ValidationError:
+                    pass  # to_jsonable raises it again with the full path, e.g. verdicts[0].code
+            return to_jsonable(v, field)
+
+        return records
+    return functools.partial(to_jsonable, field=field)
 
 
 def _dataclass_encoder(cls: type) -> Callable[[Any], dict[str, Any]]:

@@ -1,12 +1,17 @@
 """SQLite journal: WAL mode, synchronous=FULL, hash-chained records, group commit.
 
-One writer thread owns the write connection. Appends from any thread (``append``) or any
-event loop (``append_async``) are queued; the writer takes everything queued, checks each
-request's expected version, chains and inserts all their records in ONE transaction and
-commits once (one fsync for the whole group), then answers each request. A request returns
-only after that commit, so "append, then send" is write-ahead by construction.
+Appends from any thread (``append``) or any event loop (``append_async``) are grouped: each
+group's expected versions are checked, its records chained and inserted in ONE transaction
+and committed once (one fsync for the whole group), then each request is answered. A request
+returns only after that commit, so "append, then send" is write-ahead by construction.
 
-Several processes may open the same file: each batch starts with ``BEGIN IMMEDIATE`` (the
+Who commits a group: a writer thread owns the queue of groups from threads, and of small
+groups from event loops (a lone append never blocks its loop for an fsync). An event loop
+whose turn produced ``inline_min`` or more appends is saturated; it commits that group on its
+own thread, which saves the hand-off between threads (bench: journal.append vs
+journal.append_threaded). Both use one write connection under one lock.
+
+Several processes may open the same file: each group starts with ``BEGIN IMMEDIATE`` (the
 SQLite write lock) and re-reads the head, so a stale in-memory version cache is detected
 and dropped rather than trusted.
 """
@@ -122,6 +127,7 @@ class _LoopBatch:
 
     loop: asyncio.AbstractEventLoop
     requests: list[_Request]
+    events: int  # sum of len(r.encoded): the writer sizes groups without walking requests
 
 
 def _resolve(requests: list[_Request], outcomes: list[AppendResult | Exception]) -> None:
@@ -144,12 +150,14 @@ class SqliteJournal:
         registry: EventRegistry | None = None,
         max_batch_events: int = 20_000,
         loop_chunk: int = 1024,
+        inline_min: int = 64,
         clock: Callable[[], int] = time.time_ns,
     ) -> None:
         self.path = Path(path)
         self.registry = registry or default_registry
         self._max_batch = max_batch_events
         self._loop_chunk = loop_chunk
+        self._inline_min = inline_min if inline_min > 0 else 1 << 62
         self._clock = clock
         if self.path.parent and not self.path.parent.exists():
             raise ValidationError(
@@ -171,11 +179,20 @@ class SqliteJournal:
         self._writer: threading.Thread | None = None
         self._loop_batches: dict[asyncio.AbstractEventLoop, _LoopBatch] = {}
         self.commits = 0  # transactions committed by this instance (group-commit telemetry)
+        self.inline_commits = 0  # of which committed on the appending event loop's thread
         self._wlock = threading.Lock()
+        # One write connection, used by whoever holds _txn: the writer thread, or an event
+        # loop committing its own large group in place (see _flush_loop_batch).
+        self._txn = threading.Lock()
+        self._wconn: sqlite3.Connection | None = None
+        # groups each loop has handed to the writer and not had answered yet: while any is
+        # out, that loop's next group queues behind it (journal order = call order)
+        self._handed: dict[asyncio.AbstractEventLoop, int] = {}
         self._closed = False
         # writer-thread state (touched only by the writer thread)
         self._w_versions: dict[str, int] = {}
         self._w_head: tuple[int, bytes] | None = None
+        self._w_qtypes: dict[str, str] = {}  # event type -> its JSON-quoted form, for hashing
 
     # --- writing ---------------------------------------------------------------------------
     def _encode(self, stream: str, expected: int, events: Sequence[Any]) -> _Request:
@@ -212,75 +229,114 @@ class SqliteJournal:
         self._submit(req)
         return req.future.result()
 
-    async def append_async(
+    def append_async(
         self, stream: str, expected_version: int, events: Sequence[Any]
-    ) -> AppendResult:
-        """Same as ``append``; appends made in the same loop turn share one commit."""
+    ) -> asyncio.Future[AppendResult]:
+        """Same as ``append``, awaited: ``await journal.append_async(...)``. Appends made in
+        the same loop turn share one commit. A plain function returning the future (not a
+        coroutine): at 50k appends/s a coroutine frame per append is measurable. Bad
+        arguments raise here, at the call, and nothing is queued."""
         req = self._encode(stream, expected_version, events)
         loop = asyncio.get_running_loop()
-        req.future = loop.create_future()
+        req.future = fut = loop.create_future()
         batch = self._loop_batches.get(loop)
         if batch is None:
-            batch = self._loop_batches[loop] = _LoopBatch(loop, [])
+            batch = self._loop_batches[loop] = _LoopBatch(loop, [], 0)
             # runs after every task already ready this turn, so their appends join the batch
             loop.call_soon(self._flush_loop_batch, loop)
         batch.requests.append(req)
+        batch.events += len(req.encoded)
         if len(batch.requests) >= self._loop_chunk:
             # hand over a full chunk now: the writer's fsync and SQLite work (GIL released)
             # then overlap with this loop encoding the next chunk
             self._flush_loop_batch(loop)
-        return await req.future
+        return fut
 
     def _flush_loop_batch(self, loop: asyncio.AbstractEventLoop) -> None:
         batch = self._loop_batches.pop(loop, None)
-        if batch is not None:
-            self._submit(batch)
+        if batch is None:
+            return
+        if self._closed:  # closed within this loop turn: nothing was written
+            err = JournalError(f"journal {self.path} was closed before these appends were written")
+            _resolve(batch.requests, [err] * len(batch.requests))
+            return
+        if len(batch.requests) >= self._inline_min and not self._handed.get(loop):
+            # A group this large means the loop makes appends faster than one fsync takes:
+            # it is saturated, and the thread hand-off (the writer waking on another core,
+            # every request's objects crossing between the cores, the answer waking the
+            # loop) costs more than the commit blocks it: ~20% of the throughput, measured
+            # by bench/suites/journal.py. Small groups keep the writer, so a lone append
+            # never stalls the loop for an fsync.
+            self._commit_inline(batch)
+            return
+        self._handed[loop] = self._handed.get(loop, 0) + 1
+        self._submit(batch)
+
+    def _commit_inline(self, batch: _LoopBatch) -> None:
+        with self._txn:
+            outcomes = self._commit(self._write_conn(), batch.requests)
+        self.inline_commits += 1
+        _resolve(batch.requests, outcomes)
+
+    def _answered(self, loop: asyncio.AbstractEventLoop) -> None:
+        """On ``loop``: the writer answered one of its groups."""
+        left = self._handed.get(loop, 0) - 1
+        if left > 0:
+            self._handed[loop] = left
+        else:
+            self._handed.pop(loop, None)
+
+    def _write_conn(self) -> sqlite3.Connection:
+        """The write connection (caller holds ``_txn``), opened on first use."""
+        if self._wconn is None:
+            conn = sqlite3.connect(
+                self.path, isolation_level=None, check_same_thread=False, timeout=30
+            )
+            conn.execute("PRAGMA journal_mode=WAL")
+            # FULL: the WAL is fsync'd at every commit, so a returned append survives power loss.
+            conn.execute("PRAGMA synchronous=FULL")
+            self._wconn = conn
+        return self._wconn
 
     def _write_loop(self) -> None:
-        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
-        conn.execute("PRAGMA journal_mode=WAL")
-        # FULL: the WAL is fsync'd at every commit, so a returned append survives power loss.
-        conn.execute("PRAGMA synchronous=FULL")
-        try:
-            stop = False
-            while not stop:
-                first = self._q.get()
-                if first is _STOP:
+        """The writer thread. The write connection outlives it: close() closes that."""
+        stop = False
+        while not stop:
+            first = self._q.get()
+            if first is _STOP:
+                break
+            items = [first]
+            n = self._size(first)
+            while n < self._max_batch:
+                try:
+                    nxt = self._q.get_nowait()
+                except queue.Empty:
                     break
-                items = [first]
-                n = self._size(first)
-                while n < self._max_batch:
-                    try:
-                        nxt = self._q.get_nowait()
-                    except queue.Empty:
-                        break
-                    if nxt is _STOP:
-                        stop = True
-                        break
-                    items.append(nxt)
-                    n += self._size(nxt)
-                reqs = [
-                    r for it in items for r in (it.requests if type(it) is _LoopBatch else (it,))
-                ]
-                outcomes = self._commit(conn, reqs)
-                self._answer(items, iter(outcomes))
-        finally:
-            conn.close()
+                if nxt is _STOP:
+                    stop = True
+                    break
+                items.append(nxt)
+                n += self._size(nxt)
+            reqs = [r for it in items for r in (it.requests if type(it) is _LoopBatch else (it,))]
+            with self._txn:
+                outcomes = self._commit(self._write_conn(), reqs)
+            self._answer(items, iter(outcomes))
 
     @staticmethod
     def _size(item: Any) -> int:
-        if type(item) is _LoopBatch:
-            return sum(len(r.encoded) for r in item.requests)
-        return len(item.encoded)
+        return item.events if type(item) is _LoopBatch else len(item.encoded)
 
-    @staticmethod
-    def _answer(items: list[Any], outcomes: Iterator[AppendResult | Exception]) -> None:
+    def _resolve_group(self, batch: _LoopBatch, outcomes: list[AppendResult | Exception]) -> None:
+        self._answered(batch.loop)
+        _resolve(batch.requests, outcomes)
+
+    def _answer(self, items: list[Any], outcomes: Iterator[AppendResult | Exception]) -> None:
         for it in items:
             if type(it) is _LoopBatch:
                 res = [next(outcomes) for _ in it.requests]
                 # RuntimeError: the loop was closed meanwhile, so nobody is waiting
                 with contextlib.suppress(RuntimeError):
-                    it.loop.call_soon_threadsafe(_resolve, it.requests, res)
+                    it.loop.call_soon_threadsafe(self._resolve_group, it, res)
             else:
                 out = next(outcomes)
                 if isinstance(out, Exception):
@@ -321,7 +377,9 @@ class SqliteJournal:
             self._load_versions(conn, {r.stream for r in batch})
             versions = self._w_versions
             params: list[Any] = []  # flat: 8 per row, straight into the multi-row INSERT
-            sha256, q = hashlib.sha256, _json_str
+            sha256, q, qtypes = hashlib.sha256, _json_str, self._w_qtypes
+            # one timestamp per group: its records are committed, hence recorded, together
+            ts = clock()
             for req in batch:
                 s = req.stream
                 cur = pending[s] if s in pending else versions[s]
@@ -338,9 +396,11 @@ class SqliteJournal:
                 for type_, data in req.encoded:
                     pos += 1
                     cur += 1
-                    ts = clock()
+                    qt = qtypes.get(type_)
+                    if qt is None:
+                        qt = qtypes[type_] = q(type_)
                     # = chain_hash(prev, s, cur, type_, ts, data), inlined (hot loop)
-                    h = sha256(prev + f"[{qs},{cur},{q(type_)},{ts},{data}]".encode()).digest()
+                    h = sha256(prev + f"[{qs},{cur},{qt},{ts},{data}]".encode()).digest()
                     params += (pos, s, cur, type_, ts, data, prev, h)
                     prev = h
                 pending[s] = cur
@@ -530,6 +590,9 @@ class SqliteJournal:
         if self._writer is not None:
             self._q.put(_STOP)
             self._writer.join()
+        with self._txn:
+            if self._wconn is not None:
+                self._wconn.close()
         with self._rlock:
             self._rconn.close()
 

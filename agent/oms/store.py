@@ -14,7 +14,6 @@ from decimal import Decimal
 from typing import Any
 
 from agent.journal.codec import canonical_json
-from agent.journal.codec import registry as _registry
 from agent.model import TradingState
 from agent.oms import order as om
 from agent.oms import tx as tm
@@ -120,20 +119,23 @@ class OrderStore:
     def catch_up(
         self, journal: Any, until: int | None = None, from_position: int | None = None
     ) -> int:
-        """Fold records after ``self.position`` (through ``until``); returns how many.
+        """Fold records after ``self.position`` (through ``until``, else through the head as
+        it is now); returns how many.
 
-        Only OMS event types are decoded: the journal is shared with other areas (bridge,
-        options, ...) whose event types a CLI process may not even have imported."""
-        apply, decode, n = self.apply, _registry.decode, 0
+        Only OMS event types are decoded (``journal.replay(types=...)`` skips the rest
+        undecoded): the journal is shared with other areas (bridge, options, ...) whose event
+        types a CLI process may not even have imported."""
+        apply, n = self.apply, 0
         start = from_position if from_position is not None else self.position + 1
-        for rec in journal.read_all(start, decode=False):
-            if until is not None and rec.position > until:
+        last = journal.head()[0] if until is None else until
+        if last < start:
+            return 0
+        for pos, ev in journal.replay(start, types=OMS_EVENT_NAMES):
+            if pos > last:  # appended after we looked: the next catch_up folds it
                 break
-            if rec.type in OMS_EVENT_NAMES:
-                apply(decode(rec.type, rec.data), rec.position)
-                n += 1
-            else:
-                self.position = rec.position
+            apply(ev, pos)
+            n += 1
+        self.position = last
         return n
 
     # --- queries ----------------------------------------------------------------------------

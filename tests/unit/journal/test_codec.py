@@ -131,3 +131,39 @@ def test_a_record_missing_a_required_field_is_a_journal_error() -> None:
 def test_lone_surrogate_is_refused_not_journaled() -> None:
     with pytest.raises(ValidationError, match="surrogate"):
         dumps({"a": "\ud800"})
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    tags: tuple[str, ...]
+    legs: tuple[Inner, ...]
+    ids: tuple[int, ...] = ()
+
+
+@given(
+    st.lists(st.text(max_size=5), max_size=4),
+    st.lists(st.tuples(st.integers(), st.decimals(allow_nan=False, allow_infinity=False)), max_size=3),
+    st.lists(st.integers(), max_size=3),
+)
+def test_tuple_fields_encode_as_the_generic_path_does(
+    tags: list[str], legs: list[tuple[int, Decimal]], ids: list[int]
+) -> None:
+    """The generated tuple[X, ...] fast path gives the same text as the reflective encoder."""
+    from agent.journal.codec import to_jsonable
+
+    b = Batch(tuple(tags), tuple(Inner(a, p) for a, p in legs), tuple(ids))
+    generic = {
+        "ids": to_jsonable(b.ids),
+        "legs": [to_jsonable(x) for x in b.legs],
+        "tags": to_jsonable(b.tags),
+    }
+    assert canonical_json(b) == dumps(generic)
+
+
+def test_a_bad_item_in_a_tuple_field_is_refused_with_its_path() -> None:
+    with pytest.raises(ValidationError, match=r"tags\[1\]"):
+        canonical_json(Batch(("a", 1.5), ()))  # type: ignore[arg-type]
+    with pytest.raises(ValidationError, match=r"legs\[1\]\.price"):
+        canonical_json(Batch((), (Inner(1, Decimal(1)), Inner(2, 0.5))))  # type: ignore[arg-type]
+    with pytest.raises(ValidationError, match=r"ids\[0\]"):
+        canonical_json(Batch((), (), (2.0,)))  # type: ignore[arg-type]

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.errors import ConcurrencyConflictError, ValidationError
+from agent.errors import ConcurrencyConflictError, JournalError, ValidationError
 from agent.journal import ANY, GENESIS, NO_STREAM, EventRegistry, SqliteJournal, TamperKind
 from agent.journal.codec import UnknownEventTypeError
 
@@ -237,3 +237,63 @@ async def test_a_conflict_fails_alone_inside_its_group(journal: SqliteJournal) -
     )
     assert isinstance(out[1], ConcurrencyConflictError)
     assert out[0].last_position == 1 and out[2].last_position == 2 and journal.commits == 1
+
+
+async def test_a_large_loop_group_commits_in_place_a_small_one_on_the_writer(
+    tmp_path: Path,
+) -> None:
+    with SqliteJournal(tmp_path / "j.sqlite", registry=reg, inline_min=8) as j:
+        small = await asyncio.gather(*(j.append_async(f"a{i}", 0, [Ping(i)]) for i in range(3)))
+        assert j.commits == 1 and j.inline_commits == 0
+        big = await asyncio.gather(*(j.append_async(f"b{i}", 0, [Ping(i)]) for i in range(8)))
+        assert j.commits == 2 and j.inline_commits == 1
+        assert [r.last_position for r in small + big] == list(range(1, 12))
+    # durable: a fresh instance reads the same chain
+    with SqliteJournal(tmp_path / "j.sqlite", registry=reg) as again:
+        rep = again.verify()
+        assert rep.ok and rep.records == 11
+
+
+async def test_a_large_group_waits_behind_the_loops_group_still_at_the_writer(
+    tmp_path: Path,
+) -> None:
+    """Versions claimed in call order (as the tx engine's background appends do) stay in
+    order: a large group must not be committed in place ahead of a small one the writer has
+    not answered yet, or its expected versions would conflict."""
+    with SqliteJournal(tmp_path / "j.sqlite", registry=reg, inline_min=4) as j:
+        first = j.append_async("s", 0, [Ping(0)])  # 1 request: goes to the writer
+        await asyncio.sleep(0)  # the turn ends: that group is handed over, not yet answered
+        rest = [j.append_async("s", v, [Ping(v)]) for v in range(1, 6)]  # 5 >= inline_min
+        out = await asyncio.gather(first, *rest)
+        assert [r.last_version for r in out] == [1, 2, 3, 4, 5, 6]
+        assert j.inline_commits == 0  # it queued behind the first group instead
+        assert [r.event.n for r in j.read_stream("s")] == [0, 1, 2, 3, 4, 5]
+
+
+async def test_in_place_commits_and_other_threads_share_one_chain(tmp_path: Path) -> None:
+    with SqliteJournal(tmp_path / "j.sqlite", registry=reg, inline_min=16) as j:
+
+        def sync_writer(k: int) -> None:
+            for i in range(40):
+                j.append(f"t{k}", i, [Ping(i)])
+
+        ts = [threading.Thread(target=sync_writer, args=(k,)) for k in range(3)]
+        for t in ts:
+            t.start()
+        for round_ in range(10):
+            await asyncio.gather(*(j.append_async(f"l{i}", round_, [Ping(i)]) for i in range(32)))
+        for t in ts:
+            t.join()
+        assert j.inline_commits >= 1
+        rep = j.verify()
+        assert rep.ok and rep.records == 3 * 40 + 10 * 32
+
+
+async def test_appends_pending_when_the_journal_closes_fail_not_hang(tmp_path: Path) -> None:
+    j = SqliteJournal(tmp_path / "j.sqlite", registry=reg)
+    fut = j.append_async("s", 0, [Ping(1)])
+    j.close()  # before the loop turn ends and the group is flushed
+    with pytest.raises(JournalError, match="closed before"):
+        await fut
+    with pytest.raises(JournalError, match="closed"):
+        j.append_async("s", 0, [Ping(2)])
