@@ -6,7 +6,7 @@ consumed by another transaction, ends it. A reorg puts a mined transaction back 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
@@ -92,16 +92,27 @@ def apply_tx(rec: TxRecord | None, ev: Any) -> TxRecord:
         raise IllegalTransitionError(
             f"tx {h}: {type(ev).__name__} is not allowed in state {rec.state.value}"
         )
+    # positional construction, not dataclasses.replace (4-5x slower): a poll folds a
+    # TxMined and a TxConfirmed for every receipt
+    r = rec
     if type(ev) is TxMined:
-        return replace(
-            rec,
-            state=nxt,
-            block_number=ev.block_number,
-            block_hash=ev.block_hash,
-            success=ev.success,
-        )
+        return TxRecord(*_ids(r), nxt, ev.block_number, ev.block_hash, ev.success, r.reason)
     if type(ev) is TxReorged:
-        return replace(rec, state=nxt, block_number=None, block_hash=None, success=None)
-    if type(ev) is TxDropped:
-        return replace(rec, state=nxt, reason=ev.reason)
-    return replace(rec, state=nxt)
+        return TxRecord(*_ids(r), nxt, None, None, None, r.reason)
+    reason = ev.reason if type(ev) is TxDropped else r.reason
+    return TxRecord(*_ids(r), nxt, r.block_number, r.block_hash, r.success, reason)
+
+
+def _ids(r: TxRecord) -> tuple[Any, ...]:
+    """The fields a transition never changes, in TxRecord's order."""
+    return (
+        r.chain_id,
+        r.sender,
+        r.nonce,
+        r.tx_hash,
+        r.raw_tx,
+        r.max_fee_per_gas,
+        r.max_priority_fee_per_gas,
+        r.client_order_id,
+        r.replaces,
+    )

@@ -91,6 +91,10 @@ class TxEngine:
         self.nonces = NonceManager(rpc, signer.address, max_gap=config.max_nonce_gap)
         self.records: dict[str, TxRecord] = {}
         self.by_nonce: dict[int, list[str]] = {}
+        # hashes the tracker still looks at (insertion-ordered set): every record until a
+        # poll retires it as final (see tracker.retire), so a poll's cost follows what is in
+        # flight, not every transaction the engine ever sent
+        self.open: dict[str, None] = {}
         self._requests: dict[str, TxRequest] = {}
         self._version = 0
         self._fees: tuple[float, Fees] | None = None
@@ -120,6 +124,7 @@ class TxEngine:
         self.records[h] = rec
         if isinstance(ev, TxSigned):
             self.by_nonce.setdefault(ev.nonce, []).append(ev.tx_hash)
+            self.open[ev.tx_hash] = None
 
     async def _append(self, events: Sequence[Any]) -> None:
         """Durable append, then fold. Versions are claimed before awaiting so concurrent sends
@@ -195,6 +200,7 @@ class TxEngine:
         self.records.clear()
         self._anchor = None
         self.by_nonce.clear()
+        self.open.clear()
         self._version = 0
         for r in self.journal.read_stream(self.stream):
             self._apply(r.event)

@@ -57,12 +57,12 @@ async def poll(eng: TxEngine, *, rebroadcast_signed: bool = True) -> list[Any]:
     cfg = eng.config
     sender = eng.sender.lower()
     cid = eng.chain_id
-    pend = [
-        r for r in eng.records.values() if r.state.pending and r.tx_hash not in eng._broadcasting
-    ]
+    records = eng.records
+    tracked = [records[h] for h in eng.open]
+    pend = [r for r in tracked if r.state.pending and r.tx_hash not in eng._broadcasting]
     watch = [
         r
-        for r in eng.records.values()
+        for r in tracked
         if r.state is TxState.MINED
         or (
             r.state is TxState.CONFIRMED
@@ -154,10 +154,10 @@ async def poll(eng: TxEngine, *, rebroadcast_signed: bool = True) -> list[Any]:
     # chain mined: a speed-up raced its original. While its nonce is used and no attempt of
     # ours is known mined, ask its receipt too (ORPHAN_ASKS passes; after that the nonce went
     # to a foreign tx and the attempts stay as they are).
-    ours_mined = {r.nonce for r in eng.records.values() if r.state in _MINED}
+    ours_mined = {r.nonce for r in tracked if r.state in _MINED}
     orphans = [
         r
-        for r in eng.records.values()
+        for r in tracked
         if r.state in _SUPERSEDED
         and r.nonce < mined_count
         and r.nonce not in ours_mined
@@ -290,6 +290,7 @@ async def poll(eng: TxEngine, *, rebroadcast_signed: bool = True) -> list[Any]:
     if any(isinstance(e, TxReorged) for e in events):
         new_anchor = None  # re-check every watched receipt next pass
     eng._anchor = new_anchor
+    retire(eng)
     if any(isinstance(e, TxMined) for e in events):
         crash_point("before_receipt_recorded")
     # Chain observations are not write-ahead (a restart asks the chain again): fold them now,
@@ -310,6 +311,33 @@ async def poll(eng: TxEngine, *, rebroadcast_signed: bool = True) -> list[Any]:
         with contextlib.suppress(FeeCapExceededError):
             await eng.speed_up(n)
     return events
+
+
+def retire(eng: TxEngine) -> None:
+    """Drop from ``eng.open`` what no poll will look at again: a transaction confirmed
+    ``reorg_window`` blocks deep (``watch`` stops there), and the superseded attempts of its
+    nonce (the chain's word on that nonce is final) or whose receipt asks are used up.
+    Pending and recently mined transactions always stay."""
+    cfg, records, head = eng.config, eng.records, eng.head
+    final: set[int] = set()
+    gone: list[str] = []
+    for h in eng.open:
+        r = records[h]
+        if (
+            r.state is TxState.CONFIRMED
+            and r.block_number is not None
+            and head - r.block_number >= cfg.reorg_window
+        ):
+            final.add(r.nonce)
+            gone.append(h)
+    for h in eng.open:
+        r = records[h]
+        if r.state in _SUPERSEDED and (
+            r.nonce in final or eng._orphan_asks.get(h, 0) >= ORPHAN_ASKS
+        ):
+            gone.append(h)
+    for h in gone:
+        del eng.open[h]
 
 
 _PRICED_OUT = ("base fee", "underpriced", "fee too low", "feecap", "fee cap")
