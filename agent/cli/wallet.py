@@ -143,7 +143,9 @@ def deploy(
     console.print(f"module   {w.module}  operator {w.operator}")
     console.print(f"policy   {w.policy_file}")
     if w.executed:
-        console.print("PolicyModule enabled and configured from the policy (owner signatures collected)")
+        console.print(
+            "PolicyModule enabled and configured from the policy (owner signatures collected)"
+        )
     else:
         d = w.config_tx.describe()
         console.print(

@@ -46,7 +46,10 @@ def setup_wallets(world: DevWorld) -> tuple[WalletDeployment, WalletDeployment]:
     t2 = Transactor(world.devnets.l2.rpc_url, DEPLOYER_KEY)
     l1_safe = predict_safe(t1, world.l1, owners, 2)
     common = dict(
-        owners=owners, threshold=2, operator=address_of(OPERATOR_KEY), owner_keys=list(OWNER_KEYS),
+        owners=owners,
+        threshold=2,
+        operator=address_of(OPERATOR_KEY),
+        owner_keys=list(OWNER_KEYS),
         guardian=address_of(GUARDIAN_KEY),
     )
     w2 = deploy_wallet(

@@ -163,7 +163,9 @@ def deploy_dev_wallet(
     :func:`agent.wallet.deploy.deploy_wallet` (policy_vars, policy_out, guardian, ...)."""
     from agent.wallet.deploy import deploy_wallet
 
-    chain, manifest = (world.devnets.l1, world.l1) if layer == "l1" else (world.devnets.l2, world.l2)
+    chain, manifest = (
+        (world.devnets.l1, world.l1) if layer == "l1" else (world.devnets.l2, world.l2)
+    )
     tx = Transactor(chain.rpc_url, DEPLOYER_KEY)
     w = deploy_wallet(
         tx, manifest, owners=[address_of(k) for k in OWNER_KEYS], threshold=2,

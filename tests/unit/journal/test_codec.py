@@ -142,7 +142,9 @@ class Batch:
 
 @given(
     st.lists(st.text(max_size=5), max_size=4),
-    st.lists(st.tuples(st.integers(), st.decimals(allow_nan=False, allow_infinity=False)), max_size=3),
+    st.lists(
+        st.tuples(st.integers(), st.decimals(allow_nan=False, allow_infinity=False)), max_size=3
+    ),
     st.lists(st.integers(), max_size=3),
 )
 def test_tuple_fields_encode_as_the_generic_path_does(
