@@ -189,7 +189,7 @@ class SqliteJournal:
         # out, that loop's next group queues behind it (journal order = call order)
         self._handed: dict[asyncio.AbstractEventLoop, int] = {}
         self._closed = False
-        # writer-thread state (touched only by the writer thread)
+        # committer state: touched only while holding _txn (writer thread or in-place commit)
         self._w_versions: dict[str, int] = {}
         self._w_head: tuple[int, bytes] | None = None
         self._w_qtypes: dict[str, str] = {}  # event type -> its JSON-quoted form, for hashing
@@ -256,9 +256,8 @@ class SqliteJournal:
         batch = self._loop_batches.pop(loop, None)
         if batch is None:
             return
-        if self._closed:  # closed within this loop turn: nothing was written
-            err = JournalError(f"journal {self.path} was closed before these appends were written")
-            _resolve(batch.requests, [err] * len(batch.requests))
+        if self._closed:  # closed within this loop turn: the writer is gone
+            self._refuse_closed(batch)
             return
         if len(batch.requests) >= self._inline_min and not self._handed.get(loop):
             # A group this large means the loop makes appends faster than one fsync takes:
@@ -274,17 +273,16 @@ class SqliteJournal:
 
     def _commit_inline(self, batch: _LoopBatch) -> None:
         with self._txn:
+            if self._closed:  # another thread closed the journal meanwhile
+                self._refuse_closed(batch)
+                return
             outcomes = self._commit(self._write_conn(), batch.requests)
         self.inline_commits += 1
         _resolve(batch.requests, outcomes)
 
-    def _answered(self, loop: asyncio.AbstractEventLoop) -> None:
-        """On ``loop``: the writer answered one of its groups."""
-        left = self._handed.get(loop, 0) - 1
-        if left > 0:
-            self._handed[loop] = left
-        else:
-            self._handed.pop(loop, None)
+    def _refuse_closed(self, batch: _LoopBatch) -> None:
+        err = JournalError(f"journal {self.path} was closed before these appends were written")
+        _resolve(batch.requests, [err] * len(batch.requests))
 
     def _write_conn(self) -> sqlite3.Connection:
         """The write connection (caller holds ``_txn``), opened on first use."""
@@ -327,7 +325,12 @@ class SqliteJournal:
         return item.events if type(item) is _LoopBatch else len(item.encoded)
 
     def _resolve_group(self, batch: _LoopBatch, outcomes: list[AppendResult | Exception]) -> None:
-        self._answered(batch.loop)
+        """On the batch's loop: the writer answered one of that loop's groups."""
+        left = self._handed.get(batch.loop, 0) - 1
+        if left > 0:
+            self._handed[batch.loop] = left
+        else:
+            self._handed.pop(batch.loop, None)
         _resolve(batch.requests, outcomes)
 
     def _answer(self, items: list[Any], outcomes: Iterator[AppendResult | Exception]) -> None:

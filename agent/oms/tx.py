@@ -94,13 +94,12 @@ def apply_tx(rec: TxRecord | None, ev: Any) -> TxRecord:
         )
     # positional construction, not dataclasses.replace (4-5x slower): a poll folds a
     # TxMined and a TxConfirmed for every receipt
-    r = rec
     if type(ev) is TxMined:
-        return TxRecord(*_ids(r), nxt, ev.block_number, ev.block_hash, ev.success, r.reason)
+        return TxRecord(*_ids(rec), nxt, ev.block_number, ev.block_hash, ev.success, rec.reason)
     if type(ev) is TxReorged:
-        return TxRecord(*_ids(r), nxt, None, None, None, r.reason)
-    reason = ev.reason if type(ev) is TxDropped else r.reason
-    return TxRecord(*_ids(r), nxt, r.block_number, r.block_hash, r.success, reason)
+        return TxRecord(*_ids(rec), nxt, None, None, None, rec.reason)
+    reason = ev.reason if type(ev) is TxDropped else rec.reason
+    return TxRecord(*_ids(rec), nxt, rec.block_number, rec.block_hash, rec.success, reason)
 
 
 def _ids(r: TxRecord) -> tuple[Any, ...]:
