@@ -11,6 +11,7 @@ import inspect
 import json
 import pkgutil
 import sys
+import tempfile
 import time
 
 import bench.suites
@@ -29,6 +30,17 @@ def main(argv: list[str]) -> int:
             file=sys.stderr,
         )
         return 2
+    # every suite's scratch (journals, devnet state, logs) lives under one directory that is
+    # removed at the end: repeated runs used to leave gigabytes in /tmp
+    with tempfile.TemporaryDirectory(prefix="agent-bench-") as scratch:
+        tempfile.tempdir = scratch
+        try:
+            return _run(names)
+        finally:
+            tempfile.tempdir = None
+
+
+def _run(names: list[str]) -> int:
     metrics: list[dict] = []
     failed: list[str] = []
     for i, name in enumerate(names, 1):

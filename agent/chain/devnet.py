@@ -18,6 +18,7 @@ import gzip
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import tempfile
@@ -151,6 +152,12 @@ class Devnet:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(timeout)
+        # a log dir we made ourselves goes with the node: anvil logs every transaction, and a
+        # benchmark run left ~600 MB behind per node (pass log_dir= to keep the logs)
+        own = self.log_path.parent
+        if own in _temp_log_dirs:
+            _temp_log_dirs.discard(own)
+            shutil.rmtree(own, ignore_errors=True)
 
     def __enter__(self) -> Devnet:
         return self
@@ -163,7 +170,10 @@ class Devnet:
 
 
 def _spawn(spec: DevnetSpec, log_dir: Path | None) -> tuple[subprocess.Popen[bytes], Path]:
-    log_dir = Path(log_dir or tempfile.mkdtemp(prefix="agent-devnet-"))
+    if log_dir is None:
+        log_dir = Path(tempfile.mkdtemp(prefix="agent-devnet-"))
+        _temp_log_dirs.add(log_dir)
+    log_dir = Path(log_dir)
     log_dir.mkdir(parents=True, exist_ok=True)
     log_path = log_dir / f"{spec.name}.log"
     args = [
@@ -290,6 +300,7 @@ def start_pair(
 
 # --- process hygiene --------------------------------------------------------------------------
 _registry: set[Devnet] = set()
+_temp_log_dirs: set[Path] = set()  # log dirs _spawn created (removed when their node stops)
 _handlers_installed = False
 
 

@@ -218,6 +218,10 @@ class TxReplaced:
 @event_type
 @dataclass(frozen=True, slots=True)
 class TxMined:
+    """The receipt: mined in ``block_number``/``block_hash``. ``confirmed``: the receipt was
+    already at the confirmation depth when first seen (one event instead of a TxMined and a
+    TxConfirmed right after it): the record goes straight to CONFIRMED."""
+
     chain_id: int
     sender: str
     nonce: int
@@ -227,6 +231,7 @@ class TxMined:
     success: bool
     gas_used: int = 0
     effective_gas_price: int = 0
+    confirmed: bool = False
 
 
 @event_type

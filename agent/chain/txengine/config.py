@@ -22,6 +22,10 @@ class EngineConfig:
     # automine) or that parks the next nonce as "queued" (an anvil pool race on concurrent
     # submissions) never advances the head, so a block count alone would wait forever
     stuck_seconds: float = 60.0
+    # blocks alone never make a tx stuck sooner than this: a devnet's automine produces
+    # bursts of blocks (empty ones too, while the tx sits ready in the pool) within
+    # milliseconds, and replacing then only costs a signature and a journal write
+    stuck_min_seconds: float = 1.0
     poll_interval: float = 0.05
     # seconds a tx the node accepted is trusted to still be in its pool before a poll asks
     # again (eth_getTransactionByHash costs anvil several receipts); 0 = ask every poll
@@ -41,6 +45,10 @@ class EngineConfig:
         if self.stuck_seconds <= 0:
             raise ValidationError(
                 "stuck_seconds", f"{self.stuck_seconds} <= 0", "use seconds > 0, e.g. 60"
+            )
+        if self.stuck_min_seconds < 0:
+            raise ValidationError(
+                "stuck_min_seconds", f"{self.stuck_min_seconds} < 0", "use seconds >= 0, e.g. 1"
             )
         if self.stuck_blocks < 1:
             raise ValidationError("stuck_blocks", f"{self.stuck_blocks} < 1", "use 1 or more")

@@ -6,7 +6,8 @@ however many transactions are in flight; a second, small batch asks pool presenc
 transactions that are neither mined nor below the account's mined count.
 
 Rules (each outcome is journaled before the engine acts on it):
-  * pending + receipt                     -> TxMined (+ TxConfirmed at depth); pending
+  * pending + receipt                     -> TxMined (confirmed=True if already at depth,
+                                             else a TxConfirmed follows later); pending
                                              siblings for that nonce -> TxDropped
   * mined/confirmed, receipt gone or moved -> TxReorged (+ TxMined if it moved); the tx is
                                              tracked again and re-broadcast if the node lost it
@@ -17,7 +18,9 @@ Rules (each outcome is journaled before the engine acts on it):
   * pending, priced out by the base fee,
     or the next nonce to mine with no
     progress of the account for
-    ``stuck_blocks`` / ``stuck_seconds``  -> speed-up (both fees +12.5% or to the estimate)
+    ``stuck_blocks`` (and at least
+    ``stuck_min_seconds``) or for
+    ``stuck_seconds``                     -> speed-up (both fees +12.5% or to the estimate)
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ from __future__ import annotations
 import contextlib
 import time
 from typing import TYPE_CHECKING, Any
+
+import msgspec
 
 from agent.chain.fees import FeeCapExceededError
 from agent.chain.rpc import qty
@@ -41,15 +46,34 @@ _SUPERSEDED = (TxState.REPLACED, TxState.DROPPED)
 ORPHAN_ASKS = 5
 
 
-def _receipt_fields(h: str, rc: Any) -> tuple[int, str, bool, int, int]:
-    if not isinstance(rc, dict) or rc.get("transactionHash", h).lower() != h.lower():
-        raise RpcResponseError(f"eth_getTransactionReceipt({h}): not a receipt: {str(rc)[:120]}")
+class _Receipt(msgspec.Struct, rename="camel"):
+    """The receipt fields tracking reads, decoded straight from the node's JSON (the bloom
+    and logs of hundreds of receipts per poll are skipped, not built). A receipt without
+    them is an RpcResponseError for that one call."""
+
+    transaction_hash: str
+    block_number: str
+    block_hash: str
+    status: str | None = None  # absent before Byzantium: counted as not successful
+    gas_used: str = "0x0"
+    effective_gas_price: str = "0x0"
+
+
+RECEIPT = _Receipt | None  # the type of an eth_getTransactionReceipt answer in a batch
+
+
+def _receipt_fields(h: str, rc: _Receipt) -> tuple[int, str, bool, int, int]:
+    if rc.transaction_hash.lower() != h.lower():
+        raise RpcResponseError(
+            f"eth_getTransactionReceipt({h}): the node answered the receipt of "
+            f"{rc.transaction_hash}"
+        )
     return (
-        qty(rc.get("blockNumber"), "receipt.blockNumber"),
-        str(rc.get("blockHash")),
-        rc.get("status") == "0x1",
-        qty(rc.get("gasUsed", "0x0"), "receipt.gasUsed"),
-        qty(rc.get("effectiveGasPrice", "0x0"), "receipt.effectiveGasPrice"),
+        qty(rc.block_number, "receipt.blockNumber"),
+        rc.block_hash,
+        rc.status == "0x1",
+        qty(rc.gas_used, "receipt.gasUsed"),
+        qty(rc.effective_gas_price, "receipt.effectiveGasPrice"),
     )
 
 
@@ -114,6 +138,11 @@ async def poll(eng: TxEngine, *, rebroadcast_signed: bool = True) -> list[Any]:
     def depth(bn: int) -> int:
         return eng.head - bn + 1
 
+    def mined(r: TxRecord, bn: int, bh: str, ok: bool, gas: int, price: int) -> TxMined:
+        # a receipt already deep enough is one event, not a TxMined and a TxConfirmed
+        final = eng.head - bn + 1 >= cfg.confirmations
+        return TxMined(cid, sender, r.nonce, r.tx_hash, bn, bh, ok, gas, price, final)
+
     # mined txs at or below an unchanged anchor are still where we saw them: confirm by depth
     if anchored:
         assert anchor is not None
@@ -165,8 +194,8 @@ async def poll(eng: TxEngine, *, rebroadcast_signed: bool = True) -> list[Any]:
     ]
     used += orphans
     calls = (
-        [("eth_getTransactionReceipt", [r.tx_hash]) for r in used]
-        + [("eth_getTransactionReceipt", [r.tx_hash]) for r in watch]
+        [("eth_getTransactionReceipt", [r.tx_hash], RECEIPT) for r in used]
+        + [("eth_getTransactionReceipt", [r.tx_hash], RECEIPT) for r in watch]
         + [("eth_getTransactionByHash", [r.tx_hash]) for r in unmined]
     )
     got = await eng.rpc.batch(calls) if calls else []
@@ -179,9 +208,7 @@ async def poll(eng: TxEngine, *, rebroadcast_signed: bool = True) -> list[Any]:
             eng._orphan_asks[r.tx_hash] = eng._orphan_asks.get(r.tx_hash, 0) + 1
             continue
         bn, bh, ok, gas, price = _receipt_fields(r.tx_hash, rc)
-        events.append(TxMined(cid, sender, r.nonce, r.tx_hash, bn, bh, ok, gas, price))
-        if depth(bn) >= cfg.confirmations:
-            events.append(TxConfirmed(cid, sender, r.nonce, r.tx_hash, bn, depth(bn)))
+        events.append(mined(r, bn, bh, ok, gas, price))
         settled.add(r.nonce)
     used = used[: len(used) - len(orphans)]
 
@@ -199,7 +226,7 @@ async def poll(eng: TxEngine, *, rebroadcast_signed: bool = True) -> list[Any]:
         assert r.block_number is not None and r.block_hash is not None
         events.append(TxReorged(cid, sender, r.nonce, r.tx_hash, r.block_number, r.block_hash))
         if rc is not None:  # re-included in another block already
-            events.append(TxMined(cid, sender, r.nonce, r.tx_hash, bn, bh, ok, gas, price))
+            events.append(mined(r, bn, bh, ok, gas, price))
             settled.add(r.nonce)
         else:
             rebroadcast.append(r)
@@ -213,7 +240,7 @@ async def poll(eng: TxEngine, *, rebroadcast_signed: bool = True) -> list[Any]:
     if no_receipt:
         k = len(no_receipt)
         again = await eng.rpc.batch(
-            [("eth_getTransactionReceipt", [r.tx_hash]) for r in no_receipt]
+            [("eth_getTransactionReceipt", [r.tx_hash], RECEIPT) for r in no_receipt]
             + [("eth_getTransactionByHash", [r.tx_hash]) for r in no_receipt]
         )
         receipts.update({r.tx_hash: g for r, g in zip(no_receipt, again[:k], strict=True)})
@@ -226,9 +253,7 @@ async def poll(eng: TxEngine, *, rebroadcast_signed: bool = True) -> list[Any]:
             continue
         if rc is not None:
             bn, bh, ok, gas, price = _receipt_fields(r.tx_hash, rc)
-            events.append(TxMined(cid, sender, r.nonce, r.tx_hash, bn, bh, ok, gas, price))
-            if depth(bn) >= cfg.confirmations:
-                events.append(TxConfirmed(cid, sender, r.nonce, r.tx_hash, bn, depth(bn)))
+            events.append(mined(r, bn, bh, ok, gas, price))
             settled.add(r.nonce)
         elif tx is None:
             rebroadcast.append(r)
@@ -241,17 +266,20 @@ async def poll(eng: TxEngine, *, rebroadcast_signed: bool = True) -> list[Any]:
             first_at = eng._first_seen_at.setdefault(r.tx_hash, now)
             # Only the head of the line can be stuck: a tx behind it waits for it, however
             # many blocks pass (with automine every tx is a block of its own). It is stuck
-            # when the account made no progress for stuck_blocks / stuck_seconds since both
-            # it was first seen and the mined count last moved.
+            # when the account made no progress for stuck_blocks (and stuck_min_seconds) or
+            # for stuck_seconds, since both it was first seen and the mined count last moved.
             since_head = max(first, progress_head)
-            since_at = max(first_at, progress_at)
+            waited = now - max(first_at, progress_at)
             if cfg.auto_replace and (
                 r.max_fee_per_gas < eng.next_base_fee
                 or (
                     r.nonce == mined_count
                     and (
-                        eng.head - since_head >= cfg.stuck_blocks
-                        or now - since_at >= cfg.stuck_seconds
+                        (
+                            eng.head - since_head >= cfg.stuck_blocks
+                            and waited >= cfg.stuck_min_seconds
+                        )
+                        or waited >= cfg.stuck_seconds
                     )
                 )
             ):

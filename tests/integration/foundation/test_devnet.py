@@ -91,3 +91,14 @@ def test_fork_of_the_session_devnet_at_a_pinned_block(world: DevWorld, l1_isolat
 def test_unreachable_rpc_is_a_typed_error() -> None:
     with pytest.raises(RpcUnavailableError, match="did not answer"):
         devnet.rpc_call("http://127.0.0.1:9", "eth_chainId", timeout=1)
+
+
+def test_a_log_dir_the_devnet_made_goes_with_it_and_a_given_one_stays(tmp_path) -> None:
+    own = devnet.start(devnet.DevnetSpec("logs-own", L1_CHAIN_ID))
+    made = own.log_path.parent
+    assert own.log_path.read_text()  # anvil wrote its banner there
+    own.stop()
+    assert not made.exists()  # anvil logs every transaction: nothing piles up in /tmp
+    kept = devnet.start(devnet.DevnetSpec("logs-kept", L1_CHAIN_ID), log_dir=tmp_path / "logs")
+    kept.stop()
+    assert kept.log_path.exists() and kept.log_path.parent == tmp_path / "logs"

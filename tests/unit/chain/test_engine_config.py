@@ -8,7 +8,13 @@ from agent.errors import ValidationError
 
 @pytest.mark.parametrize(
     ("field", "value"),
-    [("stuck_seconds", 0), ("stuck_seconds", -1.0), ("stuck_blocks", 0), ("presence_every", -1)],
+    [
+        ("stuck_seconds", 0),
+        ("stuck_seconds", -1.0),
+        ("stuck_blocks", 0),
+        ("stuck_min_seconds", -0.5),
+        ("presence_every", -1),
+    ],
 )
 def test_bad_tracking_settings_name_their_field(field: str, value: float) -> None:
     with pytest.raises(ValidationError) as e:

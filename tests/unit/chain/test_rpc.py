@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 
+import msgspec
 import pytest
 
 from agent.chain.rpc import RpcClient
@@ -54,6 +56,83 @@ async def test_explicit_batch_keeps_per_call_errors(node):
         a, b = await rpc.batch([("echo", [1]), ("boom", [])])
         assert a == [1]
         assert isinstance(b, RpcError) and b.rpc_code == -32000 and "nonce too low" in str(b)
+
+
+async def test_a_batch_over_max_batch_spans_posts_and_keeps_order(node):
+    async with RpcClient(node.url, max_batch=7) as rpc:
+        before = rpc.requests_sent
+        res = await rpc.batch([("echo", [i]) for i in range(20)])
+        assert res == [[i] for i in range(20)]
+        assert rpc.requests_sent - before == 3  # 7 + 7 + 6
+
+
+async def test_batches_and_calls_in_flight_together_each_get_their_own(node):
+    async with RpcClient(node.url) as rpc:
+        node.delay = 0.02
+        got = await asyncio.gather(
+            rpc.batch([("echo", [i]) for i in range(5)]),
+            rpc.call("echo", ["lone"]),
+            rpc.batch([("echo", [i]) for i in range(5, 8)]),
+        )
+        assert got == [[[i] for i in range(5)], ["lone"], [[5], [6], [7]]]
+
+
+async def test_a_batch_answer_missing_one_id_fails_the_batch(node):
+    def drop_last(body: bytes) -> bytes | None:
+        req = json.loads(body)
+        if not isinstance(req, list):
+            return None
+        return json.dumps(
+            [{"jsonrpc": "2.0", "id": c["id"], "result": 1} for c in req[:-1]]
+        ).encode()
+
+    async with RpcClient(node.url) as rpc:
+        node.raw = drop_last
+        with pytest.raises(RpcResponseError, match="no response for id"):
+            await rpc.batch([("echo", [1]), ("echo", [2])])
+        node.raw = None
+        assert await rpc.batch([("echo", [1]), ("echo", [2])]) == [[1], [2]]  # still usable
+
+
+async def test_params_beyond_64_bits_are_sent_exactly(node):
+    big = 2**70 + 1
+    async with RpcClient(node.url) as rpc:
+        await rpc.call("echo", [big])
+        await rpc.batch([("echo", [big]), ("echo", ["0x1"])])
+    assert node.posts[-2]["params"] == [big]  # the node parses with the exact stdlib json
+    assert node.posts[-1][0]["params"] == [big]
+
+
+class _Pair(msgspec.Struct):
+    a: int
+    b: str = "-"
+
+
+async def test_typed_calls_decode_straight_to_their_type_and_refuse_other_shapes(node):
+    node.methods["pair"] = lambda p: {"a": p[0], "b": "x", "ignored": ["big"] * 3}
+    node.methods["none"] = lambda p: None
+    node.methods["odd"] = lambda p: {"a": "not an int"}
+    async with RpcClient(node.url) as rpc:
+        got = await rpc.batch([("pair", [1], _Pair), ("none", [], _Pair | None), ("echo", [2**70])])
+        assert got == [_Pair(1, "x"), None, [2**70]]  # untyped results keep big ints exact
+        assert await rpc.batch([("pair", [5])], typ=_Pair) == [_Pair(5, "x")]
+        with pytest.raises(RpcResponseError, match=r"odd\(\): unusable answer .*Expected `int`"):
+            await rpc.batch([("echo", [1]), ("odd", [], _Pair)])
+
+
+async def test_typed_calls_survive_an_answer_only_the_generic_parser_takes(node):
+    # a batch answer with a stray non-object member: the fast split refuses it, the
+    # generic path still answers each call, typed ones included
+    def stray(body: bytes) -> bytes | None:
+        req = json.loads(body)
+        if not isinstance(req, list):
+            return None
+        out = [{"jsonrpc": "2.0", "id": c["id"], "result": {"a": 7}} for c in req]
+        return json.dumps([*out, 42]).encode()
+
+    async with RpcClient(node.url) as rpc:
+        node.raw = stray
+        assert await rpc.batch([("x", [], _Pair), ("y", [])]) == [_Pair(7), {"a": 7}]
 
 
 async def test_node_error_is_typed(node):

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from agent.chain.rpc import RpcClient
 from agent.chain.txengine import EngineConfig, TxEngine, TxSpec
+from agent.errors import RpcResponseError
 from agent.journal import SqliteJournal
 from agent.oms.tx import TxState
 from agent.signing import LocalSigner
@@ -94,3 +97,51 @@ async def test_a_changed_anchor_makes_every_watched_receipt_be_checked(chain) ->
     # the receipts now name the new block 5: each tx is reorged out and mined again
     assert [type(e).__name__ for e in evs].count("TxReorged") == 2
     assert all(eng.records[r.tx_hash].block_hash == state["hashes"][5] for r in res)
+
+
+async def test_a_receipt_missing_fields_is_a_typed_error_and_changes_nothing(chain) -> None:
+    node, state, eng = chain
+    res = await eng.send_many([TxSpec(TO, value=i) for i in range(2)])
+    bad = res[0].tx_hash
+    good = node.methods["eth_getTransactionReceipt"]
+    node.methods["eth_getTransactionReceipt"] = lambda p: (
+        {"transactionHash": p[0], "status": "0x1"} if p[0] == bad else good(p)
+    )
+    state["count"] = 2
+    with pytest.raises(RpcResponseError, match="missing required field `blockNumber`"):
+        await eng.poll()
+    assert {eng.records[r.tx_hash].state for r in res} == {TxState.SENT}  # nothing half-done
+    node.methods["eth_getTransactionReceipt"] = good  # the node recovers: tracking goes on
+    await eng.poll()
+    assert {eng.records[r.tx_hash].state for r in res} == {TxState.MINED}
+
+
+async def test_a_single_mined_receipt_at_depth_is_one_event(chain) -> None:
+    _node, state, eng = chain
+    res = await eng.send(TxSpec(TO, value=1))
+    state["count"], state["head"] = 1, 6  # mined in block 5, head 6: depth 2 = confirmations
+    evs = await eng.poll()
+    assert [(type(e).__name__, e.confirmed) for e in evs] == [("TxMined", True)]
+    assert eng.records[res.tx_hash].state is TxState.CONFIRMED
+
+
+async def test_a_burst_of_blocks_alone_does_not_make_a_tx_stuck(chain, monkeypatch) -> None:
+    """Devnet automine mines blocks (empty ones too) in milliseconds while a tx sits ready:
+    blocks count as evidence of a stuck tx only once stuck_min_seconds passed as well."""
+    from agent.chain.txengine import tracker
+
+    node, state, eng = chain
+    eng.config = dataclasses.replace(eng.config, stuck_blocks=3, stuck_min_seconds=1.0)
+    clock = [tracker.time.monotonic()]
+    monkeypatch.setattr(tracker.time, "monotonic", lambda: clock[0])
+    res = await eng.send(TxSpec(TO, value=1))
+    await eng.poll()  # first sighting in the pool
+    state["head"] = 9  # four blocks later, the same instant: not stuck
+    node.posts.clear()
+    await eng.poll()
+    assert calls(node, "eth_sendRawTransaction") == []
+    clock[0] += 1.5  # the blocks stand and time passed too: stuck, replaced
+    state["hashes"][9] = "0x" + "09" * 32
+    await eng.poll()
+    assert len(calls(node, "eth_sendRawTransaction")) == 1
+    assert len(eng.by_nonce[res.record.nonce]) == 2  # the original and its speed-up

@@ -1,10 +1,13 @@
-"""apply_tx builds the next TxRecord positionally (a poll folds two events per receipt):
+"""apply_tx builds the next TxRecord positionally (a poll folds an event per receipt):
 every transition must carry each field the event does not change, whatever the field order."""
 
 from __future__ import annotations
 
 import dataclasses
 
+import pytest
+
+from agent.errors import IllegalTransitionError
 from agent.oms.events import TxConfirmed, TxDropped, TxMined, TxReorged, TxSent, TxSigned
 from agent.oms.tx import TxState, apply_tx
 
@@ -48,3 +51,17 @@ def test_each_transition_changes_only_its_own_fields() -> None:
     dropped = apply_tx(back, TxDropped(31337, rec.sender, 7, H, "nonce 7 mined by 0xcd"))
     assert (dropped.state, dropped.reason) == (TxState.DROPPED, "nonce 7 mined by 0xcd")
     _others_equal(back, dropped, {"state", "reason"})
+
+
+def test_a_receipt_already_deep_enough_goes_straight_to_confirmed() -> None:
+    sent = apply_tx(apply_tx(None, SIGNED), TxSent(31337, SIGNED.sender.lower(), 7, H))
+    ev = TxMined(31337, sent.sender, 7, H, 12, "0xb1", False, 21000, 5, confirmed=True)
+    conf = apply_tx(sent, ev)
+    assert (conf.state, conf.block_number, conf.block_hash, conf.success) == (
+        TxState.CONFIRMED, 12, "0xb1", False,
+    )  # fmt: skip
+    _others_equal(sent, conf, {"state", "block_number", "block_hash", "success"})
+    # nothing confirms it twice, and a reorg still un-confirms it
+    with pytest.raises(IllegalTransitionError):
+        apply_tx(conf, TxConfirmed(31337, sent.sender, 7, H, 12, 1))
+    assert apply_tx(conf, TxReorged(31337, sent.sender, 7, H, 12, "0xb1")).state is TxState.SENT
