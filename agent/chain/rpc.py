@@ -349,24 +349,29 @@ class RpcClient:
             f"{self.name}: {c.method}: the batch answer has no response for id {c.id}"
         )
 
-    def _resolve_env(self, c: _Call, e: _Env, raw: bytes) -> None:
-        if e.id != c.id:
-            c.fail(
-                RpcResponseError(
-                    f"{self.name}: {c.method}: answer id {e.id!r} != request id {c.id}"
-                )
-            )
-        elif e.error is not None:
-            c.fail(self._error(c.method, e.error))
-        elif not e.result:
+    def _answered(self, c: _Call, got_id: Any, error: Any, has_result: bool, raw: bytes) -> bool:
+        """Fail ``c`` (and return False) unless the answer is its own and carries a result."""
+        if got_id != c.id:
+            msg = f"{self.name}: {c.method}: answer id {got_id!r} != request id {c.id}"
+            c.fail(RpcResponseError(msg))
+        elif error is not None:
+            c.fail(self._error(c.method, error))
+        elif not has_result:
             c.fail(RpcResponseError(f"{self.name}: {c.method}: no result in {_snippet(raw)}"))
-        elif c.typ is not None:
-            try:
-                c.resolve(_decoder(c.typ).decode(e.result))
-            except msgspec.MsgspecError as err:
-                c.fail(self._bad_shape(c, err, bytes(e.result)))
         else:
+            return True
+        return False
+
+    def _resolve_env(self, c: _Call, e: _Env, raw: bytes) -> None:
+        if not self._answered(c, e.id, e.error, bool(e.result), raw):
+            return
+        if c.typ is None:
             c.resolve(_ANY.decode(e.result))
+            return
+        try:
+            c.resolve(_decoder(c.typ).decode(e.result))
+        except msgspec.MsgspecError as err:
+            c.fail(self._bad_shape(c, err, bytes(e.result)))
 
     def _parse(self, raw: bytes) -> Any:
         try:
@@ -382,23 +387,15 @@ class RpcClient:
         )
 
     def _resolve(self, c: _Call, m: dict[str, Any], raw: bytes) -> None:
-        if m.get("id") != c.id:
-            c.fail(
-                RpcResponseError(
-                    f"{self.name}: {c.method}: answer id {m.get('id')!r} != request id {c.id}"
-                )
-            )
-        elif "error" in m and m["error"] is not None:
-            c.fail(self._error(c.method, m["error"]))
-        elif "result" not in m:
-            c.fail(RpcResponseError(f"{self.name}: {c.method}: no result in {_snippet(raw)}"))
-        elif c.typ is not None:
-            try:
-                c.resolve(msgspec.convert(m["result"], c.typ))
-            except msgspec.MsgspecError as err:
-                c.fail(self._bad_shape(c, err, raw))
-        else:
+        if not self._answered(c, m.get("id"), m.get("error"), "result" in m, raw):
+            return
+        if c.typ is None:
             c.resolve(m["result"])
+            return
+        try:
+            c.resolve(msgspec.convert(m["result"], c.typ))
+        except msgspec.MsgspecError as err:
+            c.fail(self._bad_shape(c, err, raw))
 
     def _bad_shape(self, c: _Call, err: Exception, raw: bytes) -> RpcResponseError:
         return RpcResponseError(

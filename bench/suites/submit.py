@@ -4,12 +4,12 @@ Ours: TxEngine (nonce manager, fee estimate, coincurve signing, durable write-ah
 on SQLite, JSON-RPC batch broadcast, TxSent journaled, then tracking until every tx has a
 TxMined from its receipt; chain observations are appended in the background, as in
 production, and durable by the next round). IN_FLIGHT send_many calls are outstanding at
-once: with 2, a queued chunk is posted alone as soon as the previous one is answered, so the
-node sees the same JSON-RPC batches of CHUNK from both senders. Baseline, same run, same anvil, interleaved
-rounds: a bare sender that only signs with coincurve (our RLP + sign_recoverable, no
-validation) and posts the raw bytes in batches of CHUNK on a raw aiohttp keep-alive session,
-then polls the account's nonce until everything is mined. Goal: ours >= 90% of the bare
-sender.
+once: with 2, a queued chunk is posted alone as soon as the previous one is answered, so
+the node sees the same JSON-RPC batches of CHUNK from both senders. Baseline, same run,
+same anvil, interleaved rounds: a bare sender that only signs with coincurve (our RLP +
+sign_recoverable, no validation) and posts the raw bytes in batches of CHUNK on a raw
+aiohttp keep-alive session, then polls the account's nonce until everything is mined.
+Goal: ours >= 90% of the bare sender.
 
 ``submit.throughput_sequential``: the same, one transaction per request (engine.send vs a
 bare post each), to show the per-tx cost of the durable write-ahead append (an fsync per tx).

@@ -140,7 +140,7 @@ async def poll(eng: TxEngine, *, rebroadcast_signed: bool = True) -> list[Any]:
 
     def mined(r: TxRecord, bn: int, bh: str, ok: bool, gas: int, price: int) -> TxMined:
         # a receipt already deep enough is one event, not a TxMined and a TxConfirmed
-        final = eng.head - bn + 1 >= cfg.confirmations
+        final = depth(bn) >= cfg.confirmations
         return TxMined(cid, sender, r.nonce, r.tx_hash, bn, bh, ok, gas, price, final)
 
     # mined txs at or below an unchanged anchor are still where we saw them: confirm by depth
