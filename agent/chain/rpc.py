@@ -159,7 +159,13 @@ class _Call:
 
 
 class RpcClient:
-    """``async with RpcClient(url, expected_chain_id=...) as rpc: await rpc.call(...)``."""
+    """``async with RpcClient(url, expected_chain_id=...) as rpc: await rpc.call(...)``.
+
+    ``connections`` (default 1) is how many keep-alive connections post at once. With one,
+    posts leave in call order, which a sending account needs (its transactions must reach
+    the node in nonce order). A client only for reads may use two: a batch larger than
+    ``max_batch`` is then posted in parallel parts, so the node serves one part while the
+    answer to another is decoded (a tracking pass asks hundreds of receipts at once)."""
 
     def __init__(
         self,
@@ -169,8 +175,18 @@ class RpcClient:
         timeout: float = 10.0,
         name: str = "",
         max_batch: int = 500,
+        connections: int = 1,
     ) -> None:
         self.config = RpcConfig(url, expected_chain_id, timeout, name)
+        if type(connections) is not int or connections < 1:
+            raise ValidationError(
+                "rpc.connections", f"{connections!r} is not a count of connections", "use 1 or 2"
+            )
+        if type(max_batch) is not int or max_batch < 1:
+            raise ValidationError(
+                "rpc.max_batch", f"{max_batch!r} is not a batch size", "use 1 or more, e.g. 500"
+            )
+        self._connections = connections
         self.url = url
         self.name = name or url
         self.chain_id: int | None = None
@@ -178,7 +194,8 @@ class RpcClient:
         self._session: aiohttp.ClientSession | None = None
         self._ids = itertools.count(1)
         self._queue: list[_Call] = []
-        self._busy = False
+        self._drains = 0  # posting loops running (at most one per connection)
+        self._drainers: set[asyncio.Task[None]] = set()
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self.requests_sent = 0  # HTTP posts, for tests and benchmarks (batching visible)
 
@@ -186,9 +203,11 @@ class RpcClient:
     async def connect(self) -> RpcClient:
         """Open the connection and check the chain id against the config."""
         if self._session is None:
-            # limit=1: one connection, kept alive; a request waits for it instead of opening
-            # a second socket (batching makes that wait cheap).
-            conn = aiohttp.TCPConnector(limit=1, keepalive_timeout=60, enable_cleanup_closed=True)
+            # limit: the connections kept alive; a request waits for one instead of opening
+            # another socket (batching makes that wait cheap).
+            conn = aiohttp.TCPConnector(
+                limit=self._connections, keepalive_timeout=60, enable_cleanup_closed=True
+            )
             self._session = aiohttp.ClientSession(connector=conn, timeout=self._timeout)
         got = int(await self.call("eth_chainId"), 16)
         exp = self.config.expected_chain_id
@@ -217,7 +236,7 @@ class RpcClient:
         """One call; coalesced with concurrent ones into a batch when the connection is busy."""
         fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._queue.append(_Call(next(self._ids), method, params, fut))
-        if not self._busy:
+        if self._drains < self._connections:
             await self._drain(fut)
         return await fut
 
@@ -238,14 +257,21 @@ class RpcClient:
                 for i, c in enumerate(calls)
             ]
         )
-        if not self._busy:
+        free = self._connections - self._drains
+        if free > 0:
+            # more parts than one post: the other free connections post some in parallel
+            for _ in range(min(free - 1, (len(self._queue) - 1) // self._max_batch)):
+                self._drains += 1
+                self._spawn_drain()
             await self._drain(grp.fut)
         return await grp.fut
 
-    async def _drain(self, own: asyncio.Future[Any] | None = None) -> None:
+    async def _drain(self, own: asyncio.Future[Any] | None = None, handoff: bool = False) -> None:
         """Send queued calls until the caller's own call is answered; if others are still
-        queued then, a task takes over so no caller waits for strangers' round trips."""
-        self._busy = True
+        queued then, a task takes over so no caller waits for strangers' round trips.
+        ``handoff``: this loop's connection slot was counted by whoever started it."""
+        if not handoff:
+            self._drains += 1
         try:
             while self._queue:
                 items = self._queue[: self._max_batch]
@@ -265,10 +291,16 @@ class RpcClient:
                 if own is not None and own.done() and self._queue:
                     break
         finally:
-            if self._queue:
-                asyncio.get_running_loop().create_task(self._drain())  # _busy stays True
+            if self._queue:  # the slot passes to a task that posts what is left
+                self._spawn_drain()
             else:
-                self._busy = False
+                self._drains -= 1
+
+    def _spawn_drain(self) -> None:
+        """A posting loop for a slot already counted in ``_drains``."""
+        task = asyncio.get_running_loop().create_task(self._drain(handoff=True))
+        self._drainers.add(task)  # a reference, so the task is not collected mid-post
+        task.add_done_callback(self._drainers.discard)
 
     async def _post(self, body: bytes) -> bytes:
         if self._session is None:

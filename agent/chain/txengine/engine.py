@@ -80,8 +80,15 @@ class SendResult:
 
 
 class TxEngine:
-    def __init__(self, rpc: Any, signer: Any, journal: Any, config: EngineConfig) -> None:
+    def __init__(
+        self, rpc: Any, signer: Any, journal: Any, config: EngineConfig, *, reads: Any = None
+    ) -> None:
+        """``rpc`` carries the account's transactions (one connection: nonce order). ``reads``,
+        if given, carries the tracker's questions (receipts, pool presence) on connections of
+        its own, so a pass asking hundreds of receipts never holds up a broadcast, and may
+        post them in parallel (RpcClient ``connections=2``); by default ``rpc`` does both."""
         self.rpc = rpc
+        self.reads = reads if reads is not None else rpc
         self.signer = signer
         self.journal = journal
         self.config = config
@@ -114,6 +121,10 @@ class TxEngine:
         self._unsubmitted = 0
         self._broadcasting: set[str] = set()
         self._journal_error: BaseException | None = None
+        # one tracking pass at a time, shared by concurrent callers (see poll)
+        self._poll_lock = asyncio.Lock()
+        self._passes = 0  # passes started
+        self._last_pass: list[Any] | None = None  # events of the last pass that succeeded
 
     # --- journal -----------------------------------------------------------------------------
     def _apply(self, ev: Any) -> None:
@@ -470,9 +481,24 @@ class TxEngine:
 
     # --- tracking ----------------------------------------------------------------------------
     async def poll(self) -> list[Any]:
+        """One tracking pass (tracker.poll); returns its events.
+
+        Passes never overlap: two at once would both see a pending tx, both journal its
+        receipt, and the second TxMined is an illegal transition. Concurrent callers (several
+        executors waiting on one account's engine) share passes instead: a call returns the
+        events of a pass that started after it was made, so everything sent before the call
+        was looked at. Waiters that called during the same pass share the next one, and a
+        failed pass is not shared: the next waiter runs its own."""
         from agent.chain.txengine.tracker import poll
 
-        return await poll(self)
+        want = self._passes + 1
+        async with self._poll_lock:
+            if self._passes >= want and self._last_pass is not None:
+                return list(self._last_pass)
+            self._passes += 1
+            self._last_pass = None
+            self._last_pass = await poll(self)
+            return self._last_pass
 
     async def wait_for(self, tx_hash: str, states: set[TxState], timeout: float = 30.0) -> TxRecord:
         """Poll until the record of ``tx_hash`` reaches one of ``states`` (or a sibling for its

@@ -3,7 +3,9 @@
 Everything is asked in one JSON-RPC batch (head and next base fee via a 1-block feeHistory,
 the account's mined count, and per transaction its receipt), so a poll costs one round trip
 however many transactions are in flight; a second, small batch asks pool presence only for
-transactions that are neither mined nor below the account's mined count.
+transactions that are neither mined nor below the account's mined count. Questions go to the
+engine's ``reads`` client (its ``rpc`` unless the engine was given one); what is sent again
+(re-broadcasts, speed-ups) goes over ``rpc``, in nonce order with the engine's other sends.
 
 Rules (each outcome is journaled before the engine acts on it):
   * pending + receipt                     -> TxMined (confirmed=True if already at depth,
@@ -105,7 +107,7 @@ async def poll(eng: TxEngine, *, rebroadcast_signed: bool = True) -> list[Any]:
     ]
     if anchor is not None:
         calls.append(("eth_getBlockByNumber", [hex(anchor[0]), False]))
-    ans = await eng.rpc.batch(calls)
+    ans = await eng.reads.batch(calls)
     for a in ans:
         if isinstance(a, Exception):
             raise a
@@ -198,7 +200,7 @@ async def poll(eng: TxEngine, *, rebroadcast_signed: bool = True) -> list[Any]:
         + [("eth_getTransactionReceipt", [r.tx_hash], RECEIPT) for r in watch]
         + [("eth_getTransactionByHash", [r.tx_hash]) for r in unmined]
     )
-    got = await eng.rpc.batch(calls) if calls else []
+    got = await eng.reads.batch(calls) if calls else []
     receipts = {r.tx_hash: g for r, g in zip(used, got, strict=False)}
     watched = got[len(used) : len(used) + len(watch)]
     present = {r.tx_hash: g for r, g in zip(unmined, got[len(used) + len(watch) :], strict=True)}
@@ -239,7 +241,7 @@ async def poll(eng: TxEngine, *, rebroadcast_signed: bool = True) -> list[Any]:
     known: dict[str, Any] = {}
     if no_receipt:
         k = len(no_receipt)
-        again = await eng.rpc.batch(
+        again = await eng.reads.batch(
             [("eth_getTransactionReceipt", [r.tx_hash], RECEIPT) for r in no_receipt]
             + [("eth_getTransactionByHash", [r.tx_hash]) for r in no_receipt]
         )

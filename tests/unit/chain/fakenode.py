@@ -22,6 +22,8 @@ class FakeNode:
         self.raw: Callable[[bytes], Any] | None = None
         self.posts: list[Any] = []
         self.delay = 0.0
+        self.active = 0  # requests being answered right now
+        self.max_active = 0  # the most answered at once (parallel connections)
         self._runner: web.AppRunner | None = None
         self.url = ""
 
@@ -46,8 +48,13 @@ class FakeNode:
         body = await request.read()
         payload = json.loads(body)
         self.posts.append(payload)
-        if self.delay:
-            await asyncio.sleep(self.delay)  # simulates a slow node (timeout tests), not sync
+        self.active += 1
+        self.max_active = max(self.max_active, self.active)
+        try:
+            if self.delay:
+                await asyncio.sleep(self.delay)  # simulates a slow node (timeouts), not sync
+        finally:
+            self.active -= 1
         r = self.raw(body) if self.raw is not None else None
         if r is not None:  # None: answer normally
             status, data = r if isinstance(r, tuple) else (200, r)

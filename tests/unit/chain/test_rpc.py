@@ -66,6 +66,21 @@ async def test_a_batch_over_max_batch_spans_posts_and_keeps_order(node):
         assert rpc.requests_sent - before == 3  # 7 + 7 + 6
 
 
+@pytest.mark.parametrize("connections", [1, 2])
+async def test_parts_of_a_batch_go_in_parallel_only_with_more_connections(node, connections):
+    async with RpcClient(node.url, max_batch=4, connections=connections) as rpc:
+        node.delay = 0.02  # each post stays open a moment: parallel posts overlap at the node
+        node.posts.clear()
+        res = await rpc.batch([("echo", [i]) for i in range(14)])
+        assert res == [[i] for i in range(14)]  # in call order, whatever part came back first
+        assert len(node.posts) == 4  # 4 + 4 + 4 + 2
+        assert node.max_active == connections
+        # and the client is whole afterwards: a lone call and a batch still work
+        assert await rpc.call("echo", ["after"]) == ["after"]
+        assert await rpc.batch([("echo", [1]), ("echo", [2])]) == [[1], [2]]
+        assert rpc._drains == 0  # every posting loop gave its connection slot back
+
+
 async def test_batches_and_calls_in_flight_together_each_get_their_own(node):
     async with RpcClient(node.url) as rpc:
         node.delay = 0.02
@@ -236,3 +251,9 @@ def test_bad_config():
     with pytest.raises(ValidationError) as e:
         RpcClient("ftp://x")
     assert e.value.field == "rpc.url"
+    with pytest.raises(ValidationError) as e:
+        RpcClient("http://x", connections=0)
+    assert e.value.field == "rpc.connections"
+    with pytest.raises(ValidationError) as e:
+        RpcClient("http://x", max_batch=0)
+    assert e.value.field == "rpc.max_batch"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 
 import pytest
@@ -145,3 +146,72 @@ async def test_a_burst_of_blocks_alone_does_not_make_a_tx_stuck(chain, monkeypat
     await eng.poll()
     assert len(calls(node, "eth_sendRawTransaction")) == 1
     assert len(eng.by_nonce[res.record.nonce]) == 2  # the original and its speed-up
+
+
+async def test_concurrent_polls_share_passes_and_journal_each_receipt_once(chain) -> None:
+    """Several waiters on one engine (e.g. executors of one Safe) poll at once: two passes
+    side by side would both journal the same receipt (the second TxMined is illegal)."""
+    node, state, eng = chain
+    res = await eng.send_many([TxSpec(TO, value=i) for i in range(3)])
+    state["count"] = 3
+    node.posts.clear()
+    node.delay = 0.05  # keep the first pass in flight while the others call (not a sync)
+    first = asyncio.ensure_future(eng.poll())
+    while not node.posts:  # the first pass has started: later calls cannot share it
+        await asyncio.sleep(0.001)
+    node.delay = 0.0
+    later = await asyncio.gather(eng.poll(), eng.poll(), eng.poll())
+    assert [type(e).__name__ for e in await first] == ["TxMined"] * 3
+    assert later[0] == later[1] == later[2] == []  # one shared pass, started after the calls
+    assert len(calls(node, "eth_getTransactionCount")) == 2  # two passes, not four
+    await eng.flush()
+    mined = [r.event for r in eng.journal.read_stream(eng.stream) if r.type == "TxMined"]
+    assert sorted(e.tx_hash for e in mined) == sorted(r.tx_hash for r in res)
+
+
+async def test_a_failed_pass_is_not_handed_to_the_waiters(chain) -> None:
+    node, state, eng = chain
+    res = await eng.send(TxSpec(TO, value=1))
+    state["count"] = 1
+    asked = []
+
+    def history(p):  # the second pass gets an unusable answer, the others a good one
+        asked.append(p)
+        return {"oldestBlock": "0x5"} if len(asked) == 2 else HISTORY
+
+    node.methods["eth_feeHistory"] = history
+    node.posts.clear()
+    node.delay = 0.05
+    first = asyncio.ensure_future(eng.poll())
+    while not node.posts:  # the first pass is in flight: both waiters need the next one
+        await asyncio.sleep(0.001)
+    node.delay = 0.0
+    w1, w2 = await asyncio.gather(eng.poll(), eng.poll(), return_exceptions=True)
+    assert [type(e).__name__ for e in await first] == ["TxMined"]
+    assert isinstance(w1, RpcResponseError) and "eth_feeHistory" in str(w1)
+    assert w2 == [] and len(asked) == 3  # the failed pass was not shared: w2 ran its own
+    assert eng.records[res.tx_hash].state is TxState.MINED
+
+
+async def test_with_a_reads_client_the_tracker_asks_there_and_sends_stay_on_rpc(chain, tmp_path):
+    node, state, _ = chain
+    rpc = await RpcClient(node.url).connect()
+    reads = await RpcClient(node.url, connections=2, max_batch=2).connect()
+    journal = SqliteJournal(tmp_path / "reads.db")
+    try:
+        eng = TxEngine(rpc, LocalSigner("0x" + "02" * 32), journal,
+                       EngineConfig(chain_id=1, presence_every=60), reads=reads)  # fmt: skip
+        await eng.start()
+        res = await eng.send_many([TxSpec(TO, value=i) for i in range(5)])
+        sent, asked = rpc.requests_sent, reads.requests_sent
+        state["count"] = 5
+        await eng.poll()
+        assert rpc.requests_sent == sent  # nothing of the pass went over the sending connection
+        # the 3 head calls in posts of 2+1, then the 5 receipts in 2+2+1
+        assert reads.requests_sent - asked == 2 + 3
+        assert {eng.records[r.tx_hash].state for r in res} == {TxState.MINED}
+        await eng.flush()
+    finally:
+        await rpc.close()
+        await reads.close()
+        journal.close()
