@@ -165,10 +165,26 @@ class TxEngine:
         if not events:
             return
         self._raise_journal_error()
+        # Fold first, and undo the fold if an event is illegal: memory and the journal stay in
+        # step (no version is claimed for events that will never be written). Only chain
+        # observations come here; a TxSigned is write-ahead and goes through _append.
+        before: dict[str, TxRecord | None] = {}
+        try:
+            for ev in events:
+                if not isinstance(ev, TxRefused):
+                    h = ev.old_tx_hash if isinstance(ev, TxReplaced) else ev.tx_hash
+                    if h not in before:
+                        before[h] = self.records.get(h)
+                self._apply(ev)
+        except BaseException:
+            for h, rec in before.items():
+                if rec is None:
+                    self.records.pop(h, None)
+                else:
+                    self.records[h] = rec
+            raise
         expected = self._version
         self._version += len(events)
-        for ev in events:
-            self._apply(ev)
         self._unsubmitted += 1
         fut = asyncio.ensure_future(self._bg_append(expected, list(events)))
         self._inflight.add(fut)

@@ -215,3 +215,24 @@ async def test_with_a_reads_client_the_tracker_asks_there_and_sends_stay_on_rpc(
         await rpc.close()
         await reads.close()
         journal.close()
+
+
+async def test_an_illegal_observation_changes_nothing_and_the_engine_goes_on(chain) -> None:
+    """A fold that fails midway is undone and claims no journal version: the next send is
+    journaled at the right version instead of a ConcurrencyConflictError for ever after."""
+    from agent.errors import IllegalTransitionError
+    from agent.oms.events import TxConfirmed, TxMined
+
+    _node, _state, eng = chain
+    a, b = await eng.send_many([TxSpec(TO, value=i) for i in range(2)])
+    version = eng._version
+    ok = TxMined(1, eng.sender.lower(), a.record.nonce, a.tx_hash, 5, "0x" + "05" * 32, True)
+    bad = TxConfirmed(1, eng.sender.lower(), b.record.nonce, b.tx_hash, 5, 2)  # b is not mined
+    with pytest.raises(IllegalTransitionError):
+        eng._append_later([ok, bad])
+    assert eng.records[a.tx_hash].state is TxState.SENT  # the legal first event was undone too
+    assert eng._version == version
+    c = await eng.send(TxSpec(TO, value=9))
+    await eng.flush()
+    assert c.record.state is TxState.SENT
+    assert eng.journal.version(eng.stream) == eng._version
