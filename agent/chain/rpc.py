@@ -233,7 +233,7 @@ class RpcClient:
 
     # --- calls -------------------------------------------------------------------------------
     async def call(self, method: str, params: Sequence[Any] = ()) -> Any:
-        """One call; coalesced with concurrent ones into a batch when the connection is busy."""
+        """One call; coalesced with concurrent ones into a batch while every connection is busy."""
         fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._queue.append(_Call(next(self._ids), method, params, fut))
         if self._drains < self._connections:
