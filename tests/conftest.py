@@ -8,6 +8,7 @@ Dev key roles are in agent/deploy/devworld.py.
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,6 +16,19 @@ import pytest
 
 from agent.chain.devnet import Devnet, DevnetPair
 from agent.deploy.devworld import DevWorld, bring_up
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _scratch(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Temp files the code makes for itself (e.g. deploy_wallet's default bound-policy file)
+    go under pytest's own temp root, which keeps only the last few runs, not into /tmp for
+    ever (a run left ~40 agent-policy-* directories behind)."""
+    old = tempfile.tempdir
+    tempfile.tempdir = str(tmp_path_factory.mktemp("scratch"))
+    try:
+        yield
+    finally:
+        tempfile.tempdir = old
 
 
 @pytest.fixture(scope="session")

@@ -8,6 +8,7 @@ import re
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -25,7 +26,8 @@ def agent(
 ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [*AGENT, *args], capture_output=True, text=True, timeout=timeout,
-        env={**os.environ, "COLUMNS": "200", **(env or {})},
+        # TMPDIR: the CLI's own temp files go under the session scratch dir (tests/conftest.py)
+        env={**os.environ, "COLUMNS": "200", "TMPDIR": tempfile.gettempdir(), **(env or {})},
     )  # fmt: skip
 
 
