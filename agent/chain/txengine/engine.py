@@ -50,6 +50,11 @@ _KNOWN = ("already known", "already imported", "known transaction", "alreadyknow
 _NONCE_LOW = ("nonce too low", "nonce is too low", "oldnonce")
 
 
+def _tx_key(ev: Any) -> str:
+    """The hash of the record a tx event moves (a TxReplaced moves the replaced one)."""
+    return ev.old_tx_hash if isinstance(ev, TxReplaced) else ev.tx_hash
+
+
 def _matches(e: RpcError, needles: Sequence[str]) -> bool:
     m = str(e).lower()
     return any(n in m for n in needles)
@@ -130,7 +135,7 @@ class TxEngine:
     def _apply(self, ev: Any) -> None:
         if isinstance(ev, TxRefused):
             return
-        h = ev.old_tx_hash if isinstance(ev, TxReplaced) else ev.tx_hash
+        h = _tx_key(ev)
         rec = apply_tx(self.records.get(h), ev)
         self.records[h] = rec
         if isinstance(ev, TxSigned):
@@ -172,7 +177,7 @@ class TxEngine:
         try:
             for ev in events:
                 if not isinstance(ev, TxRefused):
-                    h = ev.old_tx_hash if isinstance(ev, TxReplaced) else ev.tx_hash
+                    h = _tx_key(ev)
                     if h not in before:
                         before[h] = self.records.get(h)
                 self._apply(ev)
