@@ -335,18 +335,25 @@ class PostgresJournal:
         outcomes: list[AppendResult | Exception] = []
         pending: dict[str, int] = {}
         try:
-            row = conn.execute(self._sql_head_lock).fetchone()
-            head = (row[0], bytes(row[1]))
-            if head != self._w_head:  # first group, or another process appended
-                self._w_versions.clear()
-            pos, prev = head
             versions = self._w_versions
             missing = list({r.stream for r in batch if r.stream not in versions})
-            if missing:
-                for s in missing:
-                    versions[s] = 0
-                for s, v in conn.execute(self._sql_versions, (missing,)):
+            # one round trip: the head lock, then (in a fresh snapshot, after the lock) the
+            # versions of the streams this process has not seen yet
+            with conn.pipeline():
+                c_head = conn.execute(self._sql_head_lock)
+                c_ver = conn.execute(self._sql_versions, (missing,)) if missing else None
+            row = c_head.fetchone()
+            head = (row[0], bytes(row[1]))
+            if head != self._w_head:  # first group, or another process appended
+                versions.clear()
+                missing = list({r.stream for r in batch})
+                c_ver = conn.execute(self._sql_versions, (missing,))
+            for s in missing:
+                versions[s] = 0
+            if c_ver is not None:
+                for s, v in c_ver:
                     versions[s] = v
+            pos, prev = head
             rows: list[tuple[Any, ...]] = []
             sha256, q, qtypes = hashlib.sha256, _json_str, self._w_qtypes
             ts = self._clock()  # one timestamp per group: committed, hence recorded, together
@@ -370,11 +377,10 @@ class PostgresJournal:
                     prev = h
                 pending[s] = cur
                 outcomes.append(AppendResult(s, first_v, cur, first_pos, pos, prev))
-            if rows:
+            if rows:  # COPY: psycopg's C row writer, the cheapest way in (1 µs a row)
                 with conn.cursor().copy(self._sql_copy) as cp:
                     for r in rows:
                         cp.write_row(r)
-                conn.execute(self._sql_set_head, (pos, prev))
         except Exception as e:
             with contextlib.suppress(Exception):
                 conn.rollback()
@@ -391,7 +397,10 @@ class PostgresJournal:
                 ] * len(batch)
             return [JournalError(f"journal write failed, nothing was appended: {e}")] * len(batch)
         try:
-            conn.commit()
+            with conn.pipeline():  # the head and COMMIT in one round trip
+                if rows:
+                    conn.execute(self._sql_set_head, (pos, prev))
+                conn.commit()
         except Exception as e:
             self._w_versions.clear()
             self._w_head = None
