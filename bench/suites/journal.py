@@ -174,7 +174,7 @@ async def _pg_metrics(orders: int) -> list[dict[str, Any]]:
                 n = j.head()[0]
                 assert n == orders * 5 and j.verify().ok
                 group = max(1, round(n / j.commits))
-                commits = j.commits
+                commits, in_place = j.commits, j.inline_commits
                 rows = [
                     (
                         r.position,
@@ -207,6 +207,7 @@ async def _pg_metrics(orders: int) -> list[dict[str, Any]]:
             f"synchronous_commit=on; baseline = bare psycopg COPY of the same rows in the "
             f"store's own group size ({group} rows, one COMMIT each); best of 3 each",
             commits=commits,
+            commits_in_place=in_place,
             events_per_cpu_s=round(n / CPU["append_pg"]),
         ),
         rate_metric(

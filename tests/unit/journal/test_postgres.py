@@ -138,3 +138,26 @@ def test_locations_and_bad_settings(pg_server) -> None:
         PostgresJournal(pg_server.dsn, schema="x; DROP TABLE y")
     with pytest.raises(JournalError, match="cannot open the PostgreSQL journal"):
         PostgresJournal("host=127.0.0.1 port=1 user=nobody dbname=none connect_timeout=2")
+
+
+async def test_a_restart_under_in_place_loop_commits_loses_nothing(pg_server) -> None:
+    """Large loop groups commit on the loop's thread; a connection lost there hands the
+    group to the writer thread, which retries it (and looks it up first if in doubt)."""
+    import asyncio
+
+    with fresh(pg_server, backoff=(0.02, 0.5), inline_min=8) as j:
+        rounds, width = 60, 32
+
+        async def one_round(r: int) -> None:
+            await asyncio.gather(*(j.append_async(f"w{i}", r, [Tick(r)]) for i in range(width)))
+
+        for r in range(rounds):
+            if r == 20:
+                assert j.inline_commits >= 1
+                await asyncio.to_thread(pg_server.restart, "immediate")
+            await one_round(r)
+        assert j.reconnects >= 1
+        for i in range(width):
+            assert [x.event.n for x in j.read_stream(f"w{i}")] == list(range(rounds))
+        rep = j.verify()
+        assert rep.ok and rep.records == rounds * width
