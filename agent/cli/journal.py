@@ -11,17 +11,23 @@ import typer
 
 from agent.cli.common import console, run
 from agent.errors import JournalTamperedError, ValidationError
+from agent.journal.stores import is_postgres, open_store
 
 app = typer.Typer(help="The append-only, hash-chained event journal.", no_args_is_help=True)
 
 DEFAULT_JOURNAL = ".state/journal.sqlite"
 JournalOpt = typer.Option(
-    None, "--journal", "-j", help=f"Journal file [env AGENT_JOURNAL; default {DEFAULT_JOURNAL}]"
+    None,
+    "--journal",
+    "-j",
+    help=f"Journal file or postgresql://user@host/db#schema [env AGENT_JOURNAL; default {DEFAULT_JOURNAL}]",
 )
 
 
 def journal_path(path: Path | None, *, must_exist: bool = True) -> Path:
     p = Path(path or os.environ.get("AGENT_JOURNAL") or DEFAULT_JOURNAL)
+    if is_postgres(p):  # a PostgreSQL URL: nothing on disk to check
+        return p
     if must_exist and not p.is_file():
         raise ValidationError(
             "--journal", f"{p} does not exist", "pass --journal PATH or set AGENT_JOURNAL"
@@ -31,11 +37,11 @@ def journal_path(path: Path | None, *, must_exist: bool = True) -> Path:
     return p
 
 
-def open_journal(path: Path | None, *, must_exist: bool = True):  # -> SqliteJournal
+def open_journal(path: Path | None, *, must_exist: bool = True):  # -> Store
+    """The SQLite file, or the PostgreSQL journal for ``postgresql://user@host/db#schema``."""
     import agent.oms  # noqa: F401  (registers the OMS event types)
-    from agent.journal import SqliteJournal
 
-    return SqliteJournal(journal_path(path, must_exist=must_exist))
+    return open_store(journal_path(path, must_exist=must_exist))
 
 
 @app.command()
