@@ -58,6 +58,9 @@ class TamperKind(StrEnum):
     DELETED = "deleted"  # a gap in positions, or the tail is shorter than the recorded head
     REORDERED = "reordered"  # a record is intact but does not follow the one before it
     STREAM_ORDER = "stream_order"  # a stream's versions are not 1, 2, 3, ... in position order
+    # the journal does not match its MAC'd checkpoint: the file was replaced, truncated or
+    # rewritten, or the checkpoint was moved (see agent.journal.hashing.Checkpoint)
+    CHECKPOINT = "checkpoint"
 
 
 @dataclass(frozen=True, slots=True)
