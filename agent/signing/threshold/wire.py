@@ -71,6 +71,8 @@ def get_int(msg: dict[str, Any], field: str, lo: int, hi: int) -> int:
 
 
 def as_int(v: Any, field: str, lo: int, hi: int) -> int:
+    if v is None:
+        raise TssBadMessageError(f"{field}: missing")
     if not isinstance(v, str) or not v.startswith("0x") or len(v) > 2 + 2 * 1100:
         raise TssBadMessageError(f"{field}: not a hex integer")
     try:
