@@ -43,6 +43,7 @@ from agent.journal.base import (
     ANY,
     AppendRequest,
     AppendResult,
+    ChainWalker,
     LoopBatch,
     RecordedEvent,
     TamperFinding,
@@ -57,7 +58,7 @@ from agent.journal.base import (
 )
 from agent.journal.codec import DECODE_ERRORS, EventRegistry
 from agent.journal.codec import registry as default_registry
-from agent.journal.hashing import GENESIS, ChainWalk, Checkpoint, checkpoint_key
+from agent.journal.hashing import GENESIS, Checkpoint, checkpoint_key
 from agent.journal.hashing import _dumps as _json_str
 
 SCHEMA_VERSION = "1"
@@ -546,7 +547,7 @@ class SqliteJournal:
         "FROM events WHERE position >= ? ORDER BY position LIMIT ?"
     )
 
-    def _walk(self, walk: ChainWalk) -> bool:
+    def _walk(self, walk: ChainWalker) -> bool:
         pos = walk.expected
         while True:
             rows = self._query(self._ROWS, (pos, _READ_CHUNK))
@@ -564,12 +565,12 @@ class SqliteJournal:
         rows = self._query("SELECT hash FROM events WHERE position = ?", (position,))
         return bytes(rows[0][0]) if rows else None
 
-    def _report(self, walk: ChainWalk, finding: TamperFinding | None = None) -> VerifyReport:
+    def _report(self, walk: ChainWalker, finding: TamperFinding | None = None) -> VerifyReport:
         finding = finding or walk.finding
         head = walk.expected - 1
         return VerifyReport(finding is None, walk.n, head, walk.prev, finding)
 
-    def _check_head(self, walk: ChainWalk) -> TamperFinding | None:
+    def _check_head(self, walk: ChainWalker) -> TamperFinding | None:
         """The head the last commit wrote vs where the walk ended (tail deleted/rewritten)."""
         meta = self._meta("head")
         end = walk.expected - 1
@@ -608,7 +609,7 @@ class SqliteJournal:
         """Walk the whole chain; report the FIRST edited, deleted or reordered record (and
         a journal shorter than, or different from, its checkpoint: MACs are checked only by
         :meth:`verify_incremental`, which has the key)."""
-        walk = ChainWalk()
+        walk = ChainWalker()
         if not self._walk(walk):
             return self._report(walk)
         found = self._check_head(walk)
@@ -683,7 +684,9 @@ class SqliteJournal:
             found = self._check_checkpoint(c, last) if c is not None else None
             if found is not None:
                 return VerifyReport(False, 0, last, GENESIS, found)
-        walk = ChainWalk(cp.position + 1, cp.hash, functools.partial(self._version_at, cp.position))
+        walk = ChainWalker(
+            cp.position + 1, cp.hash, functools.partial(self._version_at, cp.position)
+        )
         if not self._walk(walk):
             return self._report(walk)
         found = self._check_head(walk)
