@@ -46,21 +46,25 @@ class Framer:
         buf = self._buf
         start = buf.find(b"8=")
         if start < 0:
-            junk = bytes(buf)
-            buf.clear()
+            keep = 1 if buf.endswith(b"8") else 0  # maybe the start of the next "8="
+            junk = bytes(buf[: len(buf) - keep])
+            del buf[: len(buf) - keep]
             return Garbled("no BeginString", junk) if junk.strip(SOH) else None
         if start > 0:  # bytes before a message: garbage
             junk = bytes(buf[:start])
             del buf[:start]
-            return Garbled("bytes before BeginString", junk)
-        if len(buf) < len(BEGIN) + 4:
-            return None
+            return Garbled("bytes before BeginString", junk) if junk.strip(SOH) else self._next()
+        if len(buf) < len(BEGIN):
+            return (
+                None
+                if BEGIN.startswith(bytes(buf))
+                else self._drop(self._resync(1), "BeginString is not FIX.4.4")
+            )
         if not buf.startswith(BEGIN):
-            end = buf.find(SOH)
-            if end < 0:
-                return None
             return self._drop(self._resync(1), "BeginString is not FIX.4.4")
         p9 = len(BEGIN)
+        if len(buf) < p9 + 2:
+            return None
         if not buf.startswith(b"9=", p9):
             return self._drop(self._resync(1), "BodyLength(9) is not the second field")
         soh9 = buf.find(SOH, p9)
