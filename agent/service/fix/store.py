@@ -4,16 +4,20 @@ What must survive a restart: the next sequence number each way, and every applic
 message sent since the last reset (a ResendRequest may ask for any of them). Each sent
 message is journaled before it is written to the socket, so a message the client may have
 seen is always resendable and its number never reused; a received message is journaled after
-it was processed, so a crash in between makes the client resend it (orders are idempotent on
-their ClOrdID, so that is harmless) rather than lose it.
+it was processed (and not waited for), so a crash in between makes the client resend it
+(orders are idempotent on their ClOrdID, so that is harmless) rather than lose it.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
+from typing import Any
 
 from agent.journal.base import ANY, Store
 from agent.journal.codec import event_type
+
+log = logging.getLogger("agent.fix")
 
 
 @event_type
@@ -44,6 +48,11 @@ class FixSessionReset:
 
 
 ADMIN = frozenset("0125A4")  # Heartbeat, TestRequest, ResendRequest, Logout, Logon, SeqReset
+
+
+def _log_failure(fut: Any) -> None:
+    if not fut.cancelled() and fut.exception() is not None:
+        log.error("fix: could not journal a received sequence number: %s", fut.exception())
 
 
 def stream_of(session: str) -> str:
@@ -80,8 +89,12 @@ class SessionStore:
         self._apply(ev)
 
     async def record_received(self, seq: int, msg_type: str) -> None:
+        """Not awaited to durability: the next message need not wait for this fsync. If it
+        is lost in a crash the client resends the message, which the OMS takes as the same
+        order (idempotent on ClOrdID) and the session as already reported."""
         ev = FixMessageReceived(self.session, seq, msg_type)
-        await self.journal.append_async(self.stream, ANY, [ev])
+        fut = self.journal.append_async(self.stream, ANY, [ev])
+        fut.add_done_callback(_log_failure)
         self._apply(ev)
 
     async def skip_to(self, next_in: int) -> None:
