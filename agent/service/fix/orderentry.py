@@ -18,6 +18,7 @@ restart. A client's orders are OMS orders named ``<owner>.<ClOrdID>``.
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from enum import StrEnum
@@ -155,7 +156,7 @@ class OmsOrderEntry:
         self._orders: dict[str, Order] = {}  # OMS id -> the order folded from the journal
         self._order_ids: dict[str, str] = {}  # OMS id -> its order id
         self._replaces: dict[str, str] = {}  # new OMS id -> the OMS id it replaced
-        self._log: list[OrderUpdate] = []
+        self._log: dict[str, list[OrderUpdate]] = {}  # per owner, in journal order
         self._folded = 0
         self._names = {c.__name__ for c in _ORDER_EVENTS}
         self.pump()
@@ -226,7 +227,9 @@ class OmsOrderEntry:
 
     def updates(self, owner: str, after_position: int) -> list[OrderUpdate]:
         self.pump()
-        return [u for u in self._log if u.position > after_position and u.owner == owner]
+        log = self._log.get(owner, [])
+        i = bisect.bisect_right(log, after_position, key=lambda u: u.position)
+        return log[i:]
 
     # --- folding the journal ----------------------------------------------------------------
     def pump(self) -> None:
@@ -255,7 +258,7 @@ class OmsOrderEntry:
         self._orders[cid] = o
         u = self._update_for(pos, owner, cid, prev, o, ev)
         if u is not None:
-            self._log.append(u)
+            self._log.setdefault(owner, []).append(u)
 
     def _update_for(
         self, pos: int, owner: str, cid: str, prev: Order | None, o: Order, ev: Any

@@ -182,6 +182,10 @@ class Connection:
                 await self.writer.wait_closed()
 
     async def _heartbeats(self) -> None:
+        with contextlib.suppress(ConnectionError, RuntimeError):
+            await self._heartbeat_loop()
+
+    async def _heartbeat_loop(self) -> None:
         while True:
             await asyncio.sleep(min(1.0, self.heartbeat_s / 4))
             if not self.logged_on:
@@ -285,13 +289,18 @@ class Connection:
         if hit is None:
             await self._send_unsessioned("5", sender, target, "unknown SenderCompID/TargetCompID")
             raise Disconnect(f"Logon from unknown session {sender}->{target}")
-        self.cfg, self.store = hit
         cfg, store = hit
+        # refusals before the peer proved who it is are not the session's messages: they
+        # take no sequence number and are not journaled (a stranger cannot move ours)
         if text(msg, 553) != cfg.username or text(msg, 554) != cfg.password:
-            await self.logout("invalid username or password")
+            await self._send_unsessioned("5", sender, target, "invalid username or password")
+            raise Disconnect(f"Logon for {cfg.key} with wrong credentials")
         hb_text = text(msg, 108)
         if hb_text is None or not hb_text.isdigit() or not 0 < int(hb_text) <= cfg.max_heartbeat_s:
-            await self.logout(f"HeartBtInt(108) must be 1-{cfg.max_heartbeat_s} seconds")
+            why = f"HeartBtInt(108) must be 1-{cfg.max_heartbeat_s} seconds"
+            await self._send_unsessioned("5", sender, target, why)
+            raise Disconnect(why)
+        self.cfg, self.store = cfg, store
         seq_text = text(msg, 34)
         if seq_text is None or not seq_text.isdigit():
             await self.logout("MsgSeqNum(34) missing or not a number")

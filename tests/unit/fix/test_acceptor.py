@@ -77,6 +77,10 @@ async def test_logon_with_wrong_password_is_logged_out(agent: Agent) -> None:
     m = await c.expect("5")
     assert "password" in get(m, 58)
     assert await c.closed()
+    # the refusal took none of the session's numbers: the real client starts at 1
+    ok = Initiator(agent.port)
+    await ok.connect()
+    assert get(await ok.logon(), 34) == "1"
 
 
 async def test_first_message_must_be_a_logon(agent: Agent) -> None:
