@@ -130,6 +130,14 @@ class UnsafePayloadError(SigningError):
     code = "UNSAFE_PAYLOAD"
 
 
+class ModuleCheckError(SigningError):
+    """The --module is not one the operator may sign for: no code (MODULE_NO_CODE), another
+    Safe's (MODULE_WRONG_SAFE), not enabled on the Safe (MODULE_NOT_ENABLED), or no role for
+    the operator (MODULE_NO_ROLE). Checked before anything is signed."""
+
+    code = "MODULE_INVALID"
+
+
 # --- orders, journal ----------------------------------------------------------------------
 class OrderError(AgentError):
     code = "ORDER_ERROR"

@@ -15,7 +15,14 @@ from pathlib import Path
 
 import pytest
 
-from agent.deploy.devworld import OPERATOR_KEY, DevWorld
+from agent.deploy.devworld import (
+    DEPLOYER_KEY,
+    OPERATOR_KEY,
+    DevWorld,
+    address_of,
+    deploy_dev_wallet,
+)
+from agent.deploy.transactor import Transactor
 from agent.journal.hashing import GENESIS, chain_hash
 from agent.wallet.deploy import WalletDeployment
 
@@ -29,7 +36,7 @@ def agent(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [*AGENT, *args], capture_output=True, text=True, timeout=timeout,
         env={**os.environ, "COLUMNS": "200", "TMPDIR": tempfile.gettempdir(),
-             "AGENT_OPERATOR_KEY": OPERATOR_KEY},
+             "AGENT_OPERATOR_KEY": OPERATOR_KEY, "DEPLOYER_KEY": DEPLOYER_KEY},
     )  # fmt: skip
 
 
@@ -50,6 +57,10 @@ def rows(journal: Path, sql: str, *args: object) -> list[tuple]:  # type: ignore
         return out
     finally:
         c.close()
+
+
+def rpc_nonce(world: DevWorld, key: str) -> int:
+    return int(world.devnets.l1.rpc("eth_getTransactionCount", address_of(key), "latest"), 16)
 
 
 def one_error(stderr: str) -> str:
@@ -182,3 +193,40 @@ def test_untampered_resubmit_is_a_duplicate(
     r = swap(world, oms_wallet.safe, oms_wallet.module, j, "t-1")
     assert r.returncode == 0, r.stderr
     assert "filled" in r.stdout and operator_nonce(world) == nonce
+
+
+# --- a --module the operator must not sign for --------------------------------------------
+@pytest.fixture(scope="module")
+def other_wallet(world: DevWorld, l1_module_isolated) -> WalletDeployment:  # type: ignore[no-untyped-def]
+    return deploy_dev_wallet(world, salt=43)
+
+
+@pytest.fixture(scope="module")
+def idle_module(world: DevWorld, oms_wallet: WalletDeployment, l1_module_isolated) -> str:  # type: ignore[no-untyped-def]
+    """A PolicyModule for the oms Safe that its owners never enabled."""
+    tx = Transactor(world.devnets.l1.rpc_url, DEPLOYER_KEY)
+    return tx.deploy("PolicyModule", oms_wallet.safe, world.l1.address("MultiSendCallOnly"))
+
+
+@pytest.mark.parametrize("case", ["no_code", "wrong_safe", "not_enabled", "no_role"])
+def test_wrong_module_is_refused_before_signing(
+    world: DevWorld, oms_wallet: WalletDeployment, other_wallet: WalletDeployment,
+    idle_module: str, tmp_path: Path, case: str,
+) -> None:  # fmt: skip
+    module = {
+        "no_code": "0x" + "de" * 20,
+        "wrong_safe": other_wallet.module,
+        "not_enabled": idle_module,
+        "no_role": oms_wallet.module,
+    }[case]
+    # no_role: the deployer's key signs, and the deployer is no operator of this module
+    extra = ["--key-env", "DEPLOYER_KEY"] if case == "no_role" else []
+    j = tmp_path / "journal.sqlite"
+    nonces = operator_nonce(world), rpc_nonce(world, DEPLOYER_KEY)
+    weth = balance(world, "WETH", oms_wallet.safe)
+    r = swap(world, oms_wallet.safe, module, j, f"m-{case}", *extra)
+    assert r.returncode == 1, (r.stdout, r.stderr)
+    assert one_error(r.stderr).startswith(f"error: [MODULE_{case.upper()}] "), r.stderr
+    assert tx_signed(j) == 0  # nothing signed or journaled as signed
+    assert (operator_nonce(world), rpc_nonce(world, DEPLOYER_KEY)) == nonces  # nothing sent
+    assert balance(world, "WETH", oms_wallet.safe) == weth
