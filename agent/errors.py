@@ -85,6 +85,14 @@ class RpcError(ChainError):
         super().__init__(message)
 
 
+class WouldRevertError(RpcError):
+    """A call reverts when simulated (eth_estimateGas / eth_call): nothing was signed. The
+    message holds the decoded revert (agent.wallet.reverts); a PolicyModule refusal carries
+    its POLICY_<STATUS> code instead of this class's."""
+
+    code = "TX_WOULD_REVERT"
+
+
 class RpcUnavailableError(ChainError):
     """The node did not answer (refused, timed out, garbage)."""
 

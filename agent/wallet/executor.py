@@ -26,6 +26,7 @@ from agent.chain.txengine import EngineConfig, TxEngine, TxSpec
 from agent.errors import (
     ModuleCheckError,
     PolicyDeniedError,
+    RpcError,
     TransactionFailedError,
     ValidationError,
 )
@@ -35,6 +36,7 @@ from agent.oms.tx import TxRecord, TxState
 from agent.signing.local import LocalSigner
 from agent.wallet.module import module_calldata
 from agent.wallet.multisend import Call
+from agent.wallet.reverts import would_revert
 
 _MINED = frozenset({TxState.MINED, TxState.CONFIRMED})
 _SAFE = "0x" + selector("safe()").hex()  # PolicyModule
@@ -186,7 +188,13 @@ class ModuleExecutor:
 
     async def estimate_gas(self, data: bytes) -> int:
         est = {"from": self.signer.address, "to": self.module, "data": "0x" + data.hex()}
-        gas = int(await self.rpc.call("eth_estimateGas", [est]), 16)
+        try:
+            gas = int(await self.rpc.call("eth_estimateGas", [est]), 16)
+        except RpcError as e:  # the module refuses: say why, by name (PolicyViolation(...))
+            decoded = would_revert(e)
+            if decoded is None:
+                raise
+            raise decoded from e
         return gas + gas // 5  # headroom: state may move between estimate and inclusion
 
     async def execute(
