@@ -79,14 +79,14 @@ def swap(
     from agent.bootstrap import build_swap_app
     from agent.demo.report import swap_table
     from agent.deploy.manifest import Manifest
+    from agent.execution.swap import validate_intent
 
     intent = run(lambda: parse_intent(client_id, side, base, quote, size, slippage_bps))
     safe = run(lambda: parse_address("--safe", safe))
     module = run(lambda: parse_address("--module", module))
     limit = run(lambda: parse_decimal("--max-notional", max_notional, "250000"))
     m = run(lambda: Manifest.load(manifest))
-    for f in ("base", "quote"):
-        run(lambda f=f: m.token(getattr(intent, f)))
+    run(lambda: validate_intent(m, intent))  # tokens known, size fits them
     if policy is None:
         err_console.print(
             "warning: no --policy: no off-chain signing policy is checked before signing "

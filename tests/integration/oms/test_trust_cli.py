@@ -230,3 +230,58 @@ def test_wrong_module_is_refused_before_signing(
     assert tx_signed(j) == 0  # nothing signed or journaled as signed
     assert (operator_nonce(world), rpc_nonce(world, DEPLOYER_KEY)) == nonces  # nothing sent
     assert balance(world, "WETH", oms_wallet.safe) == weth
+
+
+# --- issue 17 item 7: denied orders and the kill switch -----------------------------------
+def test_resubmitted_denied_order_exits_nonzero_with_its_code(
+    world: DevWorld, oms_wallet: WalletDeployment, tmp_path: Path, l1_module_isolated
+) -> None:  # type: ignore[no-untyped-def]
+    j = tmp_path / "journal.sqlite"
+    nonce = operator_nonce(world)
+    for attempt in range(2):  # the first submit, then the same client id again
+        r = swap(world, oms_wallet.safe, oms_wallet.module, j, "d-1", "--max-notional", "10")
+        assert r.returncode == 3, (attempt, r.stdout, r.stderr)
+        assert "denied: [RISK_MAX_NOTIONAL]" in r.stderr, (attempt, r.stderr)
+    assert operator_nonce(world) == nonce and tx_signed(j) == 0
+
+
+def test_order_denied_while_halted_keeps_its_client_id(
+    world: DevWorld, oms_wallet: WalletDeployment, tmp_path: Path, l1_module_isolated
+) -> None:  # type: ignore[no-untyped-def]
+    j = tmp_path / "journal.sqlite"
+    assert agent("halt", "--journal", str(j), "--reason", "test").returncode == 0
+    nonce = operator_nonce(world)
+    r = swap(world, oms_wallet.safe, oms_wallet.module, j, "h-1")
+    assert r.returncode == 3 and "denied: [TRADING_HALTED]" in r.stderr, (r.stdout, r.stderr)
+    assert operator_nonce(world) == nonce and tx_signed(j) == 0
+    assert agent("resume", "--journal", str(j)).returncode == 0
+    r = swap(world, oms_wallet.safe, oms_wallet.module, j, "h-1")
+    assert r.returncode == 0, (r.stdout, r.stderr)
+    assert "order h-1: filled" in r.stdout
+
+
+async def test_module_revert_is_decoded_by_name_and_nothing_signed(
+    world: DevWorld, make_app, l1_isolated: None
+) -> None:  # type: ignore[no-untyped-def]
+    """A call the module refuses: the error names PolicyViolation, its status by name, and
+    carries the off-chain code for the same rule (no `custom error 0x95e83831`)."""
+    from eth_abi import encode
+    from eth_utils import function_signature_to_4byte_selector as sel
+
+    from agent.errors import WouldRevertError
+    from agent.wallet.multisend import Call
+
+    app = await make_app()
+    steal = Call(
+        world.l1.token("USDC").address,
+        sel("transfer(address,uint256)") + encode(["address", "uint256"], [app.signer.address, 1]),
+    )
+    nonce = operator_nonce(world)
+    with pytest.raises(WouldRevertError) as e:
+        await app.executor.execute([steal])
+    msg = str(e.value)
+    assert e.value.code == "POLICY_FUNCTION_NOT_ALLOWED", msg
+    assert "PolicyModule.PolicyViolation(status=FUNCTION_NOT_ALLOWED (5), word=0x" in msg
+    assert "custom error" not in msg and "nothing was signed" in msg
+    assert operator_nonce(world) == nonce
+    assert not [r for r in app.journal.read_all() if r.type == "TxSigned"]
