@@ -156,6 +156,7 @@ async def build_swap_app(
             rpc=rpc, manifest=manifest, venues=venues, executor=executor, manager=manager,
             safe=safe, risk=risk, route=route,
         )  # fmt: skip
+        await executor.check_module(safe)  # a module we must not sign for: refused here
         # recovery: the engine reconciles the tx stream, then orders follow the chain
         await executor.start()
         recovered = await track(manager, executor, manifest, safe, expire_unsent=True, poll=False)
