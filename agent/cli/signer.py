@@ -115,6 +115,9 @@ def keygen(
 def serve(
     share: Path = typer.Option(..., "--share", help="Party 2's share file."),
     listen: str = typer.Option("127.0.0.1:7650", "--listen", help="host:port to serve on."),
+    noise_pool: int = typer.Option(
+        4, "--noise-pool", min=0, help="Paillier noise values precomputed between sessions."
+    ),
 ) -> None:
     """Party 2: co-sign with party 1 until SIGTERM or Ctrl-C."""
     from agent.signing.threshold import P2Share, SignerService, read_share
@@ -124,7 +127,7 @@ def serve(
     assert isinstance(sh, P2Share)
 
     async def go() -> None:
-        svc = SignerService(sh)
+        svc = SignerService(sh, pool=noise_pool)
         bound = await svc.start(host, port)
         print(f"serving {sh.address} on {host}:{bound}", flush=True)
         stop = asyncio.Event()
