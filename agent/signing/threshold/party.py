@@ -169,9 +169,7 @@ class SignerService:
             self._tasks.discard(task)  # type: ignore[arg-type]
             writer.close()
 
-    async def _serve_conn(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
-    ) -> None:
+    async def _serve_conn(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             while True:
                 try:  # idle connections may wait for the next request indefinitely
