@@ -93,10 +93,14 @@ async def build_swap_app(
     max_notional: Decimal = Decimal(1_000_000),
     limits: RiskLimits | None = None,
     policy_path: Path | None = None,
+    signer: Any = None,
 ) -> SwapApp:
     """``policy_path``: the fund's signing-policy file, checked off-chain on every built
     transaction before signing; None = no off-chain policy (the on-chain module still
     enforces its own configuration).
+
+    ``signer``: the operator's Signer if not the local ``operator_key`` (e.g. a
+    ``agent.signing.threshold.ThresholdSigner``: the engine awaits it under its timeout).
 
     The guard's reference prices (its slippage rule and second-signer notional) are
     INDEPENDENT of the quotes the swap is built from wherever the manifest has an oracle:
@@ -108,7 +112,7 @@ async def build_swap_app(
     ).connect()
     journal = SqliteJournal(journal_path)
     try:
-        signer = LocalSigner(operator_key)
+        signer = signer or LocalSigner(operator_key)
         risk = SwapRisk(limits or default_limits(max_notional))
         guard = None
         if policy_path is not None:  # oracle prices; the quote median only where none

@@ -13,6 +13,11 @@ gaps to precompute its Paillier noise (the offline phase; ~12 ms of CPU per sign
 References, reported so nothing is hidden: ``sign.threshold_back_to_back`` (no gaps: the
 noise is computed while party 1 already waits) and ``sign.threshold_no_pool`` (gaps, but
 no precomputation: the whole encryption online).
+
+sim.trace_call: simulate-before-sign (agent.chain.simulate) of the module call a swap signs
+(Safe -> PolicyModule -> MultiSend -> Uniswap, buy 1 WETH with USDC on the dev world):
+both traces in one batch plus the delta extraction and the intent check, on anvil. Baseline:
+a bare eth_call of the same call on the same node, interleaved. Goal: ratio <= 3.
 """
 
 from __future__ import annotations
@@ -31,7 +36,9 @@ N = 4000
 
 
 def run() -> list[dict]:
-    return run_local() + run_threshold()
+    import asyncio
+
+    return run_local() + run_threshold() + asyncio.run(run_trace_call())
 
 
 def run_local() -> list[dict]:
@@ -147,3 +154,59 @@ def run_threshold() -> list[dict]:
         extra = {"goal_p50_us": 50_000} if name == "sign.threshold" else {"reference": True}
         out.append(latency_metric(name, xs, baseline=("sign.eip1559_local", base), **extra))
     return out
+
+
+N_SIM = 60
+
+
+async def run_trace_call() -> list[dict]:
+    import tempfile
+    import time
+    from decimal import Decimal
+    from pathlib import Path
+
+    from agent.chain.rpc import RpcClient
+    from agent.chain.simulate import CallRequest, Expectation, check, simulate
+    from agent.deploy.devworld import OPERATOR_KEY, address_of, bring_up, deploy_dev_wallet
+    from agent.execution.calls import parse_swap_intent, plan_swap
+    from agent.venues.uniswap_v2 import UniswapV2Venue
+    from agent.venues.uniswap_v3 import UniswapV3Venue
+    from agent.wallet.module import module_calldata
+
+    w = bring_up(Path(tempfile.mkdtemp(prefix="bench-sim-")))
+    try:
+        wallet = deploy_dev_wallet(w, salt=77, usdc=Decimal(1_000_000))
+        m = w.l1
+        async with RpcClient(w.devnets.l1.rpc_url, expected_chain_id=m.chain_id) as rpc:
+            venues = [UniswapV2Venue(rpc, m), UniswapV3Venue(rpc, m)]
+            intent = parse_swap_intent("buy 1 WETH with USDC max-slippage 50bps")
+            plan = await plan_swap(rpc, venues, intent, safe=wallet.safe, now=int(time.time()))
+            data = module_calldata(list(plan.calls), m.address("MultiSendCallOnly"))
+            call = CallRequest(address_of(OPERATOR_KEY), wallet.module, data)
+            q = plan.quote
+            exp = Expectation(
+                m.token("USDC").address, q.amount_in * 10_050 // 10_000,
+                m.token("WETH").address, q.amount_out, frozenset(c.to for c in plan.calls),
+            )  # fmt: skip
+
+            async def sim() -> None:
+                s = await simulate(rpc, call, wallet.safe)
+                if not check(s, exp).allowed:
+                    raise RuntimeError(f"the benchmark's swap does not pass: {check(s, exp)}")
+
+            async def bare() -> None:
+                await rpc.call("eth_call", [call.to_rpc(), "latest"])
+
+            ours: list[float] = []
+            base: list[float] = []
+            for _ in range(5):  # warm-up
+                await sim()
+                await bare()
+            for _ in range(N_SIM):  # interleaved
+                for fn, xs in ((sim, ours), (bare, base)):
+                    t0 = time.perf_counter_ns()
+                    await fn()
+                    xs.append((time.perf_counter_ns() - t0) / 1000)
+    finally:
+        w.stop()
+    return [latency_metric("sim.trace_call", ours, baseline=("eth_call", base), goal_ratio=3)]
