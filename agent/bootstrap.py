@@ -94,6 +94,7 @@ async def build_swap_app(
     limits: RiskLimits | None = None,
     policy_path: Path | None = None,
     signer: Any = None,
+    simulation: str | None = None,
 ) -> SwapApp:
     """``policy_path``: the fund's signing-policy file, checked off-chain on every built
     transaction before signing; None = no off-chain policy (the on-chain module still
@@ -101,6 +102,8 @@ async def build_swap_app(
 
     ``signer``: the operator's Signer if not the local ``operator_key`` (e.g. a
     ``agent.signing.threshold.ThresholdSigner``: the engine awaits it under its timeout).
+    ``simulation``: "trace" or "fallback" to simulate every module call before signing
+    (agent.chain.simulate.SimulationGuard, after the policy guard); None = off.
 
     The guard's reference prices (its slippage rule and second-signer notional) are
     INDEPENDENT of the quotes the swap is built from wherever the manifest has an oracle:
@@ -120,9 +123,17 @@ async def build_swap_app(
                 policy_path, manifest, safe=safe, operator=signer.address, rpc=rpc,
                 fallback=risk.prices,
             )  # fmt: skip
+        pre_sign = guard
+        if simulation is not None:
+            from agent.chain.simulate import SimulationGuard
+
+            pre_sign = SimulationGuard(
+                rpc, operator=signer.address, module=module, safe=safe, mode=simulation,  # type: ignore[arg-type]
+                multisend=manifest.address("MultiSendCallOnly"), inner=guard,
+            )  # fmt: skip
         executor = ModuleExecutor(
             rpc, signer, module=module, multisend=manifest.address("MultiSendCallOnly"),
-            chain_id=manifest.chain_id, journal=journal, guard=guard,
+            chain_id=manifest.chain_id, journal=journal, guard=pre_sign,
         )  # fmt: skip
         route = RouteCheck()
         manager = OrderManager.open(journal, checks=[route, risk.check])

@@ -22,7 +22,8 @@ Deny(SIMULATION_MISMATCH). A node without tracing: ``mode="trace"`` refuses
 
 :class:`SimulationGuard` is the pre-sign hook for the module executor (its ``guard``): it
 simulates the module call the executor will sign, for the Safe, against the expectation
-the caller registers for the order.
+the caller registers for the order, or, without one, against the bounds the batch itself
+sets (:func:`check_bounded`: no token leaves beyond what the calls approve).
 """
 
 from __future__ import annotations
@@ -310,11 +311,55 @@ def check(sim: Simulation, exp: Expectation) -> Decision:
     return Allow("simulate", f"paid {paid} {exp.token_in}, received {got} {exp.token_out}")
 
 
+APPROVE = bytes.fromhex("095ea7b3")  # approve(address,uint256)
+
+
+def check_bounded(sim: Simulation, calls: Sequence[Any]) -> Decision:
+    """The check without an intent: what the batch itself grants bounds what may leave the
+    Safe. Each token may leave only up to the amounts the calls approve of it, ETH up to the
+    calls' values; approvals go only to the spenders the calls name and none may be left;
+    and a batch that pays something must receive something."""
+    if not sim.ok:
+        return Deny(
+            "SIMULATION_REVERTED", f"the call reverts in simulation: {sim.error}", "simulate"
+        )
+    if sim.deltas is None:
+        return Allow("simulate", sim.warning or "untraced")
+    bound: dict[str, int] = {}
+    spenders: set[str] = set()
+    eth = 0
+    for c in calls:
+        eth += int(getattr(c, "value", 0))
+        data = bytes(getattr(c, "data", b""))
+        if data[:4] == APPROVE and len(data) == 68:
+            token, amount = str(c.to).lower(), int.from_bytes(data[36:68], "big")
+            spenders.add("0x" + data[16:36].hex())
+            bound[token] = bound.get(token, 0) + amount
+    d = sim.deltas
+    for token, v in d.tokens.items():
+        if v < 0 and -v > bound.get(token, 0):
+            return _deny(
+                f"the Safe would pay {-v} of {token}, above the {bound.get(token, 0)} the calls approve"
+            )
+    if d.eth < 0 and -d.eth > eth:
+        return _deny(f"the Safe would pay {-d.eth} wei, above the calls' value {eth}")
+    for a in d.approvals:
+        if a.spender not in spenders:
+            return _deny(f"the call approves {a.spender} on {a.token}, which no call names")
+        if a.amount:
+            return _deny(f"the call leaves an allowance of {a.amount} to {a.spender} on {a.token}")
+    pays = d.eth < 0 or any(v < 0 for v in d.tokens.values())
+    gets = d.eth > 0 or any(v > 0 for v in d.tokens.values())
+    if pays and not gets:
+        return _deny("the Safe would pay and receive nothing (is the recipient someone else?)")
+    return Allow("simulate", "within the batch's own approvals")
+
+
 class SimulationGuard:
     """The executor's pre-sign hook (agent.wallet.executor.PreSignCheck): simulate the
     module call for ``calls`` from the operator, for the Safe, and check it against the
     expectation registered with :meth:`expect` (consumed by the next check). Without an
-    expectation it still refuses reverts and any asset leaving the Safe untraded."""
+    expectation the batch's own approvals bound what may leave (:func:`check_bounded`)."""
 
     def __init__(
         self,
@@ -325,9 +370,21 @@ class SimulationGuard:
         multisend: str,
         safe: str,
         mode: Mode = "trace",
+        inner: Any = None,
     ) -> None:
+        """``inner``: a PreSignCheck consulted first (the policy guard); the simulation runs
+        only on calls it allows."""
+        if mode not in ("trace", "fallback"):
+            from agent.errors import ValidationError
+
+            raise ValidationError(
+                "simulation",
+                f"{mode!r} is not a mode",
+                "use trace (refuse without tracing) or fallback",
+            )
         self.rpc, self.operator, self.module = rpc, operator, module
         self.multisend, self.safe, self.mode = multisend, safe, mode
+        self.inner = inner
         self._next: Expectation | None = None
         self.last: Simulation | None = None  # for journaling / `policy explain`
 
@@ -338,12 +395,16 @@ class SimulationGuard:
         from agent.wallet.module import module_calldata
 
         exp, self._next = self._next, None
+        if self.inner is not None:
+            first = await self.inner.check(calls)
+            if not first.allowed:
+                return first
         call = CallRequest(self.operator, self.module, module_calldata(list(calls), self.multisend))
         try:
             sim = await simulate(self.rpc, call, self.safe, mode=self.mode)
         except SimulationUnavailableError as e:
             return Deny(e.code, e.message, "simulate")
         self.last = sim
-        if exp is None:  # nothing may leave the Safe; anything may come in
-            exp = Expectation(ETH, 0, ETH, -(2**255))
+        if exp is None:
+            return check_bounded(sim, calls)
         return check(sim, exp)

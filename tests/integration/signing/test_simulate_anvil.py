@@ -112,6 +112,7 @@ async def test_calls_that_differ_from_the_intent_are_denied(world, wallet):
         plan, calls = await _plan(
             rpc, world, wallet, "buy 1 WETH with USDC max-slippage 50bps", recipient=attacker
         )
+        foreign = calls
         exp, _tin, _tout = _expect(world, plan)
         guard = SimulationGuard(rpc, operator=operator, module=wallet.module, multisend=ms,
                                 safe=wallet.safe)  # fmt: skip
@@ -135,6 +136,9 @@ async def test_calls_that_differ_from_the_intent_are_denied(world, wallet):
         d = await guard.check(list(calls))
         assert not d.allowed and d.code == "SIMULATION_MISMATCH" and "would pay" in d.reason
         assert guard.last is not None and guard.last.traced
-        # no expectation registered: USDC leaving the Safe is refused
+        # no expectation registered: the batch's own approvals bound what may leave
         d = await guard.check(list(calls))
-        assert not d.allowed and "lose" in d.reason
+        assert d.allowed and "approvals" in d.note
+        # ...and a batch that pays someone else fails that bound too (or reverts on chain)
+        d = await guard.check(list(foreign))
+        assert not d.allowed and d.code in ("SIMULATION_REVERTED", "SIMULATION_MISMATCH")

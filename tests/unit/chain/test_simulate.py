@@ -174,3 +174,40 @@ async def test_traced_call_sends_exactly_the_call(node):
     }
     sim = await simulate(rpc, CALL, ME)
     assert not sim.ok and sim.error == "TooLittleReceived"
+
+
+def _approve(token: str, spender: str, amount: int):
+    from agent.wallet.multisend import Call
+
+    data = (
+        bytes.fromhex("095ea7b3")
+        + bytes(12)
+        + bytes.fromhex(spender[2:])
+        + amount.to_bytes(32, "big")
+    )
+    return Call(token, data)
+
+
+def test_bounded_check_without_an_intent():
+    from agent.chain.simulate import Simulation, check_bounded
+
+    d = extract_deltas(REC["calls"], REC["prestate"], SAFE)
+    sim = Simulation(CallRequest(ME, OTHER, b""), "latest", True, None, d, True)
+    router = d.approvals[0].spender
+    paid = -d.net(USDC)
+    ok = [_approve(USDC, router, paid), _approve(USDC, router, 0)]
+    assert check_bounded(sim, ok).allowed
+    low = [_approve(USDC, router, paid - 1), _approve(USDC, router, 0)]
+    dec = check_bounded(sim, low)
+    assert not dec.allowed and dec.code == "SIMULATION_MISMATCH" and "above" in dec.reason
+    dec = check_bounded(sim, [_approve(USDC, OTHER, paid)])  # trace approves someone unnamed
+    assert not dec.allowed and "no call names" in dec.reason
+    # the same payment but the bought WETH went elsewhere: pays and receives nothing
+    gone = extract_deltas(
+        {"logs": [log(TRANSFER, SAFE, OTHER, paid, USDC), log(TRANSFER, OTHER, ME, 2, WETH)]},
+        {},
+        SAFE,
+    )
+    sim2 = Simulation(CallRequest(ME, OTHER, b""), "latest", True, None, gone, True)
+    dec = check_bounded(sim2, ok)
+    assert not dec.allowed and "receive nothing" in dec.reason
