@@ -142,3 +142,27 @@ async def test_calls_that_differ_from_the_intent_are_denied(world, wallet):
         # ...and a batch that pays someone else fails that bound too (or reverts on chain)
         d = await guard.check(list(foreign))
         assert not d.allowed and d.code in ("SIMULATION_REVERTED", "SIMULATION_MISMATCH")
+
+
+async def test_cli_simulate(world, wallet):
+    from .conftest import agent_cli
+
+    ms = world.l1.address("MultiSendCallOnly")
+    operator = address_of(OPERATOR_KEY)
+    async with RpcClient(world.devnets.l1.rpc_url, expected_chain_id=world.l1.chain_id) as rpc:
+        plan, calls = await _plan(rpc, world, wallet, "buy 1 WETH with USDC max-slippage 50bps")
+    data = "0x" + module_calldata(list(calls), ms).hex()
+    exp, tin, tout = _expect(world, plan)
+    base = ["signer", "simulate", "--rpc-url", world.devnets.l1.rpc_url, "--from", operator,
+            "--to", wallet.module, "--data", data, "--account", wallet.safe]  # fmt: skip
+    spenders = [a for s in exp.spenders for a in ("--spender", s)]
+    r = agent_cli(*base, "--expect-in", f"{tin.address}:{exp.max_in}",
+                  "--expect-out", f"{tout.address}:{10**18}", *spenders)  # fmt: skip
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert f"token {tout.address.lower()} +{10**18}" in r.stdout and "allowed" in r.stdout
+    r = agent_cli(
+        *base, "--expect-in", f"{tin.address}:1", "--expect-out", f"{tout.address}:1", *spenders
+    )
+    assert r.returncode == 3 and "[SIMULATION_MISMATCH]" in r.stdout and "would pay" in r.stdout
+    r = agent_cli(*base, "--expect-in", "nope:1", "--expect-out", f"{tout.address}:1")
+    assert r.returncode == 2 and "--expect-in" in r.stderr and "Traceback" not in r.stderr
