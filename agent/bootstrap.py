@@ -118,10 +118,17 @@ async def build_swap_app(
     max_notional: Decimal = Decimal(1_000_000),
     limits: RiskLimits | None = None,
     policy_path: Path | None = None,
+    signer: Any = None,
+    simulation: str | None = None,
 ) -> SwapApp:
     """``policy_path``: the fund's signing-policy file, checked off-chain on every built
     transaction before signing; None = no off-chain policy (the on-chain module still
     enforces its own configuration).
+
+    ``signer``: the operator's Signer if not the local ``operator_key`` (e.g. a
+    ``agent.signing.threshold.ThresholdSigner``: the engine awaits it under its timeout).
+    ``simulation``: "trace" or "fallback" to simulate every module call before signing
+    (agent.chain.simulate.SimulationGuard, after the policy guard); None = off.
 
     The guard's reference prices (its slippage rule and second-signer notional) are
     INDEPENDENT of the quotes the swap is built from wherever the manifest has an oracle:
@@ -137,7 +144,7 @@ async def build_swap_app(
         journal.close()
         raise
     try:
-        signer = LocalSigner(operator_key)
+        signer = signer or LocalSigner(operator_key)
         risk = SwapRisk(limits or default_limits(max_notional))
         guard = None
         if policy_path is not None:  # oracle prices; the quote median only where none
@@ -145,9 +152,17 @@ async def build_swap_app(
                 policy_path, manifest, safe=safe, operator=signer.address, rpc=rpc,
                 fallback=risk.prices,
             )  # fmt: skip
+        pre_sign = guard
+        if simulation is not None:
+            from agent.chain.simulate import SimulationGuard
+
+            pre_sign = SimulationGuard(
+                rpc, operator=signer.address, module=module, safe=safe, mode=simulation,  # type: ignore[arg-type]
+                multisend=manifest.address("MultiSendCallOnly"), inner=guard,
+            )  # fmt: skip
         executor = ModuleExecutor(
             rpc, signer, module=module, multisend=manifest.address("MultiSendCallOnly"),
-            chain_id=manifest.chain_id, journal=journal, guard=guard,
+            chain_id=manifest.chain_id, journal=journal, guard=pre_sign,
         )  # fmt: skip
         route = RouteCheck()
         manager = OrderManager.open(journal, checks=[route, risk.check])
