@@ -62,10 +62,37 @@ def init(
 
 
 @app.command()
-def validate(file: Path, manifest: Path = ManifestOpt) -> None:
+def validate(
+    file: Path,
+    manifest: Path = typer.Option(
+        None,
+        "--manifest",
+        help="Deployment manifest resolving names (default: .state/devnet/l1.manifest.json "
+        "if it exists; without one only the syntax, types and unsafe grants are checked).",
+    ),
+) -> None:
     """Check a policy file: syntax, names, and the unsafe-grant refusals."""
     from agent.policy import compile_policy
 
+    if manifest is None:
+        default = STATE / "l1.manifest.json"
+        if not default.is_file():
+            from agent.policy.resolve import check_document
+            from agent.policy.schema import read_policy_file
+
+            def syntax() -> str:
+                doc, text = read_policy_file(file)
+                check_document(doc, text, str(file))
+                return doc.name
+
+            name = run(syntax)
+            console.print(
+                f"[green]ok[/] {file}: policy {name!r}: syntax, types and unsafe grants "
+                "checked; names NOT checked (no manifest: pass --manifest FILE)",
+                highlight=False,
+            )
+            return
+        manifest = default
     p = _load(file, manifest)
     cfg = compile_policy(p)
     console.print(
@@ -78,8 +105,17 @@ def validate(file: Path, manifest: Path = ManifestOpt) -> None:
             else f"{len(r.conditions)} on-chain conditions"
         )
         console.print(f"  {r.label}: {r.sig.canonical} ({where})", highlight=False)
+    vg = p.value_guard
     console.print(
-        f"  on-chain: {len(cfg.scopes)} scopes, {len(cfg.sets)} sets, {len(cfg.allowances)} allowances; off-chain only: screening, slippage, hours, chains, second signer"
+        f"  on-chain: {len(cfg.scopes)} scopes, {len(cfg.sets)} sets, {len(cfg.allowances)} allowances, "
+        f"{len(cfg.oracles)} oracles, value guard "
+        + (
+            f"{vg.max_loss_bps} bps per execution / {vg.budget_bps} bps per {vg.period}s"
+            if vg
+            else "off"
+        )
+        + "; off-chain only: screening, hours, chains, second signer, replays",
+        highlight=False,
     )
 
 
@@ -249,8 +285,16 @@ def explain(
     ctx = PolicyContext(
         operator=operator, chain_id=policy.chain_id, now=now, allowances=allowances, paused=paused
     )
-    for line in explain_call(policy, PolicyCall(to, raw, value, operation), ctx):
+    lines = explain_call(policy, PolicyCall(to, raw, value, operation), ctx)
+    for line in lines:
         console.print(line, highlight=False, markup=False)
+    _exit_on_deny(lines)
+
+
+def _exit_on_deny(lines: list[str]) -> None:
+    """A deny is an answer, but not a success: exit 1 so scripts can tell."""
+    if any(ln.startswith("decision: DENY") for ln in lines):
+        raise typer.Exit(1)
 
 
 def _explain_intent(  # type: ignore[no-untyped-def]
@@ -317,3 +361,4 @@ def _explain_intent(  # type: ignore[no-untyped-def]
     console.print(f"the Safe would make {len(plan.calls)} call(s):", highlight=False)
     for line in lines:
         console.print(line, highlight=False, markup=False)
+    _exit_on_deny(lines)

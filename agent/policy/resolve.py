@@ -736,3 +736,63 @@ def load_policy(path: str | Path, manifest: Manifest) -> Policy:
     p = Path(path)
     doc, text = read_policy_file(p)
     return resolve(doc, manifest, text=text, file=str(p), base_dir=p.parent)
+
+
+def check_document(doc: PolicyDoc, text: str = "", file: str = "<policy>") -> None:
+    """The refusals that need no manifest (``agent policy validate`` without one): the
+    signatures parse, value_guard.assets have [oracles], swaps have a price bound, fills an
+    ``options`` section, and either kind a [value_guard], unless acknowledged."""
+
+    def err(loc: tuple[Any, ...], problem: str, fix: str, unsafe: bool = True) -> PolicyFileError:
+        field = ""
+        for x in loc:
+            field += f"[{x}]" if isinstance(x, int) else (("." if field else "") + str(x))
+        cls = UnsafePolicyError if unsafe else PolicyFileError
+        return cls(file, find_line(text, loc), field, problem, fix)
+
+    oracles = {k.upper() for k in doc.oracles}
+    if doc.value_guard:
+        for a in doc.value_guard.assets:
+            if a.upper() not in oracles:
+                raise err(
+                    ("value_guard", "assets"),
+                    f"{a} has no oracle (it could not be valued)",
+                    f"add [oracles] {a} = {{ feed = ..., decimals = ..., max_age = ... }}",
+                    unsafe=False,
+                )
+    for ri, r in enumerate(doc.roles):
+        for ui, spec in enumerate(r.rules):
+            loc = ("roles", ri, "rules", ui)
+            try:
+                sig = parse_signature(spec.function, "function")
+            except ValidationError as e:
+                raise err((*loc, "function"), e.problem, e.fix, unsafe=False) from None
+            acks = set(spec.acknowledge)
+            swap, fill = is_swap(sig.name), sig.canonical == FILL_QUOTES
+            if (swap or fill) and doc.value_guard is None and "no-value-guard" not in acks:
+                raise err(
+                    (*loc, "function"),
+                    f"grants {sig.name} but the policy has no [value_guard]",
+                    'add [value_guard], or acknowledge = ["no-value-guard"]',
+                )
+            if spec.offchain_only:
+                continue
+            if swap and "no-price-bound" not in acks:
+                if sig.canonical not in PRICED_SWAPS:
+                    raise err(
+                        (*loc, "function"),
+                        f"{sig.name} has no on-chain price bound (not a swap the SwapPriceChecker decodes)",
+                        'grant a V2 swapExact/ForExact or V3 exactInput/Output[Single], or acknowledge = ["no-price-bound"]',
+                    )
+                if r.max_slippage_bps is None or not oracles:
+                    raise err(
+                        (*loc, "function"),
+                        f"swap {sig.name} has no price bound (max_slippage_bps and [oracles] are needed)",
+                        'set the role\'s max_slippage_bps and [oracles], or acknowledge = ["no-price-bound"]',
+                    )
+            if fill and spec.options is None and "no-counterparty-set" not in acks:
+                raise err(
+                    (*loc, "function"),
+                    "fillQuotes without `options`: any maker, series and premium would be filled",
+                    'add options = { counterparties = ..., assets = ..., max_time_value_bps = ... }, or acknowledge = ["no-counterparty-set"]',
+                )
