@@ -322,9 +322,9 @@ def min98(usdc: int) -> int:
 
 def test_value_guard_per_execution_and_window(dev) -> None:  # type: ignore[no-untyped-def]
     bal = {USDC: 10_000_000 * 10**6}
-    w = Window(NOW - 100, 1_000_000 * E18, 0)  # the day started at $1M: its budget is $5,000
+    w = Window(NOW - 100, 1_000_000 * E18, 0)  # the day started at $1M: its budget is $10,000
     c = ctx(window=w, balances=bal)
-    # a 1,000,000 USDC swap whose worst case (min out) loses 2% ($20,000): within 3%, not $5k
+    # a 1,000,000 USDC swap whose worst case (min out) loses 2% ($20,000): within 3%, not $10k
     d = evaluate(dev, eis(10**12, min98(10**12)), c)
     assert d.code == "POLICY_LOSS_BUDGET_EXCEEDED", d
     # the same with the expected amounts (a simulation): loses 0.3% = $1,000
@@ -332,7 +332,7 @@ def test_value_guard_per_execution_and_window(dev) -> None:  # type: ignore[no-u
     assert evaluate(
         dev, eis(10**12, min98(10**12)), ctx(window=w, balances=bal, deltas=exp)
     ).allowed
-    w = Window(NOW - 100, 10_000_000 * E18, 0)  # $10M: budget $50,000
+    w = Window(NOW - 100, 10_000_000 * E18, 0)  # $10M: budget $100,000
     # a transfer out with nothing back is a 100% loss of what left
     lost = {USDC: -(10**6)}
     assert (
@@ -340,14 +340,14 @@ def test_value_guard_per_execution_and_window(dev) -> None:  # type: ignore[no-u
         == "POLICY_VALUE_LOSS_EXCEEDED"
     )
     # the window's losses so far count; a new window starts from the balances, losses reset
-    spent = Window(NOW - 100, 10_000_000 * E18, 49_000 * E18)
+    spent = Window(NOW - 100, 10_000_000 * E18, 99_000 * E18)
     small = {USDC: -(100_000 * 10**6), WETH: 98 * 10**18 // 3}  # loses about $2,000
     call = eis(100_000 * 10**6, min98(100_000 * 10**6))
     assert (
         evaluate(dev, call, ctx(window=spent, balances=bal, deltas=small)).code
         == "POLICY_LOSS_BUDGET_EXCEEDED"
     )
-    fresh = Window(NOW - 86400, 10_000_000 * E18, 49_000 * E18)
+    fresh = Window(NOW - 86400, 10_000_000 * E18, 99_000 * E18)
     assert evaluate(dev, call, ctx(window=fresh, balances=bal, deltas=small)).allowed
 
 
@@ -381,3 +381,34 @@ def test_finalizing_an_unproven_withdrawal_is_denied(dev) -> None:  # type: igno
     ):
         d = evaluate(dev, call, ctx(withdrawals={wid: (status, release)}))
         assert d.code == "POLICY_WITHDRAWAL_NOT_PROVEN" and needle in d.reason, d
+
+
+def test_the_options_venue_refuses_at_the_rfq_what_the_policy_would(dev) -> None:  # type: ignore[no-untyped-def]
+    from agent.deploy.devworld import MARKET_MAKER_KEY as KEY
+    from agent.model import Side
+    from agent.venues.options.checks import LegRequest, QuoteCheckContext, signing_policy_rule
+    from agent.venues.options.eip712 import MakerSide, OptionQuote, sign_quote
+    from agent.venues.options.series import SeriesTerms
+
+    terms = SeriesTerms(WETH, USDC, USDC, addr(0x81), 2800 * 10**6, 0, NOW + 30 * 86400, False)
+    rule = signing_policy_rule(dev, FEEDS, NOW)
+    qctx = QuoteCheckContext(MANIFEST.chain_id, MARKET, SAFE, NOW)
+    req = LegRequest(0, terms, Side.BUY, 10**18, 300 * 10**6)
+
+    def quote(price: int, key: str = KEY) -> object:
+        q = OptionQuote(
+            address_of(key),
+            SAFE,
+            terms.series_id,
+            MakerSide.MAKER_SELLS,
+            price,
+            10**18,
+            NOW + 60,
+            1,
+        )
+        return sign_quote(q, key, MANIFEST.chain_id, MARKET)
+
+    assert rule(req, quote(600 * 10**6), qctx).allowed
+    d = rule(req, quote(600 * 10**6 + 1), qctx)
+    assert d.code == "POLICY_PREMIUM_OUT_OF_BOUNDS", d
+    assert rule(req, quote(10**6, "0x" + "7e" * 32), qctx).code == "POLICY_COUNTERPARTY_NOT_ALLOWED"
