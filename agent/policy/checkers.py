@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from agent.policy.model import Checker, CheckerKind, Policy, Status
+from agent.policy.model import CHECKER_NAMES, Checker, CheckerKind, Policy, Status
 
 BPS = 10_000
 E18 = 10**18
@@ -26,6 +26,7 @@ SEL_V3_EI = bytes.fromhex("c04b8d59")  # exactInput
 SEL_V3_EO = bytes.fromhex("f28c0498")  # exactOutput
 SEL_FILL = bytes.fromhex("00000000")  # set below from the signature (kept in one place)
 SEL_TRANSFER = bytes.fromhex("a9059cbb")
+SEL_DEPOSIT = bytes.fromhex("8340f549")  # BridgeEscrow.deposit(address,address,uint256)
 SEL_WETH_DEPOSIT = bytes.fromhex("d0e30db0")
 MAKER_BUYS, MAKER_SELLS = 0, 1
 
@@ -57,6 +58,8 @@ class FeedRead:
     answer: int
     updated_at: int
     decimals: int
+    round_id: int = 0
+    answered_in_round: int = 0  # < round_id: an incomplete round (stale)
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,46 +106,82 @@ def value_e18(
             f"the guard has no reading of {o.feed_name} for {o.symbol}; refusing what it cannot price",
         )
     r = feeds[token]
-    if r is None or r.answer <= 0 or r.decimals != o.decimals:
-        what = (
-            "did not answer"
-            if r is None
-            else f"answered {r.answer}"
-            if r.answer <= 0
-            else f"reports {r.decimals} decimals, the policy says {o.decimals}"
-        )
+    # the module's order: the round's answer, its age, then the feed's decimals
+    if r is None or r.answer <= 0 or r.answer >= 2**128:
+        what = "did not answer" if r is None else f"answered {r.answer}"
         raise Violation(
-            Status.FEED_INVALID, int(o.feed, 16), f"feed {o.feed_name} ({o.symbol}) {what}"
+            Status.FEED_INVALID, int(token, 16), f"feed {o.feed_name} ({o.symbol}) {what}"
         )
-    if r.updated_at > now or now - r.updated_at > o.max_age:
+    if (
+        r.updated_at == 0
+        or r.updated_at > now
+        or now - r.updated_at > o.max_age
+        or r.answered_in_round < r.round_id
+    ):
         raise Violation(
             Status.FEED_STALE,
-            int(o.feed, 16),
+            int(token, 16),
             f"feed {o.feed_name} ({o.symbol}) last updated at {r.updated_at}, "
             f"{now - r.updated_at}s before the block (max age {o.max_age}s)",
+        )
+    if r.decimals != o.decimals:
+        raise Violation(
+            Status.FEED_INVALID,
+            int(token, 16),
+            f"feed {o.feed_name} ({o.symbol}) reports {r.decimals} decimals, the policy says {o.decimals}",
         )
     return amount * r.answer * E18 // (10**o.decimals * 10**o.token_decimals)
 
 
 # --------------------------------------------------------------------------- decoding
-def _w(data: bytes, off: int) -> int:
-    if off + 32 > len(data):
-        raise ValueError("calldata too short")
-    return int.from_bytes(data[off : off + 32], "big")
+# The checkers' canonical reads (contracts/policy/checkers/CheckerBase.sol): any encoding a
+# lenient decoder might read differently from the target is MALFORMED; an unknown selector is
+# CHECK_FAILED.
+class Malformed(ValueError):
+    def __init__(self, word: int):
+        super().__init__(f"non-canonical encoding ({word})")
+        self.word = word
 
 
-def _addr(data: bytes, off: int) -> str:
-    v = _w(data, off)
+class Unknown(ValueError):
+    def __init__(self, word: int):
+        super().__init__("not a function this checker knows")
+        self.word = word
+
+
+def _word(data: bytes, i: int) -> int:
+    return int.from_bytes(data[4 + 32 * i : 36 + 32 * i], "big")
+
+
+def _addr(data: bytes, i: int) -> str:
+    v = _word(data, i)
     if v >> 160:
-        raise ValueError("dirty address")
+        raise Malformed(v)
     return "0x" + v.to_bytes(20, "big").hex()
 
 
-def _bytes_at(data: bytes, off: int) -> bytes:
-    n = _w(data, off)
-    if off + 32 + n > len(data):
-        raise ValueError("bytes overrun")
-    return data[off + 32 : off + 32 + n]
+def _expect(data: bytes, i: int, want: int) -> None:
+    w = _word(data, i)
+    if w != want:
+        raise Malformed(w)
+
+
+def _length(data: bytes, want: int) -> None:
+    if len(data) != want:
+        raise Malformed(len(data))
+
+
+def _zero_padding(data: bytes, start: int, n: int) -> None:
+    end = start + ((n + 31) & ~31)
+    for p in range(start + n, end):
+        if data[p]:
+            raise Malformed(p)
+
+
+def _selector(data: bytes) -> bytes:
+    if len(data) < 4:
+        raise Unknown(len(data))
+    return data[:4]
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,32 +194,47 @@ class SwapTerms:
 
 
 def decode_swap(data: bytes) -> SwapTerms:
-    """The SwapPriceChecker's reading of a swap; ValueError when it cannot decode it."""
-    sel, a = data[:4], 4  # offsets are relative to the start of the arguments
+    """SwapPriceChecker.decode; raises Malformed / Unknown."""
+    sel = _selector(data)
     if sel in (SEL_V2_EXACT_IN, SEL_V2_EXACT_OUT):
-        amount, bound = _w(data, a), _w(data, a + 32)
-        p = a + _w(data, a + 64)
-        n = _w(data, p)
-        if n < 2 or p + 32 + 32 * n > len(data):
-            raise ValueError("path")
-        t0, t1 = _addr(data, p + 32), _addr(data, p + 32 * n)
-        return SwapTerms(t0, t1, amount, bound, sel == SEL_V2_EXACT_OUT)
+        if len(data) < 4 + 32 * 6:
+            raise Malformed(len(data))
+        _expect(data, 2, 0xA0)
+        _addr(data, 3)
+        n = _word(data, 5)
+        if n < 2 or n > (len(data) - 4) // 32:
+            raise Malformed(n)
+        _length(data, 4 + 32 * (6 + n))
+        for k in range(n):
+            _addr(data, 6 + k)
+        t_in, t_out = _addr(data, 6), _addr(data, 5 + n)
+        return SwapTerms(t_in, t_out, _word(data, 0), _word(data, 1), sel == SEL_V2_EXACT_OUT)
     if sel in (SEL_V3_EIS, SEL_V3_EOS):
-        if len(data) < 4 + 8 * 32:
-            raise ValueError("short")
-        t0, t1 = _addr(data, a), _addr(data, a + 32)
-        return SwapTerms(t0, t1, _w(data, a + 160), _w(data, a + 192), sel == SEL_V3_EOS)
+        _length(data, 4 + 32 * 8)
+        t_in, t_out = _addr(data, 0), _addr(data, 1)
+        if _word(data, 2) >> 24:
+            raise Malformed(_word(data, 2))
+        _addr(data, 3)
+        _addr(data, 7)
+        return SwapTerms(t_in, t_out, _word(data, 5), _word(data, 6), sel == SEL_V3_EOS)
     if sel in (SEL_V3_EI, SEL_V3_EO):
-        t = a + _w(data, a)  # the struct (dynamic: it holds bytes)
-        path = _bytes_at(data, t + _w(data, t))
-        if len(path) < 43 or (len(path) - 20) % 23:
-            raise ValueError("path")
-        first, last = "0x" + path[:20].hex(), "0x" + path[-20:].hex()
-        amount, bound = _w(data, t + 96), _w(data, t + 128)
+        if len(data) < 4 + 32 * 7:
+            raise Malformed(len(data))
+        _expect(data, 0, 0x20)
+        _expect(data, 1, 0xA0)
+        _addr(data, 2)
+        n = _word(data, 6)
+        if n < 43 or (n - 20) % 23 or n > len(data):
+            raise Malformed(n)
+        p0 = 4 + 32 * 7
+        _length(data, p0 + ((n + 31) & ~31))
+        _zero_padding(data, p0, n)
+        first, last = "0x" + data[p0 : p0 + 20].hex(), "0x" + data[p0 + n - 20 : p0 + n].hex()
+        amount, bound = _word(data, 4), _word(data, 5)
         if sel == SEL_V3_EO:  # exactOutput's path runs from the output back to the input
             return SwapTerms(last, first, amount, bound, True)
         return SwapTerms(first, last, amount, bound, False)
-    raise ValueError("not a swap the checker knows")
+    raise Unknown(int.from_bytes(sel, "big") << 224)
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,35 +249,54 @@ class Fill:
     amount: int
 
 
+ORDER_HEAD = 10 * 32  # Quote (8 words) | signature offset | amount
+
+
 def decode_fills(data: bytes) -> list[Fill]:
-    """``fillQuotes(Order[])`` -> its orders; ValueError when it cannot be decoded."""
-    if data[:4] != SEL_FILL:
-        raise ValueError("not fillQuotes")
-    a = 4
-    arr = a + _w(data, a)
-    n = _w(data, arr)
-    if n == 0 or n > (len(data) - arr) // 32:
-        raise ValueError("orders")
-    out = []
-    for i in range(n):
-        o = arr + 32 + _w(data, arr + 32 + 32 * i)
-        q = o  # the quote is static: inlined at the order's head
-        side = _w(data, q + 96)
-        if side > 1:
-            raise ValueError("side")
-        _bytes_at(data, o + _w(data, o + 256))  # the signature must be in bounds
+    """OptionsFillChecker.decode; raises Malformed / Unknown."""
+    if _selector(data) != SEL_FILL:
+        raise Unknown(int.from_bytes(data[:4], "big") << 224)
+    if len(data) < 4 + 64:
+        raise Malformed(len(data))
+    _expect(data, 0, 0x20)
+    n = _word(data, 1)
+    base = 4 + 64
+    if n == 0 or n > (len(data) - base) // (32 + ORDER_HEAD + 32):
+        raise Malformed(n)
+    out: list[Fill] = []
+    nxt = 32 * n
+    for k in range(n):
+        _expect(data, 2 + k, nxt)
+        p = base + nxt
+        if p + ORDER_HEAD + 32 > len(data):
+            raise Malformed(p)
+        w = (p - 4) // 32
+        maker, taker = _addr(data, w), _addr(data, w + 1)
+        side = _word(data, w + 3)
+        if side > MAKER_SELLS:
+            raise Malformed(side)
+        if _word(data, w + 6) >> 64:
+            raise Malformed(_word(data, w + 6))
+        _expect(data, w + 8, ORDER_HEAD)
+        sig_len = _word(data, w + 10)
+        sig = p + ORDER_HEAD + 32
+        if sig_len > len(data) - sig:
+            raise Malformed(sig_len)
+        _zero_padding(data, sig, sig_len)
         out.append(
             Fill(
-                _addr(data, q),
-                _addr(data, q + 32),
-                _w(data, q + 64),
+                maker,
+                taker,
+                _word(data, w + 2),
                 side,
-                _w(data, q + 128),
-                _w(data, q + 160),
-                _w(data, q + 224),
-                _w(data, o + 288),
+                _word(data, w + 4),
+                _word(data, w + 5),
+                _word(data, w + 7),
+                _word(data, w + 9),
             )
         )
+        nxt += ORDER_HEAD + 32 + ((sig_len + 31) & ~31)
+    _length(data, base + nxt)
     return out
 
 
@@ -242,28 +315,41 @@ def check(
     feeds: Mapping[str, FeedRead | None],
     series: Mapping[int, SeriesInfo],
     now: int,
+    fees: Mapping[int, int] | None = None,
 ) -> Checked:
     """The checker's verdict (raises Violation) and its credit, plus the worst-case balance
-    changes the calldata allows (for the value guard's pre-check)."""
+    changes the calldata allows (for the value guard's pre-check). ``fees``: deposit amount ->
+    BridgeEscrow.feeFor(amount)."""
     if ck.kind == CheckerKind.SWAP_PRICE:
         return _swap(policy, ck, data, feeds, now)
     if ck.kind == CheckerKind.OPTIONS_FILL:
         return _options(policy, ck, to, data, feeds, series, now)
-    return _bridge(policy, data, feeds, now)
+    return _bridge(policy, ck, data, feeds, now, fees or {})
 
 
-def _failed(ck: Checker, why: str) -> Violation:
-    return Violation(Status.CHECK_FAILED, int(ck.address, 16), why)
+def _undecodable(ck: Checker, e: ValueError) -> Violation:
+    name = CHECKER_NAMES[ck.kind]
+    if isinstance(e, Malformed):
+        return Violation(
+            Status.MALFORMED,
+            e.word,
+            f"{name}: the calldata is not the canonical encoding ({e.word})",
+        )
+    return Violation(
+        Status.CHECK_FAILED, int(ck.address, 16), f"{name} does not know this function"
+    )
 
 
 def _swap(
     policy: Policy, ck: Checker, data: bytes, feeds: Mapping[str, FeedRead | None], now: int
 ) -> Checked:
+    dev = ck.param & 0xFFFF
+    if dev >= BPS:
+        raise Violation(Status.CHECK_FAILED, int(ck.address, 16), f"max deviation {dev} bps")
     try:
         s = decode_swap(data)
-    except (ValueError, IndexError) as e:
-        raise _failed(ck, f"SwapPriceChecker cannot decode the swap ({e})") from None
-    dev = ck.max_deviation_bps
+    except ValueError as e:
+        raise _undecodable(ck, e) from None
     v_in = value_e18(policy, feeds, now, s.token_in, s.amount if not s.exact_out else s.bound)
     v_out = value_e18(policy, feeds, now, s.token_out, s.bound if not s.exact_out else s.amount)
     name_in, name_out = policy.name_of(s.token_in), policy.name_of(s.token_out)
@@ -328,8 +414,8 @@ def _options(
 ) -> Checked:
     try:
         fills = decode_fills(data)
-    except (ValueError, IndexError) as e:
-        raise _failed(ck, f"OptionsFillChecker cannot decode the orders ({e})") from None
+    except ValueError as e:
+        raise _undecodable(ck, e) from None
     makers = policy.sets[ck.counterparty_set].values if ck.counterparty_set in policy.sets else ()
     assets = policy.sets[ck.asset_set].values if ck.asset_set in policy.sets else ()
     safe = policy.safe.lower()
@@ -359,6 +445,8 @@ def _options(
         why = ""
         if s.unit == 0:
             why = "does not exist on the market"
+        elif s.settled:
+            why = "is already settled"
         elif int(s.underlying, 16) not in assets or int(s.quote_asset, 16) not in assets:
             why = f"trades {policy.name_of(s.underlying)}/{policy.name_of(s.quote_asset)}, not assets of the policy"
         elif o is None or o.feed.lower() != s.feed:
@@ -407,9 +495,33 @@ def _max_payoff(s: SeriesInfo, amount: int) -> int:
     return _ceil_div(per_unit * amount, s.unit)
 
 
-def _bridge(policy: Policy, data: bytes, feeds: Mapping[str, FeedRead | None], now: int) -> Checked:
-    token, amount = _addr(data, 4), _w(data, 68)
-    return Checked(value_e18(policy, feeds, now, token, amount), ((token, -amount),))
+def _bridge(
+    policy: Policy,
+    ck: Checker,
+    data: bytes,
+    feeds: Mapping[str, FeedRead | None],
+    now: int,
+    fees: Mapping[int, int],
+) -> Checked:
+    """Credit: the value of the net amount the L2 side mints (amount - BridgeEscrow.feeFor)."""
+    try:
+        if _selector(data) != SEL_DEPOSIT:
+            raise Unknown(int.from_bytes(data[:4], "big") << 224)
+        _length(data, 4 + 96)
+        token = _addr(data, 0)
+        _addr(data, 1)
+    except ValueError as e:
+        raise _undecodable(ck, e) from None
+    amount = _word(data, 2)
+    if amount not in fees:
+        raise Violation(
+            "POLICY_NO_REFERENCE_PRICE",
+            amount,
+            "the guard has not read the bridge fee of this deposit",
+        )
+    fee = fees[amount]
+    net = amount - fee if fee < amount else 0
+    return Checked(value_e18(policy, feeds, now, token, net), ((token, -amount),))
 
 
 # --------------------------------------------------------------------------- value guard
@@ -428,11 +540,16 @@ def value_guard(
     assert vg is not None
     out = inn = 0
     for t in vg.tracked:
-        d = deltas.get(t.lower(), 0)
-        if d < 0:
-            out += value_e18(policy, feeds, now, t.lower(), -d)
-        elif d > 0:
-            inn += value_e18(policy, feeds, now, t.lower(), d)
+        t = t.lower()
+        d = deltas.get(t, 0)
+        if d:
+            value_e18(policy, feeds, now, t, 0)  # the module reads each changed asset's feed
+            o = policy.oracles[t]
+            num, den = feeds[t].answer * E18, 10 ** (o.decimals + o.token_decimals)  # type: ignore[union-attr]
+            if d < 0:  # outflows round up, inflows down: rounding never hides a loss
+                out += _ceil_div(-d * num, den)
+            else:
+                inn += d * num // den
     loss = max(out - inn - credit, 0)
     if loss * BPS > vg.max_loss_bps * out:
         raise Violation(
@@ -441,10 +558,17 @@ def value_guard(
             f"the execution loses ${loss / E18:,.2f} of ${out / E18:,.2f} that leaves the Safe "
             f"(at oracle prices), over the {vg.max_loss_bps} bps per-execution bound",
         )
-    if now >= window.start + vg.period:
+    roll = now >= window.start + vg.period
+    if not roll and loss == 0:
+        return 0
+    if roll:
+        # the window's base: the tracked balances before this execution (zero ones unpriced)
         base = sum(
-            value_e18(policy, feeds, now, t.lower(), balances.get(t.lower(), 0)) for t in vg.tracked
+            value_e18(policy, feeds, now, t.lower(), balances[t.lower()])
+            for t in vg.tracked
+            if balances.get(t.lower(), 0)
         )
+        base = min(base, 2**128 - 1)
         spent = 0
     else:
         base, spent = window.base, window.loss
@@ -453,7 +577,7 @@ def value_guard(
             Status.LOSS_BUDGET_EXCEEDED,
             spent + loss,
             f"the window's losses would reach ${(spent + loss) / E18:,.2f}, over its budget of "
-            f"{vg.budget_bps} bps of ${base / E18:,.2f} (refills {vg.period}s after the window started)",
+            f"{vg.budget_bps} bps of ${base / E18:,.2f} (it restarts {vg.period}s after the window began)",
         )
     return loss
 

@@ -69,6 +69,7 @@ class PolicyContext:
     withdrawals: Mapping[str, tuple[int, int]] = field(
         default_factory=dict
     )  # id -> (status, releaseAt)
+    bridge_fees: Mapping[int, int] = field(default_factory=dict)  # deposit amount -> feeFor(amount)
 
 
 class _Acc:
@@ -403,7 +404,9 @@ def _condition(
         ck = rule.checker
         assert ck is not None
         try:
-            got = check(policy, ck, rule.target, data, ctx.feeds, ctx.series, ctx.now)
+            got = check(
+                policy, ck, rule.target, data, ctx.feeds, ctx.series, ctx.now, ctx.bridge_fees
+            )
         except Violation as v:
             raise _deny(v.status, f"{rule.label}.{c.source}", v.reason) from None
         if acc is not None:

@@ -174,6 +174,8 @@ _VALUE_GUARD = fsel("valueGuard()")
 _SERIES = fsel("series(uint256)")
 _NONCE_BITMAP = fsel("nonceBitmap(address,uint256)")
 _WITHDRAWALS = fsel("withdrawals(bytes32)")
+_FEE_FOR = fsel("feeFor(uint256)")
+_DEPOSIT = fsel("deposit(address,address,uint256)")
 _SERIES_T = (
     "((address,address,address,address,uint128,uint128,uint64,bool),uint64,uint128,bool,uint256)"
 )
@@ -214,6 +216,7 @@ class ChainState:
         series: dict[int, tuple[int, str]] = {}
         nonces: dict[tuple[str, int], int] = {}
         wds: dict[str, int] = {}
+        fees: dict[int, int] = {}
         for c in calls:
             data = bytes(c.data)
             if data[:4] == SEL_FILL:
@@ -229,6 +232,8 @@ class ChainState:
                     nonces[(f.maker, f.nonce)] = ecall(c.to, _NONCE_BITMAP + nb)
             elif data[:4] == FINALIZE_WITHDRAWAL and len(data) >= 36:
                 wds["0x" + data[4:36].hex()] = ecall(c.to, _WITHDRAWALS + data[4:36])
+            elif data[:4] == _DEPOSIT and len(data) >= 100:
+                fees[int.from_bytes(data[68:100], "big")] = ecall(c.to, _FEE_FOR + data[68:100])
         got = await self.rpc.batch(reqs) if reqs else []
 
         def raw(i: int) -> bytes | None:
@@ -240,11 +245,17 @@ class ChainState:
         out_feeds: dict[str, Any] = {}
         for t, (li, di) in feeds.items():
             try:
-                _r, answer, _s, updated, _a = decode(
-                    ["uint80", "int256", "uint256", "uint256", "uint80"], raw(li) or b""
+                b = raw(li) or b""
+                if len(b) != 160:
+                    raise ValueError("latestRoundData is not 5 words")
+                rid, answer, _s, updated, answered = decode(
+                    ["uint256", "int256", "uint256", "uint256", "uint256"], b
                 )
-                (dec,) = decode(["uint8"], raw(di) or b"")
-                out_feeds[t] = FeedRead(answer, updated, dec)
+                d = raw(di) or b""
+                if len(d) != 32:
+                    raise ValueError("decimals is not one word")
+                dec = int.from_bytes(d, "big")
+                out_feeds[t] = FeedRead(answer, updated, dec, rid, answered)
             except Exception:  # reverted or garbled: the module denies FEED_INVALID
                 out_feeds[t] = None
         window = None
@@ -284,7 +295,12 @@ class ChainState:
                     ["address", "address", "uint256", "uint64", "uint8"], b[:160]
                 )
                 withdrawals[wid] = (status, release)
+        bridge_fees = {}
+        for amount, i in fees.items():
+            b = raw(i)
+            if b and len(b) >= 32:
+                bridge_fees[amount] = int.from_bytes(b[:32], "big")
         return {
             "feeds": out_feeds, "window": window, "balances": balances, "series": out_series,
-            "used_nonces": frozenset(used), "withdrawals": withdrawals,
+            "used_nonces": frozenset(used), "withdrawals": withdrawals, "bridge_fees": bridge_fees,
         }  # fmt: skip

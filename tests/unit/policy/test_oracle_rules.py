@@ -4,6 +4,7 @@ feed readings (the on-chain equality is in tests/integration/policy)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -361,13 +362,14 @@ def test_options_and_bridge_credits_offset_what_leaves(dev) -> None:  # type: ig
     dep = fsel("deposit(address,address,uint256)") + encode(
         ["address", "address", "uint256"], [USDC, addr(0xAD), 10**6 * 10**6]
     )
-    assert evaluate(dev, PolicyCall(ESCROW, dep), c).allowed
-    # the same 1M USDC sent by transfer would be a loss (if it were granted at all)
-    assert evaluate(
-        dev,
-        PolicyCall(ESCROW, dep),
-        ctx(window=w, balances={USDC: 10**13}, deltas={USDC: -(10**12)}, feeds=FEEDS),
-    ).allowed
+    # credited net of the bridge fee (BridgeEscrow.feeFor), which is the only loss
+    fee = {10**12: 10**9}  # 1,000 USDC on 1,000,000
+    assert evaluate(dev, PolicyCall(ESCROW, dep), replace(c, bridge_fees=fee)).allowed
+    huge = {10**12: 5 * 10**10}  # a 5% fee would be a loss over the 3% per-execution bound
+    d = evaluate(dev, PolicyCall(ESCROW, dep), replace(c, bridge_fees=huge))
+    assert d.code == "POLICY_VALUE_LOSS_EXCEEDED", d
+    # without the fee read from the escrow the guard cannot price the credit: it refuses
+    assert evaluate(dev, PolicyCall(ESCROW, dep), c).code == "POLICY_NO_REFERENCE_PRICE"
 
 
 def test_finalizing_an_unproven_withdrawal_is_denied(dev) -> None:  # type: ignore[no-untyped-def]
