@@ -35,7 +35,11 @@ class DevEnv:
     module: str
     policy: Policy
     operator: Transactor
-    deployer: Transactor
+
+    @property
+    def deployer(self) -> Transactor:
+        """A fresh one each time: a test's snapshot revert rewinds the account's nonce."""
+        return Transactor(self.rpc_url, DEPLOYER_KEY)
 
     @property
     def m(self):  # type: ignore[no-untyped-def]
@@ -124,10 +128,7 @@ def make_dev_env(world: DevWorld, salt: int, usdc: Decimal) -> DevEnv:
     url = world.devnets.l1.rpc_url
     w = deploy_dev_wallet(world, salt=salt, usdc=usdc)
     policy = load_policy(w.policy_file, world.l1)
-    return DevEnv(
-        world, url, w.safe, w.module, policy, Transactor(url, OPERATOR_KEY),
-        Transactor(url, DEPLOYER_KEY),
-    )  # fmt: skip
+    return DevEnv(world, url, w.safe, w.module, policy, Transactor(url, OPERATOR_KEY))
 
 
 def approve(token: str, spender: str, amount: int) -> PolicyCall:

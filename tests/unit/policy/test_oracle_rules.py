@@ -86,6 +86,7 @@ def test_dev_policy_compiles_every_oracle_rule(dev) -> None:  # type: ignore[no-
     kinds = {r.sig.name: r.checker.kind for r in dev.rules.values() if r.checker}
     assert kinds == {
         "exactInputSingle": CheckerKind.SWAP_PRICE, "exactOutputSingle": CheckerKind.SWAP_PRICE,
+        "exactInput": CheckerKind.SWAP_PRICE, "exactOutput": CheckerKind.SWAP_PRICE,
         "swapExactTokensForTokens": CheckerKind.SWAP_PRICE,
         "swapTokensForExactTokens": CheckerKind.SWAP_PRICE,
         "fillQuotes": CheckerKind.OPTIONS_FILL, "deposit": CheckerKind.BRIDGE_DEPOSIT,
