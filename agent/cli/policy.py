@@ -331,9 +331,14 @@ def _explain_intent(  # type: ignore[no-untyped-def]
     async def go():  # type: ignore[no-untyped-def]
         rpc = await RpcClient(rpc_url, expected_chain_id=m.chain_id, name=m.name).connect()
         try:
+            from agent.policy.onchain import ChainState
+
+            # --price asks "what if": the oracle rules are priced from it; else from the
+            # chain, as the guard in the signing path reads them (feeds, window, balances)
             guard = PolicyGuard(
                 policy, operator=operator, safe=safe or policy.safe, chain_id=m.chain_id,
                 prices=feed_prices(rpc, m, fixed), clock=lambda: chain_now,
+                chain=None if fixed else ChainState(rpc, policy),
             )  # fmt: skip
             if policy.module:
                 guard.sync_from_chain(rpc_url)
