@@ -161,8 +161,8 @@ def _gas_metric() -> dict:
         world = bring_up(Path(d))
         try:
             url, m = world.devnets.l1.rpc_url, world.l1
-            dep = Transactor(url, DEPLOYER_KEY)
             w = deploy_dev_wallet(world, salt=99, usdc=Decimal(1_000_000))
+            dep = Transactor(url, DEPLOYER_KEY)  # after: it reads the deployer's nonce now
             safe, module = w.safe, w.module
             usdc, weth, router = (
                 m.token("USDC").address,

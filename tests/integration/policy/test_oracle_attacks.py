@@ -265,3 +265,20 @@ def test_stale_and_broken_feeds_deny(env: DevEnv, l1_isolated: None) -> None:
         + encode(["int256", "uint256"], [3000 * 10**8, now - 46 * 86400]),
     )
     env.refused_both([swap], Status.FEED_STALE)
+
+
+def test_apply_reads_back_oracles_and_the_value_guard(env: DevEnv) -> None:
+    """What `agent wallet deploy` configured from the dev policy reads back equal to the
+    compiled policy (no diff); an edited budget is one setValueGuard change."""
+    from dataclasses import replace
+
+    from agent.policy.apply import plan_apply
+    from agent.policy.compiler import SET_VALUE_GUARD
+
+    plan = plan_apply(env.policy, env.rpc_url)
+    assert plan.changes == [] and plan.safe_tx is None
+    assert len(plan.current.oracles) == 4 and plan.current.value_guard[1:] == (300, 100, 86400)
+    assert plan.current.oracles == plan.desired.oracles
+    edited = replace(env.policy, value_guard=replace(env.policy.value_guard, budget_bps=50))
+    changes = plan_apply(edited, env.rpc_url).changes
+    assert [c.data[:4] for c in changes] == [SET_VALUE_GUARD] and "budget 50 bps" in changes[0].text
