@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from pathlib import Path
@@ -282,13 +283,33 @@ def explain(
         raw = bytes.fromhex(data.removeprefix("0x"))
     except ValueError:
         fail(f"--data: {data[:20]}... is not hex")
+    call = PolicyCall(to, raw, value, operation)
+    view: dict = {}
+    if rpc_url:
+        view = run_async(lambda: _chain_view(rpc_url, policy, call))
     ctx = PolicyContext(
-        operator=operator, chain_id=policy.chain_id, now=now, allowances=allowances, paused=paused
-    )
-    lines = explain_call(policy, PolicyCall(to, raw, value, operation), ctx)
+        operator=operator, chain_id=policy.chain_id, now=now, allowances=allowances,
+        paused=paused, **view,
+    )  # fmt: skip
+    lines = explain_call(policy, call, ctx)
     for line in lines:
         console.print(line, highlight=False, markup=False)
     _exit_on_deny(lines)
+
+
+async def _chain_view(rpc_url: str, policy, call) -> dict:  # type: ignore[no-untyped-def]
+    """What the signing guard reads for the oracle-priced rules (feeds, the value-guard
+    window, balances, series, nonces, withdrawals), for the call or its MultiSend batch."""
+    from agent.chain.rpc import RpcClient
+    from agent.policy.evaluator import _Denied, decode_batch
+    from agent.policy.onchain import ChainState
+
+    calls = [call]
+    if call.operation == 1:
+        with contextlib.suppress(_Denied):  # malformed: the evaluator says so on its own terms
+            calls = decode_batch(call.data)
+    async with RpcClient(rpc_url) as rpc:
+        return await ChainState(rpc, policy).read(calls)
 
 
 def _exit_on_deny(lines: list[str]) -> None:

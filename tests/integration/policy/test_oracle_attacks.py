@@ -282,3 +282,24 @@ def test_apply_reads_back_oracles_and_the_value_guard(env: DevEnv) -> None:
     edited = replace(env.policy, value_guard=replace(env.policy.value_guard, budget_bps=50))
     changes = plan_apply(edited, env.rpc_url).changes
     assert [c.data[:4] for c in changes] == [SET_VALUE_GUARD] and "budget 50 bps" in changes[0].text
+
+
+def test_explain_shows_the_price_bound_of_a_raw_swap(env: DevEnv, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """`agent policy explain` on the thief's raw calldata, feeds read from the chain: exit 1."""
+    from typer.testing import CliRunner
+
+    from agent.cli.main import app
+
+    manifest = tmp_path / "l1.json"
+    env.m.save(manifest)
+    bad = v3_single(env, MILLION_USDC, 1)
+    args = ["policy", "explain", str(env.policy.source), "--manifest", str(manifest),
+            "--rpc-url", env.rpc_url, "--to", bad.to, "--data", "0x" + bad.data.hex()]  # fmt: skip
+    r = CliRunner().invoke(app, args)
+    assert r.exit_code == 1 and "DENY POLICY_PRICE_OUT_OF_BOUNDS" in r.output, r.output
+    # 100,000 USDC at 1% under the oracle: worst case $1,000, inside the $10,000 day budget
+    # (1,000,000 at 1% would be refused by the value guard's pre-check: the whole budget)
+    fair = 100_000 * 10**6 * 10**12 // 3000
+    ok = v3_single(env, 100_000 * 10**6, fair * 99 // 100)
+    r = CliRunner().invoke(app, [*args[:-4], "--to", ok.to, "--data", "0x" + ok.data.hex()])
+    assert r.exit_code == 0 and "ok   SwapPriceChecker (on-chain too)" in r.output, r.output
