@@ -82,17 +82,19 @@ def load_policy_guard(
     )
 
 
-def open_trusted_journal(path: Path, operator_key: str) -> SqliteJournal:
-    """The signing path's journal, verified from its MAC'd checkpoint (keyed by the operator
-    key) before anything is read from it: a journal whose chain does not verify is refused,
-    since an order missing from it would be executed again (JOURNAL_TAMPERED)."""
+def open_trusted_journal(path: Path, operator_key: str | None) -> SqliteJournal:
+    """The signing path's journal, verified before anything is read from it: from its MAC'd
+    checkpoint (keyed by the operator key) when the key is local, else (a remote or
+    threshold signer: no key in this process) by the full walk. A journal whose chain does
+    not verify is refused, since an order missing from it would be executed again
+    (JOURNAL_TAMPERED)."""
     from agent.errors import JournalTamperedError
     from agent.signing.local import _parse_key  # the key's one parser (never echoes it)
 
-    secret = _parse_key("operator_key", operator_key)
+    secret = _parse_key("operator_key", operator_key) if operator_key else None
     journal = SqliteJournal(path, checkpoint_secret=secret)
     try:
-        rep = journal.verify_incremental()
+        rep = journal.verify_incremental() if secret is not None else journal.verify()
     except BaseException:
         journal.close()
         raise
@@ -135,7 +137,7 @@ async def build_swap_app(
     a symbol with a ``PriceFeed<SYM>`` feed is priced by the feed (WETH, WBTC on the dev
     world); only a symbol without one falls back to the median of the venues' own quotes
     (``SwapRisk.prices``, where USD stablecoins count as 1 USD)."""
-    journal = open_trusted_journal(journal_path, operator_key)  # before any network use
+    journal = open_trusted_journal(journal_path, operator_key or None)  # before any network use
     try:
         rpc = await RpcClient(
             rpc_url, expected_chain_id=manifest.chain_id, name=manifest.name

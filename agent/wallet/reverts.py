@@ -96,7 +96,9 @@ def custom_errors() -> dict[bytes, CustomError]:
     from agent.policy.abis import ABI_DIR  # the one place the ABIs live
 
     out: dict[bytes, CustomError] = {}
-    for f in sorted(ABI_DIR.glob("*.json")):
+    # an error several contracts declare (the policy checkers revert with the module's
+    # PolicyViolation) is named after the module, where it is defined
+    for f in sorted(ABI_DIR.glob("*.json"), key=lambda f: (f.stem != "PolicyModule", f.stem)):
         try:
             abi = json.loads(f.read_text())
         except (OSError, ValueError):
