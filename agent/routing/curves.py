@@ -177,6 +177,24 @@ class V3Pool:
             cout.append(cout[-1] + a_out)
             liq += -st.ticks[t] if self.zero_for_one else st.ticks[t]
             s = nxt
+        if liq > 0:  # liquidity left past the last tick read: up to the edge of what was read
+            if self.zero_for_one:
+                edge = v3math.MIN_TICK if st.word_lo is None else st.word_lo * 256 * st.tick_spacing
+                edge = max(edge, v3math.MIN_TICK)
+            else:
+                edge = (
+                    v3math.MAX_TICK
+                    if st.word_hi is None
+                    else (st.word_hi * 256 + 255) * st.tick_spacing
+                )
+                edge = min(edge, v3math.MAX_TICK)
+            nxt = v3math.sqrt_ratio_at_tick(edge) / v3math.Q96
+            if (nxt < s) if self.zero_for_one else (nxt > s):
+                ls.append(float(liq))
+                a_in, a_out = self._amounts(s, nxt, liq)
+                bounds.append(nxt)
+                cin.append(cin[-1] + a_in / f)
+                cout.append(cout[-1] + a_out)
         self._s, self._cin, self._cout, self._L = bounds, cin, cout, ls
         # ascending along the path (s falls for zero_for_one, rises otherwise), for bisect
         self._key = [-x for x in bounds] if self.zero_for_one else list(bounds)

@@ -212,6 +212,10 @@ class V3State:
     fee: int  # pips (500 = 0.05%)
     tick_spacing: int
     ticks: dict[int, int]
+    # bitmap words read (inclusive); None = all. A swap that would search a word outside
+    # stops there (complete=False): we do not guess at ticks we have not read.
+    word_lo: int | None = None
+    word_hi: int | None = None
     _compressed: list[int] = field(default_factory=list, compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -219,6 +223,13 @@ class V3State:
             object.__setattr__(
                 self, "_compressed", sorted(t // self.tick_spacing for t in self.ticks)
             )
+
+    def knows_word_of(self, tick: int, lte: bool) -> bool:
+        c = tick // self.tick_spacing
+        w = (c if lte else c + 1) >> 8
+        return (self.word_lo is None or w >= self.word_lo) and (
+            self.word_hi is None or w <= self.word_hi
+        )
 
     def next_initialized_within_word(self, tick: int, lte: bool) -> tuple[int, bool]:
         """TickBitmap.nextInitializedTickWithinOneWord over the pool's initialized ticks."""
@@ -248,6 +259,7 @@ class SwapResult:
     tick: int
     liquidity: int
     ticks_crossed: int
+    complete: bool = True  # False: stopped at the edge of the bitmap words read
 
 
 def swap(
@@ -269,7 +281,11 @@ def swap(
     sqrt_p, tick, liq = state.sqrt_price_x96, state.tick, state.liquidity
     fees = crossed = 0
     ticks = state.ticks
+    complete = True
     while remaining != 0 and sqrt_p != limit:
+        if not state.knows_word_of(tick, zero_for_one):
+            complete = False
+            break
         start = sqrt_p
         tick_next, initialized = state.next_initialized_within_word(tick, zero_for_one)
         tick_next = max(MIN_TICK, min(MAX_TICK, tick_next))
@@ -295,14 +311,19 @@ def swap(
             tick = tick_at_sqrt_ratio(sqrt_p)
     if exact_in:
         return SwapResult(
-            amount_specified - remaining, -calculated, fees, sqrt_p, tick, liq, crossed
+            amount_specified - remaining, -calculated, fees, sqrt_p, tick, liq, crossed, complete
         )
-    return SwapResult(calculated, -(amount_specified - remaining), fees, sqrt_p, tick, liq, crossed)
+    return SwapResult(
+        calculated, -(amount_specified - remaining), fees, sqrt_p, tick, liq, crossed, complete
+    )
 
 
 def exact_in(state: V3State, zero_for_one: bool, amount_in: int) -> int:
     """What the pool pays out for exactly ``amount_in`` (SwapRouter.exactInputSingle)."""
-    return swap(state, zero_for_one, amount_in).amount_out
+    r = swap(state, zero_for_one, amount_in)
+    if not r.complete:
+        raise NoRouteError("the V3 swap leaves the ticks read at the pin; read more words")
+    return r.amount_out
 
 
 def exact_out(state: V3State, zero_for_one: bool, amount_out: int) -> int:
