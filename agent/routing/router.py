@@ -394,8 +394,8 @@ def plan(
                 best * 10**base_decimals, 10**base_decimals, base_decimals, quote_decimals
             )
             raise RouteLimitError(
-                f"limit {limit_price} {quote}/{base} is out of reach: the best venue starts at "
-                f"{bp}; raise the limit (BUY) / lower it (SELL) or wait",
+                f"limit: {limit_price} {quote}/{base} is out of reach, the best price any venue "
+                f"offers now is {bp}; {'raise' if buy else 'lower'} the limit or wait",
                 bp,
             )
     alloc = optimize(legs, side, size, limit, enumerate_max=enumerate_max)
