@@ -179,7 +179,7 @@ def _print(r: Any) -> None:
             f"{r.quote_human(c.fee_quote):f}",
             f"{r.quote_human(c.gas_quote):f}",
             c.pin,
-        )  # fmt: skip
+        )
         for c in p.children
     ]
     widths = [max(len(x[i]) for x in (head, *rows)) for i in range(len(head))]
