@@ -35,6 +35,7 @@ from agent.routing.plan import PlannedChild, RoutePlan
 ENUMERATE_MAX = 8
 _REL_TOL = 1e-13  # bisection stops when the price bracket is this narrow (relative)
 _MAX_ITER = 200
+_TIE = 1e-10  # relative: marginal prices this close are equal
 
 
 class RouteLimitError(NoRouteError):
@@ -132,8 +133,16 @@ def allocate(
         total -= take
     # the rest: to the venue whose next unit is cheapest, one step at a time
     rest = target - total
-    heap = [(sign * legs[i].curve.marginal(amounts[i]), i) for i in idx]
+
+    def key(i: int) -> float:
+        # a book level at p* is the discrete jump the continuous curves (already at their
+        # x(p*)) cannot fill: books win ties within float resolution
+        m = sign * legs[i].curve.marginal(amounts[i])
+        return m - abs(m) * _TIE if isinstance(legs[i].curve, BookCurve) else m
+
+    heap = [(key(i), i) for i in idx]
     heapq.heapify(heap)
+    deferred: set[int] = set()
     while rest > 0 and heap:
         m, j = heapq.heappop(heap)
         lg = legs[j]
@@ -149,15 +158,21 @@ def allocate(
         else:
             nxt = heap[0][0] if heap else m
             step = int(cv.base_at(sign * max(nxt, m))) - amounts[j]
-            if step <= 0:  # float resolution: the cheapest takes what is left
-                step = rest
+            if step <= 0:
+                # a tie with the next venue at float resolution (often a book level at
+                # exactly this price): let the other go first once; tied again, share
+                if j not in deferred and heap:
+                    deferred.add(j)
+                    heapq.heappush(heap, (nxt + abs(nxt) * _TIE, j))
+                    continue
+                step = max(lot, rest // (len(heap) + 1))
         step = min(step, room, rest)
         step -= step % lot
         if step <= 0:
             continue
         amounts[j] += step
         rest -= step
-        heapq.heappush(heap, (sign * cv.marginal(amounts[j]), j))
+        heapq.heappush(heap, (key(j), j))
     return amounts, lo
     for i in idx:
         lg = legs[i]
@@ -177,7 +192,14 @@ def allocate(
     # the rest: to the venue whose next unit is cheapest, one step at a time
     rest = target - total
     sign = 1.0 if buy else -1.0
-    heap = [(sign * legs[i].curve.marginal(amounts[i]), i) for i in idx]
+
+    def key(i: int) -> float:
+        # a book level at p* is the discrete jump the continuous curves (already at their
+        # x(p*)) cannot fill: books win ties within float resolution
+        m = sign * legs[i].curve.marginal(amounts[i])
+        return m - abs(m) * _TIE if isinstance(legs[i].curve, BookCurve) else m
+
+    heap = [(key(i), i) for i in idx]
     heapq.heapify(heap)
     price_cap = None if limit is None else sign * limit
     while rest > 0 and heap:
