@@ -22,7 +22,7 @@ import bisect
 import itertools
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any, Protocol, runtime_checkable
 
@@ -588,11 +588,12 @@ class Leg:
     cap: int | None = None
     venue_ref: Any = None
 
-    @property
-    def limit(self) -> int:
-        """The most base units this leg may fill: liquidity, the cap, whole lots."""
+    limit: int = field(init=False, compare=False, repr=False)
+    """The most base units this leg may fill: liquidity, the cap, whole lots (derived)."""
+
+    def __post_init__(self) -> None:
         c = self.curve.capacity if self.cap is None else min(self.cap, self.curve.capacity)
-        return c // self.curve.lot * self.curve.lot
+        object.__setattr__(self, "limit", c // self.curve.lot * self.curve.lot)
 
     def extras(self, base: int) -> int:
         fn = getattr(self.curve, "extras", None)
