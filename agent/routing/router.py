@@ -20,6 +20,7 @@
 
 from __future__ import annotations
 
+import decimal
 import heapq
 import itertools
 import math
@@ -86,6 +87,8 @@ def solve_price(
         start = min(starts) if buy else max(starts)
     if not math.isfinite(start) or start <= 0:
         return start, start
+    if limit is not None and (start > limit if buy else start < limit):
+        return limit, limit  # no venue starts within the limit: fill what it allows (nothing)
     tol = max(1.0, target * 1e-12)
     lo, flo = start, _fill(legs, idx, start) - target
     if flo >= -tol:
@@ -156,8 +159,9 @@ def allocate(
     sign = 1.0 if buy else -1.0  # heap keys: lower is better for both sides
     # floats may overshoot by a few units: take them back from the dearest margins
     while total > target:
-        j = max(
-            (i for i in idx if amounts[i]), key=lambda i: sign * legs[i].curve.marginal(amounts[i])
+        j = max(  # the venue whose last unit taken was the dearest gives it back
+            (i for i in idx if amounts[i]),
+            key=lambda i: sign * legs[i].curve.marginal(amounts[i] - legs[i].curve.lot),
         )
         lot = legs[j].curve.lot
         take = min(amounts[j], -(-(total - target) // lot) * lot)
@@ -170,7 +174,9 @@ def allocate(
         # a book level at p* is the discrete jump the continuous curves (already at their
         # x(p*)) cannot fill: books win ties within float resolution
         m = sign * legs[i].curve.marginal(amounts[i])
-        return m - abs(m) * _TIE if isinstance(legs[i].curve, BookCurve) else m
+        if isinstance(legs[i].curve, BookCurve) and math.isfinite(m):
+            return m - abs(m) * _TIE
+        return m
 
     heap = [(key(i), i) for i in idx]
     heapq.heapify(heap)
@@ -193,7 +199,7 @@ def allocate(
             if step <= 0:
                 # a tie with the next venue at float resolution: let the other go first
                 # once (it may be a jump the residue belongs to)
-                if j not in deferred and heap:
+                if j not in deferred and heap and math.isfinite(nxt):
                     deferred.add(j)
                     heapq.heappush(heap, (nxt + abs(nxt) * _TIE, j))
                     continue
@@ -205,54 +211,6 @@ def allocate(
         amounts[j] += step
         rest -= step
         heapq.heappush(heap, (key(j), j))
-    return amounts, lo
-    for i in idx:
-        lg = legs[i]
-        x = min(int(lg.curve.base_at(lo)), lg.limit)
-        amounts[i] = x - x % lg.curve.lot
-    total = sum(amounts)
-    buy = side is Side.BUY
-    # floats may overshoot by a few units: take them back from the dearest margins
-    while total > target:
-        j = max(idx, key=lambda i: legs[i].curve.marginal(amounts[i]) if amounts[i] else -INF)
-        if not buy:
-            j = min(idx, key=lambda i: legs[i].curve.marginal(amounts[i]) if amounts[i] else INF)
-        lot = legs[j].curve.lot
-        take = min(amounts[j], -(-(total - target) // lot) * lot)
-        amounts[j] -= take
-        total -= take
-    # the rest: to the venue whose next unit is cheapest, one step at a time
-    rest = target - total
-    sign = 1.0 if buy else -1.0
-
-    def key(i: int) -> float:
-        # a book level at p* is the discrete jump the continuous curves (already at their
-        # x(p*)) cannot fill: books win ties within float resolution
-        m = sign * legs[i].curve.marginal(amounts[i])
-        return m - abs(m) * _TIE if isinstance(legs[i].curve, BookCurve) else m
-
-    heap = [(key(i), i) for i in idx]
-    heapq.heapify(heap)
-    price_cap = None if limit is None else sign * limit
-    while rest > 0 and heap:
-        m, j = heapq.heappop(heap)
-        lg = legs[j]
-        room = lg.limit - amounts[j]
-        lot = lg.curve.lot
-        if room < lot or rest < lot or not math.isfinite(m) or m <= -INF:
-            continue
-        if price_cap is not None and m > price_cap * (1 + 1e-12):
-            continue
-        if isinstance(lg.curve, BookCurve):
-            step = lg.curve.level_end(amounts[j]) - amounts[j]
-        else:
-            nxt = heap[0][0] if heap else m
-            step = int(lg.curve.base_at(sign * max(nxt, m))) - amounts[j]
-        step = max(lot, min(step, room, rest))
-        step -= step % lot
-        amounts[j] += step
-        rest -= step
-        heapq.heappush(heap, (sign * lg.curve.marginal(amounts[j]), j))
     return amounts, lo
 
 
@@ -331,22 +289,25 @@ def optimize(
     if len(candidates) <= enumerate_max:
         for k in range(1, len(candidates) + 1):
             for drop in itertools.combinations(candidates, k):
-                if len(drop) == len(part):
+                if len(drop) == len(every):
                     continue
-                v, a, price = trial([i for i in part if i not in drop], p)
+                # the others all stay in: a venue idle at p may fill once these are out
+                v, a, price = trial([i for i in every if i not in drop], p)
                 if v < best_v:
                     best_v, best_a, best_p = v, a, price
     else:  # many: leave out every venue whose surplus misses its gas, re-solve, repeat
-        idx, cur_a, cur_p = part, amounts, p
+        out: set[int] = set()
+        cur_a, cur_p = amounts, p
         for _ in range(8):
-            keep = [i for i in idx if surplus(i, cur_a, cur_p) >= legs[i].gas_quote]
-            if not keep or len(keep) == len(idx):
+            drop = {i for i in every if cur_a[i] and surplus(i, cur_a, cur_p) < legs[i].gas_quote}
+            if not drop or len(drop | out) >= len(every):
                 break
-            v, a, price = trial(keep, cur_p)
+            v, a, price = trial([i for i in every if i not in out | drop], cur_p)
             if v >= best_v:
                 break
+            out |= drop
             best_v, best_a, best_p = v, a, price
-            idx, cur_a, cur_p = [i for i in keep if a[i]], a, price
+            cur_a, cur_p = a, price
     alloc = _evaluate(legs, best_a, best_p)
     # the best single venue (exact) as a floor under any approximation in the subset choice
     single = best_single(legs, side, full) if full else None
@@ -404,8 +365,12 @@ def human_price(
     """quote base units for ``base_units`` of base, as a human Decimal price (8 places)."""
     if base_units == 0:
         return Decimal(0)
-    q = Decimal(units) / Decimal(base_units) * Decimal(10) ** (base_decimals - quote_decimals)
-    return q.quantize(Decimal("1e-8"))
+    ctx = decimal.Context(prec=80)  # a pool's last unit can be priced near infinity
+    q = ctx.multiply(
+        ctx.divide(Decimal(units), Decimal(base_units)),
+        Decimal(10) ** (base_decimals - quote_decimals),
+    )
+    return q.quantize(Decimal("1e-8"), context=ctx)
 
 
 def plan(
