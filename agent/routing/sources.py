@@ -97,6 +97,25 @@ async def native_in_quote(
     return Fraction(0)
 
 
+def check_quote(
+    venue_id: str,
+    curve: LiquidityCurve,
+    probe: int,
+    quoted: int | tuple[int, ...] | None,
+    block: int,
+    source: str,
+) -> None:
+    """Stop (QuoteMismatchError) unless the venue's own on-chain quote for ``probe`` base units
+    at ``block`` equals the curve's exact cost: a plan on a wrong curve is never made."""
+    got = quoted[0] if isinstance(quoted, tuple) else quoted
+    expect = curve.cost(probe)
+    if got != expect:
+        raise QuoteMismatchError(
+            f"{venue_id}: the curve says {expect} quote units for {probe} base units at block "
+            f"{block}, {source} says {got}; not planning on it (re-read the venue)"
+        )
+
+
 def _probe(size: int, curve: LiquidityCurve) -> int:
     """A representative leg size for the quote check and the gas measurement."""
     p = min(size, curve.capacity // 2)
@@ -118,11 +137,7 @@ async def _v3_leg(
     if probe > 0:
         expect = curve.cost(probe)
         got = await v3.quoter_amount(inst, side, probe, fee, block)
-        if got is None or got[0] != expect:
-            raise QuoteMismatchError(
-                f"{vid}: the curve says {expect} for {probe} base units at block {block}, "
-                f"QuoterV2 says {None if got is None else got[0]}; not planning on it"
-            )
+        check_quote(vid, curve, probe, got, block, "QuoterV2")
         router = m.address("SwapRouter")
         if side is Side.BUY:
             params = (t_in.address, t_out.address, fee, HOLDER, DEADLINE, probe, expect, 0)
@@ -171,12 +186,8 @@ async def _v2_leg(
         words = bytes.fromhex(raw[2:])
         amounts = [int.from_bytes(words[i : i + 32], "big") for i in range(64, len(words), 32)]
         quoted = amounts[0] if side is Side.BUY else amounts[-1]
-        expect = curve.cost(probe)
-        if quoted != expect:
-            raise QuoteMismatchError(
-                f"{vid}: the curve says {expect} for {probe} base units at block {block}, "
-                f"Router02 says {quoted}; not planning on it"
-            )
+        check_quote(vid, curve, probe, quoted, block, "Router02")
+        expect = quoted
         args = ["uint256", "uint256", "address[]", "address", "uint256"]
         if side is Side.BUY:
             data, amount_in = (
