@@ -117,6 +117,9 @@ def route(
         "route", "--parent-id", help="Parent order id (children are ID.N)."
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the plan as one JSON object."),
+    journal: Path | None = typer.Option(
+        None, "--journal", help="Also journal the plan (RoutePlanned, stream order-PARENT_ID)."
+    ),
 ) -> None:
     """Plan a parent order over every venue's exact curve and print it (nothing is sent)."""
     from agent.routing.service import RouteRequest, plan_route
@@ -155,10 +158,22 @@ def route(
 
     req = run(request)
     report = run_async(lambda: plan_route(req))
+    if journal is not None:
+        run(lambda: _journal(journal, report.plan))
     if as_json:
         console.print_json(json.dumps(report.to_json()))
         return
     _print(report)
+
+
+def _journal(path: Path, plan: Any) -> None:
+    from agent.cli.journal import open_journal
+    from agent.journal.base import ANY
+    from agent.oms.events import order_stream
+    from agent.routing.events import RoutePlanned
+
+    with open_journal(path, must_exist=False) as j:
+        j.append(order_stream(plan.parent_id), ANY, [RoutePlanned(plan.parent_id, plan)])
 
 
 def _print(r: Any) -> None:

@@ -181,6 +181,20 @@ def test_agent_route_prints_the_plan_and_refuses_bad_input(world: DevWorld, tmp_
     assert len(kids) >= 3 and out["plan"]["unfilled"] == 0
     assert sum(int(c["base_amount"]) for c in kids) == 250 * E18
     assert Decimal(out["vs_best_single_bp"]) > 0 and Decimal(out["vs_grid_bp"]) >= 0
+    jr = tmp_path / "journal.sqlite"
+    logged = _agent("route", "--side", "buy", "--base", "WETH", "--quote", "USDC", "--size", "40",
+                    "--state-dir", str(state), "--journal", str(jr), "--parent-id", "po-1",
+                    env_dir=tmp_path)  # fmt: skip
+    assert logged.returncode == 0, logged.stderr
+    from agent.journal import SqliteJournal
+    from agent.journal.codec import registry
+    from agent.routing.events import RoutePlanned
+
+    with SqliteJournal(jr) as j:
+        recs = list(j.read_stream("order-po-1"))
+    assert [r.type for r in recs] == ["RoutePlanned"]
+    ev = registry.decode(recs[0].type, recs[0].data)
+    assert isinstance(ev, RoutePlanned) and ev.plan.size == 40 * E18 and ev.plan.unfilled == 0
     text = _agent("route", "--side", "sell", "--base", "WETH", "--quote", "USDC", "--size", "5",
                   "--state-dir", str(state), "--venues", "v3", "--no-l2", env_dir=tmp_path)  # fmt: skip
     assert text.returncode == 0, text.stderr
