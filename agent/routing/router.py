@@ -421,6 +421,8 @@ def plan(
         venue_amt = cv.venue_amount(amount)
         extras = lg.extras(amount)
         m = cv.marginal(float(amount))
+        if not math.isfinite(m):  # the venue is exhausted: its last unit's price
+            m = cv.marginal(float(amount - cv.lot))
         children.append(
             PlannedChild(
                 client_order_id=f"{parent_id}.{len(children)}",

@@ -16,9 +16,11 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
+from eth_utils import function_signature_to_4byte_selector as selector
+
 from agent.chain.rpc import RpcClient
 from agent.deploy.manifest import Manifest
-from agent.errors import AgentError, QuoteMismatchError, ValidationError
+from agent.errors import AgentError, QuoteMismatchError, ValidationError, VenueError
 from agent.model import Side, Spot
 from agent.routing.curves import BridgedCurve, Leg, LiquidityCurve
 from agent.routing.gas import HOLDER, GasMeter
@@ -32,6 +34,7 @@ from agent.venues.uniswap_v2 import SWAP_EXACT_OUT as V2_EXACT_OUT
 from agent.venues.uniswap_v3 import EXACT_IN, EXACT_OUT, PARAMS, UniswapV3Venue
 
 DEADLINE = 2**48
+GET_PAIR = selector("getPair(address,address)")
 NATIVE = "WETH"  # the wrapped native coin gas is priced in, by manifest symbol
 
 
@@ -169,8 +172,18 @@ async def _v2_leg(
     probe = _probe(size, curve)
     gas_units = 0
     router = m.address("UniswapV2Router02")
-    if probe > 0 and pools_for(m, "v2", inst.base, inst.quote)[0][1] == pair:
-        # Router02 swaps through the factory's pair: check the curve against its quote
+    # Router02 swaps through its factory's pair only: a listed pair it would not use is not a
+    # venue we can execute on (left out, with the reason)
+    raw_pair = await src.rpc.call(
+        "eth_call",
+        [{"to": m.address("UniswapV2Factory"),
+          "data": "0x" + (GET_PAIR + encode(["address", "address"], [t_in.address, t_out.address])).hex()},
+         hex(block)],
+    )  # fmt: skip
+    if int(raw_pair, 16) != int(pair, 16):
+        raise VenueError(f"{vid}: Router02's factory does not trade this pair; no route to it")
+    if probe > 0:
+        # check the curve against the router's own quote at the same block
         path = [t_in.address, t_out.address]
         sel = GET_AMOUNTS_IN if side is Side.BUY else GET_AMOUNTS_OUT
         raw = await src.rpc.call(
