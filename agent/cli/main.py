@@ -58,3 +58,6 @@ app.add_typer(_signer.app, name="signer")
 from agent.cli import fix as _fix  # noqa: E402
 
 app.add_typer(_fix.app, name="fix")
+from agent.cli import route as _route  # noqa: E402
+
+app.command(name="route")(_route.route)
