@@ -190,7 +190,7 @@ def deploy_routing_world(
     """More L1 depth (the 1 % tier, wider and narrower ranges, a deeper V2 pair) and, on the L2,
     a V3 pool of the bridge's tokens seeded with inventory that really crossed the bridge (L1
     escrow deposit, 2-of-3 relayer attestation, L2 mint). Returns both manifests; the L2 pool is
-    ``v3:BridgedWETH/BridgedUSDC/500``."""
+    ``v3:WETH.B/USDC.B/500`` (the bridged tokens' manifest keys)."""
     from agent.deploy.world import (
         L2_BRIDGED_V3,
         WETH_USD,
@@ -215,7 +215,7 @@ def deploy_routing_world(
                 l1_tx, l2_tx, l1, l2, sym, amount, l2_tx.address, gross=False
             )
             l2_tx.transact("BridgedToken", toks[sym].address, "approve", npm, 2**256 - 1)
-        pools[f"v3:Bridged{a}/Bridged{b}/{fee}"] = add_v3_pool(
+        pools[f"v3:{a}.B/{b}.B/{fee}"] = add_v3_pool(
             l2_tx, l2.contracts, toks[a], toks[b], usd[a] / usd[b], fee, ranges
         )
     l2 = _with_pools(l2, pools, int(l2_tx.rpc("eth_blockNumber"), 16))

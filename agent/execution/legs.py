@@ -71,8 +71,33 @@ def token_at(manifest: Manifest, address: str) -> TokenInfo:
     )
 
 
-def pair_tokens(manifest: Manifest, base: str, quote: str) -> tuple[TokenInfo, TokenInfo]:
-    return manifest.token(base), manifest.token(quote)
+def resolve_pair(
+    manifest: Manifest,
+    child: PlannedChild,
+    ref: dict[str, Any],
+    pairs: Sequence[tuple[str, str]],
+) -> tuple[TokenInfo, TokenInfo]:
+    """(base, quote) tokens of this leg on ``manifest``: the tokens the plan's ``venue_ref``
+    names when it names them, else the first of ``pairs`` (symbols, e.g. the plan's own and
+    this chain's names for them: WETH/USDC, WETH.B/USDC.B) the manifest has. Either way the
+    pair must be one of ``pairs``: a plan never makes the Safe trade another pair."""
+    field = f"plan.children[{child.client_order_id}].venue_ref"
+    if "token_in" in ref and "token_out" in ref:
+        t_in, t_out = (
+            token_at(manifest, str(ref["token_in"])),
+            token_at(manifest, str(ref["token_out"])),
+        )
+        b, q = (t_out, t_in) if child.side is Side.BUY else (t_in, t_out)
+        if (b.symbol, q.symbol) not in {(x.upper(), y.upper()) for x, y in pairs}:
+            raise ValidationError(
+                field, f"trades {b.symbol}/{q.symbol} on {manifest.name}, not the plan's pair",
+                "re-plan",
+            )  # fmt: skip
+        return b, q
+    for x, y in pairs:
+        if x.upper() in manifest.tokens and y.upper() in manifest.tokens:
+            return manifest.token(x), manifest.token(y)
+    raise ValidationError(field, f"{manifest.name} has none of {list(pairs)}", "re-plan")
 
 
 async def _word(rpc: RpcClient, to: str, data: bytes, block: int) -> str:
@@ -86,8 +111,7 @@ async def build_leg(
     manifest: Manifest,
     child: PlannedChild,
     *,
-    base: str,
-    quote: str,
+    pairs: Sequence[tuple[str, str]],
     safe: str,
     slippage_bps: int,
     deadline: int,
@@ -96,15 +120,8 @@ async def build_leg(
     ref: dict[str, Any] = dict(child.venue_ref or {})
     protocol = ref.get("protocol") or child.venue_id.partition("@")[0].removeprefix("uniswap_")
     block = pin_block(child)
-    b, q = pair_tokens(manifest, base, quote)
+    b, q = resolve_pair(manifest, child, ref, pairs)
     want_in, want_out = (q, b) if child.side is Side.BUY else (b, q)
-    for k, t in (("token_in", want_in), ("token_out", want_out)):
-        if k in ref and str(ref[k]).lower() != t.address.lower():
-            raise ValidationError(
-                f"plan.children[{child.client_order_id}].venue_ref.{k}",
-                f"{ref[k]} is not {t.symbol} on {manifest.name}",
-                "the plan does not trade its own pair; re-plan",
-            )
     size = Decimal(child.base_amount).scaleb(-b.decimals)
     inst = Spot(b.symbol, q.symbol)
     venue: Any

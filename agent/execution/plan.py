@@ -325,9 +325,10 @@ class PlanExecutor:
                     c, "NO_WALLET", f"no Safe configured on chain {c.chain_id}"
                 )
                 continue
+            pairs = [(w.symbol(plan.base), w.symbol(plan.quote)), (plan.base, plan.quote)]
             leg = await build_leg(
-                w.rpc, w.manifest, c, base=w.symbol(plan.base), quote=w.symbol(plan.quote),
-                safe=w.safe, slippage_bps=self.slippage_bps, deadline=deadline,
+                w.rpc, w.manifest, c, pairs=pairs, safe=w.safe,
+                slippage_bps=self.slippage_bps, deadline=deadline,
             )  # fmt: skip
             built.setdefault(w.manifest.chain_id, []).append(leg)
         return built, missing

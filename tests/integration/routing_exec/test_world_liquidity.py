@@ -39,7 +39,7 @@ def test_l1_has_every_tier_and_a_deep_v2_pair(world: DevWorld) -> None:
 def test_l2_pool_trades_the_bridged_tokens_backed_on_l1(world: DevWorld) -> None:
     l1 = Transactor(world.devnets.l1.rpc_url, DEPLOYER_KEY)
     l2 = Transactor(world.devnets.l2.rpc_url, DEPLOYER_KEY)
-    pool = world.l2.pools["v3:BridgedWETH/BridgedUSDC/500"]
+    pool = world.l2.pools["v3:WETH.B/USDC.B/500"]
     weth_b, usdc_b = world.l2.token("WETH.B"), world.l2.token("USDC.B")
     assert weth_b.address == world.l2.address("BridgedWETH")
     tokens = {l2.call("UniswapV3Pool", pool, f).lower() for f in ("token0", "token1")}
