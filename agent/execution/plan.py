@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
@@ -230,7 +230,8 @@ class PlanExecutor:
             if left > 0 and replan is not None and attempt < self.max_retries and got:
                 attempt += 1
                 nxt = await replan(left, attempt, tuple(sorted(excluded)))
-                current = nxt if nxt.children else None
+                # a plan for the same parent (its children carry the re-plan's own ids)
+                current = replace(nxt, parent_id=plan.parent_id) if nxt.children else None
         remaining = self._remaining(plan.parent_id)
         if remaining > 0:
             why = self._unfilled_reason(plans[-1], results, remaining)

@@ -74,8 +74,15 @@ async def test_one_parent_over_l1_cex_and_l2(
         await amm_child(r1, world.l1, "PX", 1, "v3:WETH/USDC/3000", Decimal(8), b1),
         cex_child("PX", 2, asks, Decimal(10)),
         await amm_child(
-            r2, world.l2, "PX", 3, "v3:WETH.B/USDC.B/500", Decimal(6), b2,
-            symbols=L2_SYMBOLS, kind=LegKind.L2_AMM,
+            r2,
+            world.l2,
+            "PX",
+            3,
+            "v3:WETH.B/USDC.B/500",
+            Decimal(6),
+            b2,
+            symbols=L2_SYMBOLS,
+            kind=LegKind.L2_AMM,
         ),  # fmt: skip
     ]
     w1 = await harness.wallet("l1", route_wallet)
