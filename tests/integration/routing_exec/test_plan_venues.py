@@ -83,7 +83,7 @@ async def test_one_parent_over_l1_cex_and_l2(
             b2,
             symbols=L2_SYMBOLS,
             kind=LegKind.L2_AMM,
-        ),  # fmt: skip
+        ),
     ]
     w1 = await harness.wallet("l1", route_wallet)
     w2 = await harness.wallet("l2", route_wallet_l2)
