@@ -132,6 +132,7 @@ class PlanReport:
     code: str = ""
     reason: str = ""
     timings: dict[str, float] = field(default_factory=dict)
+    duplicate: bool = False  # the parent id was already used: nothing was sent
 
     @property
     def filled(self) -> int:
@@ -179,6 +180,9 @@ class PlanExecutor:
         self.slippage_bps = slippage_bps
         self.max_retries = max_retries
         self.cex_fill_timeout_s = cex_fill_timeout_s
+        # chains and exchanges report concurrently; a fill's event (OrderFilled or a partial)
+        # is decided on the parent's state, so deciding and journaling are one step
+        self._fills = asyncio.Lock()
 
     # --- the parent ----------------------------------------------------------------------------
     def parent_command(self, plan: RoutePlan, max_slippage_bps: int | None = None) -> SubmitOrder:
@@ -200,8 +204,12 @@ class PlanExecutor:
         m = self.manager
         m.sync()
         existing = m.store.get(plan.parent_id)
-        if existing is not None and existing.state.terminal:
-            return self._report(plan, (plan,), [], [], "duplicate: the parent order is done")
+        if existing is not None:  # idempotent: a parent id is executed once, never twice
+            return self._report(
+                plan, (plan,), [], [],
+                f"duplicate: order {plan.parent_id!r} exists ({existing.state.value}); "
+                "nothing sent again (use a new --client-id)",
+            )  # fmt: skip
         parent = await m.submit_async(self.parent_command(plan))
         if parent.state is OrderState.DENIED:
             return self._report(plan, (plan,), [], [])
@@ -279,6 +287,11 @@ class PlanExecutor:
         results: dict[str, ChildResult] = dict(pre)
         for c in plan.children:
             if c.client_order_id in results:
+                continue
+            if self.manager.store.get(c.client_order_id) is not None:
+                results[c.client_order_id] = self._fail(
+                    c, "DUPLICATE_CHILD", "this child id is already an order; not sent again"
+                )
                 continue
             o = await self.manager.submit_async(self._child_command(plan, c))
             if o.state is OrderState.DENIED:
@@ -358,6 +371,12 @@ class PlanExecutor:
         self, plan: RoutePlan, c: PlannedChild, trade_id: str, base: int, quote: int, **fee: Any
     ) -> None:
         """The child's fill and the parent's matching one (trade id = the child's id)."""
+        async with self._fills:
+            await self._fill_locked(plan, c, trade_id, base, quote, **fee)
+
+    async def _fill_locked(
+        self, plan: RoutePlan, c: PlannedChild, trade_id: str, base: int, quote: int, **fee: Any
+    ) -> None:
         o = self.manager.store.orders[c.client_order_id]
         q = min(self._qty(base), o.remaining)
         if q <= 0 or quote <= 0:
@@ -542,4 +561,5 @@ class PlanExecutor:
             plan.parent_id, plan.side, plan.base, plan.quote, self.bd, self.qd, plan.size,
             plans, tuple(results), tuple(batches), o.state.value if o else "",
             o.code if o else "", note or (o.reason if o else ""), dict(timings or {}),
+            duplicate=bool(note),
         )  # fmt: skip
