@@ -56,7 +56,7 @@ def order(
 ) -> None:
     """Route a parent order over every venue and execute it through the Safe(s) and ccxt."""
     from agent.bootstrap import ChainAccess, build_order_app
-    from agent.demo.report import order_table
+    from agent.demo.report import order_lines
     from agent.deploy.manifest import Manifest
 
     s = run(lambda: _side(side))
@@ -112,7 +112,8 @@ def order(
     elif rep.duplicate:
         console.print(f"order {rep.parent_id}: {rep.reason}", highlight=False, soft_wrap=True)
     else:
-        console.print(order_table(rep, route))
+        for line in order_lines(rep, route):
+            console.print(line, highlight=False, soft_wrap=True)
     if rep.duplicate:
         return
     if rep.state == "denied":

@@ -61,43 +61,67 @@ def orders_table(store: OrderStore) -> Table:
     return t
 
 
-def order_table(r: Any, route: Any = None) -> Table:
-    """A parent order's children, planned vs filled (``r``: agent.execution.plan.PlanReport;
-    ``route``: the first plan's agent.routing.service.RouteReport, for the comparisons)."""
+def _venue_label(venue_id: str, ref: Any) -> str:
+    """``v3:WETH/USDC/3000@l1`` for a pool the manifest names, else the venue id."""
+    if isinstance(ref, dict) and ref.get("key"):
+        return f"{ref['key']}@{venue_id.partition('@')[2].partition(':')[0]}"
+    return venue_id
+
+
+def order_lines(r: Any, route: Any = None) -> list[str]:
+    """A parent order's children, planned vs filled, one line each (``r``:
+    agent.execution.plan.PlanReport; ``route``: the first plan's RouteReport, for the
+    comparisons with the best single venue and the 5%-grid split)."""
     bd, qd = r.base_decimals, r.quote_decimals
+
+    def b(x: int) -> str:
+        return f"{Decimal(x).scaleb(-bd):,.4f}"
+
+    def q(x: int) -> str:
+        return f"{Decimal(x).scaleb(-qd):,.2f}"
+
     avg = "" if r.avg_price is None else f", average {r.avg_price:,.4f} {r.quote}/{r.base}"
-    t = Table(
-        title=f"order {r.parent_id}: {r.side.value} {_fmt(r.size, bd)} {r.base} -> {r.state.upper()}"
-        f" ({_fmt(r.filled, bd)} filled{avg})"
-    )
-    for col in ("child", "venue", "kind", f"plan {r.base}", f"plan {r.quote}",
-                f"filled {r.base}", f"filled {r.quote}", "vs plan", "state", "tx / order"):  # fmt: skip
-        t.add_column(col, no_wrap=col in ("child", "kind", "state"))
+    out = [
+        f"order {r.parent_id}: {r.side.value} {b(r.size)} {r.base} with {r.quote} -> "
+        f"{r.state.upper()} ({b(r.filled)} filled{avg})"
+    ]
+    refs = {c.client_order_id: c.venue_ref for p in r.plans for c in p.children}
     for c in r.children:
         if c.exact:
-            diff = "exact"
+            diff = "= plan"
         elif c.filled_base:
-            diff = f"{c.filled_quote - c.expected_quote:+d} units"
+            diff = f"{c.filled_quote - c.expected_quote:+d} units vs plan"
         else:
-            diff = f"{c.code} {c.reason}".strip()[:60]
-        fee = f" +fee {c.fee.normalize():f} {c.fee_asset}" if c.fee else ""
-        ref = c.ref[:12] + "…" if len(c.ref) > 14 else c.ref
-        t.add_row(
-            c.client_order_id, c.venue_id, c.kind.value, _fmt(c.planned_base, bd),
-            _fmt(c.planned_quote, qd), _fmt(c.filled_base, bd), _fmt(c.filled_quote, qd) + fee,
-            diff, c.state, ref,
-        )  # fmt: skip
-    for b in r.batches:
-        t.caption = (t.caption or "") + (
-            f"chain {b.chain_id}: ONE Safe tx {b.tx_hash} ({b.calls} calls, "
-            f"{len(b.children)} legs, gas {b.gas_used:,}, {'ok' if b.ok else 'REVERTED'}); "
+            diff = f"NOT FILLED: {c.code} {c.reason}".strip()
+        fee = f" + fee {c.fee.normalize():f} {c.fee_asset}" if c.fee else ""
+        ref = (
+            f" [{c.ref[:10]}…]"
+            if c.ref.startswith("0x")
+            else (f" [order {c.ref}]" if c.ref else "")
+        )
+        out.append(
+            f"  {c.client_order_id:<18} {_venue_label(c.venue_id, refs.get(c.client_order_id)):<26}"
+            f" {c.kind.value:<6} plan {b(c.planned_base):>9} {r.base} for {q(c.planned_quote):>12}"
+            f" | filled {b(c.filled_base):>9} for {q(c.filled_quote):>12}{fee}  {diff}{ref}"
+        )
+    for x in r.batches:
+        out.append(
+            f"  chain {x.chain_id}: ONE Safe transaction {x.tx_hash} ({len(x.children)} legs, "
+            f"{x.calls} calls, gas {x.gas_used:,}, {'mined ok' if x.ok else 'REVERTED'})"
         )
     if route is not None and route.vs_single is not None:
-        t.caption = (t.caption or "") + (
-            f"plan vs best single venue ({route.plan.best_single[0]}): {route.vs_single} bp; "
+        assert route.plan.best_single is not None
+        out.append(
+            f"  plan {route.vs_single} bp better than the best single venue "
+            f"({route.plan.best_single[0]}, {route.single_avg:,.4f})"
+            + (
+                f"; {route.vs_grid} bp better than the 5%-grid split"
+                if route.vs_grid is not None
+                else ""
+            )
         )
-    if route is not None and route.vs_grid is not None:
-        t.caption = (t.caption or "") + f"vs the 5%-grid split: {route.vs_grid} bp; "
+    if len(r.plans) > 1:
+        out.append(f"  re-planned {len(r.plans) - 1} time(s) for an unfilled remainder")
     if r.unfilled and r.reason:
-        t.caption = (t.caption or "") + f"unfilled: {r.reason}"
-    return t
+        out.append(f"  unfilled: {r.reason}")
+    return out

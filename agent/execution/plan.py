@@ -223,13 +223,11 @@ class PlanExecutor:
         while current is not None:
             plans.append(current)
             await m.record_async([RoutePlanned(plan.parent_id, current)])
-            t1 = time.perf_counter()
             try:
-                got, bs = await self._execute(current, attempt)
+                got, bs = await self._execute(current, attempt, timings, t0)
             except QuoteMismatchError as e:
                 await self._finish(plan.parent_id, "ROUTE_QUOTE_MISMATCH", str(e))
                 return self._report(plan, tuple(plans), results, batches, timings=timings)
-            timings.setdefault("first_execute_s", time.perf_counter() - t1)
             results += got
             batches += bs
             excluded |= {r.venue_id for r in got if r.filled_base < r.planned_base}
@@ -276,12 +274,15 @@ class PlanExecutor:
 
     # --- one plan ------------------------------------------------------------------------------
     async def _execute(
-        self, plan: RoutePlan, attempt: int
+        self, plan: RoutePlan, attempt: int, timings: dict[str, float], t0: float
     ) -> tuple[list[ChildResult], list[BatchResult]]:
+        """``timings`` (seconds since ``t0``, first attempt only): ``built_s`` every leg checked
+        and built, ``signed_s`` the first batch signed, journaled (TxSigned) and broadcast."""
         if not plan.children:
             return [], []
         # 1. check and build every on-chain leg at its pin: a contradiction stops everything
         built, pre = await self._build(plan)
+        timings.setdefault("built_s", time.perf_counter() - t0)
         # 2. the children as OMS orders (a refusal by the OMS leaves the child out)
         accepted: list[PlannedChild] = []
         results: dict[str, ChildResult] = dict(pre)
@@ -307,7 +308,7 @@ class PlanExecutor:
         for chain_id, legs in built.items():
             legs = [lg for lg in legs if lg.child.client_order_id in ok]
             if legs:
-                jobs.append(self._run_batch(plan, chain_id, legs, attempt))
+                jobs.append(self._run_batch(plan, chain_id, legs, attempt, timings, t0))
         for c in accepted:
             if c.kind is LegKind.CEX:
                 jobs.append(self._run_cex(plan, c))
@@ -393,7 +394,13 @@ class PlanExecutor:
 
     # --- one chain: one Safe transaction ---------------------------------------------------
     async def _run_batch(
-        self, plan: RoutePlan, chain_id: int, legs: list[BuiltLeg], attempt: int
+        self,
+        plan: RoutePlan,
+        chain_id: int,
+        legs: list[BuiltLeg],
+        attempt: int,
+        timings: dict[str, float],
+        t0: float,
     ) -> tuple[list[ChildResult], BatchResult | None]:
         w = self.chains[chain_id]
         ids = [lg.child.client_order_id for lg in legs]
@@ -401,6 +408,7 @@ class PlanExecutor:
         batch_id = f"{plan.parent_id}@{chain_id}#{attempt}"
 
         async def sent(tx_hash: str) -> None:
+            timings.setdefault("signed_s", time.perf_counter() - t0)
             await self.manager.record_async(
                 [
                     OrderSubmitted(i, lg.child.venue_id, tx_hash)

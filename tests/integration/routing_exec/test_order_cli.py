@@ -95,6 +95,12 @@ def test_trade_order_cli(
     assert again.exit_code == 0 and "duplicate" in again.output, again.output
     assert operator_nonce(world) == nonce  # the same id never executes twice
 
+    small = runner.invoke(cli, [*base, "--size", "5", "--client-id", "cli-5"], env=env)
+    assert small.exit_code == 0, small.output
+    assert "FILLED" in small.output and "= plan" in small.output
+    assert "ONE Safe transaction" in small.output
+    nonce = operator_nonce(world)
+
     bad = runner.invoke(cli, [*base, "--size", "-3", "--client-id", "cli-2"], env=env)
     assert bad.exit_code == 2 and "--size" in bad.output and "Traceback" not in bad.output
     beyond = runner.invoke(
