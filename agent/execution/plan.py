@@ -228,6 +228,9 @@ class PlanExecutor:
             except QuoteMismatchError as e:
                 await self._finish(plan.parent_id, "ROUTE_QUOTE_MISMATCH", str(e))
                 return self._report(plan, tuple(plans), results, batches, timings=timings)
+            except AgentError as e:  # a leg that cannot be checked or built: nothing was sent
+                await self._finish(plan.parent_id, e.code, f"plan not executed: {e}")
+                return self._report(plan, tuple(plans), results, batches, timings=timings)
             results += got
             batches += bs
             excluded |= {r.venue_id for r in got if r.filled_base < r.planned_base}
@@ -501,7 +504,13 @@ class PlanExecutor:
         await self.manager.record_async(
             [OrderSubmitted(c.client_order_id, c.venue_id, vref.venue_order_id)]
         )
-        base, quote, fee, fee_asset = await self._cex_fills(venue, vref, c)
+        try:
+            base, quote, fee, fee_asset = await self._cex_fills(venue, vref, c)
+        except AgentError as e:  # sent, fills unreadable: never guess, reconciliation settles it
+            await self.manager.record_async(
+                [OrderUnknown(c.client_order_id, f"{e.code}: {e}; fills not read yet")]
+            )
+            return [self._result(c, self.manager.store.orders[c.client_order_id])], None
         if base:
             fkw = {"fee": fee, "fee_asset": fee_asset} if fee else {}
             await self._fill(plan, c, f"{c.venue_id}:{vref.venue_order_id}", base, quote, **fkw)

@@ -74,3 +74,42 @@ async def test_250_weth_buy_splits_over_every_kind_and_fills_as_planned(
         assert view.filled == Decimal(250) and len(view.children) == len(plan.children)
     finally:
         await app.close()
+
+
+async def test_a_failed_child_is_re_routed_over_the_other_venues(
+    world: DevWorld,
+    route_wallet: WalletDeployment,
+    sim: ExchangeSim,
+    tmp_path: Path,
+    isolated: None,
+) -> None:
+    """The exchange refuses the CEX child (the account has no cash there): the on-chain legs
+    fill, the remainder is re-planned without the exchange and fills on chain; the parent has
+    two plans in its journal and ends FILLED."""
+    ledger = sim.exchange.ledger
+    ledger.move_free("trader", "__drain__", "USDC", ledger.free("trader", "USDC"))
+    app = await build_order_app(
+        l1=ChainAccess(world.devnets.l1.rpc_url, world.l1, route_wallet.safe, route_wallet.module,
+                       route_wallet.policy_file),
+        operator_key=OPERATOR_KEY, journal_path=tmp_path / "j.sqlite",
+        cex=(("binance", sim.url),), cex_symbol="ETH/USDC",
+    )  # fmt: skip
+    try:
+        inst = Spot("WETH", "USDC")
+        rep = await app.routing.plan(inst, Side.BUY, 100 * 10**18, parent_id="rr")
+        cex_leg = next(c for c in rep.plan.children if c.kind is LegKind.CEX)
+        out = await app.executor.run(
+            rep.plan, replan=app.routing.replanner(inst, Side.BUY, "rr", None)
+        )
+        assert out.state == "filled", out.reason
+        assert len(out.plans) == 2 and out.filled == 100 * 10**18
+        first = {r.client_order_id: r for r in out.children}
+        assert first[cex_leg.client_order_id].state == "rejected"
+        again = out.plans[1]
+        assert all(c.venue_id != cex_leg.venue_id for c in again.children)
+        assert (cex_leg.venue_id, "failed in an earlier attempt of this order") in again.excluded
+        assert sum(c.base_amount for c in again.children) == cex_leg.base_amount
+        assert all(r.exact for r in out.children if r.state == "filled")
+        assert app.manager.store.plans["rr"] == list(out.plans)
+    finally:
+        await app.close()
