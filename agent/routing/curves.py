@@ -22,7 +22,7 @@ import bisect
 import itertools
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any, Protocol, runtime_checkable
 
@@ -146,6 +146,9 @@ class V3Pool:
         "zero_for_one",
     )
 
+    def __repr__(self) -> str:
+        return f"V3Pool({self.state!r}, zero_for_one={self.zero_for_one})"
+
     def __init__(self, state: v3math.V3State, zero_for_one: bool):
         self.state = state
         self.zero_for_one = zero_for_one
@@ -200,9 +203,10 @@ class V3Pool:
         self._key = [-x for x in bounds] if self.zero_for_one else list(bounds)
 
     def _amounts(self, sa: float, sb: float, liq: float) -> tuple[float, float]:
+        # differences of reciprocals as (a - b) / (a b): no cancellation for short steps
         if self.zero_for_one:  # token0 in, token1 out, price falls
-            return liq * (1 / sb - 1 / sa), liq * (sa - sb)
-        return liq * (sb - sa), liq * (1 / sa - 1 / sb)
+            return liq * (sa - sb) / (sa * sb), liq * (sa - sb)
+        return liq * (sb - sa), liq * (sb - sa) / (sa * sb)
 
     def amount_out(self, amount_in: int) -> int:
         return v3math.exact_in(self.state, self.zero_for_one, amount_in) if amount_in > 0 else 0
@@ -248,8 +252,10 @@ class V3Pool:
         return self._rate_at_s(s)
 
     def in_for_out_f(self, amount_out: float) -> float:
-        if not self._L or amount_out >= self._cout[-1]:
+        if not self._L or amount_out > self.max_out:
             return INF
+        if amount_out >= self._cout[-1]:  # the exact capacity, within float resolution
+            return self._cin[-1]
         i = self._segment_of(self._cout, amount_out)
         o = amount_out - self._cout[i]
         sa, liq = self._s[i], self._L[i]
@@ -258,9 +264,9 @@ class V3Pool:
         f = 1 - self.fee_pips / PIPS
         if self.zero_for_one:
             s = sa - o / liq
-            return self._cin[i] + liq * (1 / s - 1 / sa) / f
+            return self._cin[i] + o / (s * sa) / f
         s = 1 / (1 / sa - o / liq)
-        return self._cin[i] + liq * (s - sa) / f
+        return self._cin[i] + o * s * sa / f
 
     def out_for_in_f(self, amount_in: float) -> float:
         if not self._L or amount_in >= self._cin[-1]:
@@ -272,9 +278,9 @@ class V3Pool:
             return self._cout[i]
         if self.zero_for_one:
             s = 1 / (1 / sa + net / liq)
-            return self._cout[i] + liq * (sa - s)
+            return self._cout[i] + net * s * sa
         s = sa + net / liq
-        return self._cout[i] + liq * (1 / sa - 1 / s)
+        return self._cout[i] + net / (s * sa)
 
     def _at_rate(self, rate: float) -> tuple[float, float]:
         """(gross input, output) at which the marginal rate has fallen to ``rate``."""
@@ -340,6 +346,9 @@ class PoolCurve:
     SELL: base -> quote (exact in = base)."""
 
     __slots__ = ("capacity", "lot", "pool", "side")
+
+    def __repr__(self) -> str:
+        return f"PoolCurve({self.pool!r}, {self.side})"
 
     def __init__(self, pool: Pool, side: Side):
         self.pool = pool
@@ -429,6 +438,12 @@ class BookCurve:
         self._fcum = [float(c) for c in self._cum]
         self._fnot = [float(n) * self._mul for n in self._cnot]
 
+    def __repr__(self) -> str:
+        lv = [
+            (str(p), c1 - c0) for p, c0, c1 in zip(self._px, self._cum, self._cum[1:], strict=False)
+        ]
+        return f"BookCurve({lv}, {self.side}, fee={self.fee_rate}, lot={self.lot})"
+
     def notional(self, base: int) -> Fraction:
         if base > self._cum[-1]:
             raise NoRouteError(f"the book holds only {self._cum[-1]} < {base}")
@@ -502,7 +517,7 @@ class BridgedCurve:
         b, t = bridge_bps / BPS, float(time_bps) / BPS
         if self.side is Side.BUY:
             self.capacity = inner.capacity
-            self._k = (1 + t) / (1 - b)
+            self._k = 1 / (1 - b) + t  # gross for the bridge, time on the amount spent
         else:
             self.capacity = (
                 inner.capacity * BPS // (BPS - bridge_bps) if bridge_bps else inner.capacity
@@ -515,9 +530,14 @@ class BridgedCurve:
     def gross_for(self, net: int) -> int:
         """BUY: the least quote to bridge so that ``net`` arrives (fee = floor(g*bps/1e4))."""
         g = -(-net * BPS // (BPS - self.bridge_bps)) if self.bridge_bps else net
-        while g - g * self.bridge_bps // BPS > net and g > net:
+        bps = self.bridge_bps
+
+        def arrives(v: int) -> int:  # non-decreasing in v
+            return v - v * bps // BPS
+
+        while g > net and arrives(g - 1) >= net:
             g -= 1
-        while g - g * self.bridge_bps // BPS < net:
+        while arrives(g) < net:
             g += 1
         return g
 
@@ -588,11 +608,12 @@ class Leg:
     cap: int | None = None
     venue_ref: Any = None
 
-    @property
-    def limit(self) -> int:
-        """The most base units this leg may fill: liquidity, the cap, whole lots."""
+    limit: int = field(init=False, compare=False, repr=False)
+    """The most base units this leg may fill: liquidity, the cap, whole lots (derived)."""
+
+    def __post_init__(self) -> None:
         c = self.curve.capacity if self.cap is None else min(self.cap, self.curve.capacity)
-        return c // self.curve.lot * self.curve.lot
+        object.__setattr__(self, "limit", c // self.curve.lot * self.curve.lot)
 
     def extras(self, base: int) -> int:
         fn = getattr(self.curve, "extras", None)

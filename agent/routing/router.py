@@ -20,6 +20,7 @@
 
 from __future__ import annotations
 
+import decimal
 import heapq
 import itertools
 import math
@@ -32,7 +33,7 @@ from agent.model import Side
 from agent.routing.curves import INF, BookCurve, Leg
 from agent.routing.plan import PlannedChild, RoutePlan
 
-ENUMERATE_MAX = 8
+ENUMERATE_MAX = 6  # candidates up to this many: every subset is tried (2^6 solves)
 _REL_TOL = 1e-13  # bisection stops when the price bracket is this narrow (relative)
 _MAX_ITER = 200
 _TIE = 1e-10  # relative: marginal prices this close are equal
@@ -67,44 +68,78 @@ def _fill(legs: Sequence[Leg], idx: Sequence[int], p: float) -> float:
 
 
 def solve_price(
-    legs: Sequence[Leg], idx: Sequence[int], side: Side, target: int, limit: float | None
+    legs: Sequence[Leg],
+    idx: Sequence[int],
+    side: Side,
+    target: int,
+    limit: float | None,
+    start: float | None = None,
 ) -> tuple[float, float]:
-    """(p_lo, p_hi) bracketing the common marginal price at which ``idx`` fill ``target``;
-    for a SELL p_lo is the more favourable (higher) end. Capped at the limit."""
+    """(p_lo, p_hi) bracketing the common marginal price at which ``idx`` fill ``target``
+    (p_lo: the side where they fill at most the target; for a SELL the higher price). Capped
+    at the limit. ``start`` is a price known to fill at most the target (a warm start).
+
+    The bracket grows geometrically from the best starting price, then Illinois false
+    position closes it: superlinear on the smooth AMM curves, still safe on a book's steps."""
     buy = side is Side.BUY
-    starts = [legs[i].curve.marginal(0.0) for i in idx]
-    first = min(starts) if buy else max(starts)
-    if not math.isfinite(first) or first <= 0:
-        return first, first
-    lo = hi = first  # S(first) ~ 0 <= target
+    if start is None:
+        starts = [legs[i].curve.marginal(0.0) for i in idx]
+        start = min(starts) if buy else max(starts)
+    if not math.isfinite(start) or start <= 0:
+        return start, start
+    if limit is not None and (start > limit if buy else start < limit):
+        return limit, limit  # no venue starts within the limit: fill what it allows (nothing)
+    tol = max(1.0, target * 1e-12)
+    lo, flo = start, _fill(legs, idx, start) - target
+    if flo >= -tol:
+        return lo, lo
+    hi, fhi = lo, flo
     step = 1.0 + 1e-6
     for _ in range(_MAX_ITER):  # grow the bracket geometrically until it holds the target
         nxt = lo * step if buy else lo / step
         if limit is not None and (nxt >= limit if buy else nxt <= limit):
-            hi = limit
-            break
+            nxt = limit
         if not math.isfinite(nxt) or nxt <= 0:
             return lo, lo  # the curves' ends: fill what they hold
-        hi = nxt
-        if _fill(legs, idx, hi) >= target:
+        hi, fhi = nxt, _fill(legs, idx, nxt) - target
+        if fhi >= 0 or nxt == limit:
             break
-        lo = hi
+        lo, flo = hi, fhi
         step = min(step * step, 1e30)
-    if _fill(legs, idx, hi) < target:
+    if fhi < 0:
         return hi, hi  # cannot reach the target within the cap: fill what the cap allows
+    kept = 0
     for _ in range(_MAX_ITER):
-        mid = math.sqrt(lo * hi) if lo > 0 else (lo + hi) / 2
-        if abs(hi - lo) <= _REL_TOL * hi or mid in (lo, hi):
+        if abs(hi - lo) <= _REL_TOL * abs(hi):
             break
-        if _fill(legs, idx, mid) >= target:
-            hi = mid
+        p = hi - fhi * (hi - lo) / (fhi - flo)
+        if not min(lo, hi) < p < max(lo, hi):
+            p = (lo + hi) / 2
+            if p in (lo, hi):
+                break
+        fp = _fill(legs, idx, p) - target
+        if abs(fp) <= tol:
+            return p, p
+        if fp > 0:
+            hi, fhi = p, fp
+            if kept == 1:
+                flo /= 2
+            kept = 1
         else:
-            lo = mid
+            lo, flo = p, fp
+            if kept == -1:
+                fhi /= 2
+            kept = -1
     return lo, hi
 
 
 def allocate(
-    legs: Sequence[Leg], idx: Sequence[int], side: Side, target: int, limit: float | None
+    legs: Sequence[Leg],
+    idx: Sequence[int],
+    side: Side,
+    target: int,
+    limit: float | None,
+    start: float | None = None,
 ) -> tuple[list[int], float]:
     """Integer amounts per leg in ``idx`` (others 0) filling at most ``target`` at equal
     marginal prices (within the limit), and the price they were solved at."""
@@ -112,7 +147,7 @@ def allocate(
     if target <= 0 or not idx:
         return amounts, 0.0
     target = min(target, sum(legs[i].limit for i in idx))
-    lo, _hi = solve_price(legs, idx, side, target, limit)
+    lo, _hi = solve_price(legs, idx, side, target, limit, start)
     if not math.isfinite(lo) or lo <= 0:
         return amounts, lo
     for i in idx:
@@ -124,8 +159,9 @@ def allocate(
     sign = 1.0 if buy else -1.0  # heap keys: lower is better for both sides
     # floats may overshoot by a few units: take them back from the dearest margins
     while total > target:
-        j = max(
-            (i for i in idx if amounts[i]), key=lambda i: sign * legs[i].curve.marginal(amounts[i])
+        j = max(  # the venue whose last unit taken was the dearest gives it back
+            (i for i in idx if amounts[i]),
+            key=lambda i: sign * legs[i].curve.marginal(amounts[i] - legs[i].curve.lot),
         )
         lot = legs[j].curve.lot
         take = min(amounts[j], -(-(total - target) // lot) * lot)
@@ -138,7 +174,9 @@ def allocate(
         # a book level at p* is the discrete jump the continuous curves (already at their
         # x(p*)) cannot fill: books win ties within float resolution
         m = sign * legs[i].curve.marginal(amounts[i])
-        return m - abs(m) * _TIE if isinstance(legs[i].curve, BookCurve) else m
+        if isinstance(legs[i].curve, BookCurve) and math.isfinite(m):
+            return m - abs(m) * _TIE
+        return m
 
     heap = [(key(i), i) for i in idx]
     heapq.heapify(heap)
@@ -159,13 +197,13 @@ def allocate(
             nxt = heap[0][0] if heap else m
             step = int(cv.base_at(sign * max(nxt, m))) - amounts[j]
             if step <= 0:
-                # a tie with the next venue at float resolution (often a book level at
-                # exactly this price): let the other go first once; tied again, share
-                if j not in deferred and heap:
+                # a tie with the next venue at float resolution: let the other go first
+                # once (it may be a jump the residue belongs to)
+                if j not in deferred and heap and math.isfinite(nxt):
                     deferred.add(j)
                     heapq.heappush(heap, (nxt + abs(nxt) * _TIE, j))
                     continue
-                step = max(lot, rest // (len(heap) + 1))
+                step = rest  # tied again: the float residue is this venue's
         step = min(step, room, rest)
         step -= step % lot
         if step <= 0:
@@ -173,54 +211,6 @@ def allocate(
         amounts[j] += step
         rest -= step
         heapq.heappush(heap, (key(j), j))
-    return amounts, lo
-    for i in idx:
-        lg = legs[i]
-        x = min(int(lg.curve.base_at(lo)), lg.limit)
-        amounts[i] = x - x % lg.curve.lot
-    total = sum(amounts)
-    buy = side is Side.BUY
-    # floats may overshoot by a few units: take them back from the dearest margins
-    while total > target:
-        j = max(idx, key=lambda i: legs[i].curve.marginal(amounts[i]) if amounts[i] else -INF)
-        if not buy:
-            j = min(idx, key=lambda i: legs[i].curve.marginal(amounts[i]) if amounts[i] else INF)
-        lot = legs[j].curve.lot
-        take = min(amounts[j], -(-(total - target) // lot) * lot)
-        amounts[j] -= take
-        total -= take
-    # the rest: to the venue whose next unit is cheapest, one step at a time
-    rest = target - total
-    sign = 1.0 if buy else -1.0
-
-    def key(i: int) -> float:
-        # a book level at p* is the discrete jump the continuous curves (already at their
-        # x(p*)) cannot fill: books win ties within float resolution
-        m = sign * legs[i].curve.marginal(amounts[i])
-        return m - abs(m) * _TIE if isinstance(legs[i].curve, BookCurve) else m
-
-    heap = [(key(i), i) for i in idx]
-    heapq.heapify(heap)
-    price_cap = None if limit is None else sign * limit
-    while rest > 0 and heap:
-        m, j = heapq.heappop(heap)
-        lg = legs[j]
-        room = lg.limit - amounts[j]
-        lot = lg.curve.lot
-        if room < lot or rest < lot or not math.isfinite(m) or m <= -INF:
-            continue
-        if price_cap is not None and m > price_cap * (1 + 1e-12):
-            continue
-        if isinstance(lg.curve, BookCurve):
-            step = lg.curve.level_end(amounts[j]) - amounts[j]
-        else:
-            nxt = heap[0][0] if heap else m
-            step = int(lg.curve.base_at(sign * max(nxt, m))) - amounts[j]
-        step = max(lot, min(step, room, rest))
-        step -= step % lot
-        amounts[j] += step
-        rest -= step
-        heapq.heappush(heap, (sign * lg.curve.marginal(amounts[j]), j))
     return amounts, lo
 
 
@@ -279,50 +269,45 @@ def optimize(
     full = sum(amounts)
     if not any(legs[i].gas_quote for i in every if amounts[i]):
         return _evaluate(legs, amounts, p)
-    # fixed costs: venues whose surplus at p does not certainly cover their gas are candidates
+    # fixed costs: a venue whose surplus at p (what its units save against p) covers its gas
+    # twice over surely pays for itself; the others are candidates for leaving out
     part = [i for i in every if amounts[i]]
-    candidates = [
-        i
-        for i in part
-        if sign * (p * amounts[i] - legs[i].curve.approx(amounts[i])) < 2 * legs[i].gas_quote
-    ]
 
-    def trial(drop: Sequence[int]) -> tuple[float, list[int], float]:
-        idx = [i for i in part if i not in drop]
-        a, price = allocate(legs, idx, side, full, limit)
+    def surplus(i: int, a: Sequence[int], price: float) -> float:
+        return sign * (price * a[i] - legs[i].curve.approx(a[i]))
+
+    candidates = [i for i in part if surplus(i, amounts, p) < 2 * legs[i].gas_quote]
+    best_v, best_a, best_p = sign * _approx_total(legs, amounts, side), amounts, p
+
+    def trial(idx: list[int], start: float) -> tuple[float, list[int], float]:
+        # leaving venues out only raises p* (BUY) / lowers it (SELL): ``start`` stays a bound
+        a, price = allocate(legs, idx, side, full, limit, start)
         if sum(a) < full:  # a subset that fills less is not comparable: never preferred
             return INF, a, price
         return sign * _approx_total(legs, a, side), a, price
 
-    best_v, best_a, best_p = sign * _approx_total(legs, amounts, side), amounts, p
     if len(candidates) <= enumerate_max:
         for k in range(1, len(candidates) + 1):
             for drop in itertools.combinations(candidates, k):
-                if len(drop) == len(part):
+                if len(drop) == len(every):
                     continue
-                v, a, price = trial(drop)
+                # the others all stay in: a venue idle at p may fill once these are out
+                v, a, price = trial([i for i in every if i not in drop], p)
                 if v < best_v:
                     best_v, best_a, best_p = v, a, price
-    else:  # many: drop the venue that saves the most, while one does
-        dropped: list[int] = []
-        pool = sorted(
-            candidates,
-            key=lambda i: (
-                sign * (p * amounts[i] - legs[i].curve.approx(amounts[i])) - legs[i].gas_quote
-            ),
-        )
-        improved = True
-        while improved and len(dropped) < len(part) - 1:
-            improved = False
-            for i in pool:
-                if i in dropped:
-                    continue
-                v, a, price = trial([*dropped, i])
-                if v < best_v:
-                    best_v, best_a, best_p = v, a, price
-                    dropped.append(i)
-                    improved = True
-                    break
+    else:  # many: leave out every venue whose surplus misses its gas, re-solve, repeat
+        out: set[int] = set()
+        cur_a, cur_p = amounts, p
+        for _ in range(8):
+            drop = {i for i in every if cur_a[i] and surplus(i, cur_a, cur_p) < legs[i].gas_quote}
+            if not drop or len(drop | out) >= len(every):
+                break
+            v, a, price = trial([i for i in every if i not in out | drop], cur_p)
+            if v >= best_v:
+                break
+            out |= drop
+            best_v, best_a, best_p = v, a, price
+            cur_a, cur_p = a, price
     alloc = _evaluate(legs, best_a, best_p)
     # the best single venue (exact) as a floor under any approximation in the subset choice
     single = best_single(legs, side, full) if full else None
@@ -380,8 +365,12 @@ def human_price(
     """quote base units for ``base_units`` of base, as a human Decimal price (8 places)."""
     if base_units == 0:
         return Decimal(0)
-    q = Decimal(units) / Decimal(base_units) * Decimal(10) ** (base_decimals - quote_decimals)
-    return q.quantize(Decimal("1e-8"))
+    ctx = decimal.Context(prec=80)  # a pool's last unit can be priced near infinity
+    q = ctx.multiply(
+        ctx.divide(Decimal(units), Decimal(base_units)),
+        Decimal(10) ** (base_decimals - quote_decimals),
+    )
+    return q.quantize(Decimal("1e-8"), context=ctx)
 
 
 def plan(

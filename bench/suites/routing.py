@@ -306,7 +306,7 @@ def shortfall() -> list[dict[str, Any]]:
             },
             min=round(min(plan_bp), 4),
             goal="median <= 0.1 bp, p95 <= 1 bp",
-        ),  # fmt: skip
+        ),
         rec("route.shortfall.grid_5pct", grid_bp),
         rec("route.shortfall.best_single", single_bp),
     ]
@@ -324,7 +324,9 @@ def solve() -> list[dict[str, Any]]:
         size = int(depth(specs, side) * 0.05)
         size -= size % 10**14
         samples = sample_us(
-            lambda legs=legs, size=size: router.optimize(legs, side, size), reps, warmup=2
+            lambda legs=legs, size=size, side=side: router.optimize(legs, side, size),
+            reps,
+            warmup=2,
         )
         if base is None:
             base = samples
