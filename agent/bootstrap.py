@@ -12,7 +12,7 @@ agent was down; orders whose fate is unknown stay UNKNOWN). Only then does it ta
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -156,6 +156,7 @@ class OrderApp:
     executor: Any  # agent.execution.plan.PlanExecutor
     routing: Any  # agent.execution.route.OrderRouting
     closers: list[Any]
+    recovered: list[str] = field(default_factory=list)  # parents settled at start-up
 
     async def close(self) -> None:
         for c in reversed(self.closers):
@@ -191,6 +192,7 @@ async def build_order_app(
     from agent.execution.bridged_prices import BridgedPrices
     from agent.execution.guarded import reference_prices
     from agent.execution.plan import ChainWallet, PlanExecutor
+    from agent.execution.plan_recovery import recover_plans
     from agent.execution.route import OrderRouting
     from agent.routing.sources import CexSource
     from agent.venues.cex import CexConfig, CexVenue
@@ -246,9 +248,11 @@ async def build_order_app(
             manager, chains=wallets, cex=venues_cex, base_decimals=base_decimals,
             quote_decimals=quote_decimals, slippage_bps=slippage_bps, max_retries=max_retries,
         )  # fmt: skip
+        # recovery: routed children whose batch was sent before a stop settle from the chain
+        recovered = await recover_plans(executor)
     except BaseException:
         for c in reversed(closers):
             await c()
         journal.close()
         raise
-    return OrderApp(journal, manager, executor, routing, closers)
+    return OrderApp(journal, manager, executor, routing, closers, recovered)

@@ -178,13 +178,26 @@ async def build_leg(
 
 def leg_fill(logs: Sequence[dict[str, Any]], leg: BuiltLeg, safe: str) -> tuple[int, int]:
     """(base units, quote units) this leg moved between the Safe and its pool."""
-    s, p = safe.lower(), leg.pool.lower()
+    return pool_fill(logs, leg.child.side, leg.pool, leg.base, leg.quote_token, safe)
+
+
+def pool_fill(
+    logs: Sequence[dict[str, Any]],
+    side: Side,
+    pool: str,
+    base: TokenInfo,
+    quote: TokenInfo,
+    safe: str,
+) -> tuple[int, int]:
+    """(base units, quote units) moved between ``safe`` and ``pool`` in these receipt logs:
+    a BUY pays the quote into the pool and gets the base out of it; a SELL the reverse."""
+    s, p = safe.lower(), pool.lower()
 
     def moved(token: TokenInfo, src: str, dst: str) -> int:
         return sum(
             a for f, t, a in transfers(logs, token.address) if f.lower() == src and t.lower() == dst
         )
 
-    if leg.child.side is Side.BUY:
-        return moved(leg.base, p, s), moved(leg.quote_token, s, p)
-    return moved(leg.base, s, p), moved(leg.quote_token, p, s)
+    if side is Side.BUY:
+        return moved(base, p, s), moved(quote, s, p)
+    return moved(base, s, p), moved(quote, p, s)

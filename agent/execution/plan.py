@@ -270,6 +270,8 @@ class PlanExecutor:
         o = self.manager.store.orders[parent_id]
         if o.state.terminal:
             return
+        if any(not k.state.terminal for k in self.manager.store.parent_view(parent_id).children):
+            return  # a child may still fill (a batch in flight): the chain settles it first
         if o.state is OrderState.ACCEPTED and not o.filled:
             await self.manager.record_async([OrderDenied(parent_id, code, reason, "router")])
         else:
@@ -408,7 +410,7 @@ class PlanExecutor:
         w = self.chains[chain_id]
         ids = [lg.child.client_order_id for lg in legs]
         calls = [call for lg in legs for call in lg.calls]
-        batch_id = f"{plan.parent_id}@{chain_id}#{attempt}"
+        batch_id = f"{plan.parent_id}@{chain_id}#{attempt}"  # plan_recovery.batch_id
 
         async def sent(tx_hash: str) -> None:
             timings.setdefault("signed_s", time.perf_counter() - t0)
