@@ -199,8 +199,36 @@ class PlanExecutor:
     def _px(self, base_units: int, quote_units: int) -> Decimal:
         return Decimal(quote_units).scaleb(-self.qd) / self._qty(base_units)
 
+    def validate(self, plan: RoutePlan, size: int | None = None) -> None:
+        """A plan the executor will run: every child on the parent's side, a positive amount,
+        a unique id, the children within the order's size and, under a limit, every child's
+        average all-in price within it (the router's marginal-price bound implies it). A plan
+        that fails is refused before anything is journaled or sent."""
+        f = "plan"
+        ids = [c.client_order_id for c in plan.children]
+        if len(set(ids)) != len(ids):
+            raise ValidationError(f"{f}.children", "client ids repeat", "re-plan")
+        total = 0
+        for c in plan.children:
+            where = f"{f}.children[{c.client_order_id}]"
+            if c.side is not plan.side:
+                raise ValidationError(f"{where}.side", f"{c.side} on a {plan.side} order")
+            if c.base_amount <= 0 or c.quote_amount <= 0:
+                raise ValidationError(where, "has a non-positive amount", "re-plan")
+            lim = plan.limit_price
+            if lim is not None:
+                px = self._px(c.base_amount, c.quote_amount)
+                if (px > lim) if plan.side is Side.BUY else (px < lim):
+                    raise ValidationError(
+                        f"{where}.quote_amount", f"average {px} is beyond the limit {lim}"
+                    )
+            total += c.base_amount
+        if total > (plan.size if size is None else size):
+            raise ValidationError(f"{f}.children", f"{total} base units exceed the order's size")
+
     async def run(self, plan: RoutePlan, *, replan: Replan | None = None) -> PlanReport:
         t0 = time.perf_counter()
+        self.validate(plan)
         m = self.manager
         m.sync()
         existing = m.store.get(plan.parent_id)
@@ -241,6 +269,11 @@ class PlanExecutor:
                 nxt = await replan(left, attempt, tuple(sorted(excluded)))
                 # a plan for the same parent (its children carry the re-plan's own ids)
                 current = replace(nxt, parent_id=plan.parent_id) if nxt.children else None
+                if current is not None:
+                    try:
+                        self.validate(replace(current, limit_price=plan.limit_price), size=left)
+                    except ValidationError:
+                        current = None  # not run: the remainder is reported below
         remaining = self._remaining(plan.parent_id)
         if remaining > 0:
             why = self._unfilled_reason(plans[-1], results, remaining)

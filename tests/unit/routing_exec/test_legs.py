@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -102,3 +103,28 @@ def test_bridged_tokens_are_priced_by_their_l1_token() -> None:
     assert asyncio.run(p("WETH.B", "usd")) == Decimal(3000)
     assert asyncio.run(p("DAI", "USD")) is None
     assert asked == [("WETH", "USD"), ("DAI", "USD")]
+
+
+def _plan(children: list[PlannedChild], size: int = 100, limit: str | None = None) -> Any:
+    from agent.routing.plan import RoutePlan
+
+    lim = None if limit is None else Decimal(limit)
+    return RoutePlan("P", Side.BUY, "WETH", "USDC", size, lim, tuple(children), 0, 0, (), None)
+
+
+@pytest.mark.parametrize(
+    ("kids", "size", "limit", "match"),
+    [
+        ([child(0), child(0)], 100, None, "client ids repeat"),
+        ([child(0, side=Side.SELL)], 100, None, "sell on a buy order"),
+        ([child(0), child(1)], 15, None, "exceed the order's size"),
+        ([child(0)], 100, "2.9", "beyond the limit 2.9"),
+    ],
+)
+def test_a_plan_the_executor_would_not_run_is_refused(kids, size, limit, match) -> None:  # type: ignore[no-untyped-def]
+    from agent.execution.plan import PlanExecutor
+
+    ex = PlanExecutor(None, chains={}, base_decimals=0, quote_decimals=0)  # type: ignore[arg-type]
+    ex.validate(_plan([child(0), child(1)], 20, "3"))  # 10 + 10 units at 3.0 each: fine
+    with pytest.raises(ValidationError, match=match):
+        ex.validate(_plan(kids, size, limit))
