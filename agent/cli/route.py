@@ -14,7 +14,7 @@ from typing import Any
 
 import typer
 
-from agent.cli.common import console, run_async
+from agent.cli.common import console, run, run_async
 from agent.errors import ValidationError
 from agent.model import Side, Spot
 
@@ -117,52 +117,63 @@ def route(
         "route", "--parent-id", help="Parent order id (children are ID.N)."
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the plan as one JSON object."),
+    journal: Path | None = typer.Option(
+        None, "--journal", help="Also journal the plan (RoutePlanned, stream order-PARENT_ID)."
+    ),
 ) -> None:
     """Plan a parent order over every venue's exact curve and print it (nothing is sent)."""
     from agent.routing.service import RouteRequest, plan_route
 
-    s = _side(side)
-    qty = _decimal("--size", size)
-    lim = _decimal("--limit", limit)
-    per_min = (
-        _decimal("--time-bps-per-min", time_bps_per_min) if time_bps_per_min != "0" else Decimal(0)
-    )
-    nets = _devnets(state_dir)
-    l1_url = rpc_url or nets.get("l1", {}).get("rpc_url")
-    l1_man = manifest or state_dir / "l1.manifest.json"
-    if not l1_url:
-        raise typer.Exit(
-            _fail(
+    def request() -> RouteRequest:  # inside run(): bad input is one line and exit 2
+        s = _side(side)
+        qty = _decimal("--size", size)
+        lim = _decimal("--limit", limit)
+        per_min = (
+            _decimal("--time-bps-per-min", time_bps_per_min)
+            if time_bps_per_min != "0"
+            else Decimal(0)
+        )
+        nets = _devnets(state_dir)
+        l1_url = rpc_url or nets.get("l1", {}).get("rpc_url")
+        l1_man = manifest or state_dir / "l1.manifest.json"
+        if not l1_url:
+            raise ValidationError(
                 "--rpc-url",
                 f"no L1 RPC given and none in {state_dir}/devnets.json",
                 "run `agent devnet up` or pass --rpc-url",
             )
-        )
-    l2_url = None if no_l2 else (l2_rpc_url or nets.get("l2", {}).get("rpc_url"))
-    l2_man = None if no_l2 else (l2_manifest or state_dir / "l2.manifest.json")
-    if l2_man is not None and not Path(l2_man).is_file():
-        l2_url = l2_man = None
-    req = RouteRequest(
-        instrument=Spot(base.upper(), quote.upper()), side=s, size=qty, limit=lim,  # type: ignore[arg-type]
-        venues=tuple(v.strip() for v in venues.split(",") if v.strip()) if venues else (),
-        l1_rpc=l1_url, l1_manifest=Path(l1_man), l2_rpc=l2_url,
-        l2_manifest=Path(l2_man) if l2_man else None,
-        time_bps_per_min=per_min or Decimal(0), bridge_fee_bps=bridge_fee_bps,
-        cex=tuple(_cex_arg(c) for c in cex), cex_symbol=cex_symbol,
-        max_book_age_ms=max_book_age_ms, parent_id=parent_id,
-    )  # fmt: skip
+        l2_url = None if no_l2 else (l2_rpc_url or nets.get("l2", {}).get("rpc_url"))
+        l2_man = None if no_l2 else (l2_manifest or state_dir / "l2.manifest.json")
+        if l2_man is not None and not Path(l2_man).is_file():
+            l2_url = l2_man = None
+        return RouteRequest(
+            instrument=Spot(base.upper(), quote.upper()), side=s, size=qty, limit=lim,  # type: ignore[arg-type]
+            venues=tuple(v.strip() for v in venues.split(",") if v.strip()) if venues else (),
+            l1_rpc=l1_url, l1_manifest=Path(l1_man), l2_rpc=l2_url,
+            l2_manifest=Path(l2_man) if l2_man else None,
+            time_bps_per_min=per_min or Decimal(0), bridge_fee_bps=bridge_fee_bps,
+            cex=tuple(_cex_arg(c) for c in cex), cex_symbol=cex_symbol,
+            max_book_age_ms=max_book_age_ms, parent_id=parent_id,
+        )  # fmt: skip
+
+    req = run(request)
     report = run_async(lambda: plan_route(req))
+    if journal is not None:
+        run(lambda: _journal(journal, report.plan))
     if as_json:
         console.print_json(json.dumps(report.to_json()))
         return
     _print(report)
 
 
-def _fail(field: str, problem: str, fix: str) -> int:
-    from agent.cli.common import EXIT_INPUT, fail
+def _journal(path: Path, plan: Any) -> None:
+    from agent.cli.journal import open_journal
+    from agent.journal.base import ANY
+    from agent.oms.events import order_stream
+    from agent.routing.events import RoutePlanned
 
-    fail(str(ValidationError(field, problem, fix)), EXIT_INPUT)
-    return EXIT_INPUT
+    with open_journal(path, must_exist=False) as j:
+        j.append(order_stream(plan.parent_id), ANY, [RoutePlanned(plan.parent_id, plan)])
 
 
 def _print(r: Any) -> None:

@@ -33,8 +33,9 @@ from agent.model import Side
 from agent.routing.curves import INF, BookCurve, Leg
 from agent.routing.plan import PlannedChild, RoutePlan
 
+FEW = 8  # venues up to this many: the fixed-cost choice enumerates subsets
 ENUMERATE_MAX = 6  # candidates up to this many: every subset is tried (2^6 solves)
-_REL_TOL = 1e-13  # bisection stops when the price bracket is this narrow (relative)
+_REL_TOL = 1e-11  # the bracket is closed when this narrow (relative): a tenth of _TIE
 _MAX_ITER = 200
 _TIE = 1e-10  # relative: marginal prices this close are equal
 
@@ -89,12 +90,12 @@ def solve_price(
         return start, start
     if limit is not None and (start > limit if buy else start < limit):
         return limit, limit  # no venue starts within the limit: fill what it allows (nothing)
-    tol = max(1.0, target * 1e-12)
+    tol = max(1.0, target * 1e-10)  # the integer phase places the residue at equal prices
     lo, flo = start, _fill(legs, idx, start) - target
     if flo >= -tol:
         return lo, lo
     hi, fhi = lo, flo
-    step = 1.0 + 1e-6
+    step = 1.0 + 1e-4  # then 1e-4 squared per miss: a 2% move is found in ~4 evaluations
     for _ in range(_MAX_ITER):  # grow the bracket geometrically until it holds the target
         nxt = lo * step if buy else lo / step
         if limit is not None and (nxt >= limit if buy else nxt <= limit):
@@ -286,7 +287,7 @@ def optimize(
             return INF, a, price
         return sign * _approx_total(legs, a, side), a, price
 
-    if len(candidates) <= enumerate_max:
+    if len(every) <= FEW and len(candidates) <= enumerate_max:
         for k in range(1, len(candidates) + 1):
             for drop in itertools.combinations(candidates, k):
                 if len(drop) == len(every):
@@ -420,6 +421,8 @@ def plan(
         venue_amt = cv.venue_amount(amount)
         extras = lg.extras(amount)
         m = cv.marginal(float(amount))
+        if not math.isfinite(m):  # the venue is exhausted: its last unit's price
+            m = cv.marginal(float(amount - cv.lot))
         children.append(
             PlannedChild(
                 client_order_id=f"{parent_id}.{len(children)}",

@@ -16,9 +16,11 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
+from eth_utils import function_signature_to_4byte_selector as selector
+
 from agent.chain.rpc import RpcClient
 from agent.deploy.manifest import Manifest
-from agent.errors import AgentError, QuoteMismatchError, ValidationError
+from agent.errors import AgentError, QuoteMismatchError, ValidationError, VenueError
 from agent.model import Side, Spot
 from agent.routing.curves import BridgedCurve, Leg, LiquidityCurve
 from agent.routing.gas import HOLDER, GasMeter
@@ -32,6 +34,7 @@ from agent.venues.uniswap_v2 import SWAP_EXACT_OUT as V2_EXACT_OUT
 from agent.venues.uniswap_v3 import EXACT_IN, EXACT_OUT, PARAMS, UniswapV3Venue
 
 DEADLINE = 2**48
+GET_PAIR = selector("getPair(address,address)")
 NATIVE = "WETH"  # the wrapped native coin gas is priced in, by manifest symbol
 
 
@@ -97,6 +100,25 @@ async def native_in_quote(
     return Fraction(0)
 
 
+def check_quote(
+    venue_id: str,
+    curve: LiquidityCurve,
+    probe: int,
+    quoted: int | tuple[int, ...] | None,
+    block: int,
+    source: str,
+) -> None:
+    """Stop (QuoteMismatchError) unless the venue's own on-chain quote for ``probe`` base units
+    at ``block`` equals the curve's exact cost: a plan on a wrong curve is never made."""
+    got = quoted[0] if isinstance(quoted, tuple) else quoted
+    expect = curve.cost(probe)
+    if got != expect:
+        raise QuoteMismatchError(
+            f"{venue_id}: the curve says {expect} quote units for {probe} base units at block "
+            f"{block}, {source} says {got}; not planning on it (re-read the venue)"
+        )
+
+
 def _probe(size: int, curve: LiquidityCurve) -> int:
     """A representative leg size for the quote check and the gas measurement."""
     p = min(size, curve.capacity // 2)
@@ -118,11 +140,7 @@ async def _v3_leg(
     if probe > 0:
         expect = curve.cost(probe)
         got = await v3.quoter_amount(inst, side, probe, fee, block)
-        if got is None or got[0] != expect:
-            raise QuoteMismatchError(
-                f"{vid}: the curve says {expect} for {probe} base units at block {block}, "
-                f"QuoterV2 says {None if got is None else got[0]}; not planning on it"
-            )
+        check_quote(vid, curve, probe, got, block, "QuoterV2")
         router = m.address("SwapRouter")
         if side is Side.BUY:
             params = (t_in.address, t_out.address, fee, HOLDER, DEADLINE, probe, expect, 0)
@@ -154,8 +172,18 @@ async def _v2_leg(
     probe = _probe(size, curve)
     gas_units = 0
     router = m.address("UniswapV2Router02")
-    if probe > 0 and pools_for(m, "v2", inst.base, inst.quote)[0][1] == pair:
-        # Router02 swaps through the factory's pair: check the curve against its quote
+    # Router02 swaps through its factory's pair only: a listed pair it would not use is not a
+    # venue we can execute on (left out, with the reason)
+    raw_pair = await src.rpc.call(
+        "eth_call",
+        [{"to": m.address("UniswapV2Factory"),
+          "data": "0x" + (GET_PAIR + encode(["address", "address"], [t_in.address, t_out.address])).hex()},
+         hex(block)],
+    )  # fmt: skip
+    if int(raw_pair, 16) != int(pair, 16):
+        raise VenueError(f"{vid}: Router02's factory does not trade this pair; no route to it")
+    if probe > 0:
+        # check the curve against the router's own quote at the same block
         path = [t_in.address, t_out.address]
         sel = GET_AMOUNTS_IN if side is Side.BUY else GET_AMOUNTS_OUT
         raw = await src.rpc.call(
@@ -171,12 +199,8 @@ async def _v2_leg(
         words = bytes.fromhex(raw[2:])
         amounts = [int.from_bytes(words[i : i + 32], "big") for i in range(64, len(words), 32)]
         quoted = amounts[0] if side is Side.BUY else amounts[-1]
-        expect = curve.cost(probe)
-        if quoted != expect:
-            raise QuoteMismatchError(
-                f"{vid}: the curve says {expect} for {probe} base units at block {block}, "
-                f"Router02 says {quoted}; not planning on it"
-            )
+        check_quote(vid, curve, probe, quoted, block, "Router02")
+        expect = quoted
         args = ["uint256", "uint256", "address[]", "address", "uint256"]
         if side is Side.BUY:
             data, amount_in = (

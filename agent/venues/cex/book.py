@@ -68,10 +68,11 @@ async def book_curve(
 
     sym = symbol or venue.symbols.symbol(instrument)
     book = await venue._call(Priority.NORMAL, venue.ex.fetch_order_book, sym, depth)
-    now = int(time.time() * 1000) if now_ms is None else now_ms
+    fetched = int(time.time() * 1000)
+    now = fetched if now_ms is None else now_ms
     # Binance's REST depth carries no time (only lastUpdateId, ccxt's nonce): it is as old as
-    # the request; a streamed or cached book carries its own timestamp and may be stale
-    ts = book.get("timestamp") or now
+    # our request; a streamed or cached book carries its own timestamp and may be stale
+    ts = book.get("timestamp") or fetched
     age = now - int(ts)
     if age > max_age_ms:
         raise StaleBookError(
