@@ -73,6 +73,7 @@ def orders(
             "filled",
             "avg px",
             "venue",
+            "parent",
             "note",
         ):
             t.add_column(col)
@@ -81,7 +82,7 @@ def orders(
             note = f"{o.code} {o.reason}".strip()
             t.add_row(
                 o.client_order_id, o.state.value, o.instrument, o.side.value,
-                str(o.quantity), str(o.filled), avg, o.venue, note,
+                str(o.quantity), str(o.filled), avg, o.venue, o.parent_id or "", note,
             )  # fmt: skip
         console.print(t)
 
