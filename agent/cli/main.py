@@ -51,3 +51,7 @@ app.add_typer(_risk.app, name="risk")
 from agent.cli import policy as _policy  # noqa: E402
 
 app.add_typer(_policy.app, name="policy")
+
+from agent.cli import config as _config  # noqa: E402
+
+app.add_typer(_config.app, name="config")
