@@ -135,3 +135,61 @@ async def build_swap_app(
         journal.close()
         raise
     return SwapApp(rpc, journal, pipeline, signer, manager, executor, recovered, guard)
+
+
+# --- the daemon (agent run --config agent.toml) -----------------------------------------------
+async def build_daemon(config: Any) -> Any:
+    """The daemon of an ``agent.toml`` (agent.service.config.AgentConfig): every chain's RPC
+    checked against its configured chain id (and its manifest's), one swap app per chain
+    with a wallet (recovering from the shared journal), the API's tokens from their env vars.
+    Nothing is started; ``Daemon.start()`` does that."""
+    from agent.errors import ConfigError
+    from agent.service.daemon import ChainRuntime, Daemon
+
+    cfg = config
+    tokens: dict[str, str] = {}
+    for i, t in enumerate(cfg.api.tokens):
+        tokens[cfg.secret(t.env, f"api.tokens.{i}.env")] = t.role
+    if not tokens:
+        raise ConfigError("api.tokens", "no API token configured", "add [[api.tokens]] tables")
+    if not cfg.wallets:
+        raise ConfigError("wallets", "no wallet configured", "add a [wallets.<chain>] table")
+    keys = {
+        n: cfg.secret(w.signer_key_env, f"wallets.{n}.signer_key_env")
+        for n, w in cfg.wallets.items()
+    }
+    manifests: dict[str, Manifest] = {}
+    for name, ch in cfg.chains.items():
+        m = Manifest.load(cfg.resolve(ch.manifest))
+        if m.chain_id != ch.chain_id:
+            raise ConfigError(
+                f"chains.{name}.chain_id",
+                f"{ch.chain_id} but the manifest {ch.manifest} is for chain {m.chain_id}",
+                "fix chain_id or the manifest path",
+            )
+        async with RpcClient(ch.rpc_url, name=name) as probe:
+            if probe.chain_id != ch.chain_id:  # never trade on a chain the file did not name
+                raise ConfigError(
+                    f"chains.{name}.rpc_url",
+                    f"{ch.rpc_url} reports chain id {probe.chain_id}, not {ch.chain_id}",
+                    "point rpc_url at the right node or fix chain_id",
+                )
+        manifests[name] = m
+    journal = cfg.resolve(cfg.journal.path)
+    journal.parent.mkdir(parents=True, exist_ok=True)
+    policy = cfg.resolve(cfg.policy.file) if cfg.policy.file is not None else None
+    chains: dict[str, ChainRuntime] = {}
+    try:
+        for name, w in cfg.wallets.items():
+            ch = cfg.chains[name]
+            app = await build_swap_app(
+                rpc_url=ch.rpc_url, manifest=manifests[name], safe=w.safe, module=w.module,
+                operator_key=keys[name], journal_path=journal, limits=cfg.risk.limits(),
+                policy_path=policy,
+            )  # fmt: skip
+            chains[name] = ChainRuntime(name, ch, app)
+    except BaseException:
+        for rt in chains.values():
+            await rt.app.close()
+        raise
+    return Daemon(cfg, chains, journal, tokens)

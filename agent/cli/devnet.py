@@ -41,6 +41,7 @@ def up(
     world = run(lambda: bring_up(state_dir, progress=lambda m: console.print(f"  {m}")))
     rset = None
     with world:
+        cfg_path, env_path = run(lambda: _dev_wallet_and_config(world, state_dir))
         if relayers:
             base = config_for(
                 world.devnets.l1.rpc_url, world.devnets.l2.rpc_url, world.l1, world.l2,
@@ -71,6 +72,7 @@ def up(
                 f"{state_dir / 'relayers'}",
                 soft_wrap=True,
             )
+        _print_dev_setup(cfg_path, env_path)
         console.print(
             f"started in {world.timings['devnet_start_s']:.2f}s, world deployed in "
             f"{world.timings['world_deploy_s']:.2f}s; Ctrl-C or `agent devnet down` to stop"
@@ -126,6 +128,31 @@ def down(state_dir: Path = StateDir) -> None:
             os.kill(pid, signal.SIGTERM)
     pidfile.unlink(missing_ok=True)
     console.print("stopped")
+
+
+def _dev_wallet_and_config(world, state_dir: Path) -> tuple[Path, Path]:  # type: ignore[no-untyped-def]
+    """A funded dev Safe with its PolicyModule on L1, and the agent.toml that runs it."""
+    from decimal import Decimal
+
+    from agent.deploy.devworld import deploy_dev_wallet
+    from agent.service.devconfig import write_dev_config
+
+    wallet = deploy_dev_wallet(world, usdc=Decimal(1_000_000), policy_out=state_dir / "policy.toml")
+    console.print(f"  dev Safe {wallet.safe} (2 of 3), module {wallet.module}", soft_wrap=True)
+    return write_dev_config(state_dir, world, wallet)
+
+
+def _print_dev_setup(cfg_path: Path, env_path: Path) -> None:
+    from agent.service.devconfig import dev_key_roles
+
+    console.print("[bold]dev keys[/] (anvil's mnemonic; never use them on a real chain):")
+    for i, (role, addr) in enumerate(dev_key_roles()):
+        console.print(f"  {i}  {addr}  {role}", soft_wrap=True, highlight=False)
+    console.print(
+        f"[bold]config[/] {cfg_path}; secrets in {env_path}: "
+        f"`source {env_path} && agent run --config {cfg_path}`",
+        soft_wrap=True,
+    )
 
 
 def _alive(pid: int) -> bool:
