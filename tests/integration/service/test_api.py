@@ -222,5 +222,5 @@ async def test_missing_secret_refuses_to_start(
     from agent.service.config import load
 
     monkeypatch.delenv("AGENT_OPERATOR_KEY")
-    with pytest.raises(ConfigError, match="wallets.l1.signer_key_env: environment variable"):
+    with pytest.raises(ConfigError, match=r"wallets\.l1\.signer_key_env: environment variable"):
         await build_daemon(load(svc_config[0]))
