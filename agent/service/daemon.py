@@ -27,6 +27,7 @@ from typing import Any
 from eth_abi import decode, encode
 from eth_utils import function_signature_to_4byte_selector
 
+from agent.errors import ConfigError
 from agent.model import Side, SwapIntent, TradingState
 from agent.oms import CancelOrder, OrderState, SetTradingState
 from agent.service.api import Api, ApiError
@@ -108,8 +109,16 @@ class Daemon:
         self._pos = self.primary.app.journal.head()[0]  # stream what happens from now on
         self._runner = web.AppRunner(self.api.app(), handle_signals=False)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self.config.api.host, self.config.api.port)
-        await site.start()
+        host, port = self.config.api.host, self.config.api.port
+        site = web.TCPSite(self._runner, host, port)
+        try:
+            await site.start()
+        except OSError as e:  # busy port: one line naming the field, not a traceback
+            await self._runner.cleanup()
+            raise ConfigError(
+                "api.port", f"cannot listen on {host}:{port}: {e.strerror}",
+                "pick another port (0: any free one) or stop what holds it",
+            ) from None  # fmt: skip
         host, port = self._runner.addresses[0][:2]
         self.url = f"http://{host}:{port}"
         self._tasks = [asyncio.create_task(self._follow(), name="journal-follower")]
@@ -140,7 +149,12 @@ class Daemon:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        url = await self.start()
+        try:
+            url = await self.start()
+        except BaseException:
+            for rt in self.chains.values():
+                await rt.app.close()
+            raise
         if on_ready is not None:
             on_ready(url)
         try:

@@ -72,3 +72,10 @@ def test_resources_come_from_the_installed_package(installed: Path, tmp_path: Pa
 def test_no_py_evm_dependency(installed: Path, tmp_path: Path) -> None:
     r = _sh([str(installed / "bin" / "pip"), "show", "py-evm"], tmp_path)
     assert r.returncode != 0  # not a dependency any more (the agent never imported it)
+
+
+def test_setup_prints_no_escape_codes_into_a_pipe() -> None:
+    r = _sh([str(REPO / "scripts" / "setup")], REPO)  # idempotent: stamps skip what is current
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "==> setup ok" in r.stderr
+    assert "\x1b[" not in r.stdout + r.stderr
