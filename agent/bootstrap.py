@@ -93,6 +93,7 @@ async def build_swap_app(
     max_notional: Decimal = Decimal(1_000_000),
     limits: RiskLimits | None = None,
     policy_path: Path | None = None,
+    venue_kinds: frozenset[str] | None = None,
 ) -> SwapApp:
     """``policy_path``: the fund's signing-policy file, checked off-chain on every built
     transaction before signing; None = no off-chain policy (the on-chain module still
@@ -123,6 +124,8 @@ async def build_swap_app(
         route = RouteCheck()
         manager = OrderManager.open(journal, checks=[route, risk.check])
         venues = [UniswapV2Venue(rpc, manifest), UniswapV3Venue(rpc, manifest)]
+        if venue_kinds is not None:  # the daemon's [venues]: only the kinds configured
+            venues = [v for v in venues if v.id.split("@")[0] in venue_kinds]
         pipeline = SwapPipeline(
             rpc=rpc, manifest=manifest, venues=venues, executor=executor, manager=manager,
             safe=safe, risk=risk, route=route,
@@ -158,6 +161,19 @@ async def build_daemon(config: Any) -> Any:
         n: cfg.secret(w.signer_key_env, f"wallets.{n}.signer_key_env")
         for n, w in cfg.wallets.items()
     }
+    kinds: dict[str, set[str]] = {n: set() for n in cfg.wallets}
+    for vid, v in cfg.venues.items():
+        if v.kind == "cex":  # refuse rather than run without a venue the fund configured
+            raise ConfigError(
+                f"venues.{vid}.kind", "CEX venues are not served by the daemon yet",
+                "remove the table (trade the CEX with the cex module) or wait for routing",
+            )  # fmt: skip
+        if v.chain not in kinds:
+            raise ConfigError(f"venues.{vid}.chain", f"chain {v.chain!r} has no [wallets] table")
+        kinds[v.chain].add(v.kind)
+    for n, k in kinds.items():
+        if not k:
+            raise ConfigError("venues", f"no venue on chain {n!r}", f"add [venues.uniswap_v2_{n}]")
     manifests: dict[str, Manifest] = {}
     for name, ch in cfg.chains.items():
         m = Manifest.load(cfg.resolve(ch.manifest))
@@ -185,7 +201,7 @@ async def build_daemon(config: Any) -> Any:
             app = await build_swap_app(
                 rpc_url=ch.rpc_url, manifest=manifests[name], safe=w.safe, module=w.module,
                 operator_key=keys[name], journal_path=journal, limits=cfg.risk.limits(),
-                policy_path=policy,
+                policy_path=policy, venue_kinds=frozenset(kinds[name]),
             )  # fmt: skip
             chains[name] = ChainRuntime(name, ch, app)
     except BaseException:

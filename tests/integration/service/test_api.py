@@ -224,3 +224,23 @@ async def test_missing_secret_refuses_to_start(
     monkeypatch.delenv("AGENT_OPERATOR_KEY")
     with pytest.raises(ConfigError, match=r"wallets\.l1\.signer_key_env: environment variable"):
         await build_daemon(load(svc_config[0]))
+
+
+async def test_only_the_configured_venues_trade(svc_config: Any) -> None:
+    from agent.bootstrap import build_daemon
+    from agent.service.config import load
+
+    cfg_path: Path = svc_config[0]
+    text = cfg_path.read_text()
+    cfg_path.write_text(
+        text.replace('[venues.uniswap_v3_l1]\nkind = "uniswap_v3"\nchain = "l1"', "", 1)
+    )
+    d = await build_daemon(load(cfg_path))
+    try:
+        assert [v.id for v in d.primary.app.pipeline.venues] == ["uniswap_v2@l1"]
+    finally:
+        for rt in d.chains.values():
+            await rt.app.close()
+    cfg_path.write_text(text + '\n[venues.bin]\nkind = "cex"\nexchange = "binance"\n')
+    with pytest.raises(ConfigError, match=r"venues\.bin\.kind: CEX venues are not served"):
+        await build_daemon(load(cfg_path))

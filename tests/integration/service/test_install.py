@@ -47,7 +47,11 @@ def test_agent_runs_from_another_directory(installed: Path, tmp_path: Path) -> N
     r = _sh([agent, "policy", "init", "p.toml"], tmp_path)
     assert r.returncode == 0, r.stderr
     text = (tmp_path / "p.toml").read_text()
-    assert "[[" in text or "[" in text
+    assert "[[roles]]" in text
+    r = _sh([agent, "config", "init", "agent.toml"], tmp_path)
+    assert r.returncode == 0, r.stderr
+    r = _sh([agent, "config", "validate", "agent.toml"], tmp_path)
+    assert r.returncode == 0 and "ok (2 chains" in r.stdout, r.stderr
 
 
 def test_resources_come_from_the_installed_package(installed: Path, tmp_path: Path) -> None:
