@@ -56,6 +56,7 @@ def order_json(o: Any) -> dict[str, Any]:
         "filled": str(o.filled),
         "avg_price": None if o.avg_price is None else str(o.avg_price),
         "venue": o.venue,
+        "parent_id": o.parent_id,
         "code": o.code,
         "reason": o.reason,
     }

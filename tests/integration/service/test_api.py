@@ -129,6 +129,13 @@ async def test_submit_get_list_resubmit_and_metrics(
     async with http.get(daemon.url + "/v1/orders?all=1", headers=auth(env, "read")) as r:
         rows = (await _json(r))["orders"]
     assert [o["client_order_id"] for o in rows] == ["api-1"]
+    cli = await asyncio.create_subprocess_exec(  # the CLI asks the running daemon over HTTP
+        sys.executable, "-m", "agent.cli", "orders", "--api", daemon.url, "--all", "--json",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, err = await asyncio.wait_for(cli.communicate(), 120)
+    assert cli.returncode == 0, err.decode()
+    assert [(o["client_order_id"], o["state"]) for o in json.loads(out)] == [("api-1", "filled")]
     async with http.get(daemon.url + "/v1/orders?state=bogus", headers=auth(env, "read")) as r:
         assert (r.status, (await r.json())["error"]["field"]) == (400, "state")
     async with http.post(daemon.url + "/v1/orders/api-1/cancel", json={}, headers=h) as r:
