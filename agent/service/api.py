@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import json
+import logging
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +26,8 @@ from agent.service.schema import ROLES, ROUTES, Route, openapi_document
 
 if TYPE_CHECKING:
     from agent.service.daemon import Daemon
+
+log = logging.getLogger("agent.service.api")
 
 
 class ApiError(Exception):
@@ -112,6 +115,11 @@ class Api:
             resp = error_response(400, e.code, e.message, e.field)
         except AgentError as e:
             resp = error_response(500, e.code, e.message)
+        except Exception as e:  # a bug: still JSON with a code, and the traceback in the log
+            log.exception("%s %s failed", request.method, request.path)
+            resp = error_response(
+                500, "INTERNAL", f"internal error ({type(e).__name__}); see the daemon's log"
+            )
         self.d.metrics.http.labels(route=route, status=str(resp.status)).inc()
         return resp
 
@@ -204,6 +212,9 @@ class Api:
 
     async def positions(self, request: web.Request) -> web.Response:
         return ok({"positions": await self.d.positions()})
+
+    async def risk(self, request: web.Request) -> web.Response:
+        return ok(await self.d.risk())
 
     async def venues(self, request: web.Request) -> web.Response:
         return ok({"venues": await self.d.venue_health()})

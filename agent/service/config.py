@@ -141,6 +141,8 @@ class MonitorConfig(_Strict):
     margin_warning: float = Field(0.5, gt=0)
     margin_critical: float = Field(0.8, gt=0)
     margin_liquidation: float = Field(1.0, gt=0)
+    margin_interval_s: float = Field(15.0, gt=0)
+    vols: dict[str, Annotated[float, Field(gt=0, lt=10)]] = {"*": 0.8}
     track_interval_s: float = Field(2.0, gt=0)
     reconcile_interval_s: float = Field(30.0, gt=0)
 

@@ -20,22 +20,21 @@ import signal
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from eth_abi import decode, encode
-from eth_utils import function_signature_to_4byte_selector
-
 from agent.errors import ConfigError
 from agent.model import Side, SwapIntent, TradingState
 from agent.oms import CancelOrder, OrderState, SetTradingState
+from agent.risk.monitor import MarginMonitor, MarginThresholds
 from agent.service.api import Api, ApiError
 from agent.service.config import AgentConfig, ChainConfig
 from agent.service.metrics import Metrics
+from agent.service.risk import balances, margin_of, risk_report
 
 log = logging.getLogger("agent.service")
-_BALANCE_OF = function_signature_to_4byte_selector("balanceOf(address)")
 FOLLOW_S = 0.2  # how often the journal is read for events written by other processes
 
 
@@ -92,6 +91,17 @@ class Daemon:
         self._pos = 0
         self._t_init: dict[str, int] = {}
         self._t_signed: dict[str, int] = {}
+        self.margin_checked = asyncio.Event()  # set after the monitor's first pass
+        m = config.monitor
+        self.monitor = MarginMonitor(
+            # hysteresis as the risk package's default, but always below the warning level
+            MarginThresholds(
+                m.margin_warning,
+                m.margin_critical,
+                m.margin_liquidation,
+                hysteresis=min(0.02, m.margin_warning / 2),
+            )
+        )
 
     @property
     def primary(self) -> ChainRuntime:
@@ -124,6 +134,7 @@ class Daemon:
         self._tasks = [asyncio.create_task(self._follow(), name="journal-follower")]
         for rt in self.chains.values():
             self._tasks.append(asyncio.create_task(self._track_loop(rt), name=f"track-{rt.name}"))
+        self._tasks.append(asyncio.create_task(self._margin_loop(), name="margin-monitor"))
         return self.url
 
     async def stop(self) -> None:
@@ -175,6 +186,38 @@ class Daemon:
             except Exception as e:  # a failing RPC must not end the loop; it is counted
                 self.metrics.venue_errors.labels(venue=f"rpc:{rt.name}").inc()
                 log.warning("tracking %s failed: %s", rt.name, e)
+
+    async def margin_pass(self) -> Any:
+        """One margin check of the whole fund: the gauge, and an alert event (WebSocket) when
+        the level changes (agent.risk.monitor: thresholds from [monitor], with hysteresis)."""
+        report = await margin_of(self.chains, self.config.monitor.vols)
+        if report is None:  # cash only
+            self.metrics.margin_ratio.labels(account="fund").set(0)
+            return None
+        ratio = report.margin_ratio
+        self.metrics.margin_ratio.labels(account="fund").set(ratio if ratio != float("inf") else -1)
+        alert = self.monitor.observe(report, datetime.now(UTC))
+        if alert is not None:
+            log.warning("margin: %s", alert.message)
+            self.hub.publish(
+                {"type": "MarginAlert", "stream": "alerts", "position": None,
+                 "recorded_at_ns": time.time_ns(),
+                 "event": {"level": alert.level.name, "previous": alert.previous.name,
+                           "margin_ratio": alert.margin_ratio, "message": alert.message}}
+            )  # fmt: skip
+        return report
+
+    async def _margin_loop(self) -> None:
+        while True:
+            try:
+                await self.margin_pass()
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:  # an oracle or RPC failure is counted, the loop goes on
+                self.metrics.venue_errors.labels(venue="risk").inc()
+                log.warning("margin monitor: %s", e)
+            self.margin_checked.set()
+            await asyncio.sleep(self.config.monitor.margin_interval_s)
 
     async def _follow(self) -> None:
         while True:
@@ -281,22 +324,15 @@ class Daemon:
     async def positions(self) -> list[dict[str, Any]]:
         out = []
         for rt in self.chains.values():
-            p = rt.app.pipeline
-            tokens = list(p.manifest.tokens.values())
-            data = "0x" + (_BALANCE_OF + encode(["address"], [p.safe])).hex()
-            calls = [
-                rt.app.rpc.call("eth_call", [{"to": t.address, "data": data}, "latest"])
-                for t in tokens
-            ]
-            raw = await asyncio.gather(*calls)
-            balances = {
-                t.symbol: str(Decimal(decode(["uint256"], bytes.fromhex(r[2:]))[0]).scaleb(-t.decimals))
-                for t, r in zip(tokens, raw, strict=True)
-            }  # fmt: skip
-            eth = int(await rt.app.rpc.call("eth_getBalance", [p.safe, "latest"]), 16)
-            balances["ETH"] = str(Decimal(eth).scaleb(-18))
-            out.append({"chain": rt.name, "account": p.safe, "balances": balances})
+            bal = await balances(rt)
+            out.append(
+                {"chain": rt.name, "account": rt.app.pipeline.safe,
+                 "balances": {k: str(v) for k, v in bal.items()}}
+            )  # fmt: skip
         return out
+
+    async def risk(self) -> dict[str, Any]:
+        return await risk_report(self.chains, self.config.monitor.vols)
 
     async def venue_health(self) -> list[dict[str, Any]]:
         out = []

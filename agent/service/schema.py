@@ -71,6 +71,8 @@ ROUTES: tuple[Route, ...] = (
           "Cancel an order", CancelBody),
     Route("GET", "/v1/positions", "positions", "read", "Safe balances per chain"),
     Route("GET", "/v1/venues", "venues", "read", "Venues and their health"),
+    Route("GET", "/v1/risk", "risk", "read", "The whole fund: Greeks, VaR/ES, margin, "
+          "liquidation prices"),
     Route("GET", "/v1/trading", "trading", "read", "Trading state and the journal it is read from"),
     Route("POST", "/v1/halt", "halt", "admin", "Kill switch: HALTED (or REDUCING)", HaltBody),
     Route("POST", "/v1/resume", "resume", "admin", "Back to ACTIVE", ResumeBody),

@@ -251,3 +251,52 @@ async def test_only_the_configured_venues_trade(svc_config: Any) -> None:
     cfg_path.write_text(text + '\n[venues.bin]\nkind = "cex"\nexchange = "binance"\n')
     with pytest.raises(ConfigError, match=r"venues\.bin\.kind: CEX venues are not served"):
         await build_daemon(load(cfg_path))
+
+
+async def test_risk_of_the_whole_fund_and_margin_alerts(
+    svc_config: Any, http: aiohttp.ClientSession, l1_isolated: None
+) -> None:
+    from agent.bootstrap import build_daemon
+    from agent.risk.monitor import AlertLevel, MarginMonitor
+    from agent.service.config import load
+
+    cfg_path, env = svc_config
+    text = cfg_path.read_text()
+    for old, new in (("margin_warning = 0.5", "margin_warning = 0.000001"),
+                     ("margin_critical = 0.8", "margin_critical = 0.000002"),
+                     ("margin_liquidation = 1.0", "margin_liquidation = 0.000003"),
+                     ("margin_interval_s = 15.0", "margin_interval_s = 3600")):  # fmt: skip
+        assert old in text
+        text = text.replace(old, new)
+    cfg_path.write_text(text)
+    d = await build_daemon(load(cfg_path))
+    await d.start()
+    try:
+        async with http.post(
+            d.url + "/v1/orders", json=order("risk-1"), headers=auth(env, "trade")
+        ) as r:
+            assert r.status == 201, await r.text()
+        async with http.get(d.url + "/v1/risk", headers=auth(env, "read")) as r:
+            rep = await _json(r)
+        assert rep["equity"] > 0 and rep["margin"]["maintenance"] > 0
+        weth = next(g for g in rep["greeks"] if g["underlying"] == "WETH")
+        bal = Decimal(rep["positions"]["l1"]["balances"]["WETH"])
+        assert abs(Decimal(str(weth["delta"])) - bal) < Decimal("0.000001")  # delta of spot = size
+        assert {v["method"] for v in rep["var"]} and all(v["var"] >= 0 for v in rep["var"])
+        await asyncio.wait_for(d.margin_checked.wait(), 60)  # the loop's first pass is done
+        d.monitor = MarginMonitor(d.monitor.thresholds)  # level OK whatever that pass saw
+        async with http.ws_connect(d.url + "/v1/stream", headers=auth(env, "read")) as ws:
+            await d.margin_pass()  # now WETH is held: the ratio is far above the thresholds
+            msg = json.loads((await asyncio.wait_for(ws.receive(), 10)).data)
+        assert msg["type"] == "MarginAlert" and msg["event"]["level"] == "LIQUIDATION", msg
+        assert d.monitor.level is AlertLevel.LIQUIDATION
+        async with http.get(d.url + "/metrics", headers=auth(env, "read")) as r:
+            text = await r.text()
+        ratio = next(
+            ln for ln in text.splitlines() if ln.startswith('agent_margin_ratio{account="fund"}')
+        )
+        assert float(ratio.rsplit(" ", 1)[1]) == pytest.approx(
+            rep["margin"]["margin_ratio"], rel=0.05
+        )
+    finally:
+        await d.stop()
