@@ -1,17 +1,20 @@
 """`agent halt` / `agent resume`: the desk-wide kill switch, journaled as TradingStateChanged.
 
 A running agent follows the journal's ``trading`` stream, so the switch works from any shell
-that can write the journal; cancels always pass, whatever the state.
+that can write the journal; cancels always pass, whatever the state. Both name the journal
+they wrote to. ``--api URL`` asks a running daemon instead; ``--onchain`` also has the
+guardian pause every chain's PolicyModule (through the daemon, or from ``--config``).
 """
 
 from __future__ import annotations
 
 import getpass
 from pathlib import Path
+from typing import Any
 
 import typer
 
-from agent.cli.common import console, run
+from agent.cli.common import console, run, run_async
 from agent.cli.journal import JournalOpt, journal_path, open_journal
 
 ApiOpt = typer.Option(None, "--api", help="Act on a running daemon (its URL) instead.")
@@ -20,38 +23,49 @@ TokenEnvOpt = typer.Option(
 )
 
 
-def _set(
-    journal: Path | None, state_name: str, reason: str, api: str | None = None,
-    token_env: str = "AGENT_API_TOKEN_ADMIN", reducing: bool = False,
-) -> None:  # fmt: skip
-    from agent.model import TradingState
-    from agent.oms import OrderManager, SetTradingState
-
-    def go() -> None:
-        if api is not None:
-            from agent.service.client import call
-
-            if state_name == "active":
-                out = call(api, "POST", "/v1/resume", {"reason": reason}, token_env=token_env)
-            else:
-                body = {"reason": reason, "reducing": reducing}
-                out = call(api, "POST", "/v1/halt", body, token_env=token_env)
-            new_value, where = out["state"], out["journal"]
-        else:
-            path = journal_path(journal, must_exist=False).resolve()
-            with open_journal(path, must_exist=False) as j:
-                m = OrderManager.open(j)
-                new = m.set_trading_state(
-                    SetTradingState(TradingState(state_name), reason, getpass.getuser())
-                )
-            new_value, where = new.value, str(path)
+def _print(out: dict[str, Any]) -> None:
+    reason = out.get("reason") or ""
+    console.print(
+        f"trading state: {out['state']}" + (f" ({reason})" if reason else "")
+        + f"; journal {out['journal']}",
+        soft_wrap=True, highlight=False,
+    )  # fmt: skip
+    for p in out.get("paused", []):
+        how = f"tx {p['tx_hash']}" if p["tx_hash"] else "already paused"
         console.print(
-            f"trading state: {new_value}" + (f" ({reason})" if reason else "")
-            + f"; journal {where}",
+            f"module {p['module']} on {p['chain']}: paused ({how}); unpausing is the owners'",
             soft_wrap=True, highlight=False,
         )  # fmt: skip
 
-    run(go)
+
+def _local(journal: Path | None, state_name: str, reason: str) -> dict[str, Any]:
+    from agent.model import TradingState
+    from agent.oms import OrderManager, SetTradingState
+
+    path = journal_path(journal, must_exist=False).resolve()
+    with open_journal(path, must_exist=False) as j:
+        new = OrderManager.open(j).set_trading_state(
+            SetTradingState(TradingState(state_name), reason, getpass.getuser())
+        )
+    return {"state": new.value, "reason": reason, "journal": str(path)}
+
+
+def _pause_from_config(config: Path, journal: Path) -> list[dict[str, Any]]:
+    from agent.journal import SqliteJournal
+    from agent.service.config import load
+    from agent.service.kill import guardian_key, pause_modules, targets_of
+
+    cfg = load(config)
+    key = guardian_key(cfg)
+
+    async def go() -> list[dict[str, Any]]:
+        j = SqliteJournal(journal)
+        try:
+            return await pause_modules(targets_of(cfg), key, j)
+        finally:
+            j.close()
+
+    return run_async(go)
 
 
 def halt(
@@ -60,12 +74,38 @@ def halt(
     reducing: bool = typer.Option(
         False, "--reducing", help="Only block risk-increasing orders (REDUCING) instead."
     ),
+    onchain: bool = typer.Option(
+        False, "--onchain", help="Also have the guardian pause every chain's PolicyModule."
+    ),
+    config: Path | None = typer.Option(
+        None, "--config", "-c", help="agent.toml: the journal, chains and guardian (no --api)."
+    ),
     api: str | None = ApiOpt,
     token_env: str = TokenEnvOpt,
 ) -> None:
     """Stop new orders (kill switch). Cancels still pass. Names the journal it wrote to:
     every process sharing that journal obeys."""
-    _set(journal, "reducing" if reducing else "halted", reason, api, token_env, reducing)
+    from agent.cli.common import fail
+
+    state = "reducing" if reducing else "halted"
+    if api is not None:
+        from agent.service.client import call
+
+        body = {"reason": reason, "reducing": reducing, "onchain": onchain}
+        _print(run(lambda: call(api, "POST", "/v1/halt", body, token_env=token_env)))
+        return
+    if onchain and config is None:
+        fail("--onchain: pass --config agent.toml (chains, modules, guardian) or --api URL")
+    if config is not None and journal is None:
+        from agent.service.config import load
+
+        cfg = run(lambda: load(config))
+        journal = cfg.resolve(cfg.journal.path)
+    out = run(lambda: _local(journal, state, reason))  # the halt first, whatever follows
+    if onchain:
+        assert config is not None
+        out["paused"] = _pause_from_config(config, Path(out["journal"]))
+    _print(out)
 
 
 def resume(
@@ -74,8 +114,14 @@ def resume(
     api: str | None = ApiOpt,
     token_env: str = TokenEnvOpt,
 ) -> None:
-    """Allow new orders again (ACTIVE)."""
-    _set(journal, "active", reason, api, token_env)
+    """Allow new orders again (ACTIVE). A paused module stays paused: the owners unpause."""
+    if api is not None:
+        from agent.service.client import call
+
+        body = {"reason": reason}
+        _print(run(lambda: call(api, "POST", "/v1/resume", body, token_env=token_env)))
+        return
+    _print(run(lambda: _local(journal, "active", reason)))
 
 
 def register(app: typer.Typer) -> None:

@@ -224,7 +224,7 @@ class Api:
 
     async def halt(self, request: web.Request, body: Any) -> web.Response:
         state = "reducing" if body.reducing else "halted"
-        return ok(await self.d.set_trading(state, body.reason, "api"))
+        return ok(await self.d.set_trading(state, body.reason, "api", onchain=body.onchain))
 
     async def resume(self, request: web.Request, body: Any) -> web.Response:
         return ok(await self.d.set_trading("active", body.reason, "api"))

@@ -74,6 +74,7 @@ class WalletConfig(_Strict):
     safe: Address
     module: Address
     signer_key_env: EnvName = "AGENT_OPERATOR_KEY"
+    guardian_key_env: EnvName | None = None  # for `halt --onchain`: pauses the module
 
 
 class UniswapVenueConfig(_Strict):

@@ -31,6 +31,7 @@ from agent.oms import CancelOrder, OrderState, SetTradingState
 from agent.risk.monitor import MarginMonitor, MarginThresholds
 from agent.service.api import Api, ApiError
 from agent.service.config import AgentConfig, ChainConfig
+from agent.service.kill import guardian_key, pause_modules, targets_of
 from agent.service.metrics import Metrics
 from agent.service.risk import balances, margin_of, risk_report
 
@@ -316,10 +317,25 @@ class Daemon:
         self.manager.sync()
         return {"state": self.manager.store.trading_state.value, "journal": str(self.journal_path)}
 
-    async def set_trading(self, state: str, reason: str, by: str) -> dict[str, Any]:
+    async def set_trading(
+        self, state: str, reason: str, by: str, *, onchain: bool = False
+    ) -> dict[str, Any]:
+        """The halt is journaled FIRST (it stops this and every process sharing the journal),
+        then, with ``onchain``, the guardian pauses every chain's module."""
         new = self.manager.set_trading_state(SetTradingState(TradingState(state), reason, by))
         self._kick.set()
-        return {"state": new.value, "reason": reason, "journal": str(self.journal_path)}
+        out: dict[str, Any] = {
+            "state": new.value,
+            "reason": reason,
+            "journal": str(self.journal_path),
+        }
+        if onchain and new is not TradingState.ACTIVE:
+            key = guardian_key(self.config)
+            out["paused"] = await pause_modules(
+                targets_of(self.config), key, self.primary.app.journal
+            )
+            self._kick.set()
+        return out
 
     async def positions(self) -> list[dict[str, Any]]:
         out = []

@@ -37,7 +37,7 @@ def write_dev_config(
     state_dir: Path, world: Any, wallet: Any, *, api_port: int = 8080
 ) -> tuple[Path, Path]:
     """agent.toml + agent.env in ``state_dir`` for ``world``'s L1 wallet ``wallet``."""
-    from agent.deploy.devworld import OPERATOR_KEY
+    from agent.deploy.devworld import GUARDIAN_KEY, OPERATOR_KEY
 
     l1p, l2p = world.manifest_paths
     policy = Path(wallet.policy_file)
@@ -53,11 +53,15 @@ def write_dev_config(
         module=wallet.module,
         policy=policy.name if policy.parent.resolve() == state_dir.resolve() else str(policy),
         api_port=api_port,
+        guardian=True,
     )
     cfg = state_dir / "agent.toml"
     cfg.write_text(render(values))
     env = state_dir / "agent.env"
-    lines = [f"export AGENT_OPERATOR_KEY={OPERATOR_KEY}"] + [
+    lines = [
+        f"export AGENT_OPERATOR_KEY={OPERATOR_KEY}",
+        f"export AGENT_GUARDIAN_KEY={GUARDIAN_KEY}",
+    ] + [
         f"export AGENT_API_TOKEN_{role.upper()}={secrets.token_urlsafe(24)}"
         for role in ("admin", "trade", "read")
     ]

@@ -32,6 +32,7 @@ manifest = "{l2_manifest}"
 safe = "{safe}"
 module = "{module}"
 signer_key_env = "AGENT_OPERATOR_KEY"   # env var holding the operator key (0x...)
+{guardian_line}
 
 # Venues by id. kind: uniswap_v2 | uniswap_v3 (on a chain) | cex (any ccxt exchange).
 [venues.uniswap_v2_l1]
@@ -116,6 +117,7 @@ class ExampleValues:
     max_notional: str = "1000000"
     policy: str | None = None
     api_port: int = 8080
+    guardian: bool = False  # the env file holds the module's guardian key
 
 
 def render(v: ExampleValues | None = None) -> str:
@@ -126,5 +128,10 @@ def render(v: ExampleValues | None = None) -> str:
         else '# file = "policy.toml"           # the signing policy checked before every '
         "signature\n#   (`agent policy init`); none = only the on-chain module applies"
     )
+    guardian_line = (
+        'guardian_key_env = "AGENT_GUARDIAN_KEY"  # `agent halt --onchain` pauses the module'
+        if v.guardian
+        else '# guardian_key_env = "AGENT_GUARDIAN_KEY"  # lets `agent halt --onchain` pause the module'
+    )
     fields = {k: getattr(v, k) for k in v.__slots__}  # type: ignore[attr-defined]
-    return TEMPLATE.format(**fields, policy_line=policy_line)
+    return TEMPLATE.format(**fields, policy_line=policy_line, guardian_line=guardian_line)

@@ -42,6 +42,7 @@ class CancelBody(_Body):
 class HaltBody(_Body):
     reason: str = Field("", max_length=200)
     reducing: bool = Field(False, description="REDUCING (only risk-reducing orders) not HALTED")
+    onchain: bool = Field(False, description="Also have the guardian pause every chain's module")
 
 
 class ResumeBody(_Body):

@@ -12,14 +12,16 @@ from typing import Any
 import aiohttp
 import pytest
 
-from agent.deploy.devworld import DevWorld, address_of, deploy_dev_wallet
+from agent.deploy.devworld import GUARDIAN_KEY, DevWorld, address_of, deploy_dev_wallet
 from agent.service.devconfig import write_dev_config
 from agent.wallet.deploy import WalletDeployment
 
 
 @pytest.fixture(scope="session")
 def svc_wallet(world: DevWorld) -> WalletDeployment:
-    return deploy_dev_wallet(world, salt=47, usdc=Decimal(5_000_000))
+    return deploy_dev_wallet(
+        world, salt=47, usdc=Decimal(5_000_000), guardian=address_of(GUARDIAN_KEY)
+    )
 
 
 def read_env(path: Path) -> dict[str, str]:

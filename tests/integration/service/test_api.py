@@ -300,3 +300,66 @@ async def test_risk_of_the_whole_fund_and_margin_alerts(
         )
     finally:
         await d.stop()
+
+
+def _paused(world: DevWorld, module: str) -> bool:
+    from agent.service.kill import PAUSED
+
+    raw = world.devnets.l1.rpc("eth_call", {"to": module, "data": "0x" + PAUSED.hex()}, "latest")
+    return int(raw, 16) != 0
+
+
+async def test_halt_onchain_pauses_the_module_and_resume_leaves_it_to_the_owners(
+    world: DevWorld, daemon: Any, http: aiohttp.ClientSession, svc_config: Any,
+    svc_wallet: Any, l1_isolated: None,
+) -> None:  # fmt: skip
+    from agent.deploy.devworld import GUARDIAN_KEY, address_of
+
+    env = svc_config[1]
+    assert not _paused(world, svc_wallet.module)
+    async with http.post(
+        daemon.url + "/v1/halt", json={"onchain": True, "reason": "incident"},
+        headers=auth(env, "admin"),
+    ) as r:  # fmt: skip
+        out = await _json(r)
+    assert r.status == 200 and out["state"] == "halted", out
+    (p,) = out["paused"]
+    assert p["chain"] == "l1" and p["tx_hash"].startswith("0x") and p["paused"]
+    assert _paused(world, svc_wallet.module)
+    signed = [
+        json.loads(rec.data)
+        for rec in daemon.primary.app.journal.read_all(1, decode=False)
+        if rec.type == "TxSigned"
+    ]
+    assert any(
+        s["tx_hash"] == p["tx_hash"] and s["sender"].lower() == address_of(GUARDIAN_KEY).lower()
+        for s in signed
+    )
+    async with http.post(daemon.url + "/v1/resume", json={}, headers=auth(env, "admin")) as r:
+        assert (await _json(r))["state"] == "active"
+    nonce = operator_nonce(world)
+    async with http.post(
+        daemon.url + "/v1/orders", json=order("paused-1"), headers=auth(env, "trade")
+    ) as r:
+        body = await _json(r)
+    # trading is ACTIVE again, but the module stays paused until the owners unpause it: the
+    # order fails before signing (today as the module's revert in gas estimation, RPC_ERROR,
+    # not yet as a policy denial: the off-chain guard does not read the pause flag first)
+    assert r.status in (422, 500) and body["error"]["code"], body
+    assert operator_nonce(world) == nonce
+    assert _paused(world, svc_wallet.module)
+
+
+def test_cli_halt_onchain_from_the_config(
+    world: DevWorld, svc_config: Any, svc_wallet: Any, l1_isolated: None
+) -> None:
+    cfg = str(svc_config[0])
+    argv = [sys.executable, "-m", "agent.cli", "halt", "--onchain", "--config", cfg]
+    first = subprocess.run(argv, capture_output=True, text=True, timeout=120)
+    assert first.returncode == 0, first.stderr
+    assert "trading state: halted" in first.stdout and "paused (tx 0x" in first.stdout
+    assert _paused(world, svc_wallet.module)
+    again = subprocess.run(argv, capture_output=True, text=True, timeout=120)
+    assert again.returncode == 0 and "already paused" in again.stdout, again.stderr
+    bare = subprocess.run(argv[:-2], capture_output=True, text=True, timeout=60)
+    assert bare.returncode == 2 and "--onchain: pass --config" in bare.stderr
