@@ -19,7 +19,13 @@ from aiohttp import WSMsgType, web
 from pydantic import BaseModel
 from pydantic import ValidationError as PydanticValidationError
 
-from agent.errors import AgentError, IllegalTransitionError, ValidationError
+from agent.errors import (
+    AgentError,
+    ChainError,
+    IllegalTransitionError,
+    ValidationError,
+    VenueError,
+)
 from agent.oms import OrderState
 from agent.service.metrics import CONTENT_TYPE
 from agent.service.schema import ROLES, ROUTES, Route, openapi_document
@@ -113,6 +119,8 @@ class Api:
             resp = error_response(409, e.code, e.message)
         except ValidationError as e:
             resp = error_response(400, e.code, e.message, e.field)
+        except (ChainError, VenueError) as e:  # the node or venue failed us: upstream
+            resp = error_response(502, e.code, e.message)
         except AgentError as e:
             resp = error_response(500, e.code, e.message)
         except Exception as e:  # a bug: still JSON with a code, and the traceback in the log

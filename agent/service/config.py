@@ -145,7 +145,6 @@ class MonitorConfig(_Strict):
     margin_interval_s: float = Field(15.0, gt=0)
     vols: dict[str, Annotated[float, Field(gt=0, lt=10)]] = {"*": 0.8}
     track_interval_s: float = Field(2.0, gt=0)
-    reconcile_interval_s: float = Field(30.0, gt=0)
 
     @model_validator(mode="after")
     def _ordered(self) -> MonitorConfig:

@@ -95,7 +95,6 @@ margin_liquidation = 1.0
 margin_interval_s = 15.0           # how often the whole fund's margin is recomputed
 vols = {{ "*" = 0.8 }}               # annualised vol per underlying for VaR/margin ("*": default)
 track_interval_s = 2.0             # receipts, confirmations, reorgs
-reconcile_interval_s = 30.0        # venues vs the journal
 
 [algos]
 default = "market"                 # algorithm for orders that name none
