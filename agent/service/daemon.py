@@ -141,6 +141,7 @@ class Daemon:
     async def stop(self) -> None:
         """Drain: refuse new work, let in-flight intents finish, stop loops, close."""
         self.draining = True
+        log.info("draining: waiting for the intents in flight")
         for rt in self.chains.values():
             await rt.lock.acquire()  # waits for the intent or tracking pass in flight
         for t in self._tasks:
@@ -149,11 +150,14 @@ class Daemon:
             with contextlib.suppress(asyncio.CancelledError):
                 await t
         self._follow_once()  # the last events reach the subscribers and the metrics
+        log.info("draining: closing the API")
         if self._runner is not None:
             await self._runner.cleanup()
+        log.info("draining: flushing the journal")
         for rt in self.chains.values():
             await rt.app.close()
             rt.lock.release()
+        log.info("drained")
 
     async def serve(self, on_ready: Any = None) -> None:
         """Run until SIGTERM/SIGINT, then drain."""
@@ -222,8 +226,11 @@ class Daemon:
 
     async def _follow(self) -> None:
         while True:
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._kick.wait(), FOLLOW_S)
+            # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancel that
+            # arrives as the kick does, and stop() would wait for this task for ever
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(FOLLOW_S):
+                    await self._kick.wait()
             self._kick.clear()
             try:
                 self._follow_once()

@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -47,7 +48,8 @@ def _http(url: str, token: str, body: Any = None) -> tuple[int, Any]:
 
 def _start(cfg: Path, env: dict[str, str]) -> tuple[subprocess.Popen[str], str]:
     proc = subprocess.Popen(
-        [*AGENT, "run", "--config", str(cfg)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+        [*AGENT, "run", "--config", str(cfg)], stdout=subprocess.PIPE,
+        stderr=open(os.environ.get("H17_DAEMON_LOG", os.devnull), "a"),  # noqa: SIM115
         text=True, env=env,
     )  # fmt: skip
     line, _ = _wait_for(proc, "agent: serving")
@@ -114,3 +116,49 @@ def test_devnet_up_config_run_halt_sigterm_restart(tmp_path: Path) -> None:
                     p.wait(20)
                 except subprocess.TimeoutExpired:
                     p.kill()
+
+
+def test_sigterm_during_an_order_drains_it(world: Any, svc_config: Any, l1_isolated: None) -> None:
+    """SIGTERM while an intent is in flight: the intent finishes (filled, answered), then the
+    daemon exits 0; nothing half-done is left in the journal."""
+    import sqlite3
+    import threading
+
+    cfg, secrets = svc_config
+    env = {**os.environ, **secrets}
+    d, url = _start(cfg, env)
+    try:
+        got: dict[str, Any] = {}
+        order = {"client_order_id": "drain-1", "side": "buy", "base": "WETH", "quote": "USDC",
+                 "size": "0.5"}  # fmt: skip
+        t = threading.Thread(
+            target=lambda: got.update(
+                r=_http(url + "/v1/orders", secrets["AGENT_API_TOKEN_TRADE"], order)
+            )
+        )
+        t.start()
+        journal = cfg.parent / "journal.sqlite"
+        # the order is in the daemon's hands once its first event is journaled
+        while True:
+            with sqlite3.connect(f"file:{journal}?mode=ro", uri=True) as c:
+                try:
+                    n = c.execute(
+                        "SELECT count(*) FROM events WHERE stream = 'order-drain-1'"
+                    ).fetchone()[0]
+                except sqlite3.OperationalError:
+                    n = 0
+            if n or not t.is_alive():
+                break
+            time.sleep(0.01)  # polling the journal file for the condition itself
+        d.send_signal(signal.SIGTERM)
+        t.join(60)
+        status, body = got["r"]
+        assert (status, body["status"]) == (201, "filled"), body
+        try:
+            assert d.wait(20) == 0
+        except subprocess.TimeoutExpired:
+            subprocess.run(["py-spy", "dump", "--pid", str(d.pid)], env=env)
+            raise
+    finally:
+        if d.poll() is None:
+            d.kill()
