@@ -15,7 +15,7 @@ import logging
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from aiohttp import WSMsgType, web
+from aiohttp import WSCloseCode, WSMsgType, web
 from pydantic import BaseModel
 from pydantic import ValidationError as PydanticValidationError
 
@@ -241,18 +241,24 @@ class Api:
         ws = web.WebSocketResponse(heartbeat=20)
         await ws.prepare(request)
         q = self.d.hub.subscribe()
+        reader = asyncio.ensure_future(self._drain_client(ws))
+        getter: asyncio.Future[Any] | None = None
         try:
-            reader = asyncio.ensure_future(self._drain_client(ws))
-            while not ws.closed:
+            while True:
                 getter = asyncio.ensure_future(q.get())
                 done, _ = await asyncio.wait({getter, reader}, return_when=asyncio.FIRST_COMPLETED)
                 if getter not in done:
-                    getter.cancel()
-                    break
-                await ws.send_str(_dumps(getter.result()))
-            reader.cancel()
+                    break  # the client went away
+                msg = getter.result()
+                if msg is None:
+                    break  # the daemon is draining (EventHub.close)
+                await ws.send_str(_dumps(msg))
         finally:
+            for f in (getter, reader):
+                if f is not None:
+                    f.cancel()
             self.d.hub.unsubscribe(q)
+            await ws.close(code=WSCloseCode.GOING_AWAY, message=b"daemon stopping")
         return ws
 
     async def _drain_client(self, ws: web.WebSocketResponse) -> None:

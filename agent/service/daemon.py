@@ -63,6 +63,14 @@ class EventHub:
     def unsubscribe(self, q: asyncio.Queue[dict[str, Any]]) -> None:
         self.subscribers.discard(q)
 
+    def close(self) -> None:
+        """Tell every subscriber the stream ends (None), so their sockets close at once
+        instead of holding the API's shutdown."""
+        for q in self.subscribers:
+            if q.full():
+                q.get_nowait()
+            q.put_nowait(None)  # type: ignore[arg-type]
+
     def publish(self, msg: dict[str, Any]) -> None:
         for q in self.subscribers:
             if q.full():
@@ -150,6 +158,7 @@ class Daemon:
             with contextlib.suppress(asyncio.CancelledError):
                 await t
         self._follow_once()  # the last events reach the subscribers and the metrics
+        self.hub.close()
         log.info("draining: closing the API")
         if self._runner is not None:
             await self._runner.cleanup()

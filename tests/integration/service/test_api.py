@@ -175,6 +175,17 @@ async def test_websocket_streams_the_order_events(
     assert seen[0] == "OrderInitialized" and seen.index("TxSigned") < seen.index("OrderFilled")
 
 
+async def test_stop_closes_the_streams(
+    daemon: Any, http: aiohttp.ClientSession, svc_config: Any
+) -> None:
+    async with http.ws_connect(
+        daemon.url + "/v1/stream", headers=auth(svc_config[1], "read")
+    ) as ws:
+        await asyncio.wait_for(daemon.stop(), 30)  # a connected client does not hold the drain
+        msg = await asyncio.wait_for(ws.receive(), 10)
+    assert msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED), msg
+
+
 async def test_halt_across_processes_names_the_journal(
     world: DevWorld, daemon: Any, http: aiohttp.ClientSession, svc_config: Any
 ) -> None:
