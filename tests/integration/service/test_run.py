@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -80,6 +81,23 @@ def test_devnet_up_config_run_halt_sigterm_restart(tmp_path: Path) -> None:
                  "size": "0.5"}  # fmt: skip
         status, body = _http(url + "/v1/orders", trade, order)
         assert (status, body["status"]) == (201, "filled"), body
+        # funding the dev Safe: a command, not a script
+        safe = next(ln.split('"')[1] for ln in text.splitlines() if ln.startswith("safe ="))
+        _, before = _http(url + "/v1/positions", trade)
+        f = subprocess.run(
+            [*AGENT, "devnet", "fund", "--state-dir", str(state), "--to", safe, "--asset",
+             "DAI", "--amount", "1234.5"], capture_output=True, text=True, env=env,
+        )  # fmt: skip
+        assert f.returncode == 0 and "minted 1234.5 DAI" in f.stdout, f.stderr
+        _, after = _http(url + "/v1/positions", trade)
+        dai = [Decimal(p["positions"][0]["balances"]["DAI"]) for p in (before, after)]
+        assert dai[1] - dai[0] == Decimal("1234.5")
+        for bad, needle in ((["--to", safe[:-1] + "x"], "--to:"),
+                            (["--to", safe.lower(), "--amount", "-3"], "--amount:"),
+                            (["--to", safe.lower(), "--asset", "DOGE"], "DOGE")):  # fmt: skip
+            args = [*AGENT, "devnet", "fund", "--state-dir", str(state), "--amount", "1", *bad]
+            b = subprocess.run(args, capture_output=True, text=True, env=env)
+            assert b.returncode == 2 and needle in b.stderr and b.stderr.count("\n") == 1, b.stderr
         # the kill switch through the API, from the CLI
         h = subprocess.run(
             [*AGENT, "halt", "--api", url, "-r", "drill"], capture_output=True, text=True,
