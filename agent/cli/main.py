@@ -59,3 +59,7 @@ app.add_typer(_config.app, name="config")
 from agent.cli import run as _run  # noqa: E402
 
 _run.register(app)  # `agent run --config agent.toml`
+
+from agent.cli import signer as _signer  # noqa: E402
+
+app.add_typer(_signer.app, name="signer")

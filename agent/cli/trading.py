@@ -9,6 +9,7 @@ guardian pause every chain's PolicyModule (through the daemon, or from ``--confi
 from __future__ import annotations
 
 import getpass
+import re
 from pathlib import Path
 from typing import Any
 
@@ -39,19 +40,26 @@ def _print(out: dict[str, Any]) -> None:
 
 
 def _local(journal: Path | None, state_name: str, reason: str) -> dict[str, Any]:
+    from agent.journal.stores import is_postgres
     from agent.model import TradingState
     from agent.oms import OrderManager, SetTradingState
 
-    path = journal_path(journal, must_exist=False).resolve()
+    path = journal_path(journal, must_exist=False)
+    if not is_postgres(path):
+        path = path.resolve()  # the absolute file: what other processes must open too
     with open_journal(path, must_exist=False) as j:
         new = OrderManager.open(j).set_trading_state(
             SetTradingState(TradingState(state_name), reason, getpass.getuser())
         )
-    return {"state": new.value, "reason": reason, "journal": str(path)}
+    return {"state": new.value, "reason": reason, "journal": _shown(str(path))}
 
 
-def _pause_from_config(config: Path, journal: Path) -> list[dict[str, Any]]:
-    from agent.journal import SqliteJournal
+def _shown(location: str) -> str:
+    """The journal's location for people: a PostgreSQL URL without its password."""
+    return re.sub(r"^(postgres(?:ql)?://[^:/@]+):[^@]*@", r"\1:***@", location)
+
+
+def _pause_from_config(config: Path, journal: Path | None) -> list[dict[str, Any]]:
     from agent.service.config import load
     from agent.service.kill import guardian_key, pause_modules, targets_of
 
@@ -59,7 +67,7 @@ def _pause_from_config(config: Path, journal: Path) -> list[dict[str, Any]]:
     key = guardian_key(cfg)
 
     async def go() -> list[dict[str, Any]]:
-        j = SqliteJournal(journal)
+        j = open_journal(journal, must_exist=False)  # the pause is journaled with the halt
         try:
             return await pause_modules(targets_of(cfg), key, j)
         finally:
@@ -104,7 +112,7 @@ def halt(
     out = run(lambda: _local(journal, state, reason))  # the halt first, whatever follows
     if onchain:
         assert config is not None
-        out["paused"] = _pause_from_config(config, Path(out["journal"]))
+        out["paused"] = _pause_from_config(config, journal)
     _print(out)
 
 
