@@ -22,6 +22,7 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    field_validator,
     model_validator,
 )
 from pydantic import ValidationError as PydanticValidationError
@@ -62,6 +63,16 @@ class _Strict(BaseModel):
 
 class JournalConfig(_Strict):
     path: Path = Path(".state/journal.sqlite")  # SQLite file; relative to the config file
+
+    @field_validator("path", mode="before")
+    @classmethod
+    def _sqlite(cls, v: Any) -> Any:
+        if str(v).startswith(("postgres:", "postgresql:")):
+            raise ValueError(
+                "a PostgreSQL journal is not served by the daemon yet (its signing path "
+                "opens the MAC-checked SQLite journal); give a SQLite file"
+            )
+        return v
 
 
 class ChainConfig(_Strict):

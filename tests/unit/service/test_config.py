@@ -130,3 +130,8 @@ def test_line_of_arrays_and_inline_tables() -> None:
     assert line_of(text, ("t", 1, "r")) == 6
     assert line_of(text, ("t", 0, "r")) == 4
     assert line_of(text, ("zz",)) == 0
+
+
+def test_postgres_journal_is_refused_for_now() -> None:
+    msg = _err(_edit('path = "journal.sqlite"', 'path = "postgresql://u@h/db"'))
+    assert "agent.toml:7: journal.path:" in msg and "PostgreSQL journal is not served" in msg
