@@ -3,41 +3,37 @@
 from __future__ import annotations
 
 import logging
-import sys
 from pathlib import Path
 
 import typer
 
-from agent.cli.common import run_async
+from agent.cli.common import run, run_async
 
 
-def run(
+def serve(
     config: Path = typer.Option(
         Path("agent.toml"), "--config", "-c", help="The daemon's config (agent config init)."
     ),
 ) -> None:
-    """Run the agent as a service: the API, order tracking, the journal follower."""
+    """Run the agent as a service: the API, order tracking, the margin monitor, the journal
+    follower. SIGTERM or Ctrl-C drains: the intent in flight finishes, then it exits 0."""
     from agent.bootstrap import build_daemon
-    from agent.cli.common import run as run_sync
     from agent.service.config import load
 
-    cfg = run_sync(lambda: load(config))
+    cfg = run(lambda: load(config))
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
 
-    def ready(url: str) -> None:
-        # one line on stdout that scripts (and the tests) wait for
-        print(f"agent: serving {url} (journal {daemon.journal_path})", flush=True)
-
     async def go() -> None:
-        nonlocal daemon
         daemon = await build_daemon(cfg)
+
+        def ready(url: str) -> None:  # the one stdout line scripts (and the tests) wait for
+            print(f"agent: serving {url} (journal {daemon.journal_path})", flush=True)
+
         await daemon.serve(on_ready=ready)
         print("agent: drained and stopped", flush=True)
 
-    daemon = None
     run_async(go)
-    sys.stdout.flush()
 
 
 def register(app: typer.Typer) -> None:
-    app.command("run")(run)
+    app.command("run")(serve)

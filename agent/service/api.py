@@ -154,13 +154,14 @@ class Api:
         return role
 
     async def _body(self, request: web.Request, model: type[BaseModel]) -> Any:
+        too_large = ApiError(
+            413, "BODY_TOO_LARGE", f"body exceeds {self.max_body} bytes (api.max_body_bytes)"
+        )
         if request.content_length is not None and request.content_length > self.max_body:
-            raise ApiError(413, "BODY_TOO_LARGE", self._too_large().text or "")
-        raw = await request.content.read(self.max_body + 1)
+            raise too_large  # refused before reading it
+        raw = await request.content.read(self.max_body + 1)  # chunked bodies: read one byte more
         if len(raw) > self.max_body:
-            raise ApiError(
-                413, "BODY_TOO_LARGE", f"body exceeds {self.max_body} bytes (api.max_body_bytes)"
-            )
+            raise too_large
         try:
             return model.model_validate_json(raw or b"{}")
         except PydanticValidationError as e:

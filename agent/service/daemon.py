@@ -36,6 +36,7 @@ from agent.service.metrics import Metrics
 from agent.service.risk import balances, margin_of, risk_report
 
 log = logging.getLogger("agent.service")
+_NEVER_SIGNED = frozenset({"OrderDenied", "OrderRejected", "OrderExpired", "OrderCancelled"})
 FOLLOW_S = 0.2  # how often the journal is read for events written by other processes
 
 
@@ -266,6 +267,13 @@ class Daemon:
                     m.signed_to_mined.observe((rec.recorded_at_ns - t1) / 1e9)
             elif rec.type in ("OrderFilled", "OrderPartiallyFilled"):
                 m.fills.inc()
+            # the latency maps hold only what is still open: bounded by the work in flight
+            if rec.type in _NEVER_SIGNED:
+                self._t_init.pop(data.get("client_order_id", ""), None)
+            elif rec.type == "TxDropped":
+                self._t_signed.pop(data.get("tx_hash", ""), None)
+            elif rec.type == "TxReplaced":  # the replacement's own TxSigned starts its clock
+                self._t_signed.pop(data.get("old_tx_hash", ""), None)
             self.hub.publish(
                 {"position": rec.position, "stream": rec.stream, "type": rec.type,
                  "recorded_at_ns": rec.recorded_at_ns, "event": data}

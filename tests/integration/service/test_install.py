@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[3]
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+# a full dependency install on a loaded 2-core machine outlasts the default 300 s
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(1500)]
 
 
 def _sh(args: list[str], cwd: Path, **kw: object) -> subprocess.CompletedProcess[str]:
