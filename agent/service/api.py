@@ -215,6 +215,19 @@ class Api:
     async def get_order(self, request: web.Request) -> web.Response:
         return ok(order_json(self.d.order(request.match_info["client_order_id"])))
 
+    async def fills(self, request: web.Request) -> web.Response:
+        cid = request.query.get("client_order_id")
+        orders = [self.d.order(cid)] if cid else self.d.orders()
+        rows = [
+            {"client_order_id": o.client_order_id, "instrument": o.instrument,
+             "side": o.side.value, "venue": o.venue, "trade_id": f.trade_id,
+             "quantity": str(f.quantity), "price": str(f.price), "fee": str(f.fee),
+             "fee_asset": f.fee_asset}
+            for o in orders
+            for f in o.fills
+        ]  # fmt: skip
+        return ok({"fills": rows})
+
     async def cancel_order(self, request: web.Request, body: Any) -> web.Response:
         o = await self.d.cancel(request.match_info["client_order_id"], body.reason)
         return ok(order_json(o))

@@ -68,6 +68,7 @@ ROUTES: tuple[Route, ...] = (
           "client_order_id: a resubmit returns the existing order, 200)", SubmitOrderBody, 201),
     Route("GET", "/v1/orders", "list_orders", "read", "List orders (?state=, ?all=1)"),
     Route("GET", "/v1/orders/{client_order_id}", "get_order", "read", "One order"),
+    Route("GET", "/v1/fills", "fills", "read", "Fills of every order (?client_order_id=)"),
     Route("POST", "/v1/orders/{client_order_id}/cancel", "cancel_order", "trade",
           "Cancel an order", CancelBody),
     Route("GET", "/v1/positions", "positions", "read", "Safe balances per chain"),

@@ -129,6 +129,10 @@ async def test_submit_get_list_resubmit_and_metrics(
     async with http.get(daemon.url + "/v1/orders?all=1", headers=auth(env, "read")) as r:
         rows = (await _json(r))["orders"]
     assert [o["client_order_id"] for o in rows] == ["api-1"]
+    async with http.get(daemon.url + "/v1/fills", headers=auth(env, "read")) as r:
+        fills = (await _json(r))["fills"]
+    assert [(f["client_order_id"], Decimal(f["quantity"])) for f in fills] == [("api-1", 1)]
+    assert Decimal(fills[0]["price"]) > 0 and fills[0]["trade_id"]
     cli = await asyncio.create_subprocess_exec(  # the CLI asks the running daemon over HTTP
         sys.executable, "-m", "agent.cli", "orders", "--api", daemon.url, "--all", "--json",
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
