@@ -122,6 +122,7 @@ async def build_swap_app(
     policy_path: Path | None = None,
     signer: Any = None,
     simulation: str | None = None,
+    venue_kinds: frozenset[str] | None = None,
 ) -> SwapApp:
     """``policy_path``: the fund's signing-policy file, checked off-chain on every built
     transaction before signing; None = no off-chain policy (the on-chain module still
@@ -169,6 +170,8 @@ async def build_swap_app(
         route = RouteCheck()
         manager = OrderManager.open(journal, checks=[route, risk.check])
         venues = [UniswapV2Venue(rpc, manifest), UniswapV3Venue(rpc, manifest)]
+        if venue_kinds is not None:  # the daemon's [venues]: only the kinds configured
+            venues = [v for v in venues if v.id.split("@")[0] in venue_kinds]
         pipeline = SwapPipeline(
             rpc=rpc, manifest=manifest, venues=venues, executor=executor, manager=manager,
             safe=safe, risk=risk, route=route,
@@ -303,3 +306,72 @@ async def build_order_app(
         journal.close()
         raise
     return OrderApp(journal, manager, executor, routing, closers, recovered)
+# --- the daemon (agent run --config agent.toml) -----------------------------------------------
+async def build_daemon(config: Any) -> Any:
+    """The daemon of an ``agent.toml`` (agent.service.config.AgentConfig): every chain's RPC
+    checked against its configured chain id (and its manifest's), one swap app per chain
+    with a wallet (recovering from the shared journal), the API's tokens from their env vars.
+    Nothing is started; ``Daemon.start()`` does that."""
+    from agent.errors import ConfigError
+    from agent.service.daemon import ChainRuntime, Daemon
+
+    cfg = config
+    tokens: dict[str, str] = {}
+    for i, t in enumerate(cfg.api.tokens):
+        tokens[cfg.secret(t.env, f"api.tokens.{i}.env")] = t.role
+    if not tokens:
+        raise ConfigError("api.tokens", "no API token configured", "add [[api.tokens]] tables")
+    if not cfg.wallets:
+        raise ConfigError("wallets", "no wallet configured", "add a [wallets.<chain>] table")
+    keys = {
+        n: cfg.secret(w.signer_key_env, f"wallets.{n}.signer_key_env")
+        for n, w in cfg.wallets.items()
+    }
+    kinds: dict[str, set[str]] = {n: set() for n in cfg.wallets}
+    for vid, v in cfg.venues.items():
+        if v.kind == "cex":  # refuse rather than run without a venue the fund configured
+            raise ConfigError(
+                f"venues.{vid}.kind", "CEX venues are not served by the daemon yet",
+                "remove the table (trade the CEX with the cex module) or wait for routing",
+            )  # fmt: skip
+        if v.chain not in kinds:
+            raise ConfigError(f"venues.{vid}.chain", f"chain {v.chain!r} has no [wallets] table")
+        kinds[v.chain].add(v.kind)
+    for n, k in kinds.items():
+        if not k:
+            raise ConfigError("venues", f"no venue on chain {n!r}", f"add [venues.uniswap_v2_{n}]")
+    manifests: dict[str, Manifest] = {}
+    for name, ch in cfg.chains.items():
+        m = Manifest.load(cfg.resolve(ch.manifest))
+        if m.chain_id != ch.chain_id:
+            raise ConfigError(
+                f"chains.{name}.chain_id",
+                f"{ch.chain_id} but the manifest {ch.manifest} is for chain {m.chain_id}",
+                "fix chain_id or the manifest path",
+            )
+        async with RpcClient(ch.rpc_url, name=name) as probe:
+            if probe.chain_id != ch.chain_id:  # never trade on a chain the file did not name
+                raise ConfigError(
+                    f"chains.{name}.rpc_url",
+                    f"{ch.rpc_url} reports chain id {probe.chain_id}, not {ch.chain_id}",
+                    "point rpc_url at the right node or fix chain_id",
+                )
+        manifests[name] = m
+    journal = cfg.resolve(cfg.journal.path)
+    journal.parent.mkdir(parents=True, exist_ok=True)
+    policy = cfg.resolve(cfg.policy.file) if cfg.policy.file is not None else None
+    chains: dict[str, ChainRuntime] = {}
+    try:
+        for name, w in cfg.wallets.items():
+            ch = cfg.chains[name]
+            app = await build_swap_app(
+                rpc_url=ch.rpc_url, manifest=manifests[name], safe=w.safe, module=w.module,
+                operator_key=keys[name], journal_path=journal, limits=cfg.risk.limits(),
+                policy_path=policy, venue_kinds=frozenset(kinds[name]),
+            )  # fmt: skip
+            chains[name] = ChainRuntime(name, ch, app)
+    except BaseException:
+        for rt in chains.values():
+            await rt.app.close()
+        raise
+    return Daemon(cfg, chains, journal, tokens)

@@ -52,6 +52,14 @@ from agent.cli import policy as _policy  # noqa: E402
 
 app.add_typer(_policy.app, name="policy")
 
+from agent.cli import config as _config  # noqa: E402
+
+app.add_typer(_config.app, name="config")
+
+from agent.cli import run as _run  # noqa: E402
+
+_run.register(app)  # `agent run --config agent.toml`
+
 from agent.cli import signer as _signer  # noqa: E402
 
 app.add_typer(_signer.app, name="signer")
