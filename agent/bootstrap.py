@@ -135,3 +135,120 @@ async def build_swap_app(
         journal.close()
         raise
     return SwapApp(rpc, journal, pipeline, signer, manager, executor, recovered, guard)
+
+
+# --- parent orders routed over every venue (issue 15) ----------------------------------------
+@dataclass
+class ChainAccess:
+    """Where the fund's Safe is on one chain, for :func:`build_order_app`."""
+
+    rpc_url: str
+    manifest: Manifest
+    safe: str
+    module: str
+    policy_path: Path | None = None
+
+
+@dataclass
+class OrderApp:
+    journal: SqliteJournal
+    manager: OrderManager
+    executor: Any  # agent.execution.plan.PlanExecutor
+    routing: Any  # agent.execution.route.OrderRouting
+    closers: list[Any]
+
+    async def close(self) -> None:
+        for c in reversed(self.closers):
+            await c()
+        self.journal.close()
+
+
+L2_BRIDGED = {"WETH": "WETH.B", "USDC": "USDC.B", "WBTC": "WBTC.B", "DAI": "DAI.B"}
+
+
+async def build_order_app(
+    *,
+    l1: ChainAccess,
+    operator_key: str,
+    journal_path: Path,
+    l2: ChainAccess | None = None,
+    cex: tuple[tuple[str, str], ...] = (),
+    cex_symbol: str | None = None,
+    cex_key: tuple[str, str] = ("sim-key", "sim-secret"),
+    max_book_age_ms: int = 5_000,
+    time_bps_per_min: Decimal = Decimal(0),
+    slippage_bps: int = 10,
+    max_retries: int = 2,
+    venues: tuple[str, ...] = (),
+    quote: str = "USDC",
+    base_decimals: int = 18,
+    quote_decimals: int = 6,
+) -> OrderApp:
+    """`agent trade order`'s wiring: per chain one RpcClient, one ModuleExecutor (one TxEngine
+    for the operator there, the fund's signing policy as its guard); the exchanges' ccxt
+    adapters; the router's sources over those same connections; one journal and one OMS for
+    the parent and every child. ``cex``: (exchange id, simulator URL) pairs."""
+    from agent.execution.bridged_prices import BridgedPrices
+    from agent.execution.guarded import reference_prices
+    from agent.execution.plan import ChainWallet, PlanExecutor
+    from agent.execution.route import OrderRouting
+    from agent.routing.sources import CexSource
+    from agent.venues.cex import CexConfig, CexVenue
+
+    journal = SqliteJournal(journal_path)
+    closers: list[Any] = []
+    try:
+        signer = LocalSigner(operator_key)
+        wallets: dict[int, ChainWallet] = {}
+        rpcs: list[Any] = []
+        l1_prices: Any = None  # the L1's oracle prices: the L2 guard's for bridged tokens
+        for acc, symbols in ((l1, {}), (l2, L2_BRIDGED)):
+            if acc is None:
+                rpcs.append(None)
+                continue
+            m = acc.manifest
+            rpc = await RpcClient(acc.rpc_url, expected_chain_id=m.chain_id, name=m.name).connect()
+            closers.append(rpc.close)
+            rpcs.append(rpc)
+            guard = None
+            if acc.policy_path is not None:
+                fallback = BridgedPrices(l1_prices) if l1_prices is not None else None
+                guard = load_policy_guard(
+                    acc.policy_path, m, safe=acc.safe, operator=signer.address, rpc=rpc,
+                    fallback=fallback,
+                )  # fmt: skip
+            if l1_prices is None:
+                l1_prices = reference_prices(rpc, m)
+            ex = ModuleExecutor(
+                rpc, signer, module=acc.module, multisend=m.address("MultiSendCallOnly"),
+                chain_id=m.chain_id, journal=journal, guard=guard, safe=acc.safe,
+                raise_on_revert=False,
+            )  # fmt: skip
+            closers.append(ex.close)
+            await ex.start()
+            wallets[m.chain_id] = ChainWallet(m, rpc, acc.safe, ex, symbols)
+        venues_cex: dict[str, Any] = {}
+        sources = []
+        for name, url in cex:
+            v = await CexVenue.connect(
+                CexConfig(name, api_key=cex_key[0], secret=cex_key[1], sim_url=url)
+            )
+            closers.append(v.close)
+            venues_cex[v.id] = v
+            sources.append(CexSource(v, cex_symbol, max_book_age_ms))
+        routing = await OrderRouting.connect(
+            rpcs[0], l1.manifest, l2_rpc=rpcs[1], l2_manifest=l2.manifest if l2 else None,
+            time_bps_per_min=time_bps_per_min, cex=sources, l2_symbols=L2_BRIDGED,
+            quote=quote, only=venues,
+        )  # fmt: skip
+        manager = OrderManager.open(journal)
+        executor = PlanExecutor(
+            manager, chains=wallets, cex=venues_cex, base_decimals=base_decimals,
+            quote_decimals=quote_decimals, slippage_bps=slippage_bps, max_retries=max_retries,
+        )  # fmt: skip
+    except BaseException:
+        for c in reversed(closers):
+            await c()
+        journal.close()
+        raise
+    return OrderApp(journal, manager, executor, routing, closers)

@@ -96,3 +96,8 @@ def swap(
     console.print(f"order {report.client_order_id}: {report.state or report.status}")
     if report.status == "denied":
         raise typer.Exit(3)
+
+
+from agent.cli.order import order as _order  # noqa: E402  (`agent trade order`)
+
+app.command(name="order")(_order)

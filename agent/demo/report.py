@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 from rich.table import Table
 
@@ -57,4 +58,46 @@ def orders_table(store: OrderStore) -> Table:
             o.client_order_id, o.state.value, o.instrument, o.side.value,
             f"{o.quantity.normalize():f}", f"{o.filled.normalize():f}", avg, o.code,
         )  # fmt: skip
+    return t
+
+
+def order_table(r: Any, route: Any = None) -> Table:
+    """A parent order's children, planned vs filled (``r``: agent.execution.plan.PlanReport;
+    ``route``: the first plan's agent.routing.service.RouteReport, for the comparisons)."""
+    bd, qd = r.base_decimals, r.quote_decimals
+    avg = "" if r.avg_price is None else f", average {r.avg_price:,.4f} {r.quote}/{r.base}"
+    t = Table(
+        title=f"order {r.parent_id}: {r.side.value} {_fmt(r.size, bd)} {r.base} -> {r.state.upper()}"
+        f" ({_fmt(r.filled, bd)} filled{avg})"
+    )
+    for col in ("child", "venue", "kind", f"plan {r.base}", f"plan {r.quote}",
+                f"filled {r.base}", f"filled {r.quote}", "vs plan", "state", "tx / order"):  # fmt: skip
+        t.add_column(col, no_wrap=col in ("child", "kind", "state"))
+    for c in r.children:
+        if c.exact:
+            diff = "exact"
+        elif c.filled_base:
+            diff = f"{c.filled_quote - c.expected_quote:+d} units"
+        else:
+            diff = f"{c.code} {c.reason}".strip()[:60]
+        fee = f" +fee {c.fee.normalize():f} {c.fee_asset}" if c.fee else ""
+        ref = c.ref[:12] + "…" if len(c.ref) > 14 else c.ref
+        t.add_row(
+            c.client_order_id, c.venue_id, c.kind.value, _fmt(c.planned_base, bd),
+            _fmt(c.planned_quote, qd), _fmt(c.filled_base, bd), _fmt(c.filled_quote, qd) + fee,
+            diff, c.state, ref,
+        )  # fmt: skip
+    for b in r.batches:
+        t.caption = (t.caption or "") + (
+            f"chain {b.chain_id}: ONE Safe tx {b.tx_hash} ({b.calls} calls, "
+            f"{len(b.children)} legs, gas {b.gas_used:,}, {'ok' if b.ok else 'REVERTED'}); "
+        )
+    if route is not None and route.vs_single is not None:
+        t.caption = (t.caption or "") + (
+            f"plan vs best single venue ({route.plan.best_single[0]}): {route.vs_single} bp; "
+        )
+    if route is not None and route.vs_grid is not None:
+        t.caption = (t.caption or "") + f"vs the 5%-grid split: {route.vs_grid} bp; "
+    if r.unfilled and r.reason:
+        t.caption = (t.caption or "") + f"unfilled: {r.reason}"
     return t
