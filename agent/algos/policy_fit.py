@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from decimal import ROUND_UP, Decimal
+from typing import Any
 
 from agent.algos.params import ZERO, AlgoParams
 from agent.algos.schedule import Slice
@@ -141,3 +142,23 @@ def stretch(
             shift = w.bounds(k + 1)[0] - s.due_ms
             out[i:] = [replace(x, due_ms=x.due_ms + shift) for x in out[i:]]
     return tuple(out), None
+
+
+def allowance_windows(policy: Any, states: dict[int, Any], now_s: int) -> list[Window]:
+    """The policy's token allowances as windows, from the module's state at ``now_s``
+    (``states``: agent.policy.onchain.ModuleReader.allowance_states(); the balance shown is
+    after any refill the module would apply at ``now_s``)."""
+    out = []
+    for aid, a in policy.allowances.items():
+        st = states.get(aid)
+        if st is None:
+            continue
+        st = st.refilled(now_s)
+        scale = Decimal(10) ** -a.decimals
+        out.append(
+            Window(
+                a.name, a.symbol, Decimal(a.cap) * scale, a.period,
+                Decimal(st.balance) * scale, st.last_refill * 1000,
+            )
+        )  # fmt: skip
+    return out
