@@ -28,6 +28,7 @@ class AlgoStarted:
     parent_id: str
     params: AlgoParams
     schedule_end_ms: int  # after any stretch to fit the policy's windows
+    arrival_price: Decimal | None = None  # the market's mid when the parent arrived
 
 
 @event_type
@@ -49,6 +50,7 @@ class SliceSent:
     client_order_id: str
     quantity: Decimal
     sent_ms: int
+    mid: Decimal | None = None  # the market's mid when the slice left (for the delay/impact split)
 
 
 @event_type
@@ -66,6 +68,8 @@ class SliceFilled:
     code: str = ""
     reason: str = ""
     done_ms: int = 0
+    fees: Decimal = ZERO  # venue fees in quote units, included in quote_amount
+    gas: Decimal = ZERO  # gas (and bridge) cost in quote units, on top of quote_amount
 
 
 @event_type

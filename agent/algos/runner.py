@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Protocol
@@ -69,6 +69,8 @@ class SliceResult:
     status: str  # filled | partial | unfilled | denied | rejected
     code: str = ""
     reason: str = ""
+    fees: Decimal = ZERO  # quote units, included in quote_amount
+    gas: Decimal = ZERO  # quote units, on top of quote_amount
 
 
 class SliceSink(Protocol):
@@ -124,13 +126,17 @@ class AlgoRunner:
         market: MarketData | None = None,
         profile: tuple[Decimal, ...] | None = None,
         stale_after_ms: int | None = None,
+        mid: Callable[[], Awaitable[Decimal | None]] | None = None,
     ) -> None:
+        """``mid``: the market's mid price now (quote per base), journaled with the start and
+        every slice so the execution report can split shortfall into delay and impact."""
         self.journal, self.parent_id, self.sink = journal, parent_id, sink
         self.clock = clock or WallClock()
         self.trading_state = trading_state
         self.market = market
         self.profile = profile
         self.stale_after_ms = stale_after_ms
+        self.mid = mid
         self.stream = algo_stream(parent_id)
         self.state = AlgoState()
         self._cancel: str | None = None
@@ -143,10 +149,11 @@ class AlgoRunner:
         for ev in events:
             self.state.apply(ev)
 
-    def start(self, params: AlgoParams, end_ms: int | None = None) -> None:
+    async def start(self, params: AlgoParams, end_ms: int | None = None) -> None:
         """Journal the start (once: a parent that already started is resumed, not restarted)."""
         if self.state.params is None:
-            self._append(AlgoStarted(self.parent_id, params, end_ms or params.end_ms))
+            arrival = await self.mid() if self.mid is not None else None
+            self._append(AlgoStarted(self.parent_id, params, end_ms or params.end_ms, arrival))
 
     def cancel(self, reason: str = "cancelled by the user") -> None:
         self._cancel = reason
@@ -257,9 +264,10 @@ class AlgoRunner:
             self._append(SliceSkipped(self.parent_id, i, "nothing left to send at this slot"))
             return
         cid = slice_client_id(self.parent_id, i)
+        mid = await self.mid() if self.mid is not None else None
         self._append(
             SliceScheduled(self.parent_id, i, now, q),
-            SliceSent(self.parent_id, i, cid, q, now),
+            SliceSent(self.parent_id, i, cid, q, now, mid),
         )
         order = SliceOrder(
             self.parent_id, cid, p.side, p.base, p.quote, q, p.limit_price, p.max_slippage_bps,
@@ -280,6 +288,6 @@ class AlgoRunner:
         self._append(
             SliceFilled(
                 self.parent_id, i, cid, r.filled, r.quote_amount, r.status, r.code, r.reason,
-                self.clock.now_ms(),
+                self.clock.now_ms(), r.fees, r.gas,
             )
         )  # fmt: skip

@@ -97,7 +97,7 @@ def journal(tmp_path: Path):
 async def test_twap_sends_every_slice_once_and_fills_the_size(journal) -> None:
     sink, clock = Sink(), FakeClock()
     r = AlgoRunner(journal, "p1", sink, clock=clock)
-    r.start(twap(size_jitter=Decimal("0.2"), time_jitter=Decimal("0.3"), seed=7))
+    await r.start(twap(size_jitter=Decimal("0.2"), time_jitter=Decimal("0.3"), seed=7))
     state = await r.run()
     assert isinstance(state.finished, AlgoCompleted) and state.finished.reason == "filled"
     assert state.filled == Decimal(10)
@@ -112,7 +112,7 @@ async def test_a_crash_between_sent_and_answered_resumes_without_sending_twice(
 ) -> None:
     sink, clock = Sink(crash_at=4), FakeClock()
     r = AlgoRunner(journal, "p2", sink, clock=clock)
-    r.start(twap())
+    await r.start(twap())
     with pytest.raises(Crash):
         await r.run()
     # a new process: the state comes from the journal alone
@@ -133,7 +133,7 @@ async def test_halt_pauses_cancels_and_catch_up_is_capped(journal) -> None:
         (T0 + 360_000, lambda: ts.update(s=TradingState.ACTIVE)),
     ]
     r = AlgoRunner(journal, "p3", sink, clock=clock, trading_state=lambda: ts["s"])
-    r.start(twap(catch_up=Decimal(2)))
+    await r.start(twap(catch_up=Decimal(2)))
     state = await r.run()
     events = [rec.event for rec in journal.read_stream(algo_stream("p3"))]
     paused = [e for e in events if isinstance(e, AlgoPaused)]
@@ -153,7 +153,7 @@ async def test_halt_pauses_cancels_and_catch_up_is_capped(journal) -> None:
 async def test_deadline_ends_with_the_remainder_reported(journal) -> None:
     sink, clock = Sink(fill_ratio=Decimal("0.5")), FakeClock()
     r = AlgoRunner(journal, "p4", sink, clock=clock)
-    r.start(twap(catch_up=Decimal(1), deadline_ms=T0 + 300_000))
+    await r.start(twap(catch_up=Decimal(1), deadline_ms=T0 + 300_000))
     state = await r.run()
     assert state.finished.reason == "deadline reached"
     # the schedule fits the deadline (5 slices of 2); half of each fills and nothing is
@@ -167,7 +167,7 @@ async def test_cancel_of_the_parent_cancels_working_children(journal) -> None:
     sink, clock = Sink(), FakeClock()
     r = AlgoRunner(journal, "p5", sink, clock=clock)
     clock.hooks = [(T0 + 150_000, lambda: r.cancel("user asked"))]
-    r.start(twap())
+    await r.start(twap())
     state = await r.run()
     assert state.finished.reason == "user asked" and sink.cancels == 1
     assert 0 < state.filled < Decimal(10)
@@ -193,7 +193,7 @@ async def test_pov_follows_participation_and_pauses_on_stale_data(journal) -> No
     FakeClockRef.clock = clock
     p = twap(kind=AlgoKind.POV, size=Decimal(1000), participation=Decimal("0.1"))
     r = AlgoRunner(journal, "p6", sink, clock=clock, market=Tape())
-    r.start(p)
+    await r.start(p)
     state = await r.run()
     # others trade 100 a minute; at the last decision (minute 9) they had traded 900, and a
     # 10% share of all volume is 900 * 0.1 / 0.9 = 100 of ours
@@ -201,7 +201,7 @@ async def test_pov_follows_participation_and_pauses_on_stale_data(journal) -> No
     cap = Decimal(100) * Decimal("0.25") / Decimal("0.75")  # max_rate of one interval's volume
     assert all(o.quantity <= cap for o in sink.orders.values())
     stale = AlgoRunner(journal, "p7", sink, clock=clock, market=Tape(updated_at=T0 - 10**6))
-    stale.start(twap(kind=AlgoKind.POV, start_ms=clock.t, size=Decimal(10)))
+    await stale.start(twap(kind=AlgoKind.POV, start_ms=clock.t, size=Decimal(10)))
     s2 = await stale.run()
     assert s2.filled == 0 and s2.paused is not None and s2.paused.code == "ALGO_MARKET_DATA_STALE"
 
@@ -239,7 +239,7 @@ async def test_restart_at_any_slice_never_duplicates(tmp_path_factory, crash, ra
     try:
         sink, clock = Sink(fill_ratio=ratio, crash_at=crash), FakeClock()
         r = AlgoRunner(j, "px", sink, clock=clock)
-        r.start(twap(size_jitter=Decimal("0.3"), seed=crash))
+        await r.start(twap(size_jitter=Decimal("0.3"), seed=crash))
         try:
             await r.run()
         except Crash:
@@ -255,3 +255,41 @@ async def test_restart_at_any_slice_never_duplicates(tmp_path_factory, crash, ra
         assert r.state.filled <= Decimal(10)
     finally:
         j.close()
+
+
+async def test_execution_report_splits_shortfall(journal, tmp_path) -> None:
+    from agent.algos.events import AlgoStarted
+    from agent.algos.report import execution_report, plot
+
+    mids = iter([Decimal(3000), Decimal(3000), Decimal(3003), Decimal(3006)])
+
+    async def mid():
+        return next(mids)
+
+    class FeeSink(Sink):
+        def _fill(self, order):  # pays mid + 3 (impact) and a fee of 1 per unit
+            px = Decimal(3000) + 3 * int(order.client_order_id[-1]) + 3
+            fee = order.quantity
+            return SliceResult(
+                order.quantity, order.quantity * px + fee, "filled", fees=fee, gas=Decimal("0.5")
+            )
+
+    sink, clock = FeeSink(), FakeClock()
+    r = AlgoRunner(journal, "q1", sink, clock=clock, mid=mid)
+    await r.start(twap(size=Decimal(3), horizon_s=180, interval_s=60))
+    state = await r.run()
+    started = next(
+        e.event for e in journal.read_stream(algo_stream("q1")) if isinstance(e.event, AlgoStarted)
+    )
+    rep = execution_report(state, started, [(T0 + 1, Decimal(3001), Decimal(2))])
+    assert rep.arrival == 3000 and rep.filled == 3
+    # delay: mids 3000, 3003, 3006 vs 3000 -> (0 + 3 + 6) / 9000 = 10 bps
+    assert rep.delay_bps == Decimal(10)
+    # impact: 3 per unit each slice -> 9 / 9000 = 10 bps; fees 3 / 9000; gas 1.5 / 9000
+    assert rep.impact_bps == Decimal(10)
+    assert rep.fees_bps.quantize(Decimal("0.0001")) == Decimal("3.3333")
+    assert rep.shortfall_bps == rep.delay_bps + rep.impact_bps + rep.fees_bps + rep.gas_bps
+    assert rep.interval_vwap == Decimal(3001)
+    png = plot(state, tmp_path / "q1.png", [(T0, Decimal(3000))], [(T0, Decimal(1))])
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert any("shortfall" in line for line in rep.lines())
