@@ -29,6 +29,9 @@ class AlgoStarted:
     params: AlgoParams
     schedule_end_ms: int  # after any stretch to fit the policy's windows
     arrival_price: Decimal | None = None  # the market's mid when the parent arrived
+    # the slices as (due ms, quantity) when they differ from what the parameters give
+    # (stretched to fit the policy's windows): a restart follows these, not a recomputation
+    slices: tuple[tuple[int, Decimal], ...] = ()
 
 
 @event_type
@@ -130,6 +133,7 @@ class AlgoState:
 
     params: AlgoParams | None = None
     end_ms: int = 0
+    slices: tuple[tuple[int, Decimal], ...] = ()
     filled: Decimal = ZERO
     quote_amount: Decimal = ZERO
     scheduled: dict[int, SliceScheduled] = field(default_factory=dict)
@@ -143,7 +147,7 @@ class AlgoState:
     def apply(self, ev: object) -> None:
         self.version += 1
         if isinstance(ev, AlgoStarted):
-            self.params, self.end_ms = ev.params, ev.schedule_end_ms
+            self.params, self.end_ms, self.slices = ev.params, ev.schedule_end_ms, ev.slices
         elif isinstance(ev, SliceScheduled):
             self.scheduled[ev.index] = ev
         elif isinstance(ev, SliceSent):

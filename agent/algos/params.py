@@ -147,3 +147,17 @@ def validate(p: AlgoParams, *, now_ms: int | None = None) -> AlgoParams:
     if not 0 <= p.max_slippage_bps <= 10_000:
         raise ValidationError("algo.max_slippage_bps", f"{p.max_slippage_bps}", "0..10000")
     return p
+
+
+_DURATION = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_duration(field: str, text: str) -> int:
+    """Seconds in ``30s``, ``5m``, ``2h``, ``1d``, ``1w`` or a plain number of seconds (the
+    same units as the policy's periods)."""
+    import re
+
+    m = re.fullmatch(r"(\d+)\s*([smhdw]?)", str(text).strip())
+    if not m or int(m.group(1)) <= 0:
+        raise ValidationError(field, f"{text!r} is not a duration", "e.g. 30s, 5m, 2h, 1d")
+    return int(m.group(1)) * _DURATION[m.group(2)]

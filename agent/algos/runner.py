@@ -149,11 +149,20 @@ class AlgoRunner:
         for ev in events:
             self.state.apply(ev)
 
-    async def start(self, params: AlgoParams, end_ms: int | None = None) -> None:
-        """Journal the start (once: a parent that already started is resumed, not restarted)."""
+    async def start(
+        self,
+        params: AlgoParams,
+        end_ms: int | None = None,
+        slices: tuple[sched.Slice, ...] = (),
+    ) -> None:
+        """Journal the start (once: a parent that already started is resumed, not restarted).
+        ``slices``: an explicit schedule (stretched to fit the policy), journaled with it."""
         if self.state.params is None:
             arrival = await self.mid() if self.mid is not None else None
-            self._append(AlgoStarted(self.parent_id, params, end_ms or params.end_ms, arrival))
+            explicit = tuple((s.due_ms, s.quantity) for s in slices)
+            self._append(
+                AlgoStarted(self.parent_id, params, end_ms or params.end_ms, arrival, explicit)
+            )
 
     def cancel(self, reason: str = "cancelled by the user") -> None:
         self._cancel = reason
@@ -163,7 +172,11 @@ class AlgoRunner:
         p = self.state.params
         if p is None:
             raise RuntimeError("start() the algorithm before run()")
-        plan = sched.for_params(p, self.profile)
+        plan = (
+            tuple(sched.Slice(i, t, q) for i, (t, q) in enumerate(self.state.slices))
+            if self.state.slices
+            else sched.for_params(p, self.profile)
+        )
         for sent in self.state.in_flight:  # a crash between sent and answered
             await self._send_again(sent)
         while self.state.finished is None:

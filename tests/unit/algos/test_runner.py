@@ -293,3 +293,26 @@ async def test_execution_report_splits_shortfall(journal, tmp_path) -> None:
     png = plot(state, tmp_path / "q1.png", [(T0, Decimal(3000))], [(T0, Decimal(1))])
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert any("shortfall" in line for line in rep.lines())
+
+
+async def test_a_stretched_schedule_is_journaled_and_followed_after_a_restart(journal) -> None:
+    from agent.algos.schedule import Slice
+
+    day = 86_400_000
+    explicit = (
+        Slice(0, T0, Decimal(4)),
+        Slice(1, T0 + day, Decimal(4)),
+        Slice(2, T0 + 2 * day, Decimal(2)),
+    )
+    sink, clock = Sink(crash_at=2), FakeClock()
+    r = AlgoRunner(journal, "st", sink, clock=clock)
+    await r.start(twap(), T0 + 2 * day + 60_000, explicit)
+    with pytest.raises(Crash):
+        await r.run()
+    again = AlgoRunner(journal, "st", sink, clock=clock)
+    state = await again.run()
+    assert [o.quantity for o in sink.orders.values()] == [4, 4, 2]
+    assert [s.sent_ms >= e.due_ms for s, e in zip(state.sent.values(), explicit, strict=True)] == [
+        True
+    ] * 3
+    assert state.sent[2].sent_ms >= T0 + 2 * day and state.filled == 10
