@@ -31,15 +31,18 @@ async def test_limit_price_far_from_the_oracle_is_denied_before_signing(
     limits = RiskLimits(max_order_notional=Decimal(10**6))
     app = await make_app(limits=limits, policy_path=oms_wallet.policy_file)
     assert app.policy.prices.source("WETH").startswith("oracle PriceFeedWETH")
-    assert app.policy.prices.source("USDC") == "fallback"  # no USDC feed: the quote median
+    assert app.policy.prices.source("USDC").startswith(
+        "oracle PriceFeedUSDC"
+    )  # the world's 1.00 peg
 
     push_price(tx, feed, spot * Decimal("0.8"))  # the oracle says WETH is 20% cheaper
     nonce, usdc = operator_nonce(world), balance(world, "USDC", oms_wallet.safe)
     r = await app.pipeline.run(SwapIntent("orc-far", Side.BUY, "WETH", "USDC", Decimal(1), 30))
-    assert (r.status, r.code) == ("denied", "POLICY_SLIPPAGE_TOO_HIGH"), (r.code, r.reason)
-    assert "reference price" in r.reason
+    # the SwapPriceChecker's off-chain mirror against the same oracles (the module would too)
+    assert (r.status, r.code) == ("denied", "POLICY_PRICE_OUT_OF_BOUNDS"), (r.code, r.reason)
+    assert "oracle price" in r.reason
     o = app.manager.store.orders["orc-far"]
-    assert (o.state, o.code) == (OrderState.DENIED, "POLICY_SLIPPAGE_TOO_HIGH")
+    assert (o.state, o.code) == (OrderState.DENIED, "POLICY_PRICE_OUT_OF_BOUNDS")
     assert operator_nonce(world) == nonce  # nothing signed or sent
     assert balance(world, "USDC", oms_wallet.safe) == usdc
     assert not app.manager.store.txs_by_order.get("orc-far")
