@@ -366,8 +366,8 @@ contract PolicyModule {
             if (a == b) continue;
             (num[i], den[i]) = _quote(toks[i]);
             // Outflows round up, inflows down: rounding never hides a loss.
-            if (a < b) out += Math.mulDiv(b - a, num[i], den[i], Math.Rounding.Ceil);
-            else gain += Math.mulDiv(a - b, num[i], den[i]);
+            if (a < b) out += _val(toks[i], b - a, num[i], den[i], Math.Rounding.Ceil);
+            else gain += _val(toks[i], a - b, num[i], den[i], Math.Rounding.Floor);
         }
         uint256 loss;
         if (out > gain && out - gain > credit) loss = out - gain - credit;
@@ -380,7 +380,7 @@ contract PolicyModule {
             for (uint256 i; i < n; ++i) {
                 if (before[i] == 0) continue;
                 if (num[i] == 0) (num[i], den[i]) = _quote(toks[i]);
-                base += Math.mulDiv(before[i], num[i], den[i]);
+                base += _val(toks[i], before[i], num[i], den[i], Math.Rounding.Floor);
             }
             win.base = uint128(Math.min(base, type(uint128).max));
             g.windowStart = uint64(block.timestamp);
@@ -423,6 +423,23 @@ contract PolicyModule {
         if (!ok || r.length != 32 || abi.decode(r, (uint256)) != o.feedDecimals) _deny(FEED_INVALID, w);
         num = uint256(answer) * 1e18;
         den = 10 ** (uint256(o.feedDecimals) + o.tokenDecimals);
+    }
+
+    /// @dev amount * num / den, denied (FEED_INVALID) at or above 2**200 (1e42 USD): then no sum, bps product or
+    ///      comparison the guard and the checkers make can overflow, and no absurd answer ever panics.
+    function _val(address token, uint256 amount, uint256 num, uint256 den, Math.Rounding r)
+        internal
+        pure
+        returns (uint256 v)
+    {
+        uint256 hi;
+        assembly {
+            let mm := mulmod(amount, num, not(0))
+            let lo := mul(amount, num)
+            hi := sub(sub(mm, lo), lt(mm, lo))
+        }
+        if (hi < den) v = Math.mulDiv(amount, num, den, r);
+        if (hi >= den || v >> 200 != 0) _deny(FEED_INVALID, bytes32(uint256(uint160(token))));
     }
 
     /// @dev Nested executions are refused: a call that re-entered `execute` would be measured twice, its
@@ -729,13 +746,13 @@ contract PolicyModule {
 
     /// @notice USD value * 1e18 of `amount` base units of `token` at its oracle price (rounded down).
     /// @dev amount * answer * 1e18 / (10**feedDecimals * 10**tokenDecimals). Denies (PolicyViolation)
-    ///      FEED_MISSING / FEED_STALE / FEED_INVALID; never returns a default.
+    ///      FEED_MISSING / FEED_STALE / FEED_INVALID (also for a value of 2**200 or more); never returns a default.
     /// @param token ERC-20 or address(0) for ETH.
     /// @param amount Base units.
     /// @return The value.
     function valueE18(address token, uint256 amount) external view returns (uint256) {
         (uint256 num, uint256 den) = _quote(token);
-        return Math.mulDiv(amount, num, den);
+        return _val(token, amount, num, den, Math.Rounding.Floor);
     }
 
     /// @notice The oracle of `token` (feed 0 when none).
