@@ -35,7 +35,9 @@ def open_journal(path: Path | None, *, must_exist: bool = True):  # -> SqliteJou
     import agent.oms  # noqa: F401  (registers the OMS event types)
     from agent.journal import SqliteJournal
 
-    return SqliteJournal(journal_path(path, must_exist=must_exist))
+    # an existing journal only read (orders, replay, tail) is opened read-only: nothing is
+    # written into the file, and a file that is not a journal is refused (NOT_A_JOURNAL)
+    return SqliteJournal(journal_path(path, must_exist=must_exist), read_only=must_exist)
 
 
 @app.command()
