@@ -129,11 +129,13 @@ async def build_swap_app(
     world); only a symbol without one falls back to the median of the venues' own quotes
     (``SwapRisk.prices``, where USD stablecoins count as 1 USD)."""
     journal = open_trusted_journal(journal_path, operator_key)  # before any network use
+    rpc: RpcClient | None = None
     try:
-        rpc = await RpcClient(
-            rpc_url, expected_chain_id=manifest.chain_id, name=manifest.name
-        ).connect()
+        rpc = RpcClient(rpc_url, expected_chain_id=manifest.chain_id, name=manifest.name)
+        await rpc.connect()
     except BaseException:
+        if rpc is not None:  # the session it opened (an unreachable node: no leak warning)
+            await rpc.close()
         journal.close()
         raise
     try:

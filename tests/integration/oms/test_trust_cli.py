@@ -285,3 +285,17 @@ async def test_module_revert_is_decoded_by_name_and_nothing_signed(
     assert "custom error" not in msg and "nothing was signed" in msg
     assert operator_nonce(world) == nonce
     assert not [r for r in app.journal.read_all() if r.type == "TxSigned"]
+
+
+def test_unreachable_node_is_one_line_and_nothing_leaks(
+    world: DevWorld, oms_wallet: WalletDeployment, tmp_path: Path
+) -> None:
+    r = agent(
+        "trade", "swap", "--side", "buy", "--base", "WETH", "--quote", "USDC", "--size", "1",
+        "--client-id", "u-1", "--rpc-url", "http://127.0.0.1:9",
+        "--manifest", str(world.manifest_paths[0]), "--safe", oms_wallet.safe,
+        "--module", oms_wallet.module, "--journal", str(tmp_path / "j.sqlite"),
+    )  # fmt: skip
+    assert r.returncode == 1
+    assert one_error(r.stderr).startswith("error: [RPC_UNAVAILABLE] "), r.stderr
+    assert "Unclosed" not in r.stderr
