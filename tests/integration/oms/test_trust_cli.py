@@ -123,6 +123,12 @@ def edit_old(j: Path) -> None:  # the order's quantity edited, the chain rehashe
     rehash_from(j, p)
 
 
+def edit_in_place(j: Path) -> None:  # the quantity edited, the stored hashes left stale
+    p, d = rows(j, "SELECT position, data FROM events WHERE type = 'OrderInitialized' "
+                   "AND stream = 'order-t-1'")[0]  # fmt: skip
+    rows(j, "UPDATE events SET data = ? WHERE position = ?", d.replace('"1"', '"2"'), p)
+
+
 def move_checkpoint(j: Path) -> None:  # the tail deleted and the checkpoint moved with it
     delete_tail(j)
     head = rows(j, "SELECT value FROM meta WHERE key = 'head'")[0][0]
@@ -135,8 +141,8 @@ def replace_file(j: Path) -> None:  # another (empty) journal put in its place
         f.unlink(missing_ok=True)
 
 
-TAMPERS = [delete_order, delete_tail, delete_order_renumber, edit_old, move_checkpoint,
-           replace_file]  # fmt: skip
+TAMPERS = [delete_order, delete_tail, delete_order_renumber, edit_old, edit_in_place,
+           move_checkpoint, replace_file]  # fmt: skip
 
 
 @pytest.fixture(scope="module")

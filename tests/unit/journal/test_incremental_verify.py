@@ -202,6 +202,10 @@ def test_content_edit_before_the_checkpoint_is_left_to_the_full_verify(tmp_path:
         assert j.verify_incremental().ok
         full = j.verify()
         assert not full.ok and full.finding.kind is TamperKind.EDITED  # type: ignore[union-attr]
+        # below full_below (what the trade path passes) the full walk runs too
+        small = j.verify_incremental(full_below=10)
+        assert not small.ok and small.finding.kind is TamperKind.EDITED  # type: ignore[union-attr]
+        assert j.verify_incremental(full_below=3).ok  # 3 records: not below 3
 
 
 def test_foreign_sqlite_file_is_refused_and_left_untouched(tmp_path: Path) -> None:
