@@ -109,7 +109,11 @@ class ChainWalk:
         expected, prev, n = self.expected, self.prev, self.n
         try:
             for p, s, v, t, ts, data, ph, h in rows:
-                ph, h = bytes(ph), bytes(h)
+                if not (type(ph) is bytes and type(h) is bytes and type(data) is str):
+                    self.finding = TamperFinding(  # a NULL, a number, text where a hash is
+                        p, TamperKind.EDITED, "the record is malformed", str(s), 0
+                    )
+                    return False
                 if p != expected:
                     gap = f"#{expected}" + (f"..#{p - 1}" if p - 1 > expected else "")
                     self.finding = TamperFinding(

@@ -60,7 +60,7 @@ class SqliteVerify:
 
     def _hash_at(self, position: int) -> bytes | None:
         rows = self._query("SELECT hash FROM events WHERE position = ?", (position,))
-        return bytes(rows[0][0]) if rows else None
+        return rows[0][0] if rows and type(rows[0][0]) is bytes else None
 
     def _report(self, walk: ChainWalk, finding: TamperFinding | None = None) -> VerifyReport:
         finding = finding or walk.finding
@@ -73,6 +73,8 @@ class SqliteVerify:
         end = walk.expected - 1
         if meta:
             hp, _, hh = meta.partition(":")
+            if not hp.isdigit():
+                return TamperFinding(end, TamperKind.EDITED, f"the head {meta[:80]!r} is malformed")
             if int(hp) > end:
                 return TamperFinding(
                     end + 1,
@@ -128,16 +130,15 @@ class SqliteVerify:
             return None
 
     def verify_incremental(self, full_below: int = 0) -> VerifyReport:
-        """``full_below``: a journal of fewer records than this is re-hashed in full too
-        (the MACs still checked), closing the gap below while it is cheap.
-
-        Verify from the MAC'd checkpoint on: the cost is a count and a link check over the
+        """Verify from the MAC'd checkpoint on: the cost is a count and a link check over the
         records in SQLite's C code, then the records since the last verify hashed in
         Python, not the whole chain re-hashed (bench: journal.verify). On success the checkpoint
         moves to the head (in the file and in ``<journal>.checkpoint``). Needs the
         ``checkpoint_secret``. Without any checkpoint yet (a new or older journal) the whole
         chain is verified once. What it does not re-check: the content of records before the
-        checkpoint whose stored hashes were left as they were (:meth:`verify` does)."""
+        checkpoint whose stored hashes were left as they were (:meth:`verify` does), unless
+        the journal has fewer than ``full_below`` records: it is then re-hashed in full too
+        (the MACs still checked), closing that gap while it is cheap."""
         if self._ckey is None:
             raise JournalError("verify_incremental needs the journal's checkpoint_secret")
         rep = self._verify_incremental()
@@ -220,7 +221,7 @@ class SqliteVerify:
             (until,),
         )
         first = self._query("SELECT prev_hash FROM events WHERE position = 1", ())
-        return bool(rows[0][0]) or bool(first and bytes(first[0][0]) != GENESIS)
+        return bool(rows[0][0]) or bool(first and first[0][0] != GENESIS)
 
     def _version_at(self, position: int, stream: str) -> int:
         rows = self._query(

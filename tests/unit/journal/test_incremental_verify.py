@@ -137,9 +137,21 @@ def t_replace_with_older_copy(p: Path, k: int) -> None:
     shutil.copy(Path(str(p) + ".older"), p)
 
 
+def t_garbage(p: Path, k: int) -> None:  # what a careless edit leaves: wrong types, NULLs
+    n = sql(p, "SELECT MAX(position) FROM events")[0][0]
+    pos = 1 + k % n
+    if k % 3 == 0:
+        sql(p, "UPDATE events SET hash = 'x' WHERE position = ?", pos)
+    elif k % 3 == 1:
+        sql(p, "UPDATE meta SET value = 'garbage' WHERE key = 'checkpoint'")
+    else:
+        sql(p, "UPDATE meta SET value = 'x:y' WHERE key = 'head'")
+        sql(p, "UPDATE events SET data = data || ' ' WHERE position = ?", n)
+
+
 TAMPERS = [t_delete_row, t_delete_tail, t_delete_stream, t_edit_rehash, t_swap_rows,
            t_move_checkpoint, t_checkpoint_of_other_key, t_replace_with_new,
-           t_replace_with_older_copy]  # fmt: skip
+           t_replace_with_older_copy, t_garbage]  # fmt: skip
 
 
 @settings(
