@@ -305,3 +305,23 @@ def test_unreachable_node_is_one_line_and_nothing_leaks(
     assert r.returncode == 1
     assert one_error(r.stderr).startswith("error: [RPC_UNAVAILABLE] "), r.stderr
     assert "Unclosed" not in r.stderr
+
+
+async def test_mined_revert_says_why_by_name(world: DevWorld, make_app, l1_isolated: None) -> None:  # type: ignore[no-untyped-def]
+    """Sent without an estimate (gas given), the module's refusal is mined as a revert: the
+    error names it, replayed and decoded, instead of only the hash."""
+    from eth_abi import encode
+    from eth_utils import function_signature_to_4byte_selector as sel
+
+    from agent.errors import TransactionFailedError
+    from agent.wallet.multisend import Call
+
+    app = await make_app()
+    steal = Call(
+        world.l1.token("USDC").address,
+        sel("transfer(address,uint256)") + encode(["address", "uint256"], [app.signer.address, 1]),
+    )
+    with pytest.raises(TransactionFailedError) as e:
+        await app.executor.execute([steal], gas=300_000)
+    assert "reverted: " in str(e.value), str(e.value)
+    assert "PolicyModule.PolicyViolation(status=FUNCTION_NOT_ALLOWED (5)" in str(e.value)
