@@ -214,7 +214,9 @@ def idle_module(world: DevWorld, oms_wallet: WalletDeployment, l1_module_isolate
     return tx.deploy("PolicyModule", oms_wallet.safe, world.l1.address("MultiSendCallOnly"))
 
 
-@pytest.mark.parametrize("case", ["no_code", "wrong_safe", "not_enabled", "no_role"])
+@pytest.mark.parametrize(
+    "case", ["no_code", "wrong_safe", "not_a_module", "not_enabled", "no_role"]
+)
 def test_wrong_module_is_refused_before_signing(
     world: DevWorld, oms_wallet: WalletDeployment, other_wallet: WalletDeployment,
     idle_module: str, tmp_path: Path, case: str,
@@ -222,6 +224,7 @@ def test_wrong_module_is_refused_before_signing(
     module = {
         "no_code": "0x" + "de" * 20,
         "wrong_safe": other_wallet.module,
+        "not_a_module": world.l1.token("USDC").address,  # code, but no safe()
         "not_enabled": idle_module,
         "no_role": oms_wallet.module,
     }[case]
@@ -232,7 +235,8 @@ def test_wrong_module_is_refused_before_signing(
     weth = balance(world, "WETH", oms_wallet.safe)
     r = swap(world, oms_wallet.safe, module, j, f"m-{case}", *extra)
     assert r.returncode == 1, (r.stdout, r.stderr)
-    assert one_error(r.stderr).startswith(f"error: [MODULE_{case.upper()}] "), r.stderr
+    code = "MODULE_WRONG_SAFE" if case == "not_a_module" else f"MODULE_{case.upper()}"
+    assert one_error(r.stderr).startswith(f"error: [{code}] "), r.stderr
     assert tx_signed(j) == 0  # nothing signed or journaled as signed
     assert (operator_nonce(world), rpc_nonce(world, DEPLOYER_KEY)) == nonces  # nothing sent
     assert balance(world, "WETH", oms_wallet.safe) == weth
