@@ -51,3 +51,7 @@ app.add_typer(_risk.app, name="risk")
 from agent.cli import policy as _policy  # noqa: E402
 
 app.add_typer(_policy.app, name="policy")
+
+from agent.cli import signer as _signer  # noqa: E402
+
+app.add_typer(_signer.app, name="signer")

@@ -10,14 +10,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac as _hmac
-from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from json.encoder import (
     encode_basestring as _dumps,
 )  # C; same text as json.dumps(ensure_ascii=False)
-from typing import Any
-
-from agent.journal.base import TamperFinding, TamperKind
 
 GENESIS = bytes(32)
 _sha256 = hashlib.sha256
@@ -34,7 +30,7 @@ def chain_hash(prev: bytes, stream: str, version: int, type_: str, ts: int, data
 
 
 # --- verification, shared by every store (SQLite, PostgreSQL) --------------------------------
-# A store feeds its rows, in position order, to a ChainWalk; the walk names the first problem.
+# A store feeds its rows, in position order, to a ChainWalker (agent.journal.base); the walk names the first problem.
 # The incremental verify starts the walk at a CHECKPOINT (position, hash) instead of at #1: the
 # hash at the checkpoint commits to every record before it, so the records after it are all
 # that must be re-hashed. The checkpoint is MAC'd with a key the journal file does not hold
@@ -82,69 +78,3 @@ class Checkpoint:
 
 def _mac(key: bytes, journal_id: str, position: int, hash_: bytes) -> bytes:
     return _hmac.new(key, f"{journal_id}:{position}:{hash_.hex()}".encode(), _sha256).digest()
-
-
-class ChainWalk:
-    """The chain check over rows ``(position, stream, version, type, ts, data, prev_hash,
-    hash)`` fed in position order. ``start``/``prev``: where the walk begins (1/GENESIS for
-    a full verify; the checkpoint's next position and hash for an incremental one).
-    ``version_before(stream)``: the stream's version before ``start`` (0 for a full walk)."""
-
-    __slots__ = ("_before", "_versions", "expected", "finding", "n", "prev")
-
-    def __init__(
-        self,
-        start: int = 1,
-        prev: bytes = GENESIS,
-        version_before: Callable[[str], int] | None = None,
-    ) -> None:
-        self.expected, self.prev, self.n = start, prev, 0
-        self.finding: TamperFinding | None = None
-        self._before = version_before
-        self._versions: dict[str, int] = {}
-
-    def feed(self, rows: Iterable[tuple[Any, ...]]) -> bool:
-        """Walk ``rows``; False (and ``finding`` set) at the first problem."""
-        versions, before = self._versions, self._before
-        expected, prev, n = self.expected, self.prev, self.n
-        try:
-            for p, s, v, t, ts, data, ph, h in rows:
-                if not (type(ph) is bytes and type(h) is bytes and type(data) is str):
-                    self.finding = TamperFinding(  # a NULL, a number, text where a hash is
-                        p, TamperKind.EDITED, "the record is malformed", str(s), 0
-                    )
-                    return False
-                if p != expected:
-                    gap = f"#{expected}" + (f"..#{p - 1}" if p - 1 > expected else "")
-                    self.finding = TamperFinding(
-                        expected, TamperKind.DELETED, f"record(s) {gap} are missing"
-                    )
-                    return False
-                if chain_hash(ph, s, v, t, ts, data) != h:
-                    self.finding = TamperFinding(
-                        p, TamperKind.EDITED, "its content does not match its hash", s, v
-                    )
-                    return False
-                if ph != prev:
-                    self.finding = TamperFinding(
-                        p,
-                        TamperKind.REORDERED,
-                        f"it does not chain to record #{p - 1} (records reordered or removed, "
-                        f"or #{p - 1} rewritten with a recomputed hash)",
-                        s,
-                        v,
-                    )
-                    return False
-                last = versions.get(s)
-                if last is None:
-                    last = before(s) if before is not None else 0
-                if v != last + 1:
-                    self.finding = TamperFinding(
-                        p, TamperKind.STREAM_ORDER, f"expected version {last + 1}", s, v
-                    )
-                    return False
-                versions[s] = v
-                prev, n, expected = h, n + 1, p + 1
-        finally:
-            self.expected, self.prev, self.n = expected, prev, n
-        return True

@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
-import gc
 import hashlib
 import os
 import queue
@@ -31,7 +29,6 @@ import threading
 import time
 from collections.abc import Callable, Collection, Iterator, Sequence
 from concurrent.futures import Future
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -43,8 +40,16 @@ from agent.errors import (
 )
 from agent.journal.base import (
     ANY,
+    AppendRequest,
     AppendResult,
+    LoopBatch,
     RecordedEvent,
+    as_record,
+    decode_chunk,
+    encode_request,
+    no_gc,
+    records_of,
+    resolve,
 )
 from agent.journal.codec import DECODE_ERRORS, EventRegistry
 from agent.journal.codec import registry as default_registry
@@ -78,32 +83,9 @@ _INSERT_ROWS = 500  # x 8 parameters, far below SQLite's variable limit (32,766 
 _ROW_MARKS = "(?,?,?,?,?,?,?,?)"
 
 
-# a row selected in RecordedEvent's field order -> that record, in one C call per row
-_as_record: Callable[[tuple[Any, ...]], RecordedEvent] = functools.partial(
-    tuple.__new__, RecordedEvent
-)
-
-
-def _decode_chunk(
-    rows: list[tuple[Any, ...]], decs: dict[str, Callable[[str], Any]], every: bool
-) -> list[tuple[int, Any]]:
-    if every:
-        return [(p, decs[t](data)) for p, t, data in rows]
-    return [(p, decs[t](data)) for p, t, data in rows if t in decs]
-
-
-@contextlib.contextmanager
-def _no_gc() -> Iterator[None]:
-    """No cyclic GC while one chunk of records is fetched and decoded (a few ms): the tens of
-    thousands of fresh, acyclic objects would otherwise trigger young-generation collections
-    that find nothing to free (~15% of replay time). Restores the caller's GC setting."""
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was:
-            gc.enable()
+_as_record = as_record  # shared with the PostgreSQL store (agent.journal.base)
+_decode_chunk = decode_chunk
+_no_gc = no_gc
 
 
 def _insert(conn: sqlite3.Connection, params: list[Any]) -> None:
@@ -116,32 +98,9 @@ def _insert(conn: sqlite3.Connection, params: list[Any]) -> None:
         )
 
 
-@dataclass(slots=True)
-class _Request:
-    stream: str
-    expected: int
-    encoded: list[tuple[str, str]]
-    future: Any = None  # concurrent Future (sync caller) or asyncio Future (loop batch)
-
-
-@dataclass(slots=True)
-class _LoopBatch:
-    """All appends one event loop made in one turn: handed to the writer as one item and
-    answered with one thread-safe callback, not one wake-up per append."""
-
-    loop: asyncio.AbstractEventLoop
-    requests: list[_Request]
-    events: int  # sum of len(r.encoded): the writer sizes groups without walking requests
-
-
-def _resolve(requests: list[_Request], outcomes: list[AppendResult | Exception]) -> None:
-    for req, out in zip(requests, outcomes, strict=True):
-        if req.future.done():  # the caller was cancelled; the append still happened
-            continue
-        if isinstance(out, Exception):
-            req.future.set_exception(out)
-        else:
-            req.future.set_result(out)
+_Request = AppendRequest  # shared with the PostgreSQL store (agent.journal.base)
+_LoopBatch = LoopBatch
+_resolve = resolve
 
 
 class SqliteJournal(SqliteVerify):
@@ -255,18 +214,7 @@ class SqliteJournal(SqliteVerify):
             raise JournalError(f"journal {self.path} is closed")
         if self.read_only:
             raise JournalError(f"journal {self.path} was opened read-only")
-        if not isinstance(stream, str) or not stream or not stream.isprintable():
-            raise ValidationError(
-                "stream", f"{stream!r} must be a non-empty printable string", "e.g. 'order-<id>'"
-            )
-        if not isinstance(expected, int) or expected < ANY:
-            raise ValidationError(
-                "expected_version", f"{expected!r} is invalid", "give the stream's version, 0 or -1"
-            )
-        if not events:
-            raise ValidationError("events", "is empty", "append at least one event")
-        enc = self.registry.encode
-        return _Request(stream, expected, [enc(e) for e in events])
+        return encode_request(self.registry, stream, expected, events)
 
     def _submit(self, req: _Request) -> None:
         if self._writer is None:
@@ -512,20 +460,7 @@ class SqliteJournal(SqliteVerify):
     def _records(self, rows: list[tuple[Any, ...]], decode: bool) -> list[RecordedEvent]:
         """Rows come in RecordedEvent's field order with a NULL ``event`` column, so without
         decoding each row becomes its record in one C call."""
-        if not decode:
-            return list(map(_as_record, rows))
-        reg = self.registry
-        types = {r[3] for r in rows}
-        try:
-            decs = {t: reg.raw_decoder(t) for t in types}
-            return [
-                _as_record((p, s, v, t, d, ts, h, decs[t](d))) for p, s, v, t, d, ts, h, _ in rows
-            ]
-        except DECODE_ERRORS:  # a record msgspec refuses: the exact decoders judge
-            decs = {t: reg.decoder(t) for t in types}
-            return [
-                _as_record((p, s, v, t, d, ts, h, decs[t](d))) for p, s, v, t, d, ts, h, _ in rows
-            ]
+        return records_of(self.registry, rows, decode)
 
     def read_all(self, from_position: int = 1, *, decode: bool = True) -> Iterator[RecordedEvent]:
         pos = from_position

@@ -1,8 +1,8 @@
 """Verification of the SQLite journal: the full walk and the incremental one from the MAC'd
 checkpoint (see docs/journal.md, "Checkpoint and incremental verify"). A mixin of
 :class:`agent.journal.sqlite.SqliteJournal`, split out to keep each module one concern; the
-chain logic it feeds rows to (ChainWalk, Checkpoint) is store-independent, in
-:mod:`agent.journal.hashing`.
+chain logic it feeds rows to (``base.ChainWalker``, ``hashing.Checkpoint``) is
+store-independent.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from agent.errors import JournalError
-from agent.journal.base import TamperFinding, TamperKind, VerifyReport
-from agent.journal.hashing import GENESIS, ChainWalk, Checkpoint
+from agent.journal.base import ChainWalker, TamperFinding, TamperKind, VerifyReport
+from agent.journal.hashing import GENESIS, Checkpoint
 
 _READ_CHUNK = 1024
 
@@ -44,7 +44,7 @@ class SqliteVerify:
         "FROM events WHERE position >= ? ORDER BY position LIMIT ?"
     )
 
-    def _walk(self, walk: ChainWalk) -> bool:
+    def _walk(self, walk: ChainWalker) -> bool:
         pos = walk.expected
         while True:
             rows = self._query(self._ROWS, (pos, _READ_CHUNK))
@@ -62,12 +62,12 @@ class SqliteVerify:
         rows = self._query("SELECT hash FROM events WHERE position = ?", (position,))
         return rows[0][0] if rows and type(rows[0][0]) is bytes else None
 
-    def _report(self, walk: ChainWalk, finding: TamperFinding | None = None) -> VerifyReport:
+    def _report(self, walk: ChainWalker, finding: TamperFinding | None = None) -> VerifyReport:
         finding = finding or walk.finding
         head = walk.expected - 1
         return VerifyReport(finding is None, walk.n, head, walk.prev, finding)
 
-    def _check_head(self, walk: ChainWalk) -> TamperFinding | None:
+    def _check_head(self, walk: ChainWalker) -> TamperFinding | None:
         """The head the last commit wrote vs where the walk ended (tail deleted/rewritten)."""
         meta = self._meta("head")
         end = walk.expected - 1
@@ -108,7 +108,7 @@ class SqliteVerify:
         """Walk the whole chain; report the FIRST edited, deleted or reordered record (and
         a journal shorter than, or different from, its checkpoint: MACs are checked only by
         :meth:`verify_incremental`, which has the key)."""
-        walk = ChainWalk()
+        walk = ChainWalker()
         if not self._walk(walk):
             return self._report(walk)
         found = self._check_head(walk)
@@ -199,7 +199,9 @@ class SqliteVerify:
             full = self.verify()
             if not full.ok:
                 return full
-        walk = ChainWalk(cp.position + 1, cp.hash, functools.partial(self._version_at, cp.position))
+        walk = ChainWalker(
+            cp.position + 1, cp.hash, functools.partial(self._version_at, cp.position)
+        )
         if not self._walk(walk):
             return self._report(walk)
         found = self._check_head(walk)
