@@ -164,6 +164,7 @@ def check(
     from agent.signing.threshold import ThresholdSigner
     from agent.signing.types import TxRequest
 
+    run(lambda: _hostport(peer, "--peer"))
     signer = run(lambda: ThresholdSigner.from_files(share, peer))
     probe = TxRequest(chain_id=1, nonce=0, to=signer.address, gas=21_000)  # a 0-fee self-send
 
@@ -199,6 +200,7 @@ def send(
     from agent.signing.types import _addr_bytes
 
     run(lambda: _addr_bytes("--to", to))
+    run(lambda: _hostport(peer, "--peer"))
     signer = run(lambda: ThresholdSigner.from_files(share, peer))
 
     async def go() -> tuple[str, str]:
