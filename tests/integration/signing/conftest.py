@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -82,6 +81,5 @@ def anvil(tmp_path_factory) -> Iterator[devnet.Devnet]:
 
 @pytest.fixture(autouse=True)
 def _no_proxy_env(monkeypatch):
-    for k in ("AGENT_THRESHOLD_SHARE", "AGENT_THRESHOLD_PEER"):
+    for k in ("AGENT_THRESHOLD_SHARE", "AGENT_THRESHOLD_PEER", "AGENT_THRESHOLD_PASSWORD"):
         monkeypatch.delenv(k, raising=False)
-    os.environ.setdefault("PYTHONUNBUFFERED", "1")
