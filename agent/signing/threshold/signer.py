@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.signing.protocol import TypedData
+from agent.signing.threshold.errors import TssAbortedError
 from agent.signing.threshold.party import sign_p1
 from agent.signing.threshold.session import close, connect
 from agent.signing.threshold.share import ENV_PASSWORD, P1Share, read_share
@@ -70,15 +71,27 @@ class ThresholdSigner:
 
     async def _run(self, payload: TxRequest | TypedData) -> tuple[int, int, int]:
         async with self._lock:
-            if self._conn is None:
-                self._conn = await connect(self.host, self.port, self.connect_timeout)
-            reader, writer = self._conn
+            reused = self._conn is not None
             try:
-                return await sign_p1(reader, writer, self.share, payload)
-            except BaseException:  # mid-protocol state is gone: never reuse the stream
-                self._conn = None
-                await close(writer)
-                raise
+                return await self._session(payload)
+            except TssAbortedError as e:
+                # a kept-alive stream that died while idle (party 2 restarted): one new
+                # session on a new connection. Nothing was signed by the dead one; an
+                # explicit abort from a live party 2 (peer_code) is final.
+                if not reused or e.peer_code is not None:
+                    raise
+                return await self._session(payload)
+
+    async def _session(self, payload: TxRequest | TypedData) -> tuple[int, int, int]:
+        if self._conn is None:
+            self._conn = await connect(self.host, self.port, self.connect_timeout)
+        reader, writer = self._conn
+        try:
+            return await sign_p1(reader, writer, self.share, payload)
+        except BaseException:  # mid-protocol state is gone: never reuse the stream
+            self._conn = None
+            await close(writer)
+            raise
 
     async def sign_transaction(self, tx: TxRequest) -> SignedTx:
         r, s, y = await self._run(tx)

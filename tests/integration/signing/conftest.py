@@ -25,10 +25,10 @@ def agent_cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[s
 class Serve:
     """`agent signer serve` in a process of its own; ``peer`` is its host:port."""
 
-    def __init__(self, share: Path) -> None:
+    def __init__(self, share: Path, listen: str = "127.0.0.1:0") -> None:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "agent.cli", "signer", "serve", "--share", str(share),
-             "--listen", "127.0.0.1:0"],
+             "--listen", listen],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )  # fmt: skip
         line = self.proc.stdout.readline() if self.proc.stdout else ""

@@ -133,3 +133,25 @@ def test_encrypted_shares_end_to_end(tmp_path, monkeypatch):
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+async def test_party2_restart_between_signatures(keys):
+    """Party 2 restarts while the agent's connection is idle: the next signature opens a new
+    connection (a fresh session) instead of refusing the order."""
+    from agent.signing.dispatch import sign_tx
+    from agent.signing.types import TxRequest
+
+    first = Serve(keys["p2"])
+    signer = ThresholdSigner.from_files(keys["p1"], first.peer)
+    tx = TxRequest(chain_id=1, nonce=0, to=signer.address, gas=21_000)
+    try:
+        await sign_tx(signer, tx)
+        assert "1 signed" in first.stop()
+        second = Serve(keys["p2"], listen=first.peer)  # same address, new process
+        try:
+            st = await sign_tx(signer, tx.replace(nonce=1))
+            assert st.sender == signer.address
+        finally:
+            assert "1 signed, 0 refused" in second.stop()
+    finally:
+        await signer.aclose()
