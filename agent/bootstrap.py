@@ -82,6 +82,31 @@ def load_policy_guard(
     )
 
 
+def open_trusted_journal(path: Path, operator_key: str) -> SqliteJournal:
+    """The signing path's journal, verified from its MAC'd checkpoint (keyed by the operator
+    key) before anything is read from it: a journal whose chain does not verify is refused,
+    since an order missing from it would be executed again (JOURNAL_TAMPERED)."""
+    from agent.errors import JournalTamperedError
+    from agent.signing.local import _parse_key  # the key's one parser (never echoes it)
+
+    secret = _parse_key("operator_key", operator_key)
+    journal = SqliteJournal(path, checkpoint_secret=secret)
+    try:
+        rep = journal.verify_incremental()
+    except BaseException:
+        journal.close()
+        raise
+    if not rep.ok:
+        journal.close()
+        assert rep.finding is not None
+        raise JournalTamperedError(
+            f"journal {path}: {rep.finding.describe()}; nothing was signed: restore the "
+            "journal from a backup (or move it aside and reconcile with the chain) before "
+            "trading again"
+        )
+    return journal
+
+
 async def build_swap_app(
     *,
     rpc_url: str,
@@ -110,10 +135,14 @@ async def build_swap_app(
     a symbol with a ``PriceFeed<SYM>`` feed is priced by the feed (WETH, WBTC on the dev
     world); only a symbol without one falls back to the median of the venues' own quotes
     (``SwapRisk.prices``, where USD stablecoins count as 1 USD)."""
-    rpc = await RpcClient(
-        rpc_url, expected_chain_id=manifest.chain_id, name=manifest.name
-    ).connect()
-    journal = SqliteJournal(journal_path)
+    journal = open_trusted_journal(journal_path, operator_key)  # before any network use
+    try:
+        rpc = await RpcClient(
+            rpc_url, expected_chain_id=manifest.chain_id, name=manifest.name
+        ).connect()
+    except BaseException:
+        journal.close()
+        raise
     try:
         signer = signer or LocalSigner(operator_key)
         risk = SwapRisk(limits or default_limits(max_notional))

@@ -155,6 +155,12 @@ class JournalTamperedError(JournalError):
     code = "JOURNAL_TAMPERED"
 
 
+class NotAJournalError(JournalError):
+    """The file is not an agent journal (another program's SQLite file, or not SQLite)."""
+
+    code = "NOT_A_JOURNAL"
+
+
 # --- venues -------------------------------------------------------------------------------
 class VenueError(AgentError):
     code = "VENUE_ERROR"

@@ -1,4 +1,7 @@
 """journal.append (durable, group commit), journal.replay and journal.rebuild, events/s.
+journal.append_pg / journal.replay_pg: the same on PostgreSQL (a server started for the run
+by agent.journal.pgserver, fsync on), against ``pg.copy_batch``: the same rows, pre-encoded
+and pre-hashed, written by bare psycopg in the same groups (one COPY and one COMMIT each).
 
 Baselines, same run, same disk: ``sqlite.insert_batch`` (pre-encoded rows inserted with one
 executemany and one commit: the ceiling for SQLite itself) and ``sqlite.scan`` (fetching the
@@ -17,6 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from agent.journal import SqliteJournal
+from agent.journal.pgserver import PgServer
+from agent.journal.postgres import PostgresJournal
 from agent.model import Side
 from agent.oms import OrderStore
 from agent.oms.events import (
@@ -50,11 +55,13 @@ def lifecycle(i: int) -> list[Any]:
     ]
 
 
-async def _append_concurrently(j: SqliteJournal, orders: int, key: str = "append") -> float:
+async def _append_concurrently(
+    j: SqliteJournal, orders: int, key: str = "append", first: int = 0
+) -> float:
     """WRITERS tasks, each walking its orders one event (one append, one future) at a time."""
 
     async def writer(k: int) -> None:
-        for i in range(k, orders, WRITERS):
+        for i in range(first + k, first + orders, WRITERS):
             for v, ev in enumerate(lifecycle(i)):
                 await j.append_async(order_stream(f"bench-{i:06d}"), v, [ev])
 
@@ -93,6 +100,131 @@ def _scan(path: Path) -> float:
         best = min(best, time.perf_counter() - t0)
     c.close()
     return best
+
+
+def _pg_baseline(dsn: str, schema: str, rows: list[tuple[Any, ...]], group: int) -> float:
+    """Bare psycopg: the same rows in groups of ``group``, each one COPY and one COMMIT,
+    into a table with the journal's own schema (keys and unique index included)."""
+    import psycopg
+
+    with psycopg.connect(dsn) as c:
+        c.execute(f"CREATE TABLE {schema}.bare (LIKE {schema}.events INCLUDING ALL)")
+        c.commit()
+        t0 = time.perf_counter()
+        for i in range(0, len(rows), group):
+            with c.cursor().copy(
+                f"COPY {schema}.bare (position, stream, version, type, recorded_at, data, "
+                "prev_hash, hash) FROM STDIN"
+            ) as cp:
+                for r in rows[i : i + group]:
+                    cp.write_row(r)
+            c.commit()
+        return time.perf_counter() - t0
+
+
+def pg_child(dsn: str, orders: int, first: int) -> None:
+    """One of several agent processes on one journal (``python -c`` from _pg_processes):
+    ready, wait for the start line, append its own orders, print its seconds."""
+    import sys
+
+    with PostgresJournal(dsn) as j:
+        print("ready", flush=True)
+        sys.stdin.readline()
+        print(asyncio.run(_append_concurrently(j, orders, first=first)), flush=True)
+
+
+def _pg_processes(dsn: str, procs: int, orders: int) -> float:
+    """Wall time for ``procs`` processes appending ``orders`` orders each, started together."""
+    import subprocess
+    import sys
+
+    code = "import sys; from bench.suites.journal import pg_child; pg_child(*sys.argv[1:2], *map(int, sys.argv[2:]))"
+    ps = [
+        subprocess.Popen(
+            [sys.executable, "-c", code, dsn, str(orders), str(1_000_000 * (k + 1))],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for k in range(procs)
+    ]
+    for p in ps:
+        assert p.stdout is not None and p.stdout.readline().strip() == "ready"
+    t0 = time.perf_counter()
+    for p in ps:
+        assert p.stdin is not None
+        p.stdin.write("go\n")
+        p.stdin.flush()
+    for p in ps:
+        p.communicate(timeout=600)
+        assert p.returncode == 0
+    return time.perf_counter() - t0
+
+
+async def _pg_metrics(orders: int) -> list[dict[str, Any]]:
+    """Best of 3 passes, store and baseline alternating: on this shared machine one pass of
+    either swings 3x with the neighbours, and the ratio should compare like with like."""
+    dt = dt_base = dt_replay = float("inf")
+    with PgServer(fsync=True) as pg:
+        for k in range(3):
+            with PostgresJournal(pg.dsn, schema=f"pass{k}") as j:
+                t = await _append_concurrently(j, orders, key=f"append_pg{k}")
+                if t < dt:
+                    dt, CPU["append_pg"] = t, CPU[f"append_pg{k}"]
+                n = j.head()[0]
+                assert n == orders * 5 and j.verify().ok
+                group = max(1, round(n / j.commits))
+                commits, in_place = j.commits, j.inline_commits
+                rows = [
+                    (
+                        r.position,
+                        r.stream,
+                        r.version,
+                        r.type,
+                        r.recorded_at_ns,
+                        r.data,
+                        b"\0" * 32,
+                        r.hash,
+                    )
+                    for r in j.read_all(decode=False)
+                ]
+                dt_base = min(dt_base, _pg_baseline(pg.dsn, f"pass{k}", rows, group))
+                t0 = time.perf_counter()
+                count = sum(1 for _ in j.replay())
+                dt_replay = min(dt_replay, time.perf_counter() - t0)
+        half = orders // 2
+        dt_two = _pg_processes(pg.dsn, 2, half)
+        with PostgresJournal(pg.dsn) as j:
+            assert j.head()[0] == 2 * half * 5 and j.verify().ok
+    return [
+        rate_metric(
+            "journal.append_pg",
+            n / dt,
+            "events/s",
+            baseline=("pg.copy_batch", n / dt_base),
+            goal=">= 10000 and >= 0.5 of pg.copy_batch",
+            note=f"{WRITERS} concurrent writers, 1 event per append, PostgreSQL fsync=on, "
+            f"synchronous_commit=on; baseline = bare psycopg COPY of the same rows in the "
+            f"store's own group size ({group} rows, one COMMIT each); best of 3 each",
+            commits=commits,
+            commits_in_place=in_place,
+            events_per_cpu_s=round(n / CPU["append_pg"]),
+        ),
+        rate_metric(
+            "journal.append_pg_2proc",
+            2 * half * 5 / dt_two,
+            "events/s",
+            note=f"two agent processes on one PostgreSQL journal, each {WRITERS} writers on "
+            "its own order streams, started together: all processes together (writers are "
+            "serialised on the journal head, so this is the shared journal's ceiling)",
+        ),
+        rate_metric(
+            "journal.replay_pg",
+            count / dt_replay,
+            "events/s",
+            note="PostgresJournal.replay(): read + decode every record, best of 3",
+        ),
+    ]
 
 
 async def run() -> list[dict[str, Any]]:
@@ -156,6 +288,7 @@ async def run() -> list[dict[str, Any]]:
             dt_threaded = await _append_concurrently(jt, orders, key="append_threaded")
             assert jt.inline_commits == 0 and jt.head()[0] == n
     return [
+        *await _pg_metrics(orders),
         rate_metric(
             "journal.append",
             n / dt_append,
