@@ -139,7 +139,8 @@ async def build_swap_app(
     enforces its own configuration).
 
     ``signer``: the operator's Signer if not the local ``operator_key`` (e.g. a
-    ``agent.signing.threshold.ThresholdSigner``: the engine awaits it under its timeout).
+    ``agent.signing.threshold.ThresholdSigner``: the engine awaits it under its timeout);
+    with ``operator_key=""`` the journal checkpoint is keyed by ``signer.checkpoint_key()``.
     ``simulation``: "trace" or "fallback" to simulate every module call before signing
     (agent.chain.simulate.SimulationGuard, after the policy guard); None = off.
 
@@ -148,6 +149,8 @@ async def build_swap_app(
     a symbol with a ``PriceFeed<SYM>`` feed is priced by the feed (WETH, WBTC on the dev
     world); only a symbol without one falls back to the median of the venues' own quotes
     (``SwapRisk.prices``, where USD stablecoins count as 1 USD)."""
+    if not operator_key and signer is not None and hasattr(signer, "checkpoint_key"):
+        operator_key = signer.checkpoint_key()  # a threshold signer: no local operator key
     journal = open_trusted_journal(journal_path, operator_key or None)  # before any network use
     rpc: RpcClient | None = None
     try:
