@@ -14,6 +14,7 @@ import contextlib
 import logging
 from collections.abc import Sequence
 
+from agent.errors import AgentError
 from agent.journal.base import Store
 from agent.service.fix.app import APP_TYPES, FixApp
 from agent.service.fix.orderentry import OrderEntry
@@ -104,4 +105,7 @@ class FixAcceptor:
                 await self.app.flush(conn)
             except (ConnectionError, RuntimeError):
                 return
+            except AgentError as e:  # the journal is unreachable: try again in a while
+                log.warning("fix: cannot report updates yet: %s", e)
+                await asyncio.sleep(1.0)
             await asyncio.sleep(self.poll_s)
