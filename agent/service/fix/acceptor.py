@@ -49,6 +49,9 @@ class FixAcceptor:
         self._serving: set[asyncio.Task[None]] = set()  # one per connection
         self._tasks: set[asyncio.Task[None]] = set()  # followers of logged-on sessions
 
+    def sessions(self) -> list[SessionStore]:
+        return [store for _, store in self._sessions.values()]
+
     async def start(self) -> int:
         """Listen; returns the port (``port=0`` picks a free one)."""
         self._server = await asyncio.start_server(self._serve, self.host, self.port)
@@ -69,6 +72,8 @@ class FixAcceptor:
             c.writer.close()
         if self._serving:
             await asyncio.wait(list(self._serving), timeout=10)
+        for _, store in self._sessions.values():
+            await store.settle()
         if self._server is not None:
             with contextlib.suppress(Exception):
                 await self._server.wait_closed()
