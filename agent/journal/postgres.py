@@ -116,6 +116,7 @@ class PostgresJournal:
         loop_chunk: int = 1024,
         inline_min: int = 64,
         retry_for: float = 30.0,
+        read_retry_for: float = 2.0,
         backoff: tuple[float, float] = (0.05, 2.0),
         clock: Callable[[], int] = time.time_ns,
     ) -> None:
@@ -136,6 +137,7 @@ class PostgresJournal:
         self._loop_chunk = loop_chunk
         self._inline_min = inline_min if inline_min > 0 else 1 << 62
         self._retry_for = retry_for
+        self._read_retry_for = read_retry_for
         self._backoff = backoff
         self._clock = clock
         s = sql.Identifier(schema)
@@ -178,6 +180,7 @@ class PostgresJournal:
         # that loop's next group queues behind it (journal order = call order)
         self._handed: dict[asyncio.AbstractEventLoop, int] = {}
         self.reconnects = 0  # write connections re-opened after a loss
+        self.read_retries = 0  # reads retried after a lost connection
         # writer-thread state
         self._w_versions: dict[str, int] = {}
         self._w_head: tuple[int, bytes] | None = None
@@ -497,10 +500,14 @@ class PostgresJournal:
 
     # --- reading ---------------------------------------------------------------------------
     def _query(self, query: str, args: tuple[Any, ...]) -> list[tuple[Any, ...]]:
-        """One read on the shared read connection (autocommit), reconnecting once if the
-        server went away in between."""
+        """One read on the shared read connection (autocommit). A lost connection is
+        re-opened with the same backoff as writes, but only for ``read_retry_for`` seconds:
+        reads are synchronous, and whoever reads (an event loop deciding an order) should
+        get a JournalError to act on rather than hang for the whole write window."""
+        delay, cap = self._backoff
+        deadline = time.monotonic() + self._read_retry_for
         with self._rlock:
-            for attempt in (1, 2):
+            while True:
                 try:
                     if self._rconn is None:
                         self._rconn = psycopg.connect(self.dsn, autocommit=True, connect_timeout=10)
@@ -511,11 +518,13 @@ class PostgresJournal:
                     with contextlib.suppress(Exception):
                         self._rconn.close()
                     self._rconn = None
-                    if attempt == 2:
+                    self.read_retries += 1
+                    if time.monotonic() + delay > deadline:
                         raise JournalError(
                             f"cannot read the PostgreSQL journal ({self._where()}): {e}"
                         ) from e
-        raise AssertionError("unreachable")
+                time.sleep(delay)
+                delay = min(delay * 2, cap)
 
     def version(self, stream: str) -> int:
         return (
