@@ -321,6 +321,8 @@ async def build_order_app(
         journal.close()
         raise
     return OrderApp(journal, manager, executor, routing, closers, recovered)
+
+
 # --- the daemon (agent run --config agent.toml) -----------------------------------------------
 async def build_daemon(config: Any) -> Any:
     """The daemon of an ``agent.toml`` (agent.service.config.AgentConfig): every chain's RPC
