@@ -63,6 +63,13 @@ def _cex_arg(v: str) -> tuple[str, str]:
     return name, url
 
 
+def _pair_arg(name: str, v: str) -> tuple[str, str]:
+    a, sep, b = v.partition("=")
+    if not sep or not a or not b:
+        raise ValidationError(name, f"{v!r} is not L1=L2", f"e.g. {name} USDC=USDC.B")
+    return a.upper(), b.upper()
+
+
 def _bps(a: int, b: int, side: Side) -> Decimal:
     """How much better ``a`` is than ``b`` for the fund, in bp of ``b``."""
     if b == 0:
@@ -106,6 +113,11 @@ def route(
     ),
     cex: list[str] = typer.Option(
         [], "--cex", help="NAME=URL of an exchange (simulator); repeatable."
+    ),
+    l2_symbol: list[str] = typer.Option(
+        [],
+        "--l2-symbol",
+        help="L1=L2 token names on the L2, e.g. USDC=USDC.B [default: SYMBOL.B if listed].",
     ),
     cex_symbol: str | None = typer.Option(
         None, "--cex-symbol", help="The pair's symbol on the exchange, e.g. ETH/USDT."
@@ -154,6 +166,7 @@ def route(
             time_bps_per_min=per_min or Decimal(0), bridge_fee_bps=bridge_fee_bps,
             cex=tuple(_cex_arg(c) for c in cex), cex_symbol=cex_symbol,
             max_book_age_ms=max_book_age_ms, parent_id=parent_id,
+            l2_symbols=tuple(_pair_arg("--l2-symbol", v) for v in l2_symbol),
         )  # fmt: skip
 
     req = run(request)

@@ -41,6 +41,7 @@ class RouteRequest:
     cex_symbol: str | None = None
     max_book_age_ms: int = 5_000
     parent_id: str = "route"
+    l2_symbols: tuple[tuple[str, str], ...] = ()  # (L1 symbol, the L2 token the bridge delivers)
 
 
 @dataclass(frozen=True)
@@ -102,6 +103,22 @@ class RouteReport:
             "grid_average": None if self.grid_avg is None else str(self.grid_avg),
             "vs_grid_bp": None if self.vs_grid is None else str(self.vs_grid),
         }
+
+
+BRIDGED_SUFFIX = ".B"  # the dev world's names for bridged tokens on the L2 (USDC -> USDC.B)
+
+
+def l2_instrument(inst: Spot, l2: Manifest, mapping: Sequence[tuple[str, str]] = ()) -> Spot:
+    """The pair to read on the L2: what the bridge delivers there. An explicit mapping wins;
+    else ``SYMBOL.B`` when the L2 manifest lists it; else the same symbol."""
+    names = dict(mapping)
+
+    def on_l2(sym: str) -> str:
+        if sym in names:
+            return names[sym]
+        return sym + BRIDGED_SUFFIX if sym + BRIDGED_SUFFIX in l2.tokens else sym
+
+    return Spot(on_l2(inst.base), on_l2(inst.quote))
 
 
 async def _bridge_fee(rpc: RpcClient, m: Manifest) -> int:
@@ -176,9 +193,14 @@ async def plan_route(req: RouteRequest) -> RouteReport:
                 raise
             stack.push_async_callback(v.close)
             cexes.append(CexSource(v, req.cex_symbol, req.max_book_age_ms))
-        got = await gather(
-            inst, req.side, size, chains=chains, cexes=cexes, only=req.venues or None
-        )
+        only = req.venues or None
+        got = await gather(inst, req.side, size, chains=chains[:1], cexes=cexes, only=only)
+        if len(chains) > 1:  # the L2 in the names of what the bridge delivers there
+            l2_inst = l2_instrument(inst, chains[1].manifest, req.l2_symbols)
+            l2 = await gather(l2_inst, req.side, size, chains=chains[1:], only=only)
+            got.legs = sorted([*got.legs, *l2.legs], key=lambda lg: lg.venue_id)
+            got.excluded += l2.excluded
+            got.pins.update(l2.pins)
     if not got.legs:
         why = "; ".join(f"{v}: {r}" for v, r in got.excluded) or "the manifests list no pool for it"
         raise ValidationError(
