@@ -4,6 +4,8 @@
 pytest-xdist worker has its own). ``devnets`` is ``world.devnets``. Isolation: request
 ``isolated`` (or ``l1_isolated``/``l2_isolated``) to have the chain(s) reverted after the test.
 Dev key roles are in agent/deploy/devworld.py.
+
+``pg_server``: a real PostgreSQL server started in a temporary directory, once per session.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import pytest
 
 from agent.chain.devnet import Devnet, DevnetPair
 from agent.deploy.devworld import DevWorld, bring_up
+from agent.journal.pgserver import PgServer, PgServerError
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -68,3 +71,17 @@ def l1_isolated(world: DevWorld) -> Iterator[None]:
 @pytest.fixture
 def l2_isolated(world: DevWorld) -> Iterator[None]:
     yield from _isolate([world.devnets.l2])
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PgServer]:
+    """A real PostgreSQL server in a temporary directory (initdb + pg_ctl), one per test
+    session (per xdist worker). scripts/setup installs the server; without it this fails."""
+    try:
+        server = PgServer()
+    except PgServerError as e:
+        pytest.fail(str(e))
+    try:
+        yield server
+    finally:
+        server.close()

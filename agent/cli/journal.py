@@ -11,17 +11,23 @@ import typer
 
 from agent.cli.common import console, run
 from agent.errors import JournalTamperedError, ValidationError
+from agent.journal.stores import is_postgres, open_store
 
 app = typer.Typer(help="The append-only, hash-chained event journal.", no_args_is_help=True)
 
 DEFAULT_JOURNAL = ".state/journal.sqlite"
 JournalOpt = typer.Option(
-    None, "--journal", "-j", help=f"Journal file [env AGENT_JOURNAL; default {DEFAULT_JOURNAL}]"
+    None,
+    "--journal",
+    "-j",
+    help=f"Journal file or postgresql://user@host/db#schema [env AGENT_JOURNAL; default {DEFAULT_JOURNAL}]",
 )
 
 
 def journal_path(path: Path | None, *, must_exist: bool = True) -> Path:
     p = Path(path or os.environ.get("AGENT_JOURNAL") or DEFAULT_JOURNAL)
+    if is_postgres(p):  # a PostgreSQL URL: nothing on disk to check
+        return p
     if must_exist and not p.is_file():
         raise ValidationError(
             "--journal", f"{p} does not exist", "pass --journal PATH or set AGENT_JOURNAL"
@@ -31,20 +37,49 @@ def journal_path(path: Path | None, *, must_exist: bool = True) -> Path:
     return p
 
 
-def open_journal(path: Path | None, *, must_exist: bool = True):  # -> SqliteJournal
+def open_journal(path: Path | None, *, must_exist: bool = True):  # -> Store
+    """The SQLite file, or the PostgreSQL journal for ``postgresql://user@host/db#schema``."""
     import agent.oms  # noqa: F401  (registers the OMS event types)
-    from agent.journal import SqliteJournal
 
-    return SqliteJournal(journal_path(path, must_exist=must_exist))
+    return open_store(journal_path(path, must_exist=must_exist))
 
 
 @app.command()
-def verify(journal: Path | None = JournalOpt) -> None:
-    """Walk the hash chain; name the first edited, deleted or reordered record."""
+def verify(
+    journal: Path | None = JournalOpt,
+    key_env: str | None = typer.Option(
+        None,
+        "--key-env",
+        help="Env var with the operator key: also check the checkpoint's MAC (a moved or "
+        "forged checkpoint, a journal replaced by another).",
+    ),
+) -> None:
+    """Walk the hash chain; name the first edited, deleted or reordered record.
+
+    Read-only: nothing is written to the file, and a file that is not an agent journal is
+    refused (NOT_A_JOURNAL)."""
+    import agent.oms  # noqa: F401  (registers the OMS event types)
+    from agent.journal import SqliteJournal
 
     def go() -> None:
-        with open_journal(journal) as j:
-            rep = j.verify()
+        secret = None
+        if key_env:
+            from agent.signing.local import _parse_key
+
+            if not os.environ.get(key_env):
+                raise ValidationError(
+                    "--key-env", f"{key_env} is not set", f"export {key_env}=0x..."
+                )
+            secret = _parse_key("--key-env", os.environ[key_env])
+        path = journal_path(journal)
+        if is_postgres(path):  # the server's rows; no local checkpoint to check
+            with open_journal(journal) as j:
+                rep = j.verify()
+        else:
+            with SqliteJournal(path, read_only=True, checkpoint_secret=secret) as j:
+                rep = j.verify()
+                if rep.ok and secret is not None:
+                    rep = j.verify_incremental()  # the MACs; read-only: the checkpoint stays
         if not rep.ok:
             raise JournalTamperedError(rep.describe())
         console.print(rep.describe(), highlight=False, soft_wrap=True)

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
 from agent.errors import JournalError
 from agent.journal import EventRegistry, SqliteJournal
+from agent.journal import postgres as journal_pg
 from agent.journal import sqlite as journal_sqlite
 
 reg = EventRegistry()
@@ -30,11 +29,12 @@ class Blob:
 
 
 @pytest.fixture
-def journal(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+def journal(backend, monkeypatch: pytest.MonkeyPatch):
     # small chunks so every test crosses chunk boundaries
-    monkeypatch.setattr(journal_sqlite, "_REPLAY_CHUNK", 4)
-    monkeypatch.setattr(journal_sqlite, "_READ_CHUNK", 4)
-    with SqliteJournal(tmp_path / "j.sqlite", registry=reg) as j:
+    for mod in (journal_sqlite, journal_pg):
+        monkeypatch.setattr(mod, "_REPLAY_CHUNK", 4)
+        monkeypatch.setattr(mod, "_READ_CHUNK", 4)
+    with backend.open(registry=reg) as j:
         for i in range(1, 11):
             j.append(f"s-{i % 3}", -1, [Ping(i, Decimal(i) / 4)])
             if i % 4 == 0:
@@ -58,20 +58,22 @@ def test_replay_from_a_position_and_only_chosen_types(journal: SqliteJournal) ->
     assert list(journal.replay(types=set())) == []
 
 
-def test_a_record_the_fast_decoder_refuses_is_decoded_exactly(journal: SqliteJournal) -> None:
+def test_a_record_the_fast_decoder_refuses_is_decoded_exactly(
+    journal: SqliteJournal, backend
+) -> None:
     # an older writer put the int as a string: msgspec refuses the chunk, the exact decoder
     # takes it as written (the record is still readable, as before the fast path existed)
-    with sqlite3.connect(journal.path) as c:
-        c.execute("UPDATE events SET data = ? WHERE position = 2", ('{"n":"2","qty":"0.5"}',))
+    backend.tamper(
+        "j", "UPDATE events SET data = ? WHERE position = 2", args=('{"n":"2","qty":"0.5"}',)
+    )
     got = dict(journal.replay())
     assert got[2] == Ping("2", Decimal("0.5"))  # type: ignore[arg-type]
     assert got[3] == Ping(3, Decimal("0.75"))
     assert [r.event for r in journal.read_all()][1] == got[2]
 
 
-def test_a_record_that_does_not_decode_is_a_journal_error(journal: SqliteJournal) -> None:
-    with sqlite3.connect(journal.path) as c:
-        c.execute('UPDATE events SET data = \'{"qty":"1"}\' WHERE position = 6')
+def test_a_record_that_does_not_decode_is_a_journal_error(journal: SqliteJournal, backend) -> None:
+    backend.tamper("j", 'UPDATE events SET data = \'{"qty":"1"}\' WHERE position = 6')
     with pytest.raises(JournalError, match="Ping"):
         list(journal.replay())
     with pytest.raises(JournalError, match="Ping"):

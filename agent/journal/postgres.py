@@ -1,0 +1,666 @@
+"""PostgreSQL journal: the same records, hash chain and Store interface as the SQLite one,
+for several agent processes (on several machines) sharing one journal.
+
+Writing: appends from threads (``append``) or event loops (``append_async``) are committed
+in groups: one transaction per group, durable when COMMIT returns (``synchronous_commit`` is
+forced on for the write connection). A writer thread commits what threads and lightly loaded
+loops queue; a loop whose turn produced ``inline_min`` or more appends commits that group on
+its own thread (as SqliteJournal does, and for a bigger reason: see _flush_loop_batch). Every group first
+locks the one-row ``journal_head`` table (``SELECT ... FOR UPDATE``): writers in every
+process are serialised on it, so positions stay gap-free and each record chains to the one
+committed before it, whichever process wrote that. The lock also makes the in-memory version
+cache safe: if the head moved since this process last committed, another writer appended
+and the cache is dropped. ``UNIQUE (stream, version)`` backs the expected-version check.
+
+A lost connection: the group's transaction either committed whole or not at all. The writer
+reconnects with exponential backoff (up to ``retry_for`` seconds); if COMMIT's answer was
+lost it checks whether its last record is in the table (same position, same hash) before
+answering, so an append is never doubled and never reported lost when it is durable. While
+it retries, appends wait: a caller that journals before it sends sends nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import queue
+import threading
+import time
+from collections.abc import Callable, Collection, Iterator, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass
+from typing import Any
+
+from agent.errors import ConcurrencyConflictError, JournalError, ValidationError
+from agent.journal.base import (
+    ANY,
+    AppendRequest,
+    AppendResult,
+    ChainWalker,
+    LoopBatch,
+    RecordedEvent,
+    VerifyReport,
+    conflict,
+    decode_chunk,
+    encode_request,
+    no_gc,
+    records_of,
+    resolve,
+)
+from agent.journal.codec import DECODE_ERRORS, EventRegistry
+from agent.journal.codec import registry as default_registry
+from agent.journal.hashing import GENESIS
+from agent.journal.hashing import _dumps as _json_str
+
+try:  # an optional dependency: only a PostgreSQL journal needs it
+    import psycopg
+    from psycopg import sql
+except ImportError:  # pragma: no cover - exercised only where psycopg is missing
+    psycopg = None  # type: ignore[assignment]
+
+SCHEMA_VERSION = "1"
+_READ_CHUNK = 1024
+_REPLAY_CHUNK = 4096  # one round trip per chunk: larger than SQLite's, which has none
+_STOP = object()
+_COLUMNS = "position, stream, version, type, recorded_at, data, prev_hash, hash"
+
+
+def _schema_sql(schema: str) -> list[Any]:
+    s = sql.Identifier(schema)
+    return [
+        sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(s),
+        sql.SQL(
+            """CREATE TABLE IF NOT EXISTS {}.events (
+                position    BIGINT  PRIMARY KEY,
+                stream      TEXT    NOT NULL,
+                version     INTEGER NOT NULL,
+                type        TEXT    NOT NULL,
+                recorded_at BIGINT  NOT NULL,
+                data        TEXT    NOT NULL,
+                prev_hash   BYTEA   NOT NULL,
+                hash        BYTEA   NOT NULL,
+                UNIQUE (stream, version))"""
+        ).format(s),
+        sql.SQL(
+            """CREATE TABLE IF NOT EXISTS {}.journal_head (
+                id       SMALLINT PRIMARY KEY CHECK (id = 1),
+                position BIGINT   NOT NULL,
+                hash     BYTEA    NOT NULL,
+                schema_version TEXT NOT NULL)"""
+        ).format(s),
+        sql.SQL(
+            "INSERT INTO {}.journal_head VALUES (1, 0, %s, %s) ON CONFLICT (id) DO NOTHING"
+        ).format(s),
+    ]
+
+
+def _connection_lost(e: BaseException) -> bool:
+    """An error after which the connection cannot be trusted (server gone, restarted, or
+    the network cut): reconnect and retry. Anything else is a real refusal."""
+    return isinstance(e, psycopg.OperationalError | psycopg.InterfaceError)
+
+
+class PostgresJournal:
+    """A :class:`agent.journal.base.Store` on PostgreSQL. ``dsn`` is a libpq connection
+    string (``postgresql://user@host:port/db`` or ``host=... dbname=...``); ``schema`` holds
+    the journal's tables, so one database can hold several journals."""
+
+    def __init__(
+        self,
+        dsn: str,
+        *,
+        schema: str = "agent_journal",
+        registry: EventRegistry | None = None,
+        max_batch_events: int = 20_000,
+        loop_chunk: int = 1024,
+        inline_min: int = 64,
+        retry_for: float = 30.0,
+        backoff: tuple[float, float] = (0.05, 2.0),
+        clock: Callable[[], int] = time.time_ns,
+    ) -> None:
+        if psycopg is None:
+            raise ValidationError(
+                "journal.url",
+                "needs psycopg, which is not installed",
+                "pip install 'psycopg[binary]'",
+            )
+        if not schema.isidentifier():
+            raise ValidationError(
+                "journal.schema", f"{schema!r} is not an identifier", "e.g. agent_journal"
+            )
+        self.dsn = dsn
+        self.schema = schema
+        self.registry = registry or default_registry
+        self._max_batch = max_batch_events
+        self._loop_chunk = loop_chunk
+        self._inline_min = inline_min if inline_min > 0 else 1 << 62
+        self._retry_for = retry_for
+        self._backoff = backoff
+        self._clock = clock
+        s = sql.Identifier(schema)
+        self._sql_head_lock = sql.SQL(
+            "SELECT position, hash FROM {}.journal_head WHERE id = 1 FOR UPDATE"
+        ).format(s)
+        self._sql_set_head = sql.SQL(
+            "UPDATE {}.journal_head SET position = %s, hash = %s WHERE id = 1"
+        ).format(s)
+        self._sql_versions = sql.SQL(
+            "SELECT stream, MAX(version) FROM {}.events WHERE stream = ANY(%s) GROUP BY stream"
+        ).format(s)
+        self._sql_copy = sql.SQL("COPY {}.events (" + _COLUMNS + ") FROM STDIN").format(s)
+        self._sql_hash_at = sql.SQL("SELECT hash FROM {}.events WHERE position = %s").format(s)
+        self._t = f'"{schema}".events'  # for the read queries (schema checked above)
+        self._rlock = threading.Lock()
+        self._rconn: Any = None
+        try:
+            with self._connect() as c:
+                # one process creates the schema at a time (CREATE ... IF NOT EXISTS races)
+                c.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"journal:{schema}",))
+                stmts = _schema_sql(schema)
+                for st in stmts[:-1]:
+                    c.execute(st)
+                c.execute(stmts[-1], (GENESIS, SCHEMA_VERSION))
+        except psycopg.Error as e:
+            raise JournalError(f"cannot open the PostgreSQL journal ({self._where()}): {e}") from e
+        self._q: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._writer: threading.Thread | None = None
+        self._wlock = threading.Lock()
+        self._wconn: Any = None
+        self._loop_batches: dict[asyncio.AbstractEventLoop, LoopBatch] = {}
+        self._closed = False
+        self.commits = 0  # transactions committed by this instance (group-commit telemetry)
+        self.inline_commits = 0  # of which committed on the appending event loop's thread
+        # one write connection, used by whoever holds _txn: the writer thread, or an event
+        # loop committing its own large group in place (see _flush_loop_batch)
+        self._txn = threading.Lock()
+        # groups each loop handed to the writer and has not had answered: while any is out,
+        # that loop's next group queues behind it (journal order = call order)
+        self._handed: dict[asyncio.AbstractEventLoop, int] = {}
+        self.reconnects = 0  # write connections re-opened after a loss
+        # writer-thread state
+        self._w_versions: dict[str, int] = {}
+        self._w_head: tuple[int, bytes] | None = None
+        self._w_qtypes: dict[str, str] = {}
+
+    def _where(self) -> str:
+        """The server and database, without a password, for error messages."""
+        try:
+            info = psycopg.conninfo.conninfo_to_dict(self.dsn)
+        except psycopg.Error:
+            return "bad connection string"
+        return f"host={info.get('host', 'localhost')} port={info.get('port', 5432)} dbname={info.get('dbname', '')}"
+
+    def _connect(self) -> Any:
+        return psycopg.connect(self.dsn, autocommit=False, connect_timeout=10)
+
+    # --- writing ---------------------------------------------------------------------------
+    def _encode(self, stream: str, expected: int, events: Sequence[Any]) -> AppendRequest:
+        if self._closed:
+            raise JournalError("the PostgreSQL journal is closed")
+        return encode_request(self.registry, stream, expected, events)
+
+    def _submit(self, item: Any) -> None:
+        if self._writer is None:
+            with self._wlock:
+                if self._writer is None:
+                    t = threading.Thread(
+                        target=self._write_loop, name="pg-journal-writer", daemon=True
+                    )
+                    t.start()
+                    self._writer = t
+        self._q.put(item)
+
+    def append(self, stream: str, expected_version: int, events: Sequence[Any]) -> AppendResult:
+        """Append ``events`` to ``stream``; returns once they are committed."""
+        req = self._encode(stream, expected_version, events)
+        req.future = Future()
+        self._submit(req)
+        return req.future.result()
+
+    def append_async(
+        self, stream: str, expected_version: int, events: Sequence[Any]
+    ) -> asyncio.Future[AppendResult]:
+        """Same as ``append``, awaited. Appends made in one loop turn go to the writer as one
+        item (and usually share one commit). Bad arguments raise here; nothing is queued."""
+        req = self._encode(stream, expected_version, events)
+        loop = asyncio.get_running_loop()
+        req.future = fut = loop.create_future()
+        batch = self._loop_batches.get(loop)
+        if batch is None:
+            batch = self._loop_batches[loop] = LoopBatch(loop, [], 0)
+            loop.call_soon(self._flush_loop_batch, loop)
+        batch.requests.append(req)
+        batch.events += len(req.encoded)
+        if len(batch.requests) >= self._loop_chunk:
+            self._flush_loop_batch(loop)
+        return fut
+
+    def _flush_loop_batch(self, loop: asyncio.AbstractEventLoop) -> None:
+        batch = self._loop_batches.pop(loop, None)
+        if batch is None:
+            return
+        if self._closed:
+            self._refuse_closed(batch)
+            return
+        if len(batch.requests) >= self._inline_min and not self._handed.get(loop):
+            # A saturated loop commits its own large group: a commit is 4-5 waits on the
+            # server, and from the writer thread each wait ends in re-taking the GIL from
+            # this busy loop, up to a switch interval (5 ms) every time: measured 3-4x the
+            # commit's own latency (bench: journal.append_pg)
+            self._commit_inline(batch)
+            return
+        self._hand_over(batch)
+
+    def _hand_over(self, item: LoopBatch | _Retry) -> None:
+        loop = item.loop if type(item) is LoopBatch else item.batch.loop
+        self._handed[loop] = self._handed.get(loop, 0) + 1
+        self._submit(item)
+
+    def _refuse_closed(self, batch: LoopBatch) -> None:
+        err = JournalError("the PostgreSQL journal was closed before these appends were written")
+        resolve(batch.requests, [err] * len(batch.requests))
+
+    def _commit_inline(self, batch: LoopBatch) -> None:
+        """One attempt on the loop's thread; a lost connection hands the group to the writer,
+        which retries with backoff without blocking this loop."""
+        if not self._txn.acquire(blocking=False):  # the writer is committing: queue behind it
+            self._hand_over(batch)
+            return
+        try:
+            if self._closed:
+                self._refuse_closed(batch)
+                return
+            try:
+                outcomes = self._commit(self._write_conn(), batch.requests)
+            except _InDoubt as d:
+                self._hand_over(_Retry(batch, d))
+                return
+            except Exception as e:
+                if _connection_lost(e):
+                    self._drop_write_conn()
+                    self._hand_over(_Retry(batch, None))
+                    return
+                outcomes = [JournalError(f"journal write failed, nothing was appended: {e}")] * len(
+                    batch.requests
+                )
+        finally:
+            self._txn.release()
+        self.inline_commits += 1
+        resolve(batch.requests, outcomes)
+
+    def _write_conn(self) -> Any:
+        """The write connection (caller holds ``_txn``), opened on first use."""
+        if self._wconn is None:
+            conn = self._connect()
+            conn.execute(
+                "SET synchronous_commit = on"
+            )  # durable at COMMIT, whatever the server default
+            conn.commit()
+            self._wconn = conn
+        return self._wconn
+
+    def _write_loop(self) -> None:
+        carry: Any = None
+        while True:
+            first = carry if carry is not None else self._q.get()
+            carry = None
+            if first is _STOP:
+                break
+            if type(first) is _Retry:  # a group an event loop could not commit: alone, first
+                reqs = first.batch.requests
+                self._answer([first.batch], iter(self._commit_retrying(reqs, first.in_doubt)))
+                continue
+            items = [first]
+            n = _size(first)
+            while n < self._max_batch:
+                try:
+                    nxt = self._q.get_nowait()
+                except queue.Empty:
+                    break
+                if nxt is _STOP or type(nxt) is _Retry:
+                    carry = nxt
+                    break
+                items.append(nxt)
+                n += _size(nxt)
+            reqs = [r for it in items for r in (it.requests if type(it) is LoopBatch else (it,))]
+            self._answer(items, iter(self._commit_retrying(reqs)))
+
+    def _resolve_group(self, batch: LoopBatch, outcomes: list[AppendResult | Exception]) -> None:
+        """On the batch's loop: the writer answered one of that loop's groups."""
+        left = self._handed.get(batch.loop, 0) - 1
+        if left > 0:
+            self._handed[batch.loop] = left
+        else:
+            self._handed.pop(batch.loop, None)
+        resolve(batch.requests, outcomes)
+
+    def _answer(self, items: list[Any], outcomes: Iterator[AppendResult | Exception]) -> None:
+        for it in items:
+            if type(it) is LoopBatch:
+                res = [next(outcomes) for _ in it.requests]
+                with contextlib.suppress(RuntimeError):  # that loop is closed: nobody waits
+                    it.loop.call_soon_threadsafe(self._resolve_group, it, res)
+            else:
+                out = next(outcomes)
+                if isinstance(out, Exception):
+                    it.future.set_exception(out)
+                else:
+                    it.future.set_result(out)
+
+    def _commit_retrying(
+        self, reqs: list[AppendRequest], in_doubt: _InDoubt | None = None
+    ) -> list[AppendResult | Exception]:
+        """Commit one group, riding out lost connections with exponential backoff. A group
+        whose COMMIT went out but whose answer was lost is looked up before it is retried."""
+        with self._txn:
+            return self._retrying(reqs, in_doubt)
+
+    def _retrying(
+        self, reqs: list[AppendRequest], in_doubt: _InDoubt | None
+    ) -> list[AppendResult | Exception]:
+        delay, cap = self._backoff
+        deadline = time.monotonic() + self._retry_for
+        while True:
+            try:
+                if in_doubt is not None:
+                    if self._committed_anyway(in_doubt.position, in_doubt.hash):
+                        self._w_versions.update(in_doubt.pending)
+                        self._w_head = (in_doubt.position, in_doubt.hash)
+                        self.commits += 1
+                        return in_doubt.outcomes
+                    in_doubt = None  # it was not committed: write the group again
+                return self._commit(self._write_conn(), reqs)
+            except _InDoubt as d:
+                in_doubt = d
+            except Exception as e:
+                if not _connection_lost(e):
+                    return [JournalError(f"journal write failed, nothing was appended: {e}")] * len(
+                        reqs
+                    )
+                self._drop_write_conn()
+                if self._closed or time.monotonic() + delay > deadline:
+                    what = (
+                        "these appends may or may not be durable"
+                        if in_doubt
+                        else "nothing was appended"
+                    )
+                    err = JournalError(
+                        f"lost the PostgreSQL journal ({self._where()}) for {self._retry_for:g} s, "
+                        f"{what}: {e}"
+                    )
+                    return [err] * len(reqs)
+            time.sleep(delay)
+            delay = min(delay * 2, cap)
+
+    def _drop_write_conn(self) -> None:
+        if self._wconn is not None:
+            with contextlib.suppress(Exception):
+                self._wconn.close()
+            self.reconnects += 1
+        self._wconn = None
+        self._w_versions.clear()
+        self._w_head = None
+
+    def _committed_anyway(self, pos: int, h: bytes) -> bool:
+        """Is the group's last record in the table? Its hash covers the whole chain before
+        it, so an equal hash at that position is this very group."""
+        with self._connect() as c:
+            row = c.execute(self._sql_hash_at, (pos,)).fetchone()
+        return row is not None and bytes(row[0]) == h
+
+    def _commit(self, conn: Any, batch: list[AppendRequest]) -> list[AppendResult | Exception]:
+        outcomes: list[AppendResult | Exception] = []
+        pending: dict[str, int] = {}
+        try:
+            versions = self._w_versions
+            missing = list({r.stream for r in batch if r.stream not in versions})
+            # one round trip: the head lock, then (in a fresh snapshot, after the lock) the
+            # versions of the streams this process has not seen yet
+            with conn.pipeline():
+                c_head = conn.execute(self._sql_head_lock)
+                c_ver = conn.execute(self._sql_versions, (missing,)) if missing else None
+            row = c_head.fetchone()
+            head = (row[0], bytes(row[1]))
+            if head != self._w_head:  # first group, or another process appended
+                versions.clear()
+                missing = list({r.stream for r in batch})
+                c_ver = conn.execute(self._sql_versions, (missing,))
+            for s in missing:
+                versions[s] = 0
+            if c_ver is not None:
+                for s, v in c_ver:
+                    versions[s] = v
+            pos, prev = head
+            rows: list[tuple[Any, ...]] = []
+            sha256, q, qtypes = hashlib.sha256, _json_str, self._w_qtypes
+            ts = self._clock()  # one timestamp per group: committed, hence recorded, together
+            for req in batch:
+                s = req.stream
+                cur = pending[s] if s in pending else versions[s]
+                if req.expected != ANY and cur != req.expected:
+                    outcomes.append(conflict(s, cur, req.expected))
+                    continue
+                first_pos, first_v = pos + 1, cur + 1
+                qs = q(s)
+                for type_, data in req.encoded:
+                    pos += 1
+                    cur += 1
+                    qt = qtypes.get(type_)
+                    if qt is None:
+                        qt = qtypes[type_] = q(type_)
+                    # = chain_hash(prev, s, cur, type_, ts, data), inlined (hot loop)
+                    h = sha256(prev + f"[{qs},{cur},{qt},{ts},{data}]".encode()).digest()
+                    rows.append((pos, s, cur, type_, ts, data, prev, h))
+                    prev = h
+                pending[s] = cur
+                outcomes.append(AppendResult(s, first_v, cur, first_pos, pos, prev))
+            if rows:  # COPY: psycopg's C row writer, the cheapest way in (1 µs a row)
+                with conn.cursor().copy(self._sql_copy) as cp:
+                    for r in rows:
+                        cp.write_row(r)
+        except Exception as e:
+            with contextlib.suppress(Exception):
+                conn.rollback()
+            self._w_versions.clear()
+            self._w_head = None
+            if _connection_lost(e):
+                raise
+            if isinstance(e, psycopg.errors.UniqueViolation):  # the head lock makes this rare
+                return [
+                    ConcurrencyConflictError(
+                        f"another writer appended the same stream version ({e}); "
+                        "reload the stream and retry"
+                    )
+                ] * len(batch)
+            return [JournalError(f"journal write failed, nothing was appended: {e}")] * len(batch)
+        try:
+            with conn.pipeline():  # the head and COMMIT in one round trip
+                if rows:
+                    conn.execute(self._sql_set_head, (pos, prev))
+                conn.commit()
+        except Exception as e:
+            self._w_versions.clear()
+            self._w_head = None
+            if not _connection_lost(e):
+                return [JournalError(f"journal commit failed, nothing was appended: {e}")] * len(
+                    batch
+                )
+            self._drop_write_conn()
+            if not rows:
+                raise
+            raise _InDoubt(pos, prev, outcomes, pending) from e
+        self._w_versions.update(pending)
+        self._w_head = (pos, prev)
+        self.commits += 1
+        return outcomes
+
+    # --- reading ---------------------------------------------------------------------------
+    def _query(self, query: str, args: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+        """One read on the shared read connection (autocommit), reconnecting once if the
+        server went away in between."""
+        with self._rlock:
+            for attempt in (1, 2):
+                try:
+                    if self._rconn is None:
+                        self._rconn = psycopg.connect(self.dsn, autocommit=True, connect_timeout=10)
+                    return self._rconn.execute(query, args, prepare=True).fetchall()
+                except psycopg.Error as e:
+                    if not _connection_lost(e):
+                        raise JournalError(f"journal read failed: {e}") from e
+                    with contextlib.suppress(Exception):
+                        self._rconn.close()
+                    self._rconn = None
+                    if attempt == 2:
+                        raise JournalError(
+                            f"cannot read the PostgreSQL journal ({self._where()}): {e}"
+                        ) from e
+        raise AssertionError("unreachable")
+
+    def version(self, stream: str) -> int:
+        return (
+            self._query(f"SELECT MAX(version) FROM {self._t} WHERE stream = %s", (stream,))[0][0]
+            or 0
+        )
+
+    def head(self) -> tuple[int, bytes]:
+        rows = self._query(
+            f"SELECT position, hash FROM {self._t} ORDER BY position DESC LIMIT 1", ()
+        )
+        return (rows[0][0], bytes(rows[0][1])) if rows else (0, GENESIS)
+
+    def read_all(self, from_position: int = 1, *, decode: bool = True) -> Iterator[RecordedEvent]:
+        pos = from_position
+        q = (
+            f"SELECT position, stream, version, type, data, recorded_at, hash, NULL "
+            f"FROM {self._t} WHERE position >= %s ORDER BY position LIMIT %s"
+        )
+        while True:
+            with no_gc():
+                rows = self._query(q, (pos, _READ_CHUNK))
+                if not rows:
+                    return
+                out = records_of(self.registry, rows, decode)
+            yield from out
+            pos = rows[-1][0] + 1
+
+    def read_stream(
+        self, stream: str, from_version: int = 1, *, decode: bool = True
+    ) -> Iterator[RecordedEvent]:
+        v = from_version
+        q = (
+            f"SELECT position, stream, version, type, data, recorded_at, hash, NULL "
+            f"FROM {self._t} WHERE stream = %s AND version >= %s ORDER BY version LIMIT %s"
+        )
+        while True:
+            rows = self._query(q, (stream, v, _READ_CHUNK))
+            if not rows:
+                return
+            yield from records_of(self.registry, rows, decode)
+            v = rows[-1][2] + 1
+
+    def replay(
+        self, from_position: int = 1, types: Collection[str] | None = None
+    ) -> Iterator[tuple[int, Any]]:
+        """(position, typed event) in order; see SqliteJournal.replay."""
+        reg = self.registry
+        fast: dict[str, Callable[[str], Any]] = {}
+        safe: dict[str, Callable[[str], Any]] = {}
+        pos = from_position
+        q = f"SELECT position, type, data FROM {self._t} WHERE position >= %s ORDER BY position LIMIT %s"
+        while True:
+            with no_gc():
+                rows = self._query(q, (pos, _REPLAY_CHUNK))
+                if not rows:
+                    return
+                for t in {r[1] for r in rows}.difference(fast):
+                    if types is None or t in types:
+                        fast[t], safe[t] = reg.raw_decoder(t), reg.decoder(t)
+                try:
+                    out = decode_chunk(rows, fast, types is None)
+                except DECODE_ERRORS:
+                    out = decode_chunk(rows, safe, types is None)
+            yield from out
+            pos = rows[-1][0] + 1
+
+    def iter_payloads(self, from_position: int = 1) -> Iterator[tuple[str, str]]:
+        """(type, data) only: the fastest way to fold the whole journal."""
+        pos = from_position
+        q = f"SELECT position, type, data FROM {self._t} WHERE position >= %s ORDER BY position LIMIT %s"
+        while True:
+            rows = self._query(q, (pos, _READ_CHUNK))
+            if not rows:
+                return
+            for _, t, d in rows:
+                yield t, d
+            pos = rows[-1][0] + 1
+
+    def verify(self) -> VerifyReport:
+        """Walk the whole chain; report the FIRST edited, deleted or reordered record."""
+        walker = ChainWalker()
+        q = (
+            f"SELECT position, stream, version, type, recorded_at, data, prev_hash, hash "
+            f"FROM {self._t} WHERE position >= %s ORDER BY position LIMIT %s"
+        )
+        pos = 1
+        while True:
+            rows = self._query(q, (pos, _READ_CHUNK))
+            if not rows or not walker.feed(rows):
+                break
+            pos = rows[-1][0] + 1
+        h = self._query(f'SELECT position, hash FROM "{self.schema}".journal_head WHERE id = 1', ())
+        return walker.finish((h[0][0], bytes(h[0][1])) if h else None)
+
+    # --- lifecycle -------------------------------------------------------------------------
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        if self._writer is not None:
+            self._q.put(_STOP)
+            self._writer.join()
+        with self._txn:
+            if self._wconn is not None:
+                with contextlib.suppress(Exception):
+                    self._wconn.close()
+                self._wconn = None
+        with self._rlock:
+            if self._rconn is not None:
+                with contextlib.suppress(Exception):
+                    self._rconn.close()
+                self._rconn = None
+
+    def __enter__(self) -> PostgresJournal:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _size(item: Any) -> int:
+    return item.events if type(item) is LoopBatch else len(item.encoded)
+
+
+@dataclass(slots=True)
+class _Retry:
+    """A loop's group that its in-place commit lost to a dropped connection: the writer
+    commits it (after looking it up, if its COMMIT's answer was lost), before anything
+    that loop queued after it."""
+
+    batch: LoopBatch
+    in_doubt: _InDoubt | None
+
+
+class _InDoubt(Exception):
+    """COMMIT was sent and the connection died before its answer: the group is durable or
+    absent, and only a look at the table tells which."""
+
+    def __init__(
+        self,
+        position: int,
+        hash_: bytes,
+        outcomes: list[AppendResult | Exception],
+        pending: dict[str, int],
+    ) -> None:
+        super().__init__(f"commit of records up to #{position} is in doubt")
+        self.position, self.hash, self.outcomes, self.pending = position, hash_, outcomes, pending
