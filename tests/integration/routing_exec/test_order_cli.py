@@ -108,3 +108,16 @@ def test_trade_order_cli(
     )
     assert beyond.exit_code != 0 and "best price" in beyond.output, beyond.output
     assert operator_nonce(world) == nonce
+
+    # more than the liquidity within the limit: what fits fills, the rest is reported
+    part = runner.invoke(
+        cli, [*base, "--size", "800", "--limit", "3025", "--client-id", "cli-6", "--json"], env=env
+    )
+    assert part.exit_code == 4, part.output
+    got = json.loads(part.output)
+    assert got["state"] == "cancelled" and "ROUTE_UNFILLED" in got["reason"]
+    assert (
+        0 < got["filled"] < 800 * 10**18
+        and "beyond the liquidity within the limit" in got["reason"]
+    )
+    assert all(c["exact"] for c in got["children"])
