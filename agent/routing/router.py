@@ -280,12 +280,31 @@ def optimize(
     candidates = [i for i in part if surplus(i, amounts, p) < 2 * legs[i].gas_quote]
     best_v, best_a, best_p = sign * _approx_total(legs, amounts, side), amounts, p
 
-    def trial(idx: list[int], start: float) -> tuple[float, list[int], float]:
+    def solve(idx: list[int], start: float) -> tuple[float, list[int], float]:
         # leaving venues out only raises p* (BUY) / lowers it (SELL): ``start`` stays a bound
         a, price = allocate(legs, idx, side, full, limit, start)
         if sum(a) < full:  # a subset that fills less is not comparable: never preferred
             return INF, a, price
         return sign * _approx_total(legs, a, side), a, price
+
+    def trial(idx: list[int], start: float) -> tuple[float, list[int], float]:
+        """``solve``, then: a venue idle at p that joins once others are out must pay for its
+        own gas too; leaving such joiners out is tried while it helps."""
+        v, a, price = solve(idx, start)
+        for _ in range(3):
+            joined = [
+                i
+                for i in idx
+                if a[i] and not amounts[i] and surplus(i, a, price) < legs[i].gas_quote
+            ]
+            if not joined or v == INF:
+                break
+            v2, a2, p2 = solve([i for i in idx if i not in joined], price)
+            if v2 >= v:
+                break
+            idx = [i for i in idx if i not in joined]
+            v, a, price = v2, a2, p2
+        return v, a, price
 
     if len(every) <= FEW and len(candidates) <= enumerate_max:
         for k in range(1, len(candidates) + 1):
