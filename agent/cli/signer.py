@@ -6,6 +6,8 @@
     agent signer serve --share party2.json --listen 127.0.0.1:7650     party 2's service
     agent signer check --share party1.json --peer 127.0.0.1:7650       one probe signature
     agent signer send --share party1.json --peer ... --rpc-url ... --to 0x.. --value-wei N
+    agent signer simulate --rpc-url ... --from 0x.. --to 0x.. --data 0x.. --account SAFE
+        [--expect-in TOKEN:MAX --expect-out TOKEN:MIN --spender 0x..]    what a call would do
 
 Bad input exits non-zero with one line naming the code; no share file is written unless the
 whole ceremony verified.
@@ -115,6 +117,9 @@ def keygen(
 def serve(
     share: Path = typer.Option(..., "--share", help="Party 2's share file."),
     listen: str = typer.Option("127.0.0.1:7650", "--listen", help="host:port to serve on."),
+    noise_pool: int = typer.Option(
+        4, "--noise-pool", min=0, help="Paillier noise values precomputed between sessions."
+    ),
 ) -> None:
     """Party 2: co-sign with party 1 until SIGTERM or Ctrl-C."""
     from agent.signing.threshold import P2Share, SignerService, read_share
@@ -124,7 +129,7 @@ def serve(
     assert isinstance(sh, P2Share)
 
     async def go() -> None:
-        svc = SignerService(sh)
+        svc = SignerService(sh, pool=noise_pool)
         bound = await svc.start(host, port)
         print(f"serving {sh.address} on {host}:{bound}", flush=True)
         stop = asyncio.Event()
@@ -223,3 +228,89 @@ def send(
 
     h, state = run_async(go)
     console.print(f"{state} {h} from {signer.address}", highlight=False)
+
+
+def _bound(value: str, field: str) -> tuple[str, int]:
+    from agent.errors import ValidationError
+    from agent.signing.types import _addr_bytes
+
+    token, _, amount = value.partition(":")
+    if token.upper() != "ETH":
+        try:
+            _addr_bytes(field, token)
+        except ValidationError as e:
+            raise ValidationError(
+                field, e.problem, "pass TOKEN:AMOUNT, e.g. 0xA0b8...:1000000"
+            ) from None
+    if not amount.isdigit():
+        raise ValidationError(
+            field, f"{amount!r} is not an amount in base units", "e.g. 0x..:1000000"
+        )
+    return ("ETH" if token.upper() == "ETH" else token), int(amount)
+
+
+@app.command()
+def simulate(
+    rpc_url: str = typer.Option(..., "--rpc-url"),
+    sender: str = typer.Option(..., "--from", help="Who signs the call (the operator)."),
+    to: str = typer.Option(..., "--to", help="The called contract (e.g. the PolicyModule)."),
+    data: str = typer.Option("0x", "--data", help="Calldata, hex."),
+    value_wei: int = typer.Option(0, "--value-wei", min=0),
+    account: str = typer.Option(..., "--account", help="Whose assets to report (the Safe)."),
+    expect_in: str = typer.Option("", "--expect-in", help="TOKEN:MAX the account may pay."),
+    expect_out: str = typer.Option("", "--expect-out", help="TOKEN:MIN it must receive."),
+    spender: list[str] = typer.Option([], "--spender", help="A spender the call may approve."),
+    fallback: bool = typer.Option(
+        False, "--fallback", help="Accept eth_call if the node cannot trace."
+    ),
+) -> None:
+    """Simulate a call before signing it (debug_traceCall): the account's asset deltas, and
+    with --expect-in/--expect-out the verdict (exit 3 on SIMULATION_MISMATCH/REVERTED)."""
+    from agent.chain.rpc import RpcClient
+    from agent.chain.simulate import CallRequest, Expectation, check
+    from agent.chain.simulate import simulate as sim_call
+    from agent.errors import ValidationError
+    from agent.signing.types import _addr_bytes
+
+    for f, v in (("--from", sender), ("--to", to), ("--account", account)):
+        run(lambda f=f, v=v: _addr_bytes(f, v))
+    try:
+        raw = bytes.fromhex(data[2:] if data.startswith("0x") else data)
+    except ValueError:
+        raw = run(
+            lambda: (_ for _ in ()).throw(ValidationError("--data", "is not hex", "pass 0x..."))
+        )
+    exp = None
+    if expect_in or expect_out:
+        if not (expect_in and expect_out):
+            fail("--expect-in and --expect-out go together")
+        tin, max_in = run(lambda: _bound(expect_in, "--expect-in"))
+        tout, min_out = run(lambda: _bound(expect_out, "--expect-out"))
+        exp = Expectation(tin, max_in, tout, min_out, frozenset(s.lower() for s in spender))
+
+    async def go():  # type: ignore[no-untyped-def]
+        async with RpcClient(rpc_url) as rpc:
+            return await sim_call(
+                rpc, CallRequest(sender, to, raw, value_wei), account,
+                mode="fallback" if fallback else "trace",
+            )  # fmt: skip
+
+    s = run_async(go)
+    if s.warning:
+        console.print(f"warning: {s.warning}", highlight=False)
+    console.print(
+        f"{'ok' if s.ok else 'reverts: ' + str(s.error)}  gas {s.gas_used}", highlight=False
+    )
+    if s.deltas is not None:
+        d = s.deltas
+        console.print(f"ETH {d.eth:+d} wei", highlight=False)
+        for token, v in sorted(d.tokens.items()):
+            console.print(f"token {token} {v:+d}", highlight=False)
+        for a in d.approvals:
+            console.print(f"approval {a.token} -> {a.spender}: {a.amount} left", highlight=False)
+    if exp is not None:
+        dec = check(s, exp)
+        if not dec.allowed:
+            console.print(f"denied [{dec.code}] {dec.reason}", highlight=False)
+            raise typer.Exit(3)
+        console.print(f"allowed: {dec.note}", highlight=False)

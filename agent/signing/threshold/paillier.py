@@ -159,3 +159,38 @@ class NoisePool:
             self._ready.append(self.pub.noise())
             added += 1
         return added
+
+
+class FixedBase:
+    """base^k mod N^2 for k < 2^256 from a precomputed table (8-bit windows): 32
+    multiplications instead of a 256-bit exponentiation, ~10x faster. Party 2 raises the
+    same ckey to a fresh v in every signature; the table (about 4 MB) is built once."""
+
+    WINDOW = 8
+    BITS = 256
+
+    def __init__(self, base: int, nn: int) -> None:
+        self.nn = mpz(nn)
+        rows = []
+        g = mpz(base) % self.nn
+        for _ in range(self.BITS // self.WINDOW):
+            row = [mpz(1), g]
+            for _ in range(2, 1 << self.WINDOW):
+                row.append(row[-1] * g % self.nn)
+            rows.append(row)
+            g = row[-1] * g % self.nn  # g^(2^8): the next window's base
+        self.rows = rows
+
+    def pow(self, k: int) -> mpz:
+        if not 0 <= k < 1 << self.BITS:
+            raise ValueError("exponent out of the table's range")
+        acc = mpz(1)
+        nn = self.nn
+        for row in self.rows:
+            d = k & 0xFF
+            if d:
+                acc = acc * row[d] % nn
+            k >>= 8
+            if not k:
+                break
+        return acc

@@ -18,7 +18,7 @@ from agent.errors import AgentError
 from agent.signing.threshold import wire
 from agent.signing.threshold.errors import TssAbortedError, TssShareError
 from agent.signing.threshold.keygen import KeygenP1, KeygenP2
-from agent.signing.threshold.paillier import NoisePool
+from agent.signing.threshold.paillier import FixedBase, NoisePool
 from agent.signing.threshold.session import close, connect, exchange, step, tell_abort
 from agent.signing.threshold.share import P1Share, P2Share, write_share
 from agent.signing.threshold.sign import Approve, SignP1, SignP2
@@ -137,6 +137,8 @@ class SignerService:
         self.share = share
         self.approve = approve
         self.noise = NoisePool(share.paillier, pool)
+        self.ckey_pow = FixedBase(share.ckey, int(share.paillier.nn))
+        self._tasks: set[asyncio.Task[Any]] = set()
         self.signed = 0
         self.refused = 0
         self.server: asyncio.base_events.Server | None = None
@@ -149,9 +151,25 @@ class SignerService:
     async def stop(self) -> None:
         if self.server is not None:
             self.server.close()
+        for t in list(self._tasks):  # idle keep-alive connections
+            t.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self.server is not None:
             await self.server.wait_closed()
 
     async def _conn(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            self._tasks.add(task)
+        try:
+            await self._serve_conn(reader, writer)
+        except asyncio.CancelledError:  # stop(): end quietly, the stream is closed below
+            pass
+        finally:
+            self._tasks.discard(task)  # type: ignore[arg-type]
+            writer.close()
+
+    async def _serve_conn(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             while True:
                 try:  # idle connections may wait for the next request indefinitely
@@ -178,7 +196,7 @@ class SignerService:
     async def _session(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, first: dict[str, Any]
     ) -> None:
-        p2 = SignP2(self.share, self.approve, self.noise)
+        p2 = SignP2(self.share, self.approve, self.noise, self.ckey_pow)
         m = await exchange(reader, writer, await step(writer, lambda: p2.on_sg1(first)))
         await wire.send(writer, await step(writer, lambda: p2.on_sg3(m)))
         log.info("co-signed %s for %s", type(p2.payload).__name__, self.share.address)

@@ -28,7 +28,7 @@ from agent.signing.protocol import TypedData
 from agent.signing.threshold import ec, zk
 from agent.signing.threshold.errors import TssBadMessageError, TssBadProofError
 from agent.signing.threshold.keygen import proof_json, proof_of
-from agent.signing.threshold.paillier import NoisePool
+from agent.signing.threshold.paillier import FixedBase, NoisePool
 from agent.signing.threshold.share import P1Share, P2Share
 from agent.signing.threshold.wire import expect, get_bytes, get_int, get_obj, get_point, hx
 from agent.signing.types import SignedTx, TxRequest
@@ -142,10 +142,15 @@ class SignP1:
 
 class SignP2:
     def __init__(
-        self, share: P2Share, approve: Approve | None = None, noise: NoisePool | None = None
+        self,
+        share: P2Share,
+        approve: Approve | None = None,
+        noise: NoisePool | None = None,
+        ckey_pow: FixedBase | None = None,
     ) -> None:
         self.share, self.approve = share, approve
         self.noise = noise
+        self.ckey_pow = ckey_pow  # FixedBase of ckey, if the caller keeps one
         self.step = 1
 
     def on_sg1(self, msg: dict[str, Any]) -> dict[str, Any]:
@@ -188,7 +193,8 @@ class SignP2:
         noise = self.noise.take() if self.noise is not None else pk.noise()
         c1 = pk.encrypt_noise(rho * q + k2_inv * (self.m % q) % q, noise)
         v = k2_inv * r * self.share.x2 % q
-        c3 = pk.add(c1, pk.mul(self.share.ckey, v))
+        c2 = self.ckey_pow.pow(v) if self.ckey_pow is not None else pk.mul(self.share.ckey, v)
+        c3 = pk.add(c1, c2)
         return {"t": "sg4", "c3": hx(c3)}
 
     def _step(self, n: int) -> None:

@@ -155,3 +155,23 @@ def test_is_ciphertext(paillier_key):
     assert pk.is_ciphertext(int(pk.encrypt(1)[0]))
     assert not pk.is_ciphertext(0) and not pk.is_ciphertext(int(pk.nn))
     assert not pk.is_ciphertext(int(paillier_key.p))  # shares a factor with N
+
+
+@pytest.fixture(scope="module")
+def fixed_base(paillier_key):
+    from agent.signing.threshold.paillier import FixedBase
+
+    base = int(paillier_key.pub.encrypt(42)[0])
+    return base, FixedBase(base, int(paillier_key.pub.nn))
+
+
+@settings(max_examples=25, deadline=None)
+@given(k=st.integers(0, 2**256 - 1))
+def test_fixed_base_table_equals_powmod(paillier_key, fixed_base, k):
+    base, fb = fixed_base
+    assert fb.pow(k) == gmpy2.powmod(base, k, paillier_key.pub.nn)
+
+
+def test_fixed_base_refuses_big_exponents(fixed_base):
+    with pytest.raises(ValueError):
+        fixed_base[1].pow(2**256)

@@ -9,6 +9,8 @@ import copy
 import pytest
 from eth_account import Account
 from eth_utils import keccak
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from agent.signing.threshold import ec, zk
 from agent.signing.threshold.errors import TssBadMessageError, TssBadProofError
@@ -190,3 +192,26 @@ def test_party2_can_refuse(shares):
         sign(s1, s2, TX, approve=approve)
     assert info.value.code == "VALUE_TOO_HIGH"
     assert sign(s1, s2, TX.replace(value=1), approve=approve)
+
+
+@settings(max_examples=20, deadline=None)
+@given(
+    nonce=st.integers(0, 2**64 - 2),
+    value=st.integers(0, 2**256 - 1),
+    data=st.binary(max_size=200),
+    chain_id=st.integers(1, 2**32),
+    to=st.one_of(st.none(), st.binary(min_size=20, max_size=20)),
+)
+def test_any_transaction_signs_like_a_single_key(shares, nonce, value, data, chain_id, to):
+    """Property: for any valid request, the joint signature is a valid low-s signature by the
+    joint address over the same envelope a local key would produce (only r, s differ)."""
+    s1, s2 = shares
+    tx = TxRequest(
+        chain_id=chain_id, nonce=nonce, to=None if to is None else "0x" + to.hex(), value=value,
+        data=data, gas=100_000, max_fee_per_gas=10**9, max_priority_fee_per_gas=1,
+    )  # fmt: skip
+    st_ = signed_tx(s1, tx, *sign(s1, s2, tx))
+    assert Account.recover_transaction(st_.raw) == s1.address and st_.s <= ec.Q // 2
+    from agent.signing.eip1559 import decode_signed, encode_fields
+
+    assert encode_fields(decode_signed(st_.raw)) == encode_fields(tx)
