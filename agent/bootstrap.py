@@ -82,17 +82,19 @@ def load_policy_guard(
     )
 
 
-def open_trusted_journal(path: Path, operator_key: str) -> SqliteJournal:
-    """The signing path's journal, verified from its MAC'd checkpoint (keyed by the operator
-    key) before anything is read from it: a journal whose chain does not verify is refused,
-    since an order missing from it would be executed again (JOURNAL_TAMPERED)."""
+def open_trusted_journal(path: Path, operator_key: str | None) -> SqliteJournal:
+    """The signing path's journal, verified before anything is read from it: from its MAC'd
+    checkpoint (keyed by the operator key) when the key is local, else (a remote or
+    threshold signer: no key in this process) by the full walk. A journal whose chain does
+    not verify is refused, since an order missing from it would be executed again
+    (JOURNAL_TAMPERED)."""
     from agent.errors import JournalTamperedError
     from agent.signing.local import _parse_key  # the key's one parser (never echoes it)
 
-    secret = _parse_key("operator_key", operator_key)
+    secret = _parse_key("operator_key", operator_key) if operator_key else None
     journal = SqliteJournal(path, checkpoint_secret=secret)
     try:
-        rep = journal.verify_incremental()
+        rep = journal.verify_incremental() if secret is not None else journal.verify()
     except BaseException:
         journal.close()
         raise
@@ -126,8 +128,7 @@ async def build_swap_app(
     enforces its own configuration).
 
     ``signer``: the operator's Signer if not the local ``operator_key`` (e.g. a
-    ``agent.signing.threshold.ThresholdSigner``: the engine awaits it under its timeout);
-    with ``operator_key=""`` the journal checkpoint is keyed by ``signer.checkpoint_key()``.
+    ``agent.signing.threshold.ThresholdSigner``: the engine awaits it under its timeout).
     ``simulation``: "trace" or "fallback" to simulate every module call before signing
     (agent.chain.simulate.SimulationGuard, after the policy guard); None = off.
 
@@ -136,9 +137,7 @@ async def build_swap_app(
     a symbol with a ``PriceFeed<SYM>`` feed is priced by the feed (WETH, WBTC on the dev
     world); only a symbol without one falls back to the median of the venues' own quotes
     (``SwapRisk.prices``, where USD stablecoins count as 1 USD)."""
-    if not operator_key and signer is not None and hasattr(signer, "checkpoint_key"):
-        operator_key = signer.checkpoint_key()  # a threshold signer: no local operator key
-    journal = open_trusted_journal(journal_path, operator_key)  # before any network use
+    journal = open_trusted_journal(journal_path, operator_key or None)  # before any network use
     try:
         rpc = await RpcClient(
             rpc_url, expected_chain_id=manifest.chain_id, name=manifest.name
@@ -174,6 +173,7 @@ async def build_swap_app(
             rpc=rpc, manifest=manifest, venues=venues, executor=executor, manager=manager,
             safe=safe, risk=risk, route=route,
         )  # fmt: skip
+        await executor.check_module(safe)  # a module we must not sign for: refused here
         # recovery: the engine reconciles the tx stream, then orders follow the chain
         await executor.start()
         recovered = await track(manager, executor, manifest, safe, expire_unsent=True, poll=False)

@@ -72,10 +72,14 @@ def verify(
                 )
             secret = _parse_key("--key-env", os.environ[key_env])
         path = journal_path(journal)
-        with SqliteJournal(path, read_only=True, checkpoint_secret=secret) as j:
-            rep = j.verify()
-            if rep.ok and secret is not None:
-                rep = j.verify_incremental()  # the MACs; read-only: the checkpoint stays
+        if is_postgres(path):  # the server's rows; no local checkpoint to check
+            with open_journal(journal) as j:
+                rep = j.verify()
+        else:
+            with SqliteJournal(path, read_only=True, checkpoint_secret=secret) as j:
+                rep = j.verify()
+                if rep.ok and secret is not None:
+                    rep = j.verify_incremental()  # the MACs; read-only: the checkpoint stays
         if not rep.ok:
             raise JournalTamperedError(rep.describe())
         console.print(rep.describe(), highlight=False, soft_wrap=True)

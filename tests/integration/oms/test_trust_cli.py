@@ -15,7 +15,14 @@ from pathlib import Path
 
 import pytest
 
-from agent.deploy.devworld import OPERATOR_KEY, DevWorld
+from agent.deploy.devworld import (
+    DEPLOYER_KEY,
+    OPERATOR_KEY,
+    DevWorld,
+    address_of,
+    deploy_dev_wallet,
+)
+from agent.deploy.transactor import Transactor
 from agent.journal.hashing import GENESIS, chain_hash
 from agent.wallet.deploy import WalletDeployment
 
@@ -29,7 +36,7 @@ def agent(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [*AGENT, *args], capture_output=True, text=True, timeout=timeout,
         env={**os.environ, "COLUMNS": "200", "TMPDIR": tempfile.gettempdir(),
-             "AGENT_OPERATOR_KEY": OPERATOR_KEY},
+             "AGENT_OPERATOR_KEY": OPERATOR_KEY, "DEPLOYER_KEY": DEPLOYER_KEY},
     )  # fmt: skip
 
 
@@ -50,6 +57,10 @@ def rows(journal: Path, sql: str, *args: object) -> list[tuple]:  # type: ignore
         return out
     finally:
         c.close()
+
+
+def rpc_nonce(world: DevWorld, key: str) -> int:
+    return int(world.devnets.l1.rpc("eth_getTransactionCount", address_of(key), "latest"), 16)
 
 
 def one_error(stderr: str) -> str:
@@ -182,3 +193,95 @@ def test_untampered_resubmit_is_a_duplicate(
     r = swap(world, oms_wallet.safe, oms_wallet.module, j, "t-1")
     assert r.returncode == 0, r.stderr
     assert "filled" in r.stdout and operator_nonce(world) == nonce
+
+
+# --- a --module the operator must not sign for --------------------------------------------
+@pytest.fixture(scope="module")
+def other_wallet(world: DevWorld, l1_module_isolated) -> WalletDeployment:  # type: ignore[no-untyped-def]
+    return deploy_dev_wallet(world, salt=43)
+
+
+@pytest.fixture(scope="module")
+def idle_module(world: DevWorld, oms_wallet: WalletDeployment, l1_module_isolated) -> str:  # type: ignore[no-untyped-def]
+    """A PolicyModule for the oms Safe that its owners never enabled."""
+    tx = Transactor(world.devnets.l1.rpc_url, DEPLOYER_KEY)
+    return tx.deploy("PolicyModule", oms_wallet.safe, world.l1.address("MultiSendCallOnly"))
+
+
+@pytest.mark.parametrize("case", ["no_code", "wrong_safe", "not_enabled", "no_role"])
+def test_wrong_module_is_refused_before_signing(
+    world: DevWorld, oms_wallet: WalletDeployment, other_wallet: WalletDeployment,
+    idle_module: str, tmp_path: Path, case: str,
+) -> None:  # fmt: skip
+    module = {
+        "no_code": "0x" + "de" * 20,
+        "wrong_safe": other_wallet.module,
+        "not_enabled": idle_module,
+        "no_role": oms_wallet.module,
+    }[case]
+    # no_role: the deployer's key signs, and the deployer is no operator of this module
+    extra = ["--key-env", "DEPLOYER_KEY"] if case == "no_role" else []
+    j = tmp_path / "journal.sqlite"
+    nonces = operator_nonce(world), rpc_nonce(world, DEPLOYER_KEY)
+    weth = balance(world, "WETH", oms_wallet.safe)
+    r = swap(world, oms_wallet.safe, module, j, f"m-{case}", *extra)
+    assert r.returncode == 1, (r.stdout, r.stderr)
+    assert one_error(r.stderr).startswith(f"error: [MODULE_{case.upper()}] "), r.stderr
+    assert tx_signed(j) == 0  # nothing signed or journaled as signed
+    assert (operator_nonce(world), rpc_nonce(world, DEPLOYER_KEY)) == nonces  # nothing sent
+    assert balance(world, "WETH", oms_wallet.safe) == weth
+
+
+# --- issue 17 item 7: denied orders and the kill switch -----------------------------------
+def test_resubmitted_denied_order_exits_nonzero_with_its_code(
+    world: DevWorld, oms_wallet: WalletDeployment, tmp_path: Path, l1_module_isolated
+) -> None:  # type: ignore[no-untyped-def]
+    j = tmp_path / "journal.sqlite"
+    nonce = operator_nonce(world)
+    for attempt in range(2):  # the first submit, then the same client id again
+        r = swap(world, oms_wallet.safe, oms_wallet.module, j, "d-1", "--max-notional", "10")
+        assert r.returncode == 3, (attempt, r.stdout, r.stderr)
+        assert "denied: [RISK_MAX_NOTIONAL]" in r.stderr, (attempt, r.stderr)
+    assert operator_nonce(world) == nonce and tx_signed(j) == 0
+
+
+def test_order_denied_while_halted_keeps_its_client_id(
+    world: DevWorld, oms_wallet: WalletDeployment, tmp_path: Path, l1_module_isolated
+) -> None:  # type: ignore[no-untyped-def]
+    j = tmp_path / "journal.sqlite"
+    assert agent("halt", "--journal", str(j), "--reason", "test").returncode == 0
+    nonce = operator_nonce(world)
+    r = swap(world, oms_wallet.safe, oms_wallet.module, j, "h-1")
+    assert r.returncode == 3 and "denied: [TRADING_HALTED]" in r.stderr, (r.stdout, r.stderr)
+    assert operator_nonce(world) == nonce and tx_signed(j) == 0
+    assert agent("resume", "--journal", str(j)).returncode == 0
+    r = swap(world, oms_wallet.safe, oms_wallet.module, j, "h-1")
+    assert r.returncode == 0, (r.stdout, r.stderr)
+    assert "order h-1: filled" in r.stdout
+
+
+async def test_module_revert_is_decoded_by_name_and_nothing_signed(
+    world: DevWorld, make_app, l1_isolated: None
+) -> None:  # type: ignore[no-untyped-def]
+    """A call the module refuses: the error names PolicyViolation, its status by name, and
+    carries the off-chain code for the same rule (no `custom error 0x95e83831`)."""
+    from eth_abi import encode
+    from eth_utils import function_signature_to_4byte_selector as sel
+
+    from agent.errors import WouldRevertError
+    from agent.wallet.multisend import Call
+
+    app = await make_app()
+    steal = Call(
+        world.l1.token("USDC").address,
+        sel("transfer(address,uint256)") + encode(["address", "uint256"], [app.signer.address, 1]),
+    )
+    nonce = operator_nonce(world)
+    with pytest.raises(WouldRevertError) as e:
+        await app.executor.execute([steal])
+    msg = str(e.value)
+    assert e.value.code == "POLICY_FUNCTION_NOT_ALLOWED", msg
+    assert "PolicyModule.PolicyViolation(status=FUNCTION_NOT_ALLOWED (5), word=0x" in msg
+    assert "custom error" not in msg and "nothing was signed" in msg
+    assert operator_nonce(world) == nonce
+    assert not [r for r in app.journal.read_all() if r.type == "TxSigned"]

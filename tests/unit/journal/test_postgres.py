@@ -161,3 +161,24 @@ async def test_a_restart_under_in_place_loop_commits_loses_nothing(pg_server) ->
             assert [x.event.n for x in j.read_stream(f"w{i}")] == list(range(rounds))
         rep = j.verify()
         assert rep.ok and rep.records == rounds * width
+
+
+def test_the_cli_works_on_a_postgresql_journal(pg_server) -> None:
+    import typer
+    from typer.testing import CliRunner
+
+    from agent.cli import journal as journal_cli
+    from agent.cli import trading as trading_cli
+    from agent.oms import OrderStore
+
+    root = typer.Typer()
+    root.add_typer(journal_cli.app, name="journal")
+    trading_cli.register(root)
+    url = f"postgresql://{pg_server.user}@127.0.0.1:{pg_server.port}/postgres#cli_{uuid.uuid4().hex[:6]}"
+    run = CliRunner().invoke
+    r = run(root, ["halt", "-j", url, "-r", "drill"])
+    assert r.exit_code == 0, r.output
+    r = run(root, ["journal", "verify", "-j", url])
+    assert r.exit_code == 0 and "ok: 1 records" in r.output
+    with open_store(url) as j:
+        assert OrderStore.replay(j).trading_state.value == "halted"

@@ -1,0 +1,107 @@
+"""A FIX session's persistent state, in the agent's journal (stream ``fix-<session>``).
+
+What must survive a restart: the next sequence number each way, and every application
+message sent since the last reset (a ResendRequest may ask for any of them). Each sent
+message is journaled before it is written to the socket, so a message the client may have
+seen is always resendable and its number never reused; a received message is journaled after
+it was processed (and not waited for), so a crash in between makes the client resend it
+(orders are idempotent on their ClOrdID, so that is harmless) rather than lose it.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from agent.journal.base import ANY, Store
+from agent.journal.codec import event_type
+
+log = logging.getLogger("agent.fix")
+
+
+@event_type
+@dataclass(frozen=True, slots=True)
+class FixMessageSent:
+    session: str
+    seq: int
+    msg_type: str
+    raw: str  # the encoded message (latin-1 text, SOH kept): what a resend repeats
+    position: int = 0  # for an ExecutionReport, the journal position of the update it reports
+
+
+@event_type
+@dataclass(frozen=True, slots=True)
+class FixMessageReceived:
+    session: str
+    seq: int
+    msg_type: str
+
+
+@event_type
+@dataclass(frozen=True, slots=True)
+class FixSessionReset:
+    """Sequence numbers start again at 1 both ways (Logon with ResetSeqNumFlag=Y)."""
+
+    session: str
+    reason: str = ""
+
+
+ADMIN = frozenset("0125A4")  # Heartbeat, TestRequest, ResendRequest, Logout, Logon, SeqReset
+
+
+def _log_failure(fut: Any) -> None:
+    if not fut.cancelled() and fut.exception() is not None:
+        log.error("fix: could not journal a received sequence number: %s", fut.exception())
+
+
+def stream_of(session: str) -> str:
+    return f"fix-{session}"
+
+
+class SessionStore:
+    def __init__(self, journal: Store, session: str) -> None:
+        self.journal = journal
+        self.session = session
+        self.stream = stream_of(session)
+        self.next_out = 1
+        self.next_in = 1
+        self.sent: dict[int, FixMessageSent] = {}  # application messages since the reset
+        self.reported = 0  # the last journal position reported in an ExecutionReport
+        for rec in journal.read_stream(self.stream):
+            self._apply(rec.event)
+
+    def _apply(self, ev: object) -> None:
+        if isinstance(ev, FixMessageSent):
+            self.next_out = max(self.next_out, ev.seq + 1)
+            if ev.msg_type not in ADMIN:
+                self.sent[ev.seq] = ev
+            self.reported = max(self.reported, ev.position)
+        elif isinstance(ev, FixMessageReceived):
+            self.next_in = max(self.next_in, ev.seq + 1)
+        elif isinstance(ev, FixSessionReset):
+            self.next_out = self.next_in = 1
+            self.sent.clear()
+
+    async def record_sent(self, seq: int, msg_type: str, raw: bytes, position: int = 0) -> None:
+        ev = FixMessageSent(self.session, seq, msg_type, raw.decode("latin-1"), position)
+        await self.journal.append_async(self.stream, ANY, [ev])
+        self._apply(ev)
+
+    async def record_received(self, seq: int, msg_type: str) -> None:
+        """Not awaited to durability: the next message need not wait for this fsync. If it
+        is lost in a crash the client resends the message, which the OMS takes as the same
+        order (idempotent on ClOrdID) and the session as already reported."""
+        ev = FixMessageReceived(self.session, seq, msg_type)
+        fut = self.journal.append_async(self.stream, ANY, [ev])
+        fut.add_done_callback(_log_failure)
+        self._apply(ev)
+
+    async def skip_to(self, next_in: int) -> None:
+        """A SequenceReset moved the inbound number forward."""
+        await self.record_received(next_in - 1, "4")
+
+    async def reset(self, reason: str) -> None:
+        ev = FixSessionReset(self.session, reason)
+        await self.journal.append_async(self.stream, ANY, [ev])
+        self._apply(ev)
