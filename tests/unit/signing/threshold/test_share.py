@@ -83,4 +83,3 @@ def test_encrypted_share(shares, tmp_path):
         read_share(tmp_path / "swapped.json", password="correct horse")
     with pytest.raises(TssShareError, match="empty"):
         write_share(s1, tmp_path / "empty.json", password="")
-
