@@ -139,8 +139,7 @@ async def build_swap_app(
     enforces its own configuration).
 
     ``signer``: the operator's Signer if not the local ``operator_key`` (e.g. a
-    ``agent.signing.threshold.ThresholdSigner``: the engine awaits it under its timeout);
-    with ``operator_key=""`` the journal checkpoint is keyed by ``signer.checkpoint_key()``.
+    ``agent.signing.threshold.ThresholdSigner``: the engine awaits it under its timeout).
     ``simulation``: "trace" or "fallback" to simulate every module call before signing
     (agent.chain.simulate.SimulationGuard, after the policy guard); None = off.
 

@@ -66,22 +66,6 @@ class ThresholdSigner:
             )
         return cls.from_files(env[ENV_SHARE], env[ENV_PEER], password=env.get(ENV_PASSWORD))
 
-    def checkpoint_key(self) -> str:
-        """A 32-byte secret standing in for the local operator key where the agent keys
-        something with it (the journal's MAC'd checkpoint, agent.bootstrap): derived from
-        share 1, which only this process holds; domain-separated, so it reveals nothing of
-        x1 and signs nothing."""
-        import hashlib
-        import hmac
-
-        from agent.signing.threshold import ec
-
-        d = hmac.new(
-            self.share.x1.to_bytes(32, "big"), b"agent/journal-checkpoint/v1", hashlib.sha256
-        )
-        k = int.from_bytes(d.digest(), "big") % (ec.Q - 1) + 1
-        return "0x" + k.to_bytes(32, "big").hex()
-
     def __repr__(self) -> str:
         return f"ThresholdSigner({self.address} with {self.host}:{self.port})"
 

@@ -83,16 +83,3 @@ def test_encrypted_share(shares, tmp_path):
         read_share(tmp_path / "swapped.json", password="correct horse")
     with pytest.raises(TssShareError, match="empty"):
         write_share(s1, tmp_path / "empty.json", password="")
-
-
-def test_checkpoint_key_is_a_stable_secret_of_share_1(shares):
-    from agent.signing.local import LocalSigner
-    from agent.signing.threshold import ThresholdSigner
-
-    s1 = shares[0]
-    a = ThresholdSigner(s1, "127.0.0.1", 1).checkpoint_key()
-    assert a == ThresholdSigner(s1, "127.0.0.1", 2).checkpoint_key()  # same share, same key
-    assert hex(s1.x1)[2:] not in a
-    LocalSigner(a)  # a valid 32-byte key, as the journal's checkpoint parser wants
-    other = type(s1)(s1.x1 + 1, *[getattr(s1, f) for f in s1.__slots__[1:]])
-    assert ThresholdSigner(other, "127.0.0.1", 1).checkpoint_key() != a
