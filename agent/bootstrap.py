@@ -82,6 +82,33 @@ def load_policy_guard(
     )
 
 
+def open_trusted_journal(path: Path, operator_key: str | None) -> SqliteJournal:
+    """The signing path's journal, verified before anything is read from it: from its MAC'd
+    checkpoint (keyed by the operator key) when the key is local, else (a remote or
+    threshold signer: no key in this process) by the full walk. A journal whose chain does
+    not verify is refused, since an order missing from it would be executed again
+    (JOURNAL_TAMPERED)."""
+    from agent.errors import JournalTamperedError
+    from agent.signing.local import _parse_key  # the key's one parser (never echoes it)
+
+    secret = _parse_key("operator_key", operator_key) if operator_key else None
+    journal = SqliteJournal(path, checkpoint_secret=secret)
+    try:
+        rep = journal.verify_incremental() if secret is not None else journal.verify()
+    except BaseException:
+        journal.close()
+        raise
+    if not rep.ok:
+        journal.close()
+        assert rep.finding is not None
+        raise JournalTamperedError(
+            f"journal {path}: {rep.finding.describe()}; nothing was signed: restore the "
+            "journal from a backup (or move it aside and reconcile with the chain) before "
+            "trading again"
+        )
+    return journal
+
+
 async def build_swap_app(
     *,
     rpc_url: str,
@@ -93,22 +120,33 @@ async def build_swap_app(
     max_notional: Decimal = Decimal(1_000_000),
     limits: RiskLimits | None = None,
     policy_path: Path | None = None,
+    signer: Any = None,
+    simulation: str | None = None,
 ) -> SwapApp:
     """``policy_path``: the fund's signing-policy file, checked off-chain on every built
     transaction before signing; None = no off-chain policy (the on-chain module still
     enforces its own configuration).
+
+    ``signer``: the operator's Signer if not the local ``operator_key`` (e.g. a
+    ``agent.signing.threshold.ThresholdSigner``: the engine awaits it under its timeout).
+    ``simulation``: "trace" or "fallback" to simulate every module call before signing
+    (agent.chain.simulate.SimulationGuard, after the policy guard); None = off.
 
     The guard's reference prices (its slippage rule and second-signer notional) are
     INDEPENDENT of the quotes the swap is built from wherever the manifest has an oracle:
     a symbol with a ``PriceFeed<SYM>`` feed is priced by the feed (WETH, WBTC on the dev
     world); only a symbol without one falls back to the median of the venues' own quotes
     (``SwapRisk.prices``, where USD stablecoins count as 1 USD)."""
-    rpc = await RpcClient(
-        rpc_url, expected_chain_id=manifest.chain_id, name=manifest.name
-    ).connect()
-    journal = SqliteJournal(journal_path)
+    journal = open_trusted_journal(journal_path, operator_key or None)  # before any network use
     try:
-        signer = LocalSigner(operator_key)
+        rpc = await RpcClient(
+            rpc_url, expected_chain_id=manifest.chain_id, name=manifest.name
+        ).connect()
+    except BaseException:
+        journal.close()
+        raise
+    try:
+        signer = signer or LocalSigner(operator_key)
         risk = SwapRisk(limits or default_limits(max_notional))
         guard = None
         if policy_path is not None:  # oracle prices; the quote median only where none
@@ -116,9 +154,17 @@ async def build_swap_app(
                 policy_path, manifest, safe=safe, operator=signer.address, rpc=rpc,
                 fallback=risk.prices,
             )  # fmt: skip
+        pre_sign = guard
+        if simulation is not None:
+            from agent.chain.simulate import SimulationGuard
+
+            pre_sign = SimulationGuard(
+                rpc, operator=signer.address, module=module, safe=safe, mode=simulation,  # type: ignore[arg-type]
+                multisend=manifest.address("MultiSendCallOnly"), inner=guard,
+            )  # fmt: skip
         executor = ModuleExecutor(
             rpc, signer, module=module, multisend=manifest.address("MultiSendCallOnly"),
-            chain_id=manifest.chain_id, journal=journal, guard=guard,
+            chain_id=manifest.chain_id, journal=journal, guard=pre_sign,
         )  # fmt: skip
         route = RouteCheck()
         manager = OrderManager.open(journal, checks=[route, risk.check])
@@ -127,6 +173,7 @@ async def build_swap_app(
             rpc=rpc, manifest=manifest, venues=venues, executor=executor, manager=manager,
             safe=safe, risk=risk, route=route,
         )  # fmt: skip
+        await executor.check_module(safe)  # a module we must not sign for: refused here
         # recovery: the engine reconciles the tx stream, then orders follow the chain
         await executor.start()
         recovered = await track(manager, executor, manifest, safe, expire_unsent=True, poll=False)

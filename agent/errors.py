@@ -85,6 +85,14 @@ class RpcError(ChainError):
         super().__init__(message)
 
 
+class WouldRevertError(RpcError):
+    """A call reverts when simulated (eth_estimateGas / eth_call): nothing was signed. The
+    message holds the decoded revert (agent.wallet.reverts); a PolicyModule refusal carries
+    its POLICY_<STATUS> code instead of this class's."""
+
+    code = "TX_WOULD_REVERT"
+
+
 class RpcUnavailableError(ChainError):
     """The node did not answer (refused, timed out, garbage)."""
 
@@ -130,6 +138,14 @@ class UnsafePayloadError(SigningError):
     code = "UNSAFE_PAYLOAD"
 
 
+class ModuleCheckError(SigningError):
+    """The --module is not one the operator may sign for: no code (MODULE_NO_CODE), another
+    Safe's (MODULE_WRONG_SAFE), not enabled on the Safe (MODULE_NOT_ENABLED), or no role for
+    the operator (MODULE_NO_ROLE). Checked before anything is signed."""
+
+    code = "MODULE_INVALID"
+
+
 # --- orders, journal ----------------------------------------------------------------------
 class OrderError(AgentError):
     code = "ORDER_ERROR"
@@ -153,6 +169,12 @@ class ConcurrencyConflictError(JournalError):
 
 class JournalTamperedError(JournalError):
     code = "JOURNAL_TAMPERED"
+
+
+class NotAJournalError(JournalError):
+    """The file is not an agent journal (another program's SQLite file, or not SQLite)."""
+
+    code = "NOT_A_JOURNAL"
 
 
 # --- venues -------------------------------------------------------------------------------

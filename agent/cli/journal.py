@@ -45,12 +45,41 @@ def open_journal(path: Path | None, *, must_exist: bool = True):  # -> Store
 
 
 @app.command()
-def verify(journal: Path | None = JournalOpt) -> None:
-    """Walk the hash chain; name the first edited, deleted or reordered record."""
+def verify(
+    journal: Path | None = JournalOpt,
+    key_env: str | None = typer.Option(
+        None,
+        "--key-env",
+        help="Env var with the operator key: also check the checkpoint's MAC (a moved or "
+        "forged checkpoint, a journal replaced by another).",
+    ),
+) -> None:
+    """Walk the hash chain; name the first edited, deleted or reordered record.
+
+    Read-only: nothing is written to the file, and a file that is not an agent journal is
+    refused (NOT_A_JOURNAL)."""
+    import agent.oms  # noqa: F401  (registers the OMS event types)
+    from agent.journal import SqliteJournal
 
     def go() -> None:
-        with open_journal(journal) as j:
-            rep = j.verify()
+        secret = None
+        if key_env:
+            from agent.signing.local import _parse_key
+
+            if not os.environ.get(key_env):
+                raise ValidationError(
+                    "--key-env", f"{key_env} is not set", f"export {key_env}=0x..."
+                )
+            secret = _parse_key("--key-env", os.environ[key_env])
+        path = journal_path(journal)
+        if is_postgres(path):  # the server's rows; no local checkpoint to check
+            with open_journal(journal) as j:
+                rep = j.verify()
+        else:
+            with SqliteJournal(path, read_only=True, checkpoint_secret=secret) as j:
+                rep = j.verify()
+                if rep.ok and secret is not None:
+                    rep = j.verify_incremental()  # the MACs; read-only: the checkpoint stays
         if not rep.ok:
             raise JournalTamperedError(rep.describe())
         console.print(rep.describe(), highlight=False, soft_wrap=True)

@@ -52,6 +52,9 @@ from agent.cli import policy as _policy  # noqa: E402
 
 app.add_typer(_policy.app, name="policy")
 
+from agent.cli import signer as _signer  # noqa: E402
+
+app.add_typer(_signer.app, name="signer")
 from agent.cli import fix as _fix  # noqa: E402
 
 app.add_typer(_fix.app, name="fix")

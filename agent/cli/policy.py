@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from pathlib import Path
@@ -62,10 +63,37 @@ def init(
 
 
 @app.command()
-def validate(file: Path, manifest: Path = ManifestOpt) -> None:
+def validate(
+    file: Path,
+    manifest: Path = typer.Option(
+        None,
+        "--manifest",
+        help="Deployment manifest resolving names (default: .state/devnet/l1.manifest.json "
+        "if it exists; without one only the syntax, types and unsafe grants are checked).",
+    ),
+) -> None:
     """Check a policy file: syntax, names, and the unsafe-grant refusals."""
     from agent.policy import compile_policy
 
+    if manifest is None:
+        default = STATE / "l1.manifest.json"
+        if not default.is_file():
+            from agent.policy.resolve import check_document
+            from agent.policy.schema import read_policy_file
+
+            def syntax() -> str:
+                doc, text = read_policy_file(file)
+                check_document(doc, text, str(file))
+                return doc.name
+
+            name = run(syntax)
+            console.print(
+                f"[green]ok[/] {file}: policy {name!r}: syntax, types and unsafe grants "
+                "checked; names NOT checked (no manifest: pass --manifest FILE)",
+                highlight=False,
+            )
+            return
+        manifest = default
     p = _load(file, manifest)
     cfg = compile_policy(p)
     console.print(
@@ -78,8 +106,17 @@ def validate(file: Path, manifest: Path = ManifestOpt) -> None:
             else f"{len(r.conditions)} on-chain conditions"
         )
         console.print(f"  {r.label}: {r.sig.canonical} ({where})", highlight=False)
+    vg = p.value_guard
     console.print(
-        f"  on-chain: {len(cfg.scopes)} scopes, {len(cfg.sets)} sets, {len(cfg.allowances)} allowances; off-chain only: screening, slippage, hours, chains, second signer"
+        f"  on-chain: {len(cfg.scopes)} scopes, {len(cfg.sets)} sets, {len(cfg.allowances)} allowances, "
+        f"{len(cfg.oracles)} oracles, value guard "
+        + (
+            f"{vg.max_loss_bps} bps per execution / {vg.budget_bps} bps per {vg.period}s"
+            if vg
+            else "off"
+        )
+        + "; off-chain only: screening, hours, chains, second signer, replays",
+        highlight=False,
     )
 
 
@@ -246,11 +283,39 @@ def explain(
         raw = bytes.fromhex(data.removeprefix("0x"))
     except ValueError:
         fail(f"--data: {data[:20]}... is not hex")
+    call = PolicyCall(to, raw, value, operation)
+    view: dict = {}
+    if rpc_url:
+        view = run_async(lambda: _chain_view(rpc_url, policy, call))
     ctx = PolicyContext(
-        operator=operator, chain_id=policy.chain_id, now=now, allowances=allowances, paused=paused
-    )
-    for line in explain_call(policy, PolicyCall(to, raw, value, operation), ctx):
+        operator=operator, chain_id=policy.chain_id, now=now, allowances=allowances,
+        paused=paused, **view,
+    )  # fmt: skip
+    lines = explain_call(policy, call, ctx)
+    for line in lines:
         console.print(line, highlight=False, markup=False)
+    _exit_on_deny(lines)
+
+
+async def _chain_view(rpc_url: str, policy, call) -> dict:  # type: ignore[no-untyped-def]
+    """What the signing guard reads for the oracle-priced rules (feeds, the value-guard
+    window, balances, series, nonces, withdrawals), for the call or its MultiSend batch."""
+    from agent.chain.rpc import RpcClient
+    from agent.policy.evaluator import _Denied, decode_batch
+    from agent.policy.onchain import ChainState
+
+    calls = [call]
+    if call.operation == 1:
+        with contextlib.suppress(_Denied):  # malformed: the evaluator says so on its own terms
+            calls = decode_batch(call.data)
+    async with RpcClient(rpc_url) as rpc:
+        return await ChainState(rpc, policy).read(calls)
+
+
+def _exit_on_deny(lines: list[str]) -> None:
+    """A deny is an answer, but not a success: exit 1 so scripts can tell."""
+    if any(ln.startswith("decision: DENY") for ln in lines):
+        raise typer.Exit(1)
 
 
 def _explain_intent(  # type: ignore[no-untyped-def]
@@ -287,9 +352,14 @@ def _explain_intent(  # type: ignore[no-untyped-def]
     async def go():  # type: ignore[no-untyped-def]
         rpc = await RpcClient(rpc_url, expected_chain_id=m.chain_id, name=m.name).connect()
         try:
+            from agent.policy.onchain import ChainState
+
+            # --price asks "what if": the oracle rules are priced from it; else from the
+            # chain, as the guard in the signing path reads them (feeds, window, balances)
             guard = PolicyGuard(
                 policy, operator=operator, safe=safe or policy.safe, chain_id=m.chain_id,
                 prices=feed_prices(rpc, m, fixed), clock=lambda: chain_now,
+                chain=None if fixed else ChainState(rpc, policy),
             )  # fmt: skip
             if policy.module:
                 guard.sync_from_chain(rpc_url)
@@ -317,3 +387,4 @@ def _explain_intent(  # type: ignore[no-untyped-def]
     console.print(f"the Safe would make {len(plan.calls)} call(s):", highlight=False)
     for line in lines:
         console.print(line, highlight=False, markup=False)
+    _exit_on_deny(lines)

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import os
-from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 import typer
 from rich.console import Console
 
-from agent.cli.common import console, run, run_async
+from agent.cli.common import console, parse_address, parse_decimal, run, run_async
 from agent.errors import ValidationError
 from agent.model import Side, SwapIntent
 
@@ -27,10 +26,7 @@ def parse_intent(
         raise ValidationError(
             "--side", f"{side!r} is not buy or sell", "pass --side buy|sell"
         ) from None
-    try:
-        qty = Decimal(size)
-    except InvalidOperation:
-        raise ValidationError("--size", f"{size!r} is not a number", "e.g. --size 1.5") from None
+    qty = parse_decimal("--size", size, "1.5")
     return SwapIntent(client_id, s, base.upper(), quote.upper(), qty, slippage_bps)
 
 
@@ -46,14 +42,34 @@ def swap(
     client_id: str = typer.Option(
         ..., "--client-id", help="Idempotency key: resubmits never execute twice."
     ),
-    rpc_url: str = typer.Option(..., "--rpc-url"),
-    manifest: Path = typer.Option(..., "--manifest"),
-    safe: str = typer.Option(..., "--safe"),
-    module: str = typer.Option(..., "--module"),
+    rpc_url: str = typer.Option(
+        ...,
+        "--rpc-url",
+        help="JSON-RPC URL of the chain the Safe is on, e.g. http://127.0.0.1:8545.",
+    ),
+    manifest: Path = typer.Option(
+        ...,
+        "--manifest",
+        help="Deployment manifest of that chain (tokens, venues, oracles), e.g. the "
+        "l1.manifest.json `agent devnet up` writes.",
+    ),
+    safe: str = typer.Option(
+        ..., "--safe", help="The fund's Safe (0x address) that trades and holds the assets."
+    ),
+    module: str = typer.Option(
+        ...,
+        "--module",
+        help="The Safe's PolicyModule (0x address): the operator key calls it; checked to be "
+        "this Safe's, enabled, with a role for the operator, before anything is signed.",
+    ),
     key_env: str = typer.Option(
         "AGENT_OPERATOR_KEY", "--key-env", help="Env var with the operator key."
     ),
-    journal: Path = typer.Option(Path(".state/journal.sqlite"), "--journal"),
+    journal: Path = typer.Option(
+        Path(".state/journal.sqlite"),
+        "--journal",
+        help="The agent's journal (verified before trading; refused if tampered).",
+    ),
     max_notional: str = typer.Option("1000000", "--max-notional", help="Limit in the quote asset."),
     policy: Path | None = typer.Option(
         None, "--policy", help="The fund's signing-policy file, checked before signing."
@@ -63,11 +79,14 @@ def swap(
     from agent.bootstrap import build_swap_app
     from agent.demo.report import swap_table
     from agent.deploy.manifest import Manifest
+    from agent.execution.swap import validate_intent
 
     intent = run(lambda: parse_intent(client_id, side, base, quote, size, slippage_bps))
+    safe = run(lambda: parse_address("--safe", safe))
+    module = run(lambda: parse_address("--module", module))
+    limit = run(lambda: parse_decimal("--max-notional", max_notional, "250000"))
     m = run(lambda: Manifest.load(manifest))
-    for f in ("base", "quote"):
-        run(lambda f=f: m.token(getattr(intent, f)))
+    run(lambda: validate_intent(m, intent))  # tokens known, size fits them
     if policy is None:
         err_console.print(
             "warning: no --policy: no off-chain signing policy is checked before signing "
@@ -84,7 +103,7 @@ def swap(
     async def go():  # type: ignore[no-untyped-def]
         app_ = await build_swap_app(
             rpc_url=rpc_url, manifest=m, safe=safe, module=module, operator_key=key,  # type: ignore[arg-type]
-            journal_path=journal, max_notional=Decimal(max_notional), policy_path=policy,
+            journal_path=journal, max_notional=limit, policy_path=policy,
         )  # fmt: skip
         try:
             return await app_.pipeline.run(intent)
@@ -94,5 +113,8 @@ def swap(
     report = run_async(go)
     console.print(swap_table(report))
     console.print(f"order {report.client_order_id}: {report.state or report.status}")
-    if report.status == "denied":
+    if "denied" in (report.status, report.state):  # a resubmitted denied order too
+        err_console.print(
+            f"denied: [{report.code}] {report.reason}", highlight=False, soft_wrap=True
+        )
         raise typer.Exit(3)

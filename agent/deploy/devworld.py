@@ -113,6 +113,7 @@ def deploy_protocols(
     """The protocols beyond the world's DEXes and Safe: the options market (L1, with its dev
     price feeds) and the L1-L2 bridge (2-of-3 dev relayers). Returns both manifests."""
     from agent.bridge.deploy import with_bridge
+    from agent.deploy.policy_contracts import deploy_policy_contracts
     from agent.venues.options.deploy import deploy_options
 
     progress("deploying the options market and the bridge")
@@ -120,6 +121,9 @@ def deploy_protocols(
     l1_tx.resync_nonce()
     relayers = [address_of(k) for k in RELAYER_KEYS]
     l1, l2 = with_bridge(l1_tx, l2_tx, l1, l2, relayers, BRIDGE_THRESHOLD)
+    progress("deploying the policy module's price feeds and checkers")
+    l1 = l1.with_contracts(**deploy_policy_contracts(l1_tx, l1))
+    l2 = l2.with_contracts(**deploy_policy_contracts(l2_tx, l2))
     return [l1, l2]
 
 

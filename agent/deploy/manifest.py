@@ -108,7 +108,11 @@ class Manifest:
             raise ConfigError(
                 "manifest", f"{p} does not exist", "run `agent devnet up` or scripts/demo first"
             )
+        if not p.is_file():
+            raise ConfigError(
+                "manifest", f"{p} is a directory, not a manifest", "name the .json file"
+            )
         try:
             return cls.from_json(json.loads(p.read_text()))
-        except json.JSONDecodeError as e:
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
             raise ConfigError("manifest", f"{p} is not JSON: {e}") from e

@@ -15,6 +15,7 @@ import hashlib
 import hmac
 import json
 import logging
+from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl
@@ -62,6 +63,9 @@ WEIGHTS = {
     "time": 1,
     "exchangeInfo": 20,
     "depth": 5,
+    "trades": 25,
+    "aggTrades": 4,
+    "klines": 2,
     "ticker/24hr": 2,
     "ticker/price": 2,
     "ticker/bookTicker": 2,
@@ -117,10 +121,87 @@ def _dec(params: dict[str, str], name: str, required: bool = True) -> Decimal | 
     return v
 
 
+@dataclass(slots=True)
+class AggTrade:
+    """Binance's aggregate trade: consecutive fills of one taker order at one price."""
+
+    agg_id: int
+    price: Decimal
+    qty: Decimal
+    first_id: int
+    last_id: int
+    ts_ms: int
+    buyer_is_maker: bool
+
+
+@dataclass(slots=True)
+class AggTrades:
+    """Aggregates, built incrementally from the exchange's trade list so ids stay stable."""
+
+    by_symbol: dict[str, list[AggTrade]] = field(default_factory=dict)
+    _last_taker: dict[str, int] = field(default_factory=dict)
+    seen: int = 0  # trades of the exchange folded in so far
+
+    def update(self, trades: list[Trade]) -> None:
+        for t in trades[self.seen :]:
+            aggs = self.by_symbol.setdefault(t.instrument, [])
+            last = aggs[-1] if aggs else None
+            if (
+                last is not None
+                and self._last_taker.get(t.instrument) == t.taker_order_id
+                and last.price == t.price
+                and last.ts_ms == t.ts_ms
+            ):
+                last.qty += t.amount
+                last.last_id = t.trade_id
+            else:
+                aggs.append(
+                    AggTrade(
+                        len(aggs) + 1,
+                        t.price,
+                        t.amount,
+                        t.trade_id,
+                        t.trade_id,
+                        t.ts_ms,
+                        t.taker_side is Side.SELL,  # the buyer made the market
+                    )
+                )
+                self._last_taker[t.instrument] = t.taker_order_id
+        self.seen = len(trades)
+
+
+INTERVAL_MS = {
+    "1s": 1_000, "1m": 60_000, "3m": 180_000, "5m": 300_000, "15m": 900_000,
+    "30m": 1_800_000, "1h": 3_600_000, "2h": 7_200_000, "4h": 14_400_000,
+    "6h": 21_600_000, "8h": 28_800_000, "12h": 43_200_000, "1d": 86_400_000,
+    "3d": 259_200_000, "1w": 604_800_000,
+}  # fmt: skip
+
+
+def _int_param(params: dict[str, str], name: str) -> int | None:
+    raw = params.get(name)
+    if raw is None or raw == "":
+        return None
+    if not raw.lstrip("-").isdigit():
+        raise BinanceError(400, -1100, f"Illegal characters found in parameter '{name}'.")
+    return int(raw)
+
+
+def _limit(params: dict[str, str], default: int, top: int) -> int:
+    n = _int_param(params, "limit")
+    if n is None:
+        return default
+    if n <= 0:
+        raise BinanceError(400, -1100, "Illegal characters found in parameter 'limit'.")
+    return min(n, top)
+
+
 class BinanceApi:
     def __init__(self, ctx: SimContext) -> None:
         self.ctx = ctx
         self.streams: BinanceStreams | None = None  # set by BinanceStreams (WebSocket side)
+        self.quote_qty: dict[int, Decimal] = {}  # order id -> quoteOrderQty it was sent with
+        self._aggs = AggTrades()
         if not ctx.gate.limit:
             ctx.gate.limit = DEFAULT_WEIGHT_LIMIT
 
@@ -133,6 +214,9 @@ class BinanceApi:
                 "time": ("GET",),
                 "exchangeInfo": ("GET",),
                 "depth": ("GET",),
+                "trades": ("GET",),
+                "aggTrades": ("GET",),
+                "klines": ("GET",),
                 "ticker/24hr": ("GET",),
                 "ticker/price": ("GET",),
                 "ticker/bookTicker": ("GET",),
@@ -274,10 +358,10 @@ class BinanceApi:
                     "baseCommissionPrecision": 8,
                     "quoteCommissionPrecision": 8,
                     "orderTypes": ["LIMIT", "LIMIT_MAKER", "MARKET"],
-                    "icebergAllowed": False,
+                    "icebergAllowed": True,
                     "ocoAllowed": False,
                     "otoAllowed": False,
-                    "quoteOrderQtyMarketAllowed": False,
+                    "quoteOrderQtyMarketAllowed": True,
                     "allowTrailingStop": False,
                     "cancelReplaceAllowed": False,
                     "isSpotTradingAllowed": True,
@@ -286,9 +370,18 @@ class BinanceApi:
                         {
                             "filterType": "PRICE_FILTER",
                             "minPrice": f8(inst.tick),
-                            "maxPrice": "1000000.00000000",
+                            "maxPrice": f8(inst.max_price),
                             "tickSize": f8(inst.tick),
                         },
+                        {
+                            "filterType": "NOTIONAL",
+                            "minNotional": f8(inst.min_notional),
+                            "applyMinToMarket": True,
+                            "maxNotional": f8(inst.max_notional),
+                            "applyMaxToMarket": False,
+                            "avgPriceMins": 5,
+                        },
+                        {"filterType": "ICEBERG_PARTS", "limit": inst.iceberg_parts},
                         {
                             "filterType": "LOT_SIZE",
                             "minQty": f8(inst.min_amount),
@@ -333,6 +426,112 @@ class BinanceApi:
             "bids": [[f8(p), f8(q)] for p, q in book.bids.depth(limit)],
             "asks": [[f8(p), f8(q)] for p, q in book.asks.depth(limit)],
         }
+
+    async def get_trades(self, request: web.Request, body: str) -> object:
+        """Recent trades, oldest first (``GET /api/v3/trades``)."""
+        params = dict(request.query)
+        inst = self._inst(params)
+        limit = _limit(params, 500, 1000)
+        rows = [t for t in self.ctx.exchange.trades if t.instrument == inst.name][-limit:]
+        return [
+            {
+                "id": t.trade_id,
+                "price": f8(t.price),
+                "qty": f8(t.amount),
+                "quoteQty": f8(t.price * t.amount),
+                "time": t.ts_ms,
+                "isBuyerMaker": t.taker_side is Side.SELL,
+                "isBestMatch": True,
+            }
+            for t in rows
+        ]
+
+    async def get_aggTrades(self, request: web.Request, body: str) -> object:
+        """Aggregate trades (``GET /api/v3/aggTrades``): fromId, or startTime/endTime
+        (at most one hour apart, as Binance requires), else the most recent."""
+        params = dict(request.query)
+        inst = self._inst(params)
+        limit = _limit(params, 500, 1000)
+        from_id = _int_param(params, "fromId")
+        start, end = _int_param(params, "startTime"), _int_param(params, "endTime")
+        if start is not None and end is not None and end - start > 3_600_000:
+            raise BinanceError(400, -1127, "More than 1 hours between startTime and endTime.")
+        self._aggs.update(self.ctx.exchange.trades)
+        aggs = self._aggs.by_symbol.get(inst.name, [])
+        if from_id is not None:
+            rows = [a for a in aggs if a.agg_id >= from_id][:limit]
+        elif start is not None or end is not None:
+            lo, hi = start or 0, end if end is not None else (start or 0) + 3_600_000
+            rows = [a for a in aggs if lo <= a.ts_ms <= hi][:limit]
+        else:
+            rows = aggs[-limit:]
+        return [
+            {
+                "a": a.agg_id,
+                "p": f8(a.price),
+                "q": f8(a.qty),
+                "f": a.first_id,
+                "l": a.last_id,
+                "T": a.ts_ms,
+                "m": a.buyer_is_maker,
+                "M": True,
+            }
+            for a in rows
+        ]
+
+    async def get_klines(self, request: web.Request, body: str) -> object:
+        """Candles (``GET /api/v3/klines``), every interval in the range including empty ones
+        (which carry the previous close and zero volume), as Binance serves them."""
+        params = dict(request.query)
+        inst = self._inst(params)
+        step = INTERVAL_MS.get(params.get("interval", ""))
+        if step is None:
+            raise BinanceError(400, -1120, "Invalid interval.")
+        limit = _limit(params, 500, 1000)
+        start, end = _int_param(params, "startTime"), _int_param(params, "endTime")
+        trades = [t for t in self.ctx.exchange.trades if t.instrument == inst.name]
+        now = self.ctx.now_ms()
+        hi = min(end if end is not None else now, now)
+        if start is not None:
+            first = start // step * step
+        elif trades:
+            first = max(trades[0].ts_ms // step * step, (hi // step - limit + 1) * step)
+        else:
+            return []
+        out: list[list[object]] = []
+        prev_close = None
+        i = 0
+        while i < len(trades) and trades[i].ts_ms < first:
+            prev_close = trades[i].price
+            i += 1
+        t0 = first
+        while t0 <= hi and len(out) < limit:
+            o = h = lo_ = c = prev_close
+            vol = qvol = tb = tbq = Decimal(0)
+            n = 0
+            while i < len(trades) and trades[i].ts_ms < t0 + step:
+                t = trades[i]
+                o = t.price if n == 0 else o
+                h = t.price if h is None or n == 0 else max(h, t.price)
+                lo_ = t.price if lo_ is None or n == 0 else min(lo_, t.price)
+                c = t.price
+                vol += t.amount
+                qvol += t.amount * t.price
+                if t.taker_side is Side.BUY:
+                    tb += t.amount
+                    tbq += t.amount * t.price
+                n += 1
+                i += 1
+            if c is not None:  # nothing before the first trade: no candle yet
+                out.append(
+                    [t0, f8(o), f8(h), f8(lo_), f8(c), f8(vol), t0 + step - 1,
+                     f8(qvol), n, f8(tb), f8(tbq), "0"]
+                )  # fmt: skip
+                prev_close = c
+            t0 += step
+        if start is None and len(out) > limit:
+            out = out[-limit:]
+        return out
 
     def _ticker(self, inst: SimInstrument) -> dict[str, object]:
         ex = self.ctx.exchange
@@ -415,11 +614,11 @@ class BinanceApi:
             d.update(
                 {
                     "stopPrice": "0.00000000",
-                    "icebergQty": "0.00000000",
+                    "icebergQty": f8(o.display),
                     "time": o.created_ms,
                     "updateTime": o.updated_ms,
                     "isWorking": True,
-                    "origQuoteOrderQty": "0.00000000",
+                    "origQuoteOrderQty": f8(self.quote_qty.get(o.order_id, Decimal(0))),
                 }
             )
         return d
@@ -474,10 +673,25 @@ class BinanceApi:
         typ = p.get("type", "").upper()
         if typ not in ("LIMIT", "MARKET", "LIMIT_MAKER"):
             raise BinanceError(400, -1116, "Invalid orderType.")
-        amount = _dec(p, "quantity")
-        assert amount is not None
-        if amount <= 0:
-            raise BinanceError(400, -1013, "Invalid quantity.")
+        ex = self.ctx.exchange
+        quote_qty = _dec(p, "quoteOrderQty", required=False) if typ == "MARKET" else None
+        if quote_qty is not None:
+            if p.get("quantity"):
+                raise BinanceError(400, -1106, "Parameter 'quantity' sent when not required.")
+            if quote_qty <= 0:
+                raise BinanceError(400, -1013, "Invalid quoteOrderQty.")
+            # Binance spends (or raises) this much quote: the base quantity follows from
+            # the book, rounded down to the lot size
+            amount = ex.books[inst.name].amount_for_cost(
+                Side(side_raw.lower()), quote_qty, inst.lot
+            )
+            if amount <= 0:
+                raise BinanceError(400, -1013, "Filter failure: LOT_SIZE")
+        else:
+            amount = _dec(p, "quantity")
+            assert amount is not None
+            if amount <= 0:
+                raise BinanceError(400, -1013, "Invalid quantity.")
         price = _dec(p, "price", required=typ != "MARKET") if typ != "MARKET" else None
         tif = SimTif.GTC
         if typ == "LIMIT":
@@ -489,8 +703,27 @@ class BinanceApi:
                     "Mandatory parameter 'timeInForce' was not sent, was empty/null, or malformed.",
                 )
             tif = SimTif(raw_tif)
+        iceberg = _dec(p, "icebergQty", required=False) or Decimal(0)
+        if iceberg:
+            if typ != "LIMIT" or tif is not SimTif.GTC:
+                raise BinanceError(400, -1013, "Filter failure: ICEBERG_PARTS")
+            if (problem := inst.check_display(iceberg, amount, price, tif)) is not None:
+                log.info("iceberg refused: %s", problem)
+                raise BinanceError(400, -1013, "Filter failure: ICEBERG_PARTS")
+        if price is not None and price > inst.max_price:
+            raise BinanceError(400, -1013, "Filter failure: PRICE_FILTER")
+        book = ex.books[inst.name]
+        # NOTIONAL: limit orders at their price; market orders (applyMinToMarket) at what
+        # they would trade now
+        notional = (
+            price * amount
+            if price is not None
+            else book.cost_to_fill(Side(side_raw.lower()), None, amount)
+        )
+        too_small = notional < inst.min_notional and (price is not None or notional > 0)
+        if too_small or (price is not None and notional > inst.max_notional):
+            raise BinanceError(400, -1013, "Filter failure: NOTIONAL")
         cid = p.get("newClientOrderId", "")
-        ex = self.ctx.exchange
         prev = ex.find_by_client_id(account, cid) if cid else None
         if prev is not None and prev.status.is_open:
             # Binance refuses a clientOrderId that is still in use on an open order
@@ -504,7 +737,10 @@ class BinanceApi:
             tif=tif,
             client_id=cid,
             post_only=typ == "LIMIT_MAKER",
+            display=iceberg,
         )
+        if quote_qty is not None:
+            self.quote_qty[order.order_id] = quote_qty
         self.ctx.orders_placed += 1
         n, faults = self.ctx.orders_placed, self.ctx.faults
         if n in (faults.drop_accept, faults.stall_accept):
@@ -611,14 +847,17 @@ class BinanceApi:
             {"asset": b.asset, "free": f8(b.free), "locked": f8(b.locked)}
             for b in self.ctx.exchange.ledger.balances(account)
         ]
+        spot = [i for i in self.ctx.exchange.instruments.values() if not i.is_derivative]
+        maker = spot[0].maker_fee if spot else Decimal("0.001")
+        taker = spot[0].taker_fee if spot else Decimal("0.001")
         return {
-            "makerCommission": 2,
-            "takerCommission": 5,
+            "makerCommission": int(maker * 10_000),
+            "takerCommission": int(taker * 10_000),
             "buyerCommission": 0,
             "sellerCommission": 0,
             "commissionRates": {
-                "maker": "0.00020000",
-                "taker": "0.00050000",
+                "maker": f8(maker),
+                "taker": f8(taker),
                 "buyer": "0.00000000",
                 "seller": "0.00000000",
             },

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from agent.exchange_sim.exchange import Exchange
-from agent.exchange_sim.faults import Dice, FaultConfig, WeightGate
+from agent.exchange_sim.faults import CreditGate, Dice, FaultConfig, WeightGate
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,7 +33,7 @@ class SimContext:
     venue: str
     exchange: Exchange
     faults: FaultConfig
-    gate: WeightGate
+    gate: WeightGate | CreditGate
     keys: dict[str, ApiKey] = field(default_factory=dict)
     dice: Dice = field(default_factory=lambda: Dice(0))
     orders_placed: int = 0  # for the drop_accept / stall_accept faults

@@ -26,13 +26,13 @@ from aiohttp import WSMsgType, web
 
 from agent.exchange_sim.accounts import ZERO
 from agent.exchange_sim.context import SimContext
+from agent.exchange_sim.deribit_market import DeribitMarketData, _fifo_pnl, tick_direction
 from agent.exchange_sim.exchange import EventKind, RejectReason, SimEvent, SimReject
 from agent.exchange_sim.instruments import SimInstrument, SimKind
 from agent.exchange_sim.matching import SimOrder, SimOrderStatus, SimTif, Trade
 from agent.model import Side
 
 log = logging.getLogger(__name__)
-DEFAULT_RPC_LIMIT = 20 * 60  # credits per minute; Deribit's default is 20 req/s sustained
 
 _REJECT = {
     RejectReason.UNKNOWN_INSTRUMENT: (10020, "invalid_or_unsupported_instrument"),
@@ -112,13 +112,12 @@ class Session:
 Handler = Callable[[dict[str, Any], Session], Awaitable[Any]]
 
 
-class DeribitApi:
+class DeribitApi(DeribitMarketData):
     def __init__(self, ctx: SimContext) -> None:
         self.ctx = ctx
-        if not ctx.gate.limit:
-            ctx.gate.limit = DEFAULT_RPC_LIMIT
         self.sessions: set[Session] = set()
         self._dirty_books: set[str] = set()
+        self._last_trade: dict[str, tuple[Decimal, int]] = {}  # for the public tick direction
         self._flush_scheduled = False
         self._methods: dict[str, tuple[Handler, bool]] = {}
         for name in dir(self):
@@ -626,8 +625,16 @@ class DeribitApi:
             parts = ch.split(".")
             if parts[0] == "user" and s.account is None:
                 raise RpcError(13009, "unauthorized")
-            if parts[0] in ("book", "ticker") and len(parts) >= 3:
-                self._inst({"instrument_name": parts[1]})
+            by_instrument = parts[0] in ("book", "ticker") and len(parts) >= 3
+            if by_instrument or (parts[0] == "trades" and len(parts) == 3):
+                self._inst({"instrument_name": parts[1]})  # trades.<instrument>.<interval> too
+            elif parts[0] == "trades" and len(parts) == 4:  # trades.<kind>.<currency>.<interval>
+                if parts[1] not in ("future", "option", "spot", "any"):
+                    raise RpcError(
+                        -32602,
+                        "Invalid params",
+                        {"param": "channels", "reason": f"bad kind in {ch}"},
+                    )
             elif not (
                 parts[0] == "user" and len(parts) in (4, 5) and parts[1] in ("orders", "trades")
             ):
@@ -841,13 +848,8 @@ class DeribitApi:
             "available_withdrawal_funds": _num(max(ZERO, free)),
             "initial_margin": _num(im),
             "maintenance_margin": _num(im * Decimal("0.75")),
-            "total_pl": _num(upl),
-            "session_upl": _num(upl),
-            "session_rpl": 0,
             "delta_total": round(delta, 6),
-            "options_value": 0,
-            "futures_pl": 0,
-            "options_pl": 0,
+            **{k: _num(v) for k, v in self.pnl(account, currency).items()},
             "portfolio_margining_enabled": False,
             "limits": {},
             "fee_balance": 0,
@@ -874,21 +876,8 @@ class DeribitApi:
         ex = self.ctx.exchange
         mark = ex.mark_price(inst.name)
         # average entry from this account's trades (cost basis of the open size)
-        pos, cost = ZERO, ZERO
-        for t in ex.trades:
-            if t.instrument != inst.name:
-                continue
-            for oid in (t.taker_order_id, t.maker_order_id):
-                o = ex.orders[oid]
-                if o.account != account:
-                    continue
-                d = t.amount if o.side is Side.BUY else -t.amount
-                if pos == 0 or (pos > 0) == (d > 0):
-                    cost += d * t.price
-                else:
-                    cost = cost * (pos + d) / pos if pos + d != 0 else ZERO
-                pos += d
-        avg = abs(cost / pos) if pos else ZERO
+        realized, avg, _pos = _fifo_pnl(ex, account, inst.name)
+        avg = abs(avg)
         d: dict[str, Any] = {
             "instrument_name": inst.name,
             "size": _num(q),
@@ -898,8 +887,8 @@ class DeribitApi:
             "index_price": _num(ex.index_price(inst.base)),
             "kind": "option" if inst.kind is SimKind.OPTION else "future",
             "floating_profit_loss": _num((mark - avg) * q),
-            "realized_profit_loss": 0,
-            "total_profit_loss": _num((mark - avg) * q),
+            "realized_profit_loss": _num(realized),
+            "total_profit_loss": _num((mark - avg) * q + realized),
             "size_currency": _num(q),
             "settlement_price": _num(mark),
             "leverage": 10,
@@ -995,6 +984,8 @@ class DeribitApi:
                 asyncio.get_running_loop().call_soon(self._flush_books)
             return
         inst = self.ctx.exchange.instruments[ev.instrument]
+        if ev.kind is EventKind.TRADE and ev.is_taker and ev.trade is not None:
+            self._public_trade(inst, ev.trade)
         for s in list(self.sessions):
             if s.account != ev.account:
                 continue
@@ -1007,6 +998,24 @@ class DeribitApi:
                 elif ev.kind is EventKind.TRADE and parts[1] == "trades" and ev.trade and ev.order:
                     data = [self.trade_json(ev.trade, ev.order)]
                     self._send_fill(s, ch, data)
+
+    def _public_trade(self, inst: SimInstrument, t: Trade) -> None:
+        """``trades.<instrument>.<interval>`` and ``trades.<kind>.<currency>.<interval>``: each
+        trade once (on its taker's event), to every subscriber."""
+        subscribers = [
+            (s, ch)
+            for s in self.sessions
+            for ch in s.channels
+            if ch.startswith("trades.") and _trades_channel_matches(self, inst, ch.split("."))
+        ]
+        if not subscribers:
+            return
+        prev = self._last_trade.get(inst.name)
+        d = tick_direction(prev[0] if prev else None, prev[1] if prev else 0, t.price)
+        self._last_trade[inst.name] = (t.price, d)
+        data = [self.public_trade_json(t, d)]
+        for s, ch in subscribers:
+            self._notify(s, ch, data)
 
     def _send_fill(self, s: Session, ch: str, data: list[dict[str, Any]]) -> None:
         faults = self.ctx.faults
@@ -1052,3 +1061,10 @@ def _user_channel_matches(api: DeribitApi, inst: SimInstrument, parts: list[str]
     if len(parts) == 4:
         return parts[2] == inst.name
     return api._matches(inst, parts[3], parts[2])
+
+
+def _trades_channel_matches(api: DeribitApi, inst: SimInstrument, parts: list[str]) -> bool:
+    """trades.<instrument>.<interval> or trades.<kind>.<currency>.<interval>"""
+    if len(parts) == 3:
+        return parts[1] == inst.name
+    return len(parts) == 4 and api._matches(inst, parts[2], parts[1])

@@ -154,7 +154,9 @@ class Exchange:
         client_id: str = "",
         post_only: bool = False,
         unique_client_id: bool = True,
+        display: Decimal = ZERO,
     ) -> tuple[SimOrder, list[Trade]]:
+        """``display`` > 0 makes a GTC limit order an iceberg showing that much at a time."""
         inst = self.instrument(instrument)
         now = self.clock()
         if inst.expiry_ms is not None and (now >= inst.expiry_ms or instrument in self.settled):
@@ -163,6 +165,8 @@ class Exchange:
             raise SimReject(RejectReason.BAD_AMOUNT, problem)
         if price is not None and (problem := inst.check_price(price)) is not None:
             raise SimReject(RejectReason.BAD_PRICE, problem)
+        if display and (problem := inst.check_display(display, amount, price, tif)) is not None:
+            raise SimReject(RejectReason.BAD_AMOUNT, problem)
         if unique_client_id and client_id and (account, client_id) in self.by_client:
             prev = self.orders[self.by_client[(account, client_id)]]
             if prev.status.is_open:
@@ -190,6 +194,8 @@ class Exchange:
             created_ms=now,
             updated_ms=now,
             post_only=post_only,
+            display=display,
+            shown=display,
         )
         self._reserve(order, inst, book)
         self.orders[order.order_id] = order

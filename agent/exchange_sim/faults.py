@@ -141,6 +141,54 @@ class WeightGate:
         return GateVerdict(200, 0, self._used)
 
 
+class CreditGate:
+    """Deribit's credit-based rate limit: every request costs ``cost`` credits from a pool of
+    at most ``max_credits`` that refills continuously at ``refill_per_s``; a request the pool
+    cannot pay is refused (``too_many_requests``, 10028 / HTTP 429), and Deribit never bans.
+    The defaults are Deribit's documented non-matching-engine limits: 500 credits a request,
+    50,000 at most, 10,000 a second (a burst of 100, then 20 requests a second).
+    ``--faults rate_limit=N,rate_window=S`` scale it to a burst of N requests refilled over S
+    seconds. Same interface as :class:`WeightGate`."""
+
+    COST = 500
+
+    def __init__(
+        self, max_credits: int = 50_000, refill_per_s: float = 10_000.0, clock=time.monotonic
+    ) -> None:
+        self.max_credits, self.refill_per_s, self.clock = max_credits, refill_per_s, clock
+        self._credits = float(max_credits)
+        self._at = clock()
+        self.count_429 = 0
+        self.count_418 = 0  # always 0: Deribit does not ban
+
+    @classmethod
+    def from_faults(cls, rate_limit: int, rate_window: float) -> CreditGate:
+        if not rate_limit:
+            return cls()
+        return cls(rate_limit * cls.COST, rate_limit * cls.COST / max(rate_window, 1e-9))
+
+    @property
+    def limit(self) -> int:
+        """Requests the full pool pays for (kept for the callers of WeightGate.limit)."""
+        return self.max_credits // self.COST
+
+    @limit.setter
+    def limit(self, value: int) -> None:  # the venue's default already applies
+        pass
+
+    def check(self, weight: int = 1) -> GateVerdict:
+        now = self.clock()
+        self._credits = min(self.max_credits, self._credits + (now - self._at) * self.refill_per_s)
+        self._at = now
+        need = self.COST * weight
+        if self._credits < need:
+            self.count_429 += 1
+            wait = (need - self._credits) / self.refill_per_s
+            return GateVerdict(429, max(1, int(wait + 0.999)), int(self._credits))
+        self._credits -= need
+        return GateVerdict(200, 0, int(self._credits))
+
+
 class Dice:
     """Seeded randomness for faults, so a failing run can be replayed."""
 

@@ -36,6 +36,10 @@ class SimInstrument:
     is_call: bool | None = None
     maker_fee: Decimal = Decimal("0.0002")
     taker_fee: Decimal = Decimal("0.0005")
+    max_price: Decimal = Decimal(1_000_000)  # PRICE_FILTER maxPrice
+    min_notional: Decimal = Decimal(0)  # NOTIONAL minNotional (quote units), 0 = none
+    max_notional: Decimal = Decimal(9_000_000)  # NOTIONAL maxNotional
+    iceberg_parts: int = 10  # ICEBERG_PARTS limit: at most this many slices
 
     @property
     def settle(self) -> str:
@@ -50,6 +54,31 @@ class SimInstrument:
             return "price must be positive"
         if price % self.tick:
             return f"price {price} is not a multiple of tick {self.tick}"
+        if price > self.max_price:
+            return f"price {price} is above the maximum {self.max_price}"
+        return None
+
+    def check_notional(self, notional: Decimal) -> str | None:
+        """Binance's NOTIONAL filter: price * quantity within [minNotional, maxNotional]."""
+        if notional < self.min_notional:
+            return f"notional {notional} is below the minimum {self.min_notional}"
+        if notional > self.max_notional:
+            return f"notional {notional} is above the maximum {self.max_notional}"
+        return None
+
+    def check_display(
+        self, display: Decimal, amount: Decimal, price: Decimal | None, tif: object
+    ) -> str | None:
+        """An iceberg's displayed quantity: a lot multiple below the order's size, on a GTC
+        limit order, in at most ``iceberg_parts`` slices."""
+        if price is None or str(tif) != "GTC":
+            return "an iceberg must be a GTC limit order"
+        if display <= 0 or display >= amount:
+            return f"displayed quantity {display} must be above 0 and below the order's {amount}"
+        if display % self.lot:
+            return f"displayed quantity {display} is not a multiple of lot {self.lot}"
+        if -(-amount // display) > self.iceberg_parts:
+            return f"{amount} in slices of {display} is more than {self.iceberg_parts} parts"
         return None
 
     def check_amount(self, amount: Decimal) -> str | None:
@@ -76,7 +105,11 @@ def parse_instrument_list(spec: str) -> tuple[str, ...]:
     return names
 
 
+BINANCE_FEE = Decimal("0.001")  # Binance spot's default (VIP 0, no BNB discount): 0.1%
+
+
 def default_spot() -> list[SimInstrument]:
+    spot = dict(maker_fee=BINANCE_FEE, taker_fee=BINANCE_FEE, min_notional=Decimal(5))
     return [
         SimInstrument(
             "BTCUSDT",
@@ -86,6 +119,7 @@ def default_spot() -> list[SimInstrument]:
             Decimal("0.01"),
             Decimal("0.00001"),
             Decimal("0.00001"),
+            **spot,
         ),
         SimInstrument(
             "ETHUSDT",
@@ -95,6 +129,7 @@ def default_spot() -> list[SimInstrument]:
             Decimal("0.01"),
             Decimal("0.0001"),
             Decimal("0.0001"),
+            **spot,
         ),
     ]
 

@@ -58,10 +58,20 @@ class SimOrder:
     status: SimOrderStatus = SimOrderStatus.NEW
     locked: Decimal = ZERO  # what the ledger holds back for this order (spot)
     post_only: bool = False
+    # Iceberg: only ``display`` is shown; ``shown`` is what is left of the current slice.
+    # When a slice is used up the next one goes to the back of its level's queue, as on
+    # Binance (the refresh loses time priority). display == 0: an ordinary order.
+    display: Decimal = ZERO
+    shown: Decimal = ZERO
 
     @property
     def remaining(self) -> Decimal:
         return self.amount - self.filled
+
+    @property
+    def visible(self) -> Decimal:
+        """What the book shows of this order (all of it unless an iceberg)."""
+        return min(self.shown, self.remaining) if self.display else self.remaining
 
     @property
     def is_market(self) -> bool:
@@ -132,7 +142,7 @@ class _Side:
     def depth(self, n: int) -> list[tuple[Decimal, Decimal]]:
         out = []
         for p, q in self.iter_levels():
-            out.append((p, sum((o.remaining for o in q), ZERO)))
+            out.append((p, sum((o.visible for o in q), ZERO)))
             if len(out) >= n:
                 break
         return out
@@ -192,6 +202,19 @@ class OrderBook:
                     break
         return cost
 
+    def amount_for_cost(self, side: Side, budget: Decimal, lot: Decimal) -> Decimal:
+        """Base quantity a market order of ``side`` trades for ``budget`` quote units against
+        the current book (Binance's ``quoteOrderQty``), rounded down to ``lot``."""
+        left, amount = budget, ZERO
+        for p, q in self.side(side.opposite).iter_levels():
+            level = sum((o.remaining for o in q), ZERO)
+            if level * p >= left:
+                amount += left / p
+                break
+            amount += level
+            left -= level * p
+        return (amount // lot) * lot
+
     def match(self, taker: SimOrder, next_trade_id: Iterator[int], now_ms: int) -> list[Trade]:
         """Match ``taker`` against the resting side; rest any GTC limit remainder.
 
@@ -206,7 +229,7 @@ class OrderBook:
                 break
             level = opposite.levels[best]
             maker = level[0]
-            qty = min(taker.remaining, maker.remaining)
+            qty = min(taker.remaining, maker.visible)
             for o in (taker, maker):
                 o.filled += qty
                 o.cost += qty * best
@@ -228,12 +251,21 @@ class OrderBook:
                     ts_ms=now_ms,
                 )
             )
+            if maker.display:
+                maker.shown -= qty
             if maker.remaining == 0:
                 level.popleft()
                 if not level:
                     opposite._drop_level(best)
+            elif maker.display and maker.shown <= 0:
+                # the slice is used up: the next one joins the back of the queue
+                maker.shown = min(maker.display, maker.remaining)
+                level.popleft()
+                level.append(maker)
         if taker.remaining > 0:
             if taker.price is not None and taker.tif is SimTif.GTC:
+                if taker.display:
+                    taker.shown = min(taker.display, taker.remaining)
                 self.side(taker.side).add(taker)
             else:
                 # IOC / market remainder is cancelled, as real venues do ("EXPIRED" on Binance)

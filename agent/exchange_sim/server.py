@@ -20,7 +20,7 @@ from aiohttp import web
 from agent.errors import ValidationError
 from agent.exchange_sim.context import DEFAULT_KEY, ApiKey, SimContext
 from agent.exchange_sim.exchange import Exchange
-from agent.exchange_sim.faults import Dice, FaultConfig, WeightGate
+from agent.exchange_sim.faults import CreditGate, Dice, FaultConfig, WeightGate
 from agent.exchange_sim.flow import FlowConfig, SyntheticFlow
 from agent.exchange_sim.instruments import SimInstrument, default_deribit, default_spot
 
@@ -68,8 +68,15 @@ class ExchangeSim:
         else:
             insts = default_deribit(now, cfg.start_prices["BTC"], "BTC")
         self.exchange = Exchange(insts, clock=clock, index=dict(cfg.start_prices))
-        gate = WeightGate(
-            cfg.faults.rate_limit, cfg.faults.rate_window, cfg.faults.ban_after, cfg.faults.ban_s
+        gate: WeightGate | CreditGate = (
+            WeightGate(
+                cfg.faults.rate_limit,
+                cfg.faults.rate_window,
+                cfg.faults.ban_after,
+                cfg.faults.ban_s,
+            )
+            if cfg.venue == "binance"
+            else CreditGate.from_faults(cfg.faults.rate_limit, cfg.faults.rate_window)
         )
         self.ctx = SimContext(
             cfg.venue, self.exchange, cfg.faults, gate, dice=Dice(cfg.faults.seed)

@@ -47,7 +47,26 @@ from agent.wallet.multisend import Call
 BALANCE_OF = "0x70a08231"
 STRATEGY = "swap"
 
-__all__ = ["AmmVenue", "RouteCheck", "SwapPipeline", "SwapReport", "transfers"]
+__all__ = ["AmmVenue", "RouteCheck", "SwapPipeline", "SwapReport", "transfers", "validate_intent"]
+
+
+def validate_intent(manifest: Manifest, intent: SwapIntent) -> None:
+    """The intent against the chain's tokens: known assets, a size with no more decimals
+    than the base token has and that fits a uint256 amount (the CLI checks it before
+    connecting; the pipeline again for every other caller)."""
+    for f in ("base", "quote"):
+        manifest.token(getattr(intent, f))  # UnknownAssetError names the token
+    decimals = manifest.token(intent.base).decimals
+    if -intent.size.as_tuple().exponent > decimals:  # type: ignore[operator]
+        raise ValidationError(
+            "intent.size", f"{intent.size} has more than {decimals} decimals of {intent.base}"
+        )
+    if intent.size.scaleb(decimals) >= 1 << 256:  # would not fit a uint256 amount
+        raise ValidationError(
+            "intent.size",
+            f"{intent.size} {intent.base} is more than any token amount (2^256 base units)",
+            "pass the amount in human units, e.g. 1.5",
+        )
 
 
 class AmmVenue(Protocol):
@@ -152,13 +171,7 @@ class SwapPipeline:
         return self.manager.journal
 
     def _validate(self, intent: SwapIntent) -> None:
-        for f in ("base", "quote"):
-            self.manifest.token(getattr(intent, f))  # UnknownAssetError names the token
-        decimals = self.manifest.token(intent.base).decimals
-        if -intent.size.as_tuple().exponent > decimals:  # type: ignore[operator]
-            raise ValidationError(
-                "intent.size", f"{intent.size} has more than {decimals} decimals of {intent.base}"
-            )
+        validate_intent(self.manifest, intent)
 
     def command(self, intent: SwapIntent, venue: str) -> SubmitOrder:
         return SubmitOrder(
@@ -180,9 +193,14 @@ class SwapPipeline:
             base, asset_in=tin.symbol, asset_out=tout.symbol,
             decimals_in=tin.decimals, decimals_out=tout.decimals,
         )  # fmt: skip
-        pick: Scored | None = None
-        if gate(self.manager.store.trading_state, self.command(intent, "")).allowed:
-            pick, report = await self._route(intent, instrument, report)
+        gated = gate(self.manager.store.trading_state, self.command(intent, ""))
+        if not gated.allowed:
+            # refused by the desk's trading state (the halt is journaled on its own stream),
+            # not by anything about this order: no order is created, so the same client id
+            # can be submitted once trading resumes instead of staying denied for good
+            code = getattr(gated, "code", "TRADING_HALTED")
+            return replace(report, status="denied", code=code, reason=gated.reason)
+        pick, report = await self._route(intent, instrument, report)
         venue = pick.quote.venue if pick is not None else ""
         self.route.stage(cid, venue)
         try:

@@ -58,6 +58,9 @@ class TamperKind(StrEnum):
     DELETED = "deleted"  # a gap in positions, or the tail is shorter than the recorded head
     REORDERED = "reordered"  # a record is intact but does not follow the one before it
     STREAM_ORDER = "stream_order"  # a stream's versions are not 1, 2, 3, ... in position order
+    # the journal does not match its MAC'd checkpoint: the file was replaced, truncated or
+    # rewritten, or the checkpoint was moved (see agent.journal.hashing.Checkpoint)
+    CHECKPOINT = "checkpoint"
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,12 +198,35 @@ def conflict(stream: str, current: int, expected: int) -> ConcurrencyConflictErr
 class ChainWalker:
     """Verification of the hash chain over rows ``(position, stream, version, type,
     recorded_at, data, prev_hash, hash)`` fed in position order, chunk by chunk: the FIRST
-    edited, deleted or reordered record, or ok. Stores differ only in how they fetch rows."""
+    edited, deleted or reordered record, or ok. Stores differ only in how they fetch rows.
 
-    def __init__(self) -> None:
-        self.expected_pos, self.prev, self.n = 1, GENESIS, 0
+    ``start``/``prev``: where the walk begins (1/GENESIS for a full verify; a verified
+    checkpoint's next position and hash for an incremental one); ``version_before(stream)``:
+    the stream's version before ``start`` (0 for a full walk)."""
+
+    def __init__(
+        self,
+        start: int = 1,
+        prev: bytes = GENESIS,
+        version_before: Callable[[str], int] | None = None,
+    ) -> None:
+        self.expected_pos, self.prev, self.n = start, prev, 0
         self.versions: dict[str, int] = {}
+        self._before = version_before
         self.report: VerifyReport | None = None  # set at the first finding
+
+    @property
+    def expected(self) -> int:
+        return self.expected_pos
+
+    @property
+    def finding(self) -> TamperFinding | None:
+        return self.report.finding if self.report is not None else None
+
+    def _at(self, exp: int, prev: bytes, n: int) -> ChainWalker:
+        """The walk's position as of the row that failed (the loop keeps it in locals)."""
+        self.expected_pos, self.prev, self.n = exp, prev, n
+        return self
 
     def _bad(self, pos: int, kind: TamperKind, detail: str, s: str = "", v: int = 0) -> bool:
         self.report = VerifyReport(
@@ -210,29 +236,40 @@ class ChainWalker:
 
     def feed(self, rows: Iterable[tuple[Any, ...]]) -> bool:
         """Check one chunk; False once a finding is made (see ``report``)."""
-        versions = self.versions
-        for p, s, v, t, ts, data, ph, h in rows:
-            ph, h = bytes(ph), bytes(h)
-            exp = self.expected_pos
-            if p != exp:
-                missing = f"#{exp}" + (f"..#{p - 1}" if p - 1 > exp else "")
-                return self._bad(exp, TamperKind.DELETED, f"record(s) {missing} are missing")
-            if chain_hash(ph, s, v, t, ts, data) != h:
-                return self._bad(p, TamperKind.EDITED, "its content does not match its hash", s, v)
-            if ph != self.prev:
-                return self._bad(
-                    p,
-                    TamperKind.REORDERED,
-                    f"it does not chain to record #{p - 1} (records reordered or removed, "
-                    f"or #{p - 1} rewritten with a recomputed hash)",
-                    s,
-                    v,
-                )
-            want = versions.get(s, 0) + 1
-            if v != want:
-                return self._bad(p, TamperKind.STREAM_ORDER, f"expected version {want}", s, v)
-            versions[s] = v
-            self.prev, self.n, self.expected_pos = h, self.n + 1, p + 1
+        versions, before = self.versions, self._before
+        exp, prev, n = self.expected_pos, self.prev, self.n
+        try:
+            for p, s, v, t, ts, data, ph, h in rows:
+                ph, h = bytes(ph), bytes(h)
+                if p != exp:
+                    missing = f"#{exp}" + (f"..#{p - 1}" if p - 1 > exp else "")
+                    return self._at(exp, prev, n)._bad(
+                        exp, TamperKind.DELETED, f"record(s) {missing} are missing"
+                    )
+                if chain_hash(ph, s, v, t, ts, data) != h:
+                    return self._at(exp, prev, n)._bad(
+                        p, TamperKind.EDITED, "its content does not match its hash", s, v
+                    )
+                if ph != prev:
+                    return self._at(exp, prev, n)._bad(
+                        p,
+                        TamperKind.REORDERED,
+                        f"it does not chain to record #{p - 1} (records reordered or removed, "
+                        f"or #{p - 1} rewritten with a recomputed hash)",
+                        s,
+                        v,
+                    )
+                last = versions.get(s)
+                if last is None:
+                    last = before(s) if before is not None else 0
+                if v != last + 1:
+                    return self._at(exp, prev, n)._bad(
+                        p, TamperKind.STREAM_ORDER, f"expected version {last + 1}", s, v
+                    )
+                versions[s] = v
+                prev, n, exp = h, n + 1, p + 1
+        finally:
+            self.expected_pos, self.prev, self.n = exp, prev, n
         return True
 
     def finish(self, head: tuple[int, bytes] | None) -> VerifyReport:

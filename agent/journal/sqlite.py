@@ -23,6 +23,7 @@ import contextlib
 import hashlib
 import os
 import queue
+import secrets
 import sqlite3
 import threading
 import time
@@ -31,16 +32,18 @@ from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
-from agent.errors import ConcurrencyConflictError, JournalError, ValidationError
+from agent.errors import (
+    ConcurrencyConflictError,
+    JournalError,
+    NotAJournalError,
+    ValidationError,
+)
 from agent.journal.base import (
     ANY,
     AppendRequest,
     AppendResult,
     LoopBatch,
     RecordedEvent,
-    TamperFinding,
-    TamperKind,
-    VerifyReport,
     as_record,
     decode_chunk,
     encode_request,
@@ -50,8 +53,9 @@ from agent.journal.base import (
 )
 from agent.journal.codec import DECODE_ERRORS, EventRegistry
 from agent.journal.codec import registry as default_registry
-from agent.journal.hashing import GENESIS, chain_hash
+from agent.journal.hashing import GENESIS, Checkpoint, checkpoint_key
 from agent.journal.hashing import _dumps as _json_str
+from agent.journal.sqlite_verify import SqliteVerify
 
 SCHEMA_VERSION = "1"
 _SCHEMA = """
@@ -99,7 +103,7 @@ _LoopBatch = LoopBatch
 _resolve = resolve
 
 
-class SqliteJournal:
+class SqliteJournal(SqliteVerify):
     """The default :class:`agent.journal.base.Store`. Use as a context manager or ``close()``."""
 
     def __init__(
@@ -111,8 +115,16 @@ class SqliteJournal:
         loop_chunk: int = 1024,
         inline_min: int = 64,
         clock: Callable[[], int] = time.time_ns,
+        checkpoint_secret: bytes | None = None,
+        read_only: bool = False,
     ) -> None:
+        """``checkpoint_secret`` (the operator key on the signing path): keeps a MAC'd
+        checkpoint of the last record known good, so :meth:`verify_incremental` re-hashes
+        only what came after it. ``read_only``: open an existing journal without writing
+        anything into the file (``agent journal verify``); appends then fail."""
         self.path = Path(path)
+        self.read_only = read_only
+        self._ckey = checkpoint_key(checkpoint_secret) if checkpoint_secret else None
         self.registry = registry or default_registry
         self._max_batch = max_batch_events
         self._loop_chunk = loop_chunk
@@ -122,17 +134,39 @@ class SqliteJournal:
             raise ValidationError(
                 "journal.path", f"directory {self.path.parent} does not exist", "create it first"
             )
+        if read_only and not self.path.is_file():
+            raise ValidationError("journal.path", f"{self.path} does not exist")
         try:
-            self._rconn = sqlite3.connect(
-                self.path, isolation_level=None, check_same_thread=False, timeout=30
-            )
-            self._rconn.execute("PRAGMA journal_mode=WAL")
-            self._rconn.executescript(_SCHEMA)
-            self._rconn.execute(
-                "INSERT OR IGNORE INTO meta(key, value) VALUES ('schema', ?)", (SCHEMA_VERSION,)
-            )
+            if read_only:  # mode=ro: SQLite itself refuses every write to the file
+                uri = self.path.resolve().as_uri() + "?mode=ro"
+                self._rconn = sqlite3.connect(
+                    uri, uri=True, isolation_level=None, check_same_thread=False, timeout=30
+                )
+                self._check_is_journal()
+            else:
+                self._rconn = sqlite3.connect(
+                    self.path, isolation_level=None, check_same_thread=False, timeout=30
+                )
+                self._check_is_journal()
+                self._rconn.execute("PRAGMA journal_mode=WAL")
+                self._rconn.executescript(_SCHEMA)
+                self._rconn.execute(
+                    "INSERT OR IGNORE INTO meta(key, value) VALUES ('schema', ?), "
+                    "('journal_id', ?)",
+                    (SCHEMA_VERSION, secrets.token_hex(16)),
+                )
+            ids = self._rconn.execute("SELECT value FROM meta WHERE key = 'journal_id'").fetchall()
         except sqlite3.DatabaseError as e:
+            with contextlib.suppress(Exception):
+                self._rconn.close()
+            if "not a database" in str(e):
+                raise NotAJournalError(
+                    f"{self.path} is not an agent journal (not an SQLite database); "
+                    "nothing was written to it: pass the journal's own file"
+                ) from e
             raise JournalError(f"cannot open journal {self.path}: {e}") from e
+        # journals made before the checkpoint existed have no id: their checkpoint uses ""
+        self.journal_id: str = ids[0][0] if ids else ""
         self._rlock = threading.Lock()
         self._q: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._writer: threading.Thread | None = None
@@ -152,11 +186,34 @@ class SqliteJournal:
         self._w_versions: dict[str, int] = {}
         self._w_head: tuple[int, bytes] | None = None
         self._w_qtypes: dict[str, str] = {}  # event type -> its JSON-quoted form, for hashing
+        # (position, hash) this instance verified or wrote itself: a commit on top of it
+        # advances the MAC'd checkpoint; a commit on top of another process's records does
+        # not (they are verified at the next open). Touched only while holding _txn.
+        self._trusted: tuple[int, bytes] | None = None
+
+    def _check_is_journal(self) -> None:
+        """Refuse someone else's SQLite file before anything is written into it."""
+        tables = {
+            r[0] for r in self._rconn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+        }
+        ours = {"events", "meta"} <= tables and bool(
+            self._rconn.execute("SELECT 1 FROM meta WHERE key = 'schema'").fetchall()
+        )
+        if ours or (not tables and not self.read_only):
+            return
+        self._rconn.close()
+        what = "an empty database" if not tables else "tables " + ", ".join(sorted(tables))
+        raise NotAJournalError(
+            f"{self.path} is not an agent journal ({what}); nothing was written to it: "
+            "pass the journal's own file (default .state/journal.sqlite)"
+        )
 
     # --- writing ---------------------------------------------------------------------------
     def _encode(self, stream: str, expected: int, events: Sequence[Any]) -> _Request:
         if self._closed:
             raise JournalError(f"journal {self.path} is closed")
+        if self.read_only:
+            raise JournalError(f"journal {self.path} was opened read-only")
         return encode_request(self.registry, stream, expected, events)
 
     def _submit(self, req: _Request) -> None:
@@ -356,22 +413,35 @@ class SqliteJournal:
                     prev = h
                 pending[s] = cur
                 outcomes.append(AppendResult(s, first_v, cur, first_pos, pos, prev))
+            trusted = self._trusted
             if params:
                 _insert(conn, params)
                 conn.execute(
                     "INSERT OR REPLACE INTO meta(key, value) VALUES ('head', ?)",
                     (f"{pos}:{prev.hex()}",),
                 )
+                if self._ckey is not None and trusted == head:
+                    # one HMAC per commit, not per record; same transaction as the records
+                    cp = Checkpoint.make(self._ckey, self.journal_id, pos, prev)
+                    conn.execute(
+                        "INSERT OR REPLACE INTO meta(key, value) VALUES ('checkpoint', ?)",
+                        (cp.encode(),),
+                    )
+                    trusted = (pos, prev)
+                else:
+                    trusted = None
             conn.execute("COMMIT")
         except Exception as e:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             self._w_versions.clear()
             self._w_head = None
+            self._trusted = None
             err = JournalError(f"journal write failed, nothing was appended: {e}")
             return [err] * len(batch)
         self._w_versions.update(pending)
         self._w_head = (pos, prev)
+        self._trusted = trusted
         self.commits += 1
         return outcomes
 
@@ -467,59 +537,6 @@ class SqliteJournal:
                 yield t, d
             pos = rows[-1][0] + 1
 
-    # --- verification ----------------------------------------------------------------------
-    def verify(self) -> VerifyReport:
-        """Walk the whole chain; report the FIRST edited, deleted or reordered record."""
-        expected_pos, prev, n = 1, GENESIS, 0
-        versions: dict[str, int] = {}
-
-        def bad(pos: int, kind: TamperKind, detail: str, s: str = "", v: int = 0) -> VerifyReport:
-            return VerifyReport(
-                False, n, expected_pos - 1, prev, TamperFinding(pos, kind, detail, s, v)
-            )
-
-        pos = 1
-        while True:
-            rows = self._query(
-                "SELECT position, stream, version, type, recorded_at, data, prev_hash, hash "
-                "FROM events WHERE position >= ? ORDER BY position LIMIT ?",
-                (pos, _READ_CHUNK),
-            )
-            if not rows:
-                break
-            for p, s, v, t, ts, data, ph, h in rows:
-                ph, h = bytes(ph), bytes(h)
-                if p != expected_pos:
-                    missing = f"#{expected_pos}" + (f"..#{p - 1}" if p - 1 > expected_pos else "")
-                    return bad(expected_pos, TamperKind.DELETED, f"record(s) {missing} are missing")
-                if chain_hash(ph, s, v, t, ts, data) != h:
-                    return bad(p, TamperKind.EDITED, "its content does not match its hash", s, v)
-                if ph != prev:
-                    return bad(
-                        p,
-                        TamperKind.REORDERED,
-                        f"it does not chain to record #{p - 1} (records reordered or removed, "
-                        f"or #{p - 1} rewritten with a recomputed hash)",
-                        s,
-                        v,
-                    )
-                want = versions.get(s, 0) + 1
-                if v != want:
-                    return bad(p, TamperKind.STREAM_ORDER, f"expected version {want}", s, v)
-                versions[s] = v
-                prev, n, expected_pos = h, n + 1, p + 1
-            pos = rows[-1][0] + 1
-        meta = self._query("SELECT value FROM meta WHERE key = 'head'", ())
-        if meta:
-            hp, _, hh = meta[0][0].partition(":")
-            if int(hp) > n:
-                return bad(
-                    n + 1, TamperKind.DELETED, f"the journal ends at #{n} but its head says #{hp}"
-                )
-            if int(hp) == n and hh != prev.hex():
-                return bad(n, TamperKind.EDITED, "the last record's hash differs from the head")
-        return VerifyReport(True, n, n, prev)
-
     # --- lifecycle -------------------------------------------------------------------------
     def close(self) -> None:
         if self._closed:
@@ -528,6 +545,8 @@ class SqliteJournal:
         if self._writer is not None:
             self._q.put(_STOP)
             self._writer.join()
+        with contextlib.suppress(OSError, sqlite3.Error):  # a lagging checkpoint file is safe
+            self._final_checkpoint()
         with self._txn:
             if self._wconn is not None:
                 self._wconn.close()

@@ -23,6 +23,8 @@ SET_SET = fsel("setSet(uint32,bytes32[])")
 SET_ALLOWANCE = fsel("setAllowance(uint32,uint96,uint32,uint96)")
 SET_GUARDIAN = fsel("setGuardian(address)")
 SET_MULTISEND = fsel("setMultiSend(address)")
+SET_ORACLE = fsel("setOracle(address,address,uint8,uint32)")
+SET_VALUE_GUARD = fsel("setValueGuard(address[],uint16,uint16,uint32)")
 PAUSE = fsel("pause()")
 UNPAUSE = fsel("unpause()")
 ZERO = "0x" + "00" * 20
@@ -43,6 +45,11 @@ class ModuleConfig:
     guardian: str = ZERO
     multisend: str = ZERO
     paused: bool = False
+    oracles: dict[str, tuple[str, int, int]] = field(
+        default_factory=dict
+    )  # token -> (feed, dec, max_age)
+    # (tracked tokens in order, max_loss_bps, budget_bps, period); () tracked = off
+    value_guard: tuple[tuple[str, ...], int, int, int] = ((), 0, 0, 0)
 
 
 def compile_policy(policy: Policy) -> ModuleConfig:
@@ -59,7 +66,10 @@ def compile_policy(policy: Policy) -> ModuleConfig:
             else tuple((int(c.op), c.word, c.aux, c.value) for c in r.conditions)
         )
         used_sets |= {c[2] for c in conds if c[0] in (5, 7, 8)}
+        if r.checker is not None and conds:
+            used_sets |= {r.checker.counterparty_set, r.checker.asset_set} - {0}
         scopes[key] = ScopeCfg(r.max_value, conds)
+    vg = policy.value_guard
     return ModuleConfig(
         operators=dict(policy.operators),
         scopes=scopes,
@@ -68,6 +78,12 @@ def compile_policy(policy: Policy) -> ModuleConfig:
         guardian=(policy.guardian or ZERO).lower(),
         multisend=(policy.multisend or ZERO).lower(),
         paused=policy.kill_switch,
+        oracles={t: (o.feed.lower(), o.decimals, o.max_age) for t, o in policy.oracles.items()},
+        value_guard=(
+            (tuple(a.lower() for a in vg.tracked), vg.max_loss_bps, vg.budget_bps, vg.period)
+            if vg
+            else ((), 0, 0, 0)
+        ),
     )
 
 
@@ -159,6 +175,45 @@ def diff(
                     + encode(["uint32", "uint96", "uint32", "uint96"], [aid, 0, 0, 0]),
                 )
             )
+    for token, (feed, dec, age) in sorted(desired.oracles.items()):
+        if current.oracles.get(token) != (feed, dec, age):
+            k = "~" if token in current.oracles else "+"
+            out.append(
+                Change(
+                    k,
+                    f"oracle {name(token)} = {name(feed)} ({dec} decimals, max age {age}s)",
+                    SET_ORACLE
+                    + encode(["address", "address", "uint8", "uint32"], [token, feed, dec, age]),
+                )
+            )
+    if desired.value_guard != current.value_guard:
+        tracked, loss, budget, period = desired.value_guard
+        text = (
+            f"value guard: track {', '.join(name(t) for t in tracked)}; max loss {loss} bps per "
+            f"execution, budget {budget} bps per {period}s window"
+            if tracked
+            else "value guard off"
+        )
+        out.append(
+            Change(
+                "~" if current.value_guard[0] else "+",
+                text,
+                SET_VALUE_GUARD
+                + encode(
+                    ["address[]", "uint16", "uint16", "uint32"],
+                    [list(tracked), loss, budget, period],
+                ),
+            )
+        )
+    # removals after the value guard stopped tracking them
+    for token in sorted(set(current.oracles) - set(desired.oracles)):
+        out.append(
+            Change(
+                "-",
+                f"oracle {name(token)} (removed)",
+                SET_ORACLE + encode(["address", "address", "uint8", "uint32"], [token, ZERO, 0, 0]),
+            )
+        )
     for key, sc in sorted(desired.scopes.items()):
         if current.scopes.get(key) != sc:
             k = "~" if key in current.scopes else "+"

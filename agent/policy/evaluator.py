@@ -18,9 +18,22 @@ from agent.model.decisions import Allow, Decision, Deny
 from agent.policy.abi import Location
 from agent.policy.abis import lookup
 from agent.policy.allowance import AllowanceState
+from agent.policy.checkers import (
+    SEL_FILL,
+    FeedRead,
+    SeriesInfo,
+    Violation,
+    Window,
+    check,
+    decode_fills,
+    plain_deltas,
+    value_guard,
+)
 from agent.policy.model import Condition, Op, Policy, Role, Rule, Status
 
 MULTISEND_SELECTOR = bytes.fromhex("8d80ff0a")
+FINALIZE_WITHDRAWAL = bytes.fromhex("10dce426")  # BridgeEscrow.finalizeWithdrawal(bytes32)
+WITHDRAWAL_PENDING = 1  # BridgeEscrow.WithdrawalStatus.Pending
 _ZERO_SEL = b"\x00\x00\x00\x00"
 
 
@@ -44,6 +57,34 @@ class PolicyContext:
     notional_usd: Decimal | None = None
     second_signer: bool = False
     paused: bool = False  # the module's on-chain pause flag, when known
+    # On-chain readings for the oracle-priced rules (PolicyGuard reads them at each check):
+    feeds: Mapping[str, FeedRead | None] = field(default_factory=dict)  # lower token -> round
+    series: Mapping[int, SeriesInfo] = field(default_factory=dict)  # OptionsMarket.series(id)
+    window: Window | None = None  # valueGuard()'s window; None skips the value-guard pre-check
+    balances: Mapping[str, int] = field(default_factory=dict)  # lower token -> the Safe's balance
+    # Expected balance changes of the whole execution (lower token -> signed base units, e.g.
+    # from a simulation); None: the worst case the calldata allows (min out, max in, ...).
+    deltas: Mapping[str, int] | None = None
+    used_nonces: frozenset[tuple[str, int]] = frozenset()  # (lower maker, nonce) already used
+    withdrawals: Mapping[str, tuple[int, int]] = field(
+        default_factory=dict
+    )  # id -> (status, releaseAt)
+    bridge_fees: Mapping[int, int] = field(default_factory=dict)  # deposit amount -> feeFor(amount)
+
+
+class _Acc:
+    """What one execution's calls add up to, for the value guard: checker credits and the
+    worst-case balance changes."""
+
+    __slots__ = ("credit", "deltas")
+
+    def __init__(self) -> None:
+        self.credit = 0
+        self.deltas: dict[str, int] = {}
+
+    def add(self, changes: Any) -> None:
+        for t, d in changes:
+            self.deltas[t] = self.deltas.get(t, 0) + d
 
 
 class _Denied(Exception):
@@ -110,6 +151,26 @@ def _evaluate(
         )
     role = policy.roles[role_id]
     _offchain_role_checks(role, ctx)
+    acc = _Acc()
+    decision = _calls(policy, role, role_id, call_or_batch, ctx, allowances, acc)
+    if policy.value_guard is not None and ctx.window is not None:
+        deltas = acc.deltas if ctx.deltas is None else ctx.deltas
+        try:
+            value_guard(policy, ctx.feeds, ctx.now, ctx.window, ctx.balances, deltas, acc.credit)
+        except Violation as v:
+            raise _deny(v.status, "value_guard", v.reason) from None
+    return decision
+
+
+def _calls(
+    policy: Policy,
+    role: Role,
+    role_id: int,
+    call_or_batch: Any,
+    ctx: PolicyContext,
+    allowances: dict[int, AllowanceState],
+    acc: _Acc,
+) -> Decision:
     if isinstance(call_or_batch, Sequence) and not isinstance(call_or_batch, (str, bytes)):
         calls = [_as_call(c) for c in call_or_batch]
         if not role.multisend:
@@ -118,11 +179,11 @@ def _evaluate(
                 f"roles[{role.name}].multisend",
                 "this role may not send batches; send the calls one by one",
             )
-        labels = [_check(policy, role, c, ctx, allowances) for c in calls]
+        labels = [_check(policy, role, c, ctx, allowances, acc) for c in calls]
         return Allow(rule="; ".join(labels), note=f"batch of {len(calls)}")
     call = _as_call(call_or_batch)
     if call.operation == 0:
-        return Allow(rule=_check(policy, role, call, ctx, allowances))
+        return Allow(rule=_check(policy, role, call, ctx, allowances, acc))
     if call.operation == 1 and policy.multisend and call.to.lower() == policy.multisend.lower():
         if not role.multisend:
             raise _deny(
@@ -137,14 +198,16 @@ def _evaluate(
                 "a MultiSend delegatecall carries no value; put value on the inner calls",
             )
         inner = decode_batch(call.data)
-        labels = [_check(policy, role, c, ctx, allowances) for c in inner]
+        labels = [_check(policy, role, c, ctx, allowances, acc) for c in inner]
         return Allow(rule="; ".join(labels), note=f"batch of {len(inner)}")
     if call.operation == 1:
         rule = policy.rules.get(
             (role_id, call.to.lower(), call.data[:4] if len(call.data) >= 4 else _ZERO_SEL)
         )
         if rule is not None and rule.delegatecall:
-            _check(policy, role, PolicyCall(call.to, call.data, call.value), ctx, allowances)
+            _check(
+                policy, role, PolicyCall(call.to, call.data, call.value), ctx, allowances, _Acc()
+            )
             return Allow(
                 rule=rule.label, note="acknowledged delegatecall: the on-chain module refuses it"
             )
@@ -244,6 +307,7 @@ def _check(
     call: PolicyCall,
     ctx: PolicyContext,
     allowances: dict[int, AllowanceState],
+    acc: _Acc | None = None,
 ) -> str:
     to, data = call.to.lower(), call.data
     if policy.module and to == policy.module.lower():
@@ -277,11 +341,54 @@ def _check(
             f"value {call.value} wei is above the cap {rule.max_value} wei",
         )
     for c in rule.conditions:
-        _condition(policy, rule, c, data, ctx, allowances)
+        _condition(policy, rule, c, data, ctx, allowances, acc)
     _screen(policy, rule, call)
-    if rule.slippage is not None:
+    if rule.slippage is not None and rule.checker is None:
+        # with a SwapPriceChecker the same bound is the oracle-priced condition above
         _slippage(policy, role, rule, data, ctx)
+    sel4 = data[:4]
+    if sel4 == SEL_FILL and ctx.used_nonces:
+        _fresh_quotes(rule, data, ctx)
+    elif sel4 == FINALIZE_WITHDRAWAL and ctx.withdrawals:
+        _proven(rule, data, ctx)
+    if acc is not None and (rule.checker is None or rule.offchain_only):
+        acc.add(plain_deltas(policy, to, data, call.value))
     return rule.label
+
+
+def _fresh_quotes(rule: Rule, data: bytes, ctx: PolicyContext) -> None:
+    try:
+        fills = decode_fills(data)
+    except (ValueError, IndexError):
+        return  # the checker (or the market) refuses it on its own terms
+    for i, f in enumerate(fills):
+        if (f.maker, f.nonce) in ctx.used_nonces:
+            raise _deny(
+                "POLICY_QUOTE_NONCE_USED",
+                rule.label,
+                f"order {i}: maker {f.maker}'s quote nonce {f.nonce} is already used (a replay); ask for a fresh quote",
+            )
+
+
+def _proven(rule: Rule, data: bytes, ctx: PolicyContext) -> None:
+    wid = "0x" + data[4:36].hex()
+    got = ctx.withdrawals.get(wid)
+    if got is None:
+        return
+    status, release_at = got
+    if status != WITHDRAWAL_PENDING:
+        what = {0: "was never proven", 2: "is already finalized (a replay)", 3: "was challenged"}
+        raise _deny(
+            "POLICY_WITHDRAWAL_NOT_PROVEN",
+            rule.label,
+            f"withdrawal {wid} {what.get(status, f'has status {status}')}; nothing to finalize",
+        )
+    if ctx.now < release_at:
+        raise _deny(
+            "POLICY_WITHDRAWAL_NOT_PROVEN",
+            rule.label,
+            f"withdrawal {wid} is in its challenge period until {release_at}",
+        )
 
 
 def _condition(
@@ -291,7 +398,21 @@ def _condition(
     data: bytes,
     ctx: PolicyContext,
     allowances: dict[int, AllowanceState],
+    acc: _Acc | None = None,
 ) -> None:
+    if c.op == Op.CHECK:
+        ck = rule.checker
+        assert ck is not None
+        try:
+            got = check(
+                policy, ck, rule.target, data, ctx.feeds, ctx.series, ctx.now, ctx.bridge_fees
+            )
+        except Violation as v:
+            raise _deny(v.status, f"{rule.label}.{c.source}", v.reason) from None
+        if acc is not None:
+            acc.credit += got.credit
+            acc.add(got.deltas)
+        return
     end = 36 + 32 * c.word
     if len(data) < end:
         raise _deny(

@@ -82,10 +82,10 @@ def explain_call(policy: Policy, call: PolicyCall, ctx: PolicyContext) -> list[s
         for cond in rule.conditions:
             try:
                 _condition(policy, rule, cond, c.data, ctx, allowances)
-                lines.append(f"    ok   {cond.source}")
+                lines.append(f"    ok   {cond.source}{_check_note(rule, cond)}")
             except _Denied as e:
                 lines.append(f"    FAIL {cond.source}: {e.d.reason}")
-        if rule.slippage is not None:
+        if rule.slippage is not None and rule.checker is None:
             lines.append(_slippage_line(policy, rule, c, ctx))
     d = evaluate(policy, call, replace(ctx, allowances=dict(ctx.allowances)))
     if d.allowed:
@@ -93,6 +93,25 @@ def explain_call(policy: Policy, call: PolicyCall, ctx: PolicyContext) -> list[s
     else:
         lines.append(f"decision: DENY {d.code}: {d.reason}  [rule: {d.rule}]")
     return lines
+
+
+def _check_note(rule, cond) -> str:  # type: ignore[no-untyped-def]
+    """What an OP_CHECK condition that held has checked (the module checks it too)."""
+    from agent.policy.model import CheckerKind, Op
+
+    ck = rule.checker
+    if cond.op != Op.CHECK or ck is None:
+        return ""
+    if ck.kind == CheckerKind.SWAP_PRICE:
+        return (
+            f" (on-chain too): the limit is within {ck.max_deviation_bps} bps of the oracle prices"
+        )
+    if ck.kind == CheckerKind.OPTIONS_FILL:
+        return (
+            " (on-chain too): makers, taker, series and premiums within the policy's bounds "
+            f"(buy <= intrinsic + {ck.max_time_value_bps} bps of spot, sell >= intrinsic)"
+        )
+    return " (on-chain too): credited to the value guard net of the bridge fee"
 
 
 def _slippage_line(policy: Policy, rule, call: PolicyCall, ctx: PolicyContext) -> str:  # type: ignore[no-untyped-def]

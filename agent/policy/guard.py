@@ -44,6 +44,7 @@ from agent.errors import ValidationError
 from agent.model.decisions import Decision, Deny
 from agent.policy.abis import lookup
 from agent.policy.allowance import AllowanceState
+from agent.policy.checkers import FeedRead
 from agent.policy.evaluator import (
     PolicyCall,
     PolicyContext,
@@ -76,6 +77,7 @@ class PolicyGuard:
         clock: Clock = time.time,
         allowances: Mapping[int, AllowanceState] | None = None,
         paused: bool = False,
+        chain: Any = None,
     ) -> None:
         if to_checksum_address(safe) != to_checksum_address(policy.safe):
             raise ValidationError(
@@ -104,6 +106,10 @@ class PolicyGuard:
         self.role = policy.roles[role_id]
         self.allowances: dict[int, AllowanceState] = dict(allowances or {})
         self.paused = paused
+        # agent.policy.onchain.ChainState: feeds, the value-guard window, balances, series,
+        # nonces, withdrawals read at each check. None: the oracle-priced rules are priced
+        # from ``prices`` (tests, paper trading) and the value-guard pre-check is skipped.
+        self.chain = chain
         self._shape_cache: dict[tuple[str, bytes], tuple[Rule | None, Any]] = {}
 
     @classmethod
@@ -118,16 +124,25 @@ class PolicyGuard:
         prices: PriceSource,
         clock: Clock = time.time,
         rpc_url: str | None = None,
+        rpc: Any = None,
     ) -> PolicyGuard:
         """Load ``path`` against ``manifest``; with ``rpc_url`` (and a module named in the
-        policy) seed allowance balances and the pause flag from the module on chain."""
+        policy) seed allowance balances and the pause flag from the module on chain. With
+        ``rpc`` (an agent.chain.rpc.RpcClient; default: the one of ``prices`` when it is
+        oracle-backed) every check reads the feeds, the value-guard window and the rest of
+        what the oracle-priced rules need (:class:`agent.policy.onchain.ChainState`)."""
+        from agent.policy.onchain import ChainState
+
+        policy = load_policy(path, manifest)
+        rpc = rpc if rpc is not None else getattr(prices, "rpc", None)
         guard = cls(
-            load_policy(path, manifest),
+            policy,
             operator=operator,
             safe=safe,
             chain_id=chain_id,
             prices=prices,
             clock=clock,
+            chain=ChainState(rpc, policy) if rpc is not None and rpc_url is not None else None,
         )
         if rpc_url is not None:
             guard.sync_from_chain(rpc_url)
@@ -192,12 +207,26 @@ class PolicyGuard:
                 "multisend",
             )
         prices, notional = await self._context_prices(pcs, rules)
+        now = int(self.clock())
+        if self.chain is not None:
+            view = await self.chain.read(pcs)
+        else:
+            view = {"feeds": await self._feeds_from_prices(now)}
         ctx = PolicyContext(
-            operator=self.operator, chain_id=self.chain_id, now=int(self.clock()),
+            operator=self.operator, chain_id=self.chain_id, now=now,
             allowances=self.allowances, prices_usd=prices, notional_usd=notional,
-            paused=self.paused,
+            paused=self.paused, **view,
         )  # fmt: skip
         return (pcs[0] if len(pcs) == 1 else pcs), ctx
+
+    async def _feeds_from_prices(self, now: int) -> dict[str, FeedRead | None]:
+        """Feed readings made of the reference prices, as if just updated (no chain)."""
+        out: dict[str, FeedRead | None] = {}
+        for token, o in self.policy.oracles.items():
+            p = await self.prices(o.symbol, USD)
+            if p is not None and p > 0:
+                out[token] = FeedRead(int(p.scaleb(o.decimals)), now, o.decimals)
+        return out
 
     def _shape(self, c: PolicyCall) -> tuple[Rule | None, Deny | None]:
         """The role's rule for the call (or None) and a Deny when the calldata cannot be
@@ -250,6 +279,8 @@ class PolicyGuard:
             moved: tuple[str, int] | None = None
             if rule.slippage is not None:
                 s = rule.slippage
+                if rule.checker is not None and not want_notional:
+                    continue  # the oracle-priced checker bounds it, from the feeds
                 try:
                     t_in = _read_token(c.data, s.token_in, s.token_in_end)
                     t_out = _read_token(c.data, s.token_out, s.token_out_end)

@@ -22,6 +22,7 @@ class Op(IntEnum):
     ALLOWANCE = 6
     ARRAY_IN_SET = 7
     PATH_IN_SET = 8
+    CHECK = 9  # value = checker | param << 160: the module staticcalls an IPolicyChecker
 
 
 class Status(IntEnum):
@@ -44,6 +45,17 @@ class Status(IntEnum):
     MALFORMED = 15
     EXECUTION_FAILED = 16
     INVALID_CONFIG = 17
+    PRICE_OUT_OF_BOUNDS = 18
+    FEED_MISSING = 19
+    FEED_STALE = 20
+    FEED_INVALID = 21
+    COUNTERPARTY_NOT_ALLOWED = 22
+    SERIES_NOT_ALLOWED = 23
+    PREMIUM_OUT_OF_BOUNDS = 24
+    TAKER_NOT_SAFE = 25
+    VALUE_LOSS_EXCEEDED = 26
+    LOSS_BUDGET_EXCEEDED = 27
+    CHECK_FAILED = 28
 
     @property
     def code(self) -> str:
@@ -60,6 +72,8 @@ OFFCHAIN_CODES = (
     "POLICY_NO_REFERENCE_PRICE",
     "POLICY_SECOND_SIGNER_REQUIRED",
     "POLICY_OFFCHAIN_ONLY_DELEGATECALL",
+    "POLICY_QUOTE_NONCE_USED",  # a replay the module lets through to the market's own revert
+    "POLICY_WITHDRAWAL_NOT_PROVEN",  # finalizeWithdrawal of an id the escrow holds no pending proof for
 )
 
 
@@ -101,6 +115,58 @@ class Hours:
     end_min: int
 
 
+class CheckerKind(IntEnum):
+    SWAP_PRICE = 1
+    OPTIONS_FILL = 2
+    BRIDGE_DEPOSIT = 3
+
+
+CHECKER_NAMES = {
+    CheckerKind.SWAP_PRICE: "SwapPriceChecker",
+    CheckerKind.OPTIONS_FILL: "OptionsFillChecker",
+    CheckerKind.BRIDGE_DEPOSIT: "BridgeDepositChecker",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Checker:
+    """An OP_CHECK condition, decoded: which checker contract, its uint96 param, and the
+    param's fields (for the off-chain mirror and for people)."""
+
+    kind: CheckerKind
+    address: str  # checksummed
+    param: int
+    max_deviation_bps: int = 0  # swap price
+    counterparty_set: int = 0  # options: set ids
+    asset_set: int = 0
+    max_time_value_bps: int = 0
+    min_days: int = 0
+    max_days: int = 0  # 0 = no maximum
+
+    @property
+    def value(self) -> int:
+        return int(self.address, 16) | (self.param << 160)
+
+
+@dataclass(frozen=True, slots=True)
+class Oracle:
+    token: str  # checksummed; the zero address = native ETH
+    symbol: str
+    feed: str  # checksummed AggregatorV3
+    feed_name: str
+    decimals: int  # the feed's answer decimals (checked against decimals() on-chain)
+    max_age: int  # seconds
+    token_decimals: int
+
+
+@dataclass(frozen=True, slots=True)
+class ValueGuard:
+    tracked: tuple[str, ...]  # checksummed tokens, in the policy's order
+    max_loss_bps: int
+    budget_bps: int
+    period: int  # seconds
+
+
 @dataclass(frozen=True)
 class Rule:
     role_id: int
@@ -114,6 +180,7 @@ class Rule:
     slippage: Slippage | None = None
     delegatecall: bool = False
     offchain_only: bool = False
+    checker: Checker | None = None  # the rule's OP_CHECK condition (also in ``conditions``)
 
     @property
     def selector(self) -> bytes:
@@ -171,6 +238,8 @@ class Policy:
     symbols: dict[str, str] = field(default_factory=dict)  # lower token address -> symbol
     abis: dict[str, str] = field(default_factory=dict)  # lower address -> abis/<name>.json
     decimals: dict[str, int] = field(default_factory=dict)  # lower token address -> decimals
+    oracles: dict[str, Oracle] = field(default_factory=dict)  # lower token address -> oracle
+    value_guard: ValueGuard | None = None
 
     def name_of(self, address: str) -> str:
         return self.names.get(address.lower(), address)

@@ -116,7 +116,20 @@ class ModuleReader:
                 "allowances(uint32)", ["uint96", "uint96", "uint32", "uint32"], ["uint32"], [aid]
             )
             allowances[aid] = (cap, period)
+        tokens, feeds, decs, ages = self.call(
+            "oracles()", ["address[]", "address[]", "uint8[]", "uint32[]"]
+        )
+        oracles = {
+            t.lower(): (f.lower(), d, a)
+            for t, f, d, a in zip(tokens, feeds, decs, ages, strict=True)
+            if int(f, 16)
+        }
+        tracked, loss, budget, period, *_window = self.value_guard()
         return ModuleConfig(
+            oracles=oracles,
+            value_guard=(tuple(t.lower() for t in tracked), loss, budget, period)
+            if tracked
+            else ((), 0, 0, 0),
             operators={o.lower(): r for o, r in zip(ops, roles, strict=True) if r},
             scopes=scopes,
             sets=sets,
@@ -141,3 +154,153 @@ class ModuleReader:
 
     def paused(self) -> bool:
         return bool(self.call("paused()", ["bool"]))
+
+    def value_guard(self, block: str = "latest") -> tuple[Any, ...]:
+        """(tracked, maxLossBps, budgetBps, period, windowStart, windowBase, windowLoss)."""
+        return tuple(
+            self.call(
+                "valueGuard()",
+                ["address[]", "uint16", "uint16", "uint32", "uint64", "uint256", "uint256"],
+                block=block,
+            )
+        )
+
+
+# ------------------------------------------------------------------ readings for the guard
+_LATEST = fsel("latestRoundData()")
+_DECIMALS = fsel("decimals()")
+_BALANCE_OF = fsel("balanceOf(address)")
+_VALUE_GUARD = fsel("valueGuard()")
+_SERIES = fsel("series(uint256)")
+_NONCE_BITMAP = fsel("nonceBitmap(address,uint256)")
+_WITHDRAWALS = fsel("withdrawals(bytes32)")
+_FEE_FOR = fsel("feeFor(uint256)")
+_DEPOSIT = fsel("deposit(address,address,uint256)")
+_SERIES_T = (
+    "((address,address,address,address,uint128,uint128,uint64,bool),uint64,uint128,bool,uint256)"
+)
+_VG_T = ["address[]", "uint16", "uint16", "uint32", "uint64", "uint256", "uint256"]
+
+
+class ChainState:
+    """What the off-chain mirrors of the oracle-priced rules need, read from the chain at
+    each check in ONE JSON-RPC batch (agent.chain.rpc.RpcClient): every oracle's latest round
+    and decimals, the module's value-guard window, the Safe's tracked balances, and for the
+    calls at hand the options series, quote nonces and bridge withdrawals they name."""
+
+    def __init__(self, rpc: Any, policy: Any) -> None:
+        self.rpc, self.policy = rpc, policy
+
+    async def read(self, calls: list[Any]) -> dict[str, Any]:
+        from agent.policy.checkers import SEL_FILL, FeedRead, SeriesInfo, Window, decode_fills
+        from agent.policy.evaluator import FINALIZE_WITHDRAWAL
+
+        p = self.policy
+        reqs: list[tuple[str, Any]] = []
+
+        def ecall(to: str, data: bytes) -> int:
+            reqs.append(("eth_call", [{"to": to, "data": "0x" + data.hex()}, "latest"]))
+            return len(reqs) - 1
+
+        feeds = {
+            t: (ecall(o.feed, _LATEST), ecall(o.feed, _DECIMALS)) for t, o in p.oracles.items()
+        }
+        vg_i = ecall(p.module, _VALUE_GUARD) if p.module and p.value_guard else None
+        bal: dict[str, int] = {}
+        for t in p.value_guard.tracked if p.value_guard else ():
+            if int(t, 16) == 0:
+                reqs.append(("eth_getBalance", [p.safe, "latest"]))
+                bal[t.lower()] = len(reqs) - 1
+            else:
+                bal[t.lower()] = ecall(t, _BALANCE_OF + encode(["address"], [p.safe]))
+        series: dict[int, tuple[int, str]] = {}
+        nonces: dict[tuple[str, int], int] = {}
+        wds: dict[str, int] = {}
+        fees: dict[int, int] = {}
+        for c in calls:
+            data = bytes(c.data)
+            if data[:4] == SEL_FILL:
+                try:
+                    fills = decode_fills(data)
+                except (ValueError, IndexError):
+                    continue
+                for f in fills:
+                    if f.series_id not in series:
+                        sid = encode(["uint256"], [f.series_id])
+                        series[f.series_id] = (ecall(c.to, _SERIES + sid), c.to)
+                    nb = encode(["address", "uint256"], [f.maker, f.nonce >> 8])
+                    nonces[(f.maker, f.nonce)] = ecall(c.to, _NONCE_BITMAP + nb)
+            elif data[:4] == FINALIZE_WITHDRAWAL and len(data) >= 36:
+                wds["0x" + data[4:36].hex()] = ecall(c.to, _WITHDRAWALS + data[4:36])
+            elif data[:4] == _DEPOSIT and len(data) >= 100:
+                fees[int.from_bytes(data[68:100], "big")] = ecall(c.to, _FEE_FOR + data[68:100])
+        got = await self.rpc.batch(reqs) if reqs else []
+
+        def raw(i: int) -> bytes | None:
+            r = got[i]
+            if isinstance(r, Exception) or not isinstance(r, str):
+                return None
+            return bytes.fromhex(r[2:])
+
+        out_feeds: dict[str, Any] = {}
+        for t, (li, di) in feeds.items():
+            try:
+                b = raw(li) or b""
+                if len(b) != 160:
+                    raise ValueError("latestRoundData is not 5 words")
+                rid, answer, _s, updated, answered = decode(
+                    ["uint256", "int256", "uint256", "uint256", "uint256"], b
+                )
+                d = raw(di) or b""
+                if len(d) != 32:
+                    raise ValueError("decimals is not one word")
+                dec = int.from_bytes(d, "big")
+                out_feeds[t] = FeedRead(answer, updated, dec, rid, answered)
+            except Exception:  # reverted or garbled: the module denies FEED_INVALID
+                out_feeds[t] = None
+        window = None
+        if vg_i is not None and (b := raw(vg_i)):
+            _tr, _l, _b, _p, start, base, loss = decode(_VG_T, b)
+            window = Window(start, base, loss)
+        balances: dict[str, int] = {}
+        for t, i in bal.items():
+            r = got[i]
+            if isinstance(r, str):
+                balances[t] = (
+                    int(r, 16)
+                    if int(t, 16) == 0
+                    else int.from_bytes(bytes.fromhex(r[2:]) or b"\0", "big")
+                )
+        out_series: dict[int, Any] = {}
+        for sid, (i, _market) in series.items():
+            b = raw(i)
+            if b is None:
+                continue
+            (st,) = decode([_SERIES_T], b)
+            terms, unit, _px, settled, _coll = st
+            out_series[sid] = SeriesInfo(
+                terms[0].lower(), terms[1].lower(), terms[2].lower(), terms[3].lower(),
+                terms[4], terms[5], terms[6], terms[7], unit, settled,
+            )  # fmt: skip
+        used = set()
+        for (maker, nonce), i in nonces.items():
+            b = raw(i)
+            if b and int.from_bytes(b[:32], "big") >> (nonce & 0xFF) & 1:
+                used.add((maker, nonce))
+        withdrawals: dict[str, tuple[int, int]] = {}
+        for wid, i in wds.items():
+            b = raw(i)
+            if b and len(b) >= 160:
+                _tok, _rcpt, _amt, release, status = decode(
+                    ["address", "address", "uint256", "uint64", "uint8"], b[:160]
+                )
+                withdrawals[wid] = (status, release)
+        bridge_fees = {}
+        for amount, i in fees.items():
+            b = raw(i)
+            if b and len(b) >= 32:
+                bridge_fees[amount] = int.from_bytes(b[:32], "big")
+        return {
+            "feeds": out_feeds, "window": window, "balances": balances, "series": out_series,
+            "used_nonces": frozenset(used), "withdrawals": withdrawals, "bridge_fees": bridge_fees,
+        }  # fmt: skip

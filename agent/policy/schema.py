@@ -11,19 +11,68 @@ import re
 import tomllib
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 from pydantic import ValidationError as PydanticError
 
 from agent.policy.errors import PolicyFileError
 
-Ack = Literal["unlimited-approval", "calls-safe", "delegatecall"]
+Ack = Literal[
+    "unlimited-approval",
+    "calls-safe",
+    "delegatecall",
+    "no-price-bound",
+    "no-counterparty-set",
+    "no-value-guard",
+]
 Scalar = int | str
 
 
+def _exact_decimal(v: Any) -> Any:
+    """Amounts are exact: a TOML integer or a string of digits ("5000000", "0.5"); a float
+    (binary, inexact) or a boolean is refused rather than rounded."""
+    if isinstance(v, (bool, float)):
+        raise ValueError(f'{v!r}: write the amount as a string ("0.5") or an integer')
+    if isinstance(v, int):
+        return Decimal(v)
+    if isinstance(v, str):
+        try:
+            d = Decimal(v.strip().replace("_", ""))
+        except ArithmeticError:
+            raise ValueError(f"{v!r} is not a number") from None
+        if not d.is_finite():
+            raise ValueError(f"{v!r} is not a finite number")
+        return d
+    return v
+
+
+Amount = Annotated[Decimal, BeforeValidator(_exact_decimal)]
+_DURATION = re.compile(r"(\d+)\s*([smhdw]?)")
+_UNIT = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def duration_seconds(v: str | int) -> int:
+    """ "1d", "12h", "30m", "3600s" (or an integer of seconds) -> seconds."""
+    if isinstance(v, int):
+        return v
+    m = _DURATION.fullmatch(v.strip())
+    if not m:
+        raise ValueError(f"{v!r} is not like 1d, 12h, 30m, 3600s")
+    return int(m.group(1)) * _UNIT[m.group(2)]
+
+
+def _duration(v: str | int) -> str | int:
+    s = duration_seconds(v)
+    if not 0 <= s < 2**32:
+        raise ValueError("seconds must be 0..2^32-1")
+    return v
+
+
 class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # strict: `kill_switch = "yes"`, `id = "1"`, `max_slippage_bps = "200"` are type errors,
+    # not coerced (amounts are exact decimals through Amount above).
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
 
 
 class ConditionSpec(_Frozen):
@@ -85,12 +134,41 @@ class SlippageSpec(_Frozen):
         return self
 
 
+class OptionsSpec(_Frozen):
+    """OptionsMarket.fillQuotes bounds, enforced by the OptionsFillChecker and its mirror."""
+
+    counterparties: str  # set of maker addresses
+    assets: str  # set: a series' underlying and quote asset must both be members
+    max_time_value_bps: int = Field(ge=0, le=65535)  # of spot, over intrinsic, when buying
+    min_expiry: str | int = "0d"
+    max_expiry: str | int | None = None  # None = no maximum
+
+    @field_validator("min_expiry", "max_expiry")
+    @classmethod
+    def _days(cls, v: str | int | None) -> str | int | None:
+        if v is None:
+            return v
+        s = duration_seconds(v)
+        if s % 86400 or not 0 <= s // 86400 <= 255:
+            raise ValueError(f"{v!r}: whole days, 0d..255d")
+        return v
+
+    @property
+    def min_days(self) -> int:
+        return duration_seconds(self.min_expiry) // 86400
+
+    @property
+    def max_days(self) -> int:
+        return 0 if self.max_expiry is None else duration_seconds(self.max_expiry) // 86400
+
+
 class RuleSpec(_Frozen):
     target: str
     function: str
-    max_value: Decimal = Decimal(0)  # native units (ETH), per call
+    max_value: Amount = Decimal(0)  # native units (ETH), per call
     where: dict[str, ConditionSpec] = Field(default_factory=dict)
     slippage: SlippageSpec | None = None
+    options: OptionsSpec | None = None
     delegatecall: bool = False
     offchain_only: bool = False
     acknowledge: list[Ack] = Field(default_factory=list)
@@ -127,14 +205,14 @@ class RoleSpec(_Frozen):
     chains: list[int] = Field(default_factory=list)
     multisend: bool = True
     max_slippage_bps: int | None = Field(default=None, ge=0, le=10_000)
-    second_signer_above_usd: Decimal | None = None
+    second_signer_above_usd: Amount | None = None
     trading_hours: HoursSpec | None = None
     rules: list[RuleSpec] = Field(default_factory=list)
 
 
 class AllowanceSpec(_Frozen):
     token: str
-    amount: Decimal  # human units of the token
+    amount: Amount  # human units of the token
     period: str | int  # "1d", "12h", "30m", "3600s" or seconds
 
     @field_validator("amount")
@@ -146,24 +224,53 @@ class AllowanceSpec(_Frozen):
 
     @property
     def period_seconds(self) -> int:
-        if isinstance(self.period, int):
-            return self.period
-        m = re.fullmatch(r"(\d+)\s*([smhdw]?)", self.period.strip())
-        if not m:
-            raise ValueError(f"period {self.period!r} is not like 1d, 12h, 30m, 3600s")
-        mult = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}[m.group(2)]
-        return int(m.group(1)) * mult
+        return duration_seconds(self.period)
 
     @field_validator("period")
     @classmethod
     def _period(cls, v: str | int) -> str | int:
-        if isinstance(v, int):
-            if not 0 <= v < 2**32:
-                raise ValueError("seconds must be 0..2^32-1")
-            return v
-        if not re.fullmatch(r"\d+\s*[smhdw]?", v.strip()):
-            raise ValueError(f"{v!r} is not like 1d, 12h, 30m, 3600s")
+        return _duration(v)
+
+
+class OracleSpec(_Frozen):
+    """A token's USD feed: a manifest name (PriceFeedWETH) or 0x address, the decimals its
+    answers have (required: a feed reporting other decimals denies), the oldest answer
+    accepted."""
+
+    feed: str
+    decimals: int = Field(ge=0, le=36)
+    max_age: str | int
+
+    @field_validator("max_age")
+    @classmethod
+    def _age(cls, v: str | int) -> str | int:
+        _duration(v)
+        if duration_seconds(v) == 0:
+            raise ValueError("must be > 0 (an answer of age 0 is never available)")
         return v
+
+    @property
+    def max_age_seconds(self) -> int:
+        return duration_seconds(self.max_age)
+
+
+class ValueGuardSpec(_Frozen):
+    assets: list[str] = Field(min_length=1)  # each needs an [oracles] entry
+    max_loss_bps: int = Field(ge=0, le=10_000)  # per execution, of the value that left
+    budget_bps: int = Field(ge=0, le=10_000)  # per window, of the window's starting value
+    period: str | int
+
+    @field_validator("period")
+    @classmethod
+    def _period(cls, v: str | int) -> str | int:
+        _duration(v)
+        if duration_seconds(v) == 0:
+            raise ValueError("must be > 0")
+        return v
+
+    @property
+    def period_seconds(self) -> int:
+        return duration_seconds(self.period)
 
 
 class ScreeningSpec(_Frozen):
@@ -181,6 +288,8 @@ class PolicyDoc(_Frozen):
     screening: ScreeningSpec = Field(default_factory=ScreeningSpec)
     sets: dict[str, list[Scalar]] = Field(default_factory=dict)
     allowances: dict[str, AllowanceSpec] = Field(default_factory=dict)
+    oracles: dict[str, OracleSpec] = Field(default_factory=dict)
+    value_guard: ValueGuardSpec | None = None
     roles: list[RoleSpec] = Field(default_factory=list)
 
 
@@ -257,7 +366,12 @@ def parse_policy_text(text: str, path: str | Path = "<policy>") -> PolicyDoc:
         err = e.errors()[0]
         loc = tuple(x for x in err["loc"] if not (isinstance(x, str) and x.startswith("function-")))
         # pydantic appends the union member tried ("int", "str"); drop those from the field.
-        loc = tuple(x for x in loc if x not in ("int", "str", "decimal", "literal['1']"))
+        loc = tuple(
+            x
+            for x in loc
+            if x not in ("int", "str", "decimal", "literal['1']", "none")
+            and not (isinstance(x, str) and x.startswith(("function-", "literal[")))
+        )
         raise PolicyFileError(
             str(path), find_line(text, loc), _field(loc), err["msg"], _fix(err)
         ) from None
@@ -271,6 +385,11 @@ def _fix(err: dict[str, Any]) -> str:
         return "remove it or check its spelling (see `agent policy init`)"
     if t.startswith("literal") and err["loc"][:1] == ("version",):
         return "set version = 1"
+    if t in ("bool_type", "int_type", "string_type", "list_type", "dict_type", "model_type"):
+        kind = {"bool_type": "true or false (no quotes)", "int_type": "an integer (no quotes)",
+                "string_type": "a quoted string", "list_type": "a list [...]",
+                "dict_type": "a table", "model_type": "a table"}[t]  # fmt: skip
+        return f"write {kind}"
     return "see docs/policy.md for the format"
 
 
@@ -278,5 +397,14 @@ def read_policy_file(path: str | Path) -> tuple[PolicyDoc, str]:
     p = Path(path)
     if not p.exists():
         raise PolicyFileError(str(p), None, "(file)", "does not exist", "check the path")
-    text = p.read_text()
+    if not p.is_file():
+        raise PolicyFileError(
+            str(p), None, "(file)", "is a directory, not a policy file", "name the .toml file"
+        )
+    try:
+        text = p.read_text()
+    except (OSError, UnicodeDecodeError) as e:
+        raise PolicyFileError(
+            str(p), None, "(file)", f"cannot be read: {e}", "check the file"
+        ) from None
     return parse_policy_text(text, p), text

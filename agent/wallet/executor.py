@@ -18,18 +18,83 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from eth_utils import function_signature_to_4byte_selector as selector
+
 from agent.chain.fees import FeeConfig
 from agent.chain.rpc import RpcClient
 from agent.chain.txengine import EngineConfig, TxEngine, TxSpec
-from agent.errors import PolicyDeniedError, TransactionFailedError, ValidationError
+from agent.errors import (
+    ModuleCheckError,
+    PolicyDeniedError,
+    RpcError,
+    TransactionFailedError,
+    ValidationError,
+)
 from agent.journal import Store
 from agent.model.decisions import Decision
 from agent.oms.tx import TxRecord, TxState
 from agent.signing.local import LocalSigner
 from agent.wallet.module import module_calldata
 from agent.wallet.multisend import Call
+from agent.wallet.reverts import would_revert
 
 _MINED = frozenset({TxState.MINED, TxState.CONFIRMED})
+_SAFE = "0x" + selector("safe()").hex()  # PolicyModule
+_ROLE_OF = "0x" + selector("roleOf(address)").hex()  # PolicyModule
+_IS_MODULE_ENABLED = "0x" + selector("isModuleEnabled(address)").hex()  # Safe
+
+
+def _word(address: str) -> str:
+    return "0" * 24 + address.lower().removeprefix("0x")
+
+
+async def check_module(rpc: RpcClient, *, module: str, safe: str, operator: str) -> int:
+    """Refuse (ModuleCheckError, before anything is signed) a module the operator must not
+    sign for: without code, serving another Safe, not enabled by ``safe``, or where
+    ``operator`` has no role. One batched read; returns the operator's role."""
+    reads = [
+        ("eth_getCode", [module, "latest"]),
+        ("eth_call", [{"to": module, "data": _SAFE}, "latest"]),
+        ("eth_call", [{"to": safe, "data": _IS_MODULE_ENABLED + _word(module)}, "latest"]),
+        ("eth_call", [{"to": module, "data": _ROLE_OF + _word(operator)}, "latest"]),
+    ]
+    code, served, enabled, role = await rpc.batch(reads)
+
+    def word(answer: Any) -> int | None:  # a revert or an empty answer: not a PolicyModule
+        if isinstance(answer, BaseException) or not isinstance(answer, str) or len(answer) < 66:
+            return None
+        return int(answer[2:66], 16)
+
+    if isinstance(code, BaseException):
+        raise code
+    if code in ("0x", "0x0", ""):
+        raise ModuleCheckError(
+            f"--module {module} has no code on this chain: pass the PolicyModule address "
+            "from `agent wallet deploy` (and check --rpc-url)",
+            code="MODULE_NO_CODE",
+        )
+    got = word(served)
+    if got is None or got != int(safe, 16):
+        who = "does not answer safe() (not a PolicyModule)" if got is None else (
+            f"serves Safe 0x{got:040x}, not --safe {safe}"
+        )  # fmt: skip
+        raise ModuleCheckError(
+            f"--module {module} {who}: pass the module of this Safe", code="MODULE_WRONG_SAFE"
+        )
+    if not word(enabled):
+        raise ModuleCheckError(
+            f"--module {module} is not enabled on Safe {safe}: the owners enable it "
+            "(Safe.enableModule) or pass the module they enabled",
+            code="MODULE_NOT_ENABLED",
+        )
+    r = word(role)
+    if not r:
+        raise ModuleCheckError(
+            f"the operator {operator} has no role on --module {module}: use the operator key "
+            "the owners configured (--key-env) or have them grant it a role",
+            code="MODULE_NO_ROLE",
+        )
+    return r
 
 
 class PreSignCheck(Protocol):
@@ -110,13 +175,26 @@ class ModuleExecutor:
                 return {}
             return await self.engine.start()
 
+    async def check_module(self, safe: str) -> int:
+        """:func:`check_module` for this executor's module and operator (the composition
+        root calls it before the engine starts: a wrong module is refused unsigned)."""
+        return await check_module(
+            self.rpc, module=self.module, safe=safe, operator=self.signer.address
+        )
+
     def calldata(self, calls: Sequence[Call]) -> bytes:
         """``PolicyModule.execute`` for one call, or for the MultiSendCallOnly batch."""
         return module_calldata(calls, self.multisend)
 
     async def estimate_gas(self, data: bytes) -> int:
         est = {"from": self.signer.address, "to": self.module, "data": "0x" + data.hex()}
-        gas = int(await self.rpc.call("eth_estimateGas", [est]), 16)
+        try:
+            gas = int(await self.rpc.call("eth_estimateGas", [est]), 16)
+        except RpcError as e:  # the module refuses: say why, by name (PolicyViolation(...))
+            decoded = would_revert(e)
+            if decoded is None:
+                raise
+            raise decoded from e
         return gas + gas // 5  # headroom: state may move between estimate and inclusion
 
     async def execute(

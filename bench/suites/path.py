@@ -95,6 +95,11 @@ def _manifest() -> Any:
             "QuoterV2": ADDR["QuoterV2"],
             "MultiSendCallOnly": ADDR["multisend"],
             "UniswapV2Router02": "0x" + "88" * 20,
+            # examples/policy.toml's oracles and the swap price checker
+            "PriceFeedWETH": "0x" + "a1" * 20,
+            "PriceFeedUSDC": "0x" + "a2" * 20,
+            "PriceFeedDAI": "0x" + "a3" * 20,
+            "SwapPriceChecker": "0x" + "a4" * 20,
         },
         tokens={
             "WETH": TokenInfo("WETH", ADDR["WETH"], 18),

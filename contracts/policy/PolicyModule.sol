@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.24;
 
+import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
+import {IPolicyChecker} from "./IPolicyChecker.sol";
+
 /// @notice The subset of Safe 1.4.1 the module calls.
 interface ISafeMinimal {
     function execTransactionFromModule(address to, uint256 value, bytes calldata data, uint8 operation)
@@ -19,6 +22,10 @@ interface ISafeMinimal {
 ///      evaluator enforces. Every refusal goes through `_deny`, the one revert site, which carries a status
 ///      code and the offending word so the off-chain side can map it back to the rule that fired.
 ///      Hot path: one SLOAD for the operator's role, one for the scope, two per condition; no loops over rules.
+///      Two guards bound what a stolen operator key can lose whatever the calldata: OP_CHECK conditions hand a
+///      call to a stateless checker contract (price bounds, counterparties) and the value guard measures the
+///      Safe's tracked balances around each execution, values the change at oracle prices, and refuses a loss
+///      above a per-execution bound or a per-window budget.
 contract PolicyModule {
     // ---------------------------------------------------------------- status codes (stable, mirrored in Python)
     uint8 internal constant NOT_OPERATOR = 1;
@@ -38,6 +45,17 @@ contract PolicyModule {
     uint8 internal constant MALFORMED = 15;
     uint8 internal constant EXECUTION_FAILED = 16;
     uint8 internal constant INVALID_CONFIG = 17;
+    uint8 internal constant PRICE_OUT_OF_BOUNDS = 18;
+    uint8 internal constant FEED_MISSING = 19;
+    uint8 internal constant FEED_STALE = 20;
+    uint8 internal constant FEED_INVALID = 21;
+    uint8 internal constant COUNTERPARTY_NOT_ALLOWED = 22;
+    uint8 internal constant SERIES_NOT_ALLOWED = 23;
+    uint8 internal constant PREMIUM_OUT_OF_BOUNDS = 24;
+    uint8 internal constant TAKER_NOT_SAFE = 25;
+    uint8 internal constant VALUE_LOSS_EXCEEDED = 26;
+    uint8 internal constant LOSS_BUDGET_EXCEEDED = 27;
+    uint8 internal constant CHECK_FAILED = 28;
 
     // ---------------------------------------------------------------- condition operators
     uint8 internal constant OP_EQ = 1; // word == value
@@ -48,12 +66,18 @@ contract PolicyModule {
     uint8 internal constant OP_ALLOWANCE = 6; // uint(word) is spent from allowance `aux`
     uint8 internal constant OP_ARRAY_IN_SET = 7; // word is the length of an address[]; every element in set `aux`
     uint8 internal constant OP_PATH_IN_SET = 8; // word is the length of a Uniswap V3 path; every token in set `aux`
-    uint8 internal constant MAX_OP = 8;
+    uint8 internal constant OP_CHECK = 9; // value = checker | param << 160; the checker judges the whole call
+    uint8 internal constant MAX_OP = 9;
 
     uint8 internal constant CALL = 0;
     uint8 internal constant DELEGATECALL = 1;
     uint256 internal constant MAX_CONDITIONS = 32;
     bytes4 internal constant MULTISEND_SELECTOR = 0x8d80ff0a; // multiSend(bytes)
+    uint256 internal constant MAX_TRACKED = 16;
+    uint256 internal constant MAX_DECIMALS = 36; // keeps 10**(feed + token decimals) inside uint256
+    uint256 internal constant BPS = 1e4;
+    /// @dev Transient slot of the execution lock (keccak256("PolicyModule.lock")).
+    uint256 internal constant LOCK_SLOT = 0x153cc7f1a6b4039833a9ad12c42c30fc24bf14623d375a259d6fd8a6a322fcc2;
 
     /// @notice One parameter condition. `word` indexes the 32-byte ABI word after the selector; nested static
     ///         tuples are inlined by the ABI so their fields are plain word indexes too.
@@ -82,6 +106,29 @@ contract PolicyModule {
         uint32 lastRefill;
     }
 
+    /// @dev An oracle (Chainlink AggregatorV3) for one token; token decimals are read once, at configuration.
+    struct Oracle {
+        address feed;
+        uint8 feedDecimals;
+        uint8 tokenDecimals;
+        uint32 maxAge;
+    }
+
+    /// @dev Value-guard configuration and the current window's start; one slot, read once per execution.
+    struct Guard {
+        uint16 maxLossBps;
+        uint16 budgetBps;
+        uint32 period;
+        uint64 windowStart;
+        uint8 n; // number of tracked assets; 0 = guard off
+    }
+
+    /// @dev The current loss window, in USD * 1e18; one slot, written only when the window rolls or loses.
+    struct Window {
+        uint128 base;
+        uint128 loss;
+    }
+
     /// @notice Every refusal, with a status code above and the word that caused it.
     error PolicyViolation(uint8 status, bytes32 word);
 
@@ -95,6 +142,9 @@ contract PolicyModule {
     event GuardianSet(address guardian);
     event MultiSendSet(address multiSend);
     event PausedSet(address indexed by, bool paused);
+    event OracleSet(address indexed token, address feed, uint8 feedDecimals, uint8 tokenDecimals, uint32 maxAge);
+    event ValueGuardSet(address[] tracked, uint16 maxLossBps, uint16 budgetBps, uint32 period);
+    event WindowStarted(uint64 start, uint256 baseE18);
 
     /// @notice The Safe this module serves; the only address that may change the configuration.
     address public immutable safe;
@@ -121,6 +171,12 @@ contract PolicyModule {
     uint32[] internal _allowanceIds;
     mapping(bytes32 => uint256) internal _pos; // 1-based position in the list its key lives in
 
+    mapping(address => Oracle) internal _oracles;
+    address[] internal _oracleTokens;
+    Guard internal _guard;
+    Window internal _window;
+    address[] internal _tracked;
+
     /// @param safe_ The Safe (avatar) to serve.
     /// @param multiSend_ The MultiSendCallOnly deployment, the one permitted delegatecall target.
     constructor(address safe_, address multiSend_) {
@@ -145,23 +201,31 @@ contract PolicyModule {
         uint16 role = roleOf[msg.sender];
         if (role == 0) _deny(NOT_OPERATOR, bytes32(uint256(uint160(msg.sender))));
         if (paused) _deny(PAUSED, bytes32(0));
+        _lock();
+        uint256 credit;
         if (operation == CALL) {
-            _check(role, to, value, data);
+            credit = _check(role, to, value, data);
         } else if (operation == DELEGATECALL && to == multiSend && to != address(0)) {
             if (value != 0) _deny(VALUE_TOO_HIGH, bytes32(value));
-            _checkBatch(role, data);
+            credit = _checkBatch(role, data);
         } else {
             _deny(DELEGATECALL_NOT_ALLOWED, bytes32(uint256(uint160(to))));
         }
+        Guard memory g = _guard;
+        address[] memory toks;
+        uint256[] memory before;
+        if (g.n != 0) (toks, before) = _snapshot(g.n);
         if (!ISafeMinimal(safe).execTransactionFromModule(to, value, data, operation)) {
             _deny(EXECUTION_FAILED, bytes32(uint256(uint160(to))));
         }
+        if (g.n != 0) _settle(g, toks, before, credit);
+        _unlock();
         emit Executed(msg.sender, role, to, value, operation, data.length >= 4 ? bytes4(data[:4]) : bytes4(0));
         return true;
     }
 
     /// @dev MultiSend packing: operation (1) | to (20) | value (32) | dataLength (32) | data, repeated.
-    function _checkBatch(uint16 role, bytes calldata data) internal {
+    function _checkBatch(uint16 role, bytes calldata data) internal returns (uint256 credit) {
         if (data.length < 68 || bytes4(data[:4]) != MULTISEND_SELECTOR) _deny(MALFORMED, bytes32(0));
         uint256 off = uint256(bytes32(data[4:36]));
         // The encoded bytes must sit where a canonical encoder puts them, so every decoder sees the same batch.
@@ -178,12 +242,12 @@ contract PolicyModule {
             uint256 dlen = uint256(bytes32(txs[i + 53:i + 85]));
             if (dlen > len - i - 85) _deny(MALFORMED, bytes32(dlen));
             if (op != CALL) _deny(DELEGATECALL_NOT_ALLOWED, bytes32(uint256(uint160(to))));
-            _check(role, to, value, txs[i + 85:i + 85 + dlen]);
+            credit += _check(role, to, value, txs[i + 85:i + 85 + dlen]);
             i += 85 + dlen;
         }
     }
 
-    function _check(uint16 role, address to, uint256 value, bytes calldata data) internal {
+    function _check(uint16 role, address to, uint256 value, bytes calldata data) internal returns (uint256 credit) {
         // The module is never a target: through it the Safe could be made to reconfigure its own guard.
         if (to == address(this)) _deny(FUNCTION_NOT_ALLOWED, bytes32(bytes20(to)));
         bytes4 selector;
@@ -195,12 +259,16 @@ contract PolicyModule {
         if (value > s.maxValue) _deny(VALUE_TOO_HIGH, bytes32(value));
         uint256 n = s.nConds;
         for (uint256 i; i < n; ++i) {
-            _checkCondition(_conds[key][i], data);
+            credit += _checkCondition(_conds[key][i], to, value, data);
         }
     }
 
-    function _checkCondition(Condition storage c, bytes calldata data) internal {
+    function _checkCondition(Condition storage c, address to, uint256 value, bytes calldata data)
+        internal
+        returns (uint256 credit)
+    {
         uint8 op = c.op;
+        if (op == OP_CHECK) return _runChecker(c.value, to, value, data);
         uint256 w = c.word;
         uint256 end = 36 + 32 * w;
         if (data.length < end) _deny(CALLDATA_TOO_SHORT, bytes32(w));
@@ -242,6 +310,157 @@ contract PolicyModule {
         }
     }
 
+    /// @dev Staticcall the checker; a PolicyViolation it reverts with (e.g. bubbled from valueE18) keeps its
+    ///      status, any other revert or a return that is not exactly three words is CHECK_FAILED.
+    function _runChecker(uint256 packed, address to, uint256 value, bytes calldata data)
+        internal
+        view
+        returns (uint256 credit)
+    {
+        address checker = address(uint160(packed));
+        (bool ok, bytes memory r) = checker.staticcall(
+            abi.encodeCall(IPolicyChecker.check, (safe, to, value, data, uint96(packed >> 160)))
+        );
+        uint256 st;
+        bytes32 w;
+        if (ok && r.length == 96) {
+            assembly {
+                st := mload(add(r, 32))
+                w := mload(add(r, 64))
+                credit := mload(add(r, 96))
+            }
+            if (st == 0) return credit;
+        } else if (!ok && r.length == 68 && bytes4(r) == PolicyViolation.selector) {
+            assembly {
+                st := mload(add(r, 36))
+                w := mload(add(r, 68))
+            }
+            if (st == 0) st = 256; // a "violation" without a status is garbage
+        }
+        if (st == 0 || st > type(uint8).max) _deny(CHECK_FAILED, bytes32(uint256(uint160(checker))));
+        _deny(uint8(st), w);
+    }
+
+    // ============================================================== value guard
+
+    /// @dev Balances of the tracked assets before the execution.
+    function _snapshot(uint256 n) internal view returns (address[] memory toks, uint256[] memory bal) {
+        toks = _tracked;
+        bal = new uint256[](n);
+        for (uint256 i; i < n; ++i) {
+            bal[i] = _balance(toks[i]);
+        }
+    }
+
+    /// @dev Values the change of the tracked balances (each changed asset's feed read once) and enforces the
+    ///      per-execution bound and the window budget. Gains never replenish the budget.
+    function _settle(Guard memory g, address[] memory toks, uint256[] memory before, uint256 credit) internal {
+        uint256 n = toks.length;
+        uint256[] memory num = new uint256[](n);
+        uint256[] memory den = new uint256[](n);
+        uint256 out;
+        uint256 gain;
+        for (uint256 i; i < n; ++i) {
+            uint256 a = _balance(toks[i]);
+            uint256 b = before[i];
+            if (a == b) continue;
+            (num[i], den[i]) = _quote(toks[i]);
+            // Outflows round up, inflows down: rounding never hides a loss.
+            if (a < b) out += _val(toks[i], b - a, num[i], den[i], Math.Rounding.Ceil);
+            else gain += _val(toks[i], a - b, num[i], den[i], Math.Rounding.Floor);
+        }
+        uint256 loss;
+        if (out > gain && out - gain > credit) loss = out - gain - credit;
+        if (loss * BPS > uint256(g.maxLossBps) * out) _deny(VALUE_LOSS_EXCEEDED, bytes32(loss));
+        bool roll = block.timestamp >= uint256(g.windowStart) + g.period;
+        if (!roll && loss == 0) return;
+        Window memory win;
+        if (roll) {
+            uint256 base;
+            for (uint256 i; i < n; ++i) {
+                if (before[i] == 0) continue;
+                if (num[i] == 0) (num[i], den[i]) = _quote(toks[i]);
+                base += _val(toks[i], before[i], num[i], den[i], Math.Rounding.Floor);
+            }
+            win.base = uint128(Math.min(base, type(uint128).max));
+            g.windowStart = uint64(block.timestamp);
+            _guard = g;
+            emit WindowStarted(g.windowStart, win.base);
+        } else {
+            win = _window;
+        }
+        uint256 total = uint256(win.loss) + loss;
+        if (total > uint256(g.budgetBps) * win.base / BPS) _deny(LOSS_BUDGET_EXCEEDED, bytes32(total));
+        win.loss = uint128(total); // total <= base <= uint128 max
+        _window = win;
+    }
+
+    /// @dev The Safe's balance of `token` (address(0) = native ETH).
+    function _balance(address token) internal view returns (uint256) {
+        if (token == address(0)) return safe.balance;
+        (bool ok, bytes memory r) = token.staticcall(abi.encodeWithSelector(0x70a08231, safe)); // balanceOf
+        if (!ok || r.length != 32) _deny(CHECK_FAILED, bytes32(uint256(uint160(token))));
+        return abi.decode(r, (uint256));
+    }
+
+    /// @dev The oracle price of `token` as a fraction: value(amount) = amount * num / den in USD * 1e18.
+    ///      Denies a missing feed, a stale, future or incomplete round, a non-positive or absurd answer, and a
+    ///      feed whose decimals are not the configured ones. Never falls back to a default.
+    function _quote(address token) internal view returns (uint256 num, uint256 den) {
+        Oracle memory o = _oracles[token];
+        bytes32 w = bytes32(uint256(uint160(token)));
+        if (o.feed == address(0)) _deny(FEED_MISSING, w);
+        (bool ok, bytes memory r) = o.feed.staticcall(abi.encodeWithSelector(0xfeaf968c)); // latestRoundData()
+        if (!ok || r.length != 160) _deny(FEED_INVALID, w);
+        (uint256 roundId, int256 answer,, uint256 updatedAt, uint256 answeredInRound) =
+            abi.decode(r, (uint256, int256, uint256, uint256, uint256));
+        if (answer <= 0 || uint256(answer) > type(uint128).max) _deny(FEED_INVALID, w);
+        if (
+            updatedAt == 0 || updatedAt > block.timestamp || block.timestamp - updatedAt > o.maxAge
+                || answeredInRound < roundId
+        ) _deny(FEED_STALE, w);
+        (ok, r) = o.feed.staticcall(abi.encodeWithSelector(0x313ce567)); // decimals()
+        if (!ok || r.length != 32 || abi.decode(r, (uint256)) != o.feedDecimals) _deny(FEED_INVALID, w);
+        num = uint256(answer) * 1e18;
+        den = 10 ** (uint256(o.feedDecimals) + o.tokenDecimals);
+    }
+
+    /// @dev amount * num / den, denied (FEED_INVALID) at or above 2**200 (1e42 USD): then no sum, bps product or
+    ///      comparison the guard and the checkers make can overflow, and no absurd answer ever panics.
+    function _val(address token, uint256 amount, uint256 num, uint256 den, Math.Rounding r)
+        internal
+        pure
+        returns (uint256 v)
+    {
+        uint256 hi;
+        assembly {
+            let mm := mulmod(amount, num, not(0))
+            let lo := mul(amount, num)
+            hi := sub(sub(mm, lo), lt(mm, lo))
+        }
+        if (hi < den) v = Math.mulDiv(amount, num, den, r);
+        if (hi >= den || v >> 200 != 0) _deny(FEED_INVALID, bytes32(uint256(uint160(token))));
+    }
+
+    /// @dev Nested executions are refused: a call that re-entered `execute` would be measured twice, its
+    ///      credits once, and the outer snapshot would no longer describe one execution.
+    function _lock() internal {
+        uint256 locked;
+        assembly {
+            locked := tload(LOCK_SLOT)
+        }
+        if (locked != 0) _deny(UNAUTHORIZED, bytes32(uint256(uint160(msg.sender))));
+        assembly {
+            tstore(LOCK_SLOT, 1)
+        }
+    }
+
+    function _unlock() internal {
+        assembly {
+            tstore(LOCK_SLOT, 0)
+        }
+    }
+
     function _spend(uint32 id, uint256 amount) internal {
         Allowance memory a = _refilled(allowances[id]);
         if (amount > a.balance) _deny(ALLOWANCE_EXCEEDED, bytes32(amount));
@@ -272,7 +491,7 @@ contract PolicyModule {
     function setOperator(address operator, uint16 role) external onlySafe {
         bytes32 pk = keccak256(abi.encodePacked(uint8(1), operator));
         if (role == 0) {
-            if (_pos[pk] != 0) _removeAddress(_operators, pk);
+            if (_pos[pk] != 0) _removeAddress(_operators, pk, 1);
         } else if (_pos[pk] == 0) {
             _operators.push(operator);
             _pos[pk] = _operators.length;
@@ -298,6 +517,9 @@ contract PolicyModule {
         for (uint256 i; i < conditions.length; ++i) {
             Condition calldata c = conditions[i];
             if (c.op == 0 || c.op > MAX_OP) _deny(INVALID_CONFIG, bytes32(uint256(c.op)));
+            if (c.op == OP_CHECK && (c.word != 0 || c.aux != 0 || address(uint160(c.value)).code.length == 0)) {
+                _deny(INVALID_CONFIG, bytes32(c.value));
+            }
             _conds[key][i] = c;
         }
         _scopes[key] = Scope(true, uint8(conditions.length), maxValue, role, selector, target);
@@ -361,6 +583,62 @@ contract PolicyModule {
             _pos[pk] = _allowanceIds.length;
         }
         emit AllowanceSet(id, cap, period, balance);
+    }
+
+    /// @notice Configure the oracle of `token`, read by checkers and the value guard.
+    /// @param token ERC-20, or address(0) for native ETH (18 decimals).
+    /// @param feed Chainlink AggregatorV3 feed of the token's USD price; 0 removes the oracle.
+    /// @param feedDecimals The decimals the feed must report (checked at every read).
+    /// @param maxAge Oldest answer accepted, in seconds.
+    function setOracle(address token, address feed, uint8 feedDecimals, uint32 maxAge) external onlySafe {
+        bytes32 pk = keccak256(abi.encodePacked(uint8(4), token));
+        uint8 tokenDecimals;
+        if (feed == address(0)) {
+            delete _oracles[token];
+            if (_pos[pk] != 0) _removeAddress(_oracleTokens, pk, 4);
+        } else {
+            if (maxAge == 0 || feedDecimals > MAX_DECIMALS || feed.code.length == 0) {
+                _deny(INVALID_CONFIG, bytes32(uint256(uint160(feed))));
+            }
+            tokenDecimals = 18;
+            if (token != address(0)) {
+                (bool ok, bytes memory r) = token.staticcall(abi.encodeWithSelector(0x313ce567)); // decimals()
+                if (!ok || r.length != 32 || abi.decode(r, (uint256)) > MAX_DECIMALS) {
+                    _deny(INVALID_CONFIG, bytes32(uint256(uint160(token))));
+                }
+                tokenDecimals = uint8(abi.decode(r, (uint256)));
+            }
+            _oracles[token] = Oracle(feed, feedDecimals, tokenDecimals, maxAge);
+            if (_pos[pk] == 0) {
+                _oracleTokens.push(token);
+                _pos[pk] = _oracleTokens.length;
+            }
+        }
+        emit OracleSet(token, feed, feedDecimals, tokenDecimals, maxAge);
+    }
+
+    /// @notice Configure the value guard; the loss window restarts at the next execution.
+    /// @param tracked Assets whose Safe balances are measured (address(0) = ETH); empty turns the guard off.
+    /// @param maxLossBps Largest loss of one execution, in bps of the value that left the Safe.
+    /// @param budgetBps Largest cumulative loss per window, in bps of the tracked value at the window's start.
+    /// @param period Window length in seconds.
+    function setValueGuard(address[] calldata tracked, uint16 maxLossBps, uint16 budgetBps, uint32 period)
+        external
+        onlySafe
+    {
+        uint256 n = tracked.length;
+        if (n > MAX_TRACKED || maxLossBps > BPS || budgetBps > BPS || (n != 0 && period == 0)) {
+            _deny(INVALID_CONFIG, bytes32(n));
+        }
+        for (uint256 i; i < n; ++i) {
+            for (uint256 j; j < i; ++j) {
+                if (tracked[i] == tracked[j]) _deny(INVALID_CONFIG, bytes32(uint256(uint160(tracked[i]))));
+            }
+        }
+        _tracked = tracked;
+        _guard = Guard(maxLossBps, budgetBps, period, 0, uint8(n));
+        delete _window;
+        emit ValueGuardSet(tracked, maxLossBps, budgetBps, period);
     }
 
     /// @notice Set the guardian, who may pause.
@@ -466,15 +744,72 @@ contract PolicyModule {
         return _refilled(allowances[id]);
     }
 
+    /// @notice USD value * 1e18 of `amount` base units of `token` at its oracle price (rounded down).
+    /// @dev amount * answer * 1e18 / (10**feedDecimals * 10**tokenDecimals). Denies (PolicyViolation)
+    ///      FEED_MISSING / FEED_STALE / FEED_INVALID (also for a value of 2**200 or more); never returns a default.
+    /// @param token ERC-20 or address(0) for ETH.
+    /// @param amount Base units.
+    /// @return The value.
+    function valueE18(address token, uint256 amount) external view returns (uint256) {
+        (uint256 num, uint256 den) = _quote(token);
+        return _val(token, amount, num, den, Math.Rounding.Floor);
+    }
+
+    /// @notice The oracle of `token` (feed 0 when none).
+    function oracle(address token)
+        external
+        view
+        returns (address feed, uint8 feedDecimals, uint8 tokenDecimals, uint32 maxAge)
+    {
+        Oracle memory o = _oracles[token];
+        return (o.feed, o.feedDecimals, o.tokenDecimals, o.maxAge);
+    }
+
+    /// @notice All configured oracles.
+    function oracles()
+        external
+        view
+        returns (address[] memory tokens, address[] memory feeds, uint8[] memory feedDecimals, uint32[] memory maxAges)
+    {
+        tokens = _oracleTokens;
+        uint256 n = tokens.length;
+        feeds = new address[](n);
+        feedDecimals = new uint8[](n);
+        maxAges = new uint32[](n);
+        for (uint256 i; i < n; ++i) {
+            Oracle memory o = _oracles[tokens[i]];
+            (feeds[i], feedDecimals[i], maxAges[i]) = (o.feed, o.feedDecimals, o.maxAge);
+        }
+    }
+
+    /// @notice The value guard's configuration and current window (values in USD * 1e18).
+    function valueGuard()
+        external
+        view
+        returns (
+            address[] memory tracked,
+            uint16 maxLossBps,
+            uint16 budgetBps,
+            uint32 period,
+            uint64 windowStart,
+            uint256 windowBase,
+            uint256 windowLoss
+        )
+    {
+        Guard memory g = _guard;
+        Window memory w = _window;
+        return (_tracked, g.maxLossBps, g.budgetBps, g.period, g.windowStart, w.base, w.loss);
+    }
+
     function _memberKey(uint32 id, bytes32 value) internal pure returns (bytes32) {
         return keccak256(abi.encodePacked(id, value));
     }
 
-    function _removeAddress(address[] storage list, bytes32 pk) internal {
+    function _removeAddress(address[] storage list, bytes32 pk, uint8 prefix) internal {
         uint256 i = _pos[pk] - 1;
         address moved = list[list.length - 1];
         list[i] = moved;
-        _pos[keccak256(abi.encodePacked(uint8(1), moved))] = i + 1;
+        _pos[keccak256(abi.encodePacked(prefix, moved))] = i + 1;
         list.pop();
         delete _pos[pk];
     }

@@ -30,6 +30,9 @@ class EngineConfig:
     # seconds a tx the node accepted is trusted to still be in its pool before a poll asks
     # again (eth_getTransactionByHash costs anvil several receipts); 0 = ask every poll
     presence_every: float = 2.0
+    # seconds a remote or threshold signer may take for one signature before the send is
+    # refused (SIGNER_TIMEOUT; nothing journaled as signed); a local key signs inline
+    sign_timeout: float = 10.0
 
     def __post_init__(self) -> None:
         if type(self.chain_id) is not int or self.chain_id <= 0:
@@ -49,6 +52,10 @@ class EngineConfig:
         if self.stuck_min_seconds < 0:
             raise ValidationError(
                 "stuck_min_seconds", f"{self.stuck_min_seconds} < 0", "use seconds >= 0, e.g. 1"
+            )
+        if not self.sign_timeout > 0:
+            raise ValidationError(
+                "sign_timeout", f"{self.sign_timeout} <= 0", "use seconds > 0, e.g. 10"
             )
         if self.stuck_blocks < 1:
             raise ValidationError("stuck_blocks", f"{self.stuck_blocks} < 1", "use 1 or more")

@@ -38,10 +38,10 @@ from agent.errors import (
     ConcurrencyConflictError,
     NonceError,
     RpcError,
-    ValidationError,
 )
 from agent.oms.events import TxDropped, TxReplaced, TxSent, TxSigned, tx_stream
 from agent.oms.tx import TxRecord, TxState, apply_tx
+from agent.signing.dispatch import sign_tx
 from agent.signing.eip1559 import decode_signed
 from agent.signing.types import SignedTx, TxRequest
 
@@ -95,6 +95,8 @@ class TxEngine:
         self.rpc = rpc
         self.reads = reads if reads is not None else rpc
         self.signer = signer
+        # the local key's synchronous path, called inline (no task, no timer): the hot path
+        self._sync_sign = getattr(signer, "sign_transaction_sync", None)
         self.journal = journal
         self.config = config
         self.chain_id = config.chain_id
@@ -326,7 +328,7 @@ class TxEngine:
                 )
                 for n, s in zip(reserved, specs, strict=True)
             ]
-            signed = [self._sign(r) for r in reqs]
+            signed = await self._sign_all(reqs)
         except AgentError as e:
             for n in reversed(reserved):
                 self.nonces.release(n)
@@ -352,11 +354,22 @@ class TxEngine:
         crash_point("after_journal_append")
         return await self._broadcast(signed)
 
-    def _sign(self, req: TxRequest) -> SignedTx:
-        fn = getattr(self.signer, "sign_transaction_sync", None)
-        if fn is None:  # pragma: no cover - remote signers are async; not on this path yet
-            raise ValidationError("signer", "has no synchronous signing path", "use LocalSigner")
-        return fn(req)
+    async def _sign(self, req: TxRequest) -> SignedTx:
+        """Local signers sign inline; remote and threshold ones are awaited under
+        ``config.sign_timeout`` and their answer is checked (agent.signing.dispatch). A
+        failure raises a SigningError before anything is journaled: never a TxSigned
+        without a verified signature."""
+        if self._sync_sign is not None:
+            return self._sync_sign(req)
+        return await sign_tx(self.signer, req, timeout=self.config.sign_timeout)
+
+    async def _sign_all(self, reqs: Sequence[TxRequest]) -> list[SignedTx]:
+        if self._sync_sign is not None:
+            fn = self._sync_sign
+            return [fn(r) for r in reqs]
+        # one at a time: a threshold party signs sequentially anyway, and the first failure
+        # stops the batch (nothing of it is journaled; the caller releases every nonce)
+        return [await self._sign(r) for r in reqs]
 
     def _signed_event(self, st: SignedTx, cid: str | None, replaces: str | None) -> TxSigned:
         t = st.tx
@@ -480,7 +493,11 @@ class TxEngine:
                 max_fee_per_gas=new_fees.max_fee_per_gas,
                 max_priority_fee_per_gas=new_fees.max_priority_fee_per_gas,
             )
-        st = self._sign(req)
+        try:
+            st = await self._sign(req)
+        except AgentError as e:
+            await self.refuse(e, client_order_id=old.client_order_id, nonce=nonce)
+            raise
         crash_point("after_sign")
         await self._append([self._signed_event(st, old.client_order_id, old_h)])
         self._requests[st.hash_hex] = req

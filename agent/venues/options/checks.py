@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from eth_utils import to_checksum_address
 
@@ -145,3 +146,39 @@ def check_all(
         seen.add(key)
         out.append(d)
     return out
+
+
+def signing_policy_rule(
+    policy: Any, feeds: Any, now: int
+) -> Callable[[LegRequest, SignedQuote, QuoteCheckContext], Decision]:
+    """A ``QuoteCheckContext.policy`` rule: the fund's signing policy's OptionsFillChecker
+    (maker in the counterparty set, taker the Safe, series on the policy's assets and oracle,
+    premium within the oracle-derived bounds), judged by the policy's own off-chain mirror
+    (agent.policy.checkers) on the quote as it would be filled, with the module's codes. A
+    quote the policy would deny before signing is refused here, at the RFQ, instead.
+    ``feeds``: the oracle readings (agent.policy.onchain.ChainState), ``now``: the block time."""
+    from agent.policy.checkers import SeriesInfo, Violation, check
+    from agent.venues.options import calldata
+
+    fill_rules = [
+        r for r in policy.rules.values() if r.checker is not None and r.sig.name == "fillQuotes"
+    ]
+
+    def rule(req: LegRequest, sq: SignedQuote, ctx: QuoteCheckContext) -> Decision:
+        if not fill_rules:
+            return Allow("policy.options")
+        r = fill_rules[0]
+        s = req.series
+        info = SeriesInfo(
+            s.underlying.lower(), s.quote_asset.lower(), s.collateral.lower(), s.feed.lower(),
+            s.strike, s.cap, s.expiry, s.is_call, s.unit,
+        )  # fmt: skip
+        data = calldata.fill_quotes([(sq, req.amount)])
+        try:
+            check(policy, r.checker, r.target, data, feeds, {s.series_id: info}, now)
+        except Violation as v:
+            code = v.status if isinstance(v.status, str) else v.status.code
+            return Deny(code, v.reason, rule=f"{r.label}.OptionsFillChecker")
+        return Allow("policy.options")
+
+    return rule

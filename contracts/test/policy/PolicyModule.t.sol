@@ -83,8 +83,11 @@ contract PolicyModuleTest is PolicyBase {
         _expectDeny(17, bytes32(bytes20(address(module))));
         module.setScope(1, address(module), bytes4(0), 0, new PolicyModule.Condition[](0));
         PolicyModule.Condition[] memory c = new PolicyModule.Condition[](1);
-        c[0] = _cond(9, 0, 0, 0);
-        _expectDeny(17, bytes32(uint256(9)));
+        c[0] = _cond(10, 0, 0, 0);
+        _expectDeny(17, bytes32(uint256(10)));
+        module.setScope(1, address(router), bytes4(0), 0, c);
+        c[0] = _cond(9, 0, 0, 0); // OP_CHECK naming an address without code
+        _expectDeny(17, bytes32(0));
         module.setScope(1, address(router), bytes4(0), 0, c);
         _expectDeny(17, bytes32(uint256(2)));
         module.setAllowance(1, 1, 1, 2);

@@ -106,12 +106,29 @@ def test_trade_bad_input_fails_before_anything_is_sent(world: DevWorld) -> None:
             "0x" + "11" * 20, "--module", "0x" + "22" * 20]  # fmt: skip
     for extra, needle in (
         (["--base", "XYZ", "--size", "1"], "unknown token 'XYZ'"),
-        (["--base", "WETH", "--size", "0"], "intent.size"),
+        (["--base", "WETH", "--size", "0"], "--size: 0 must be a positive number"),
         (["--base", "WETH", "--size", "1", "--slippage-bps", "10001"], "intent.max_slippage_bps"),
+        # issue 17, item 7: one line naming the field, never a traceback
+        (["--base", "WETH", "--size", "1e400"], "intent.size: 1E+400 WETH is more than any"),
+        (["--base", "WETH", "--size", "nan"], "--size: nan must be a positive number"),
+        (["--base", "WETH", "--size", "1", "--safe", "0x123"], "--safe: '0x123' is not an address"),
+        (["--base", "WETH", "--size", "1", "--module", "0xZZ"], "--module: '0xZZ' is not an"),
+        (["--base", "WETH", "--size", "1", "--safe", "0x" + "aB" * 20], "wrong EIP-55 checksum"),
+        (["--base", "WETH", "--size", "1", "--max-notional", "abc"], "--max-notional: 'abc' is"),
+        (["--base", "WETH", "--size", "1", "--max-notional", "-5"], "--max-notional: -5 must"),
     ):
         r = agent(*base, *extra)
         assert r.returncode == 2, r.stderr
-        assert needle in r.stderr and r.stderr.count("\n") == 1
+        assert needle in r.stderr and r.stderr.count("\n") == 1, r.stderr
+        assert "Traceback" not in r.stderr
+
+
+def test_trade_swap_help_names_every_connection_option() -> None:
+    r = agent("trade", "swap", "--help")
+    assert r.returncode == 0
+    text = " ".join(r.stdout.split())
+    for needle in ("JSON-RPC URL", "Deployment manifest", "The fund's Safe", "PolicyModule"):
+        assert needle in text, text
 
 
 def test_devnet_up_status_down(tmp_path: Path) -> None:

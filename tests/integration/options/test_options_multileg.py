@@ -12,7 +12,7 @@ from eth_abi import decode
 
 from agent.algos.multileg import InsufficientFundsError, MultilegExecutor
 from agent.deploy.devworld import DEV_KEYS, MARKET_MAKER_KEY
-from agent.errors import ValidationError
+from agent.errors import PolicyDeniedError, ValidationError
 from agent.model import Side
 from agent.strategies import iron_condor
 from agent.venues.options import calldata
@@ -213,9 +213,15 @@ async def test_unlisted_series_and_max_loss_limit(options_world, executor_parts)
 
 
 async def test_replayed_fill_reverts_onchain(options_world, executor_parts):
-    """The same executed batch sent twice: the market refuses the used nonces."""
+    """The same executed batch sent twice: the signing policy's guard knows the quotes'
+    nonces are used (OptionsMarket.nonceBitmap) and refuses it before signing; without the
+    guard the market refuses the used nonces on-chain."""
     ex, _chain, _journal = executor_parts
     plan = await ex.plan(options_world.condor())
     await ex.execute(plan)
+    with pytest.raises(PolicyDeniedError) as e:
+        await ex.execute(plan)
+    assert e.value.code == "POLICY_QUOTE_NONCE_USED"
+    ex.executor.guard = None
     with pytest.raises(ExecutionRevertedError):
         await ex.execute(plan)

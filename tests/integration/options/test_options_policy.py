@@ -58,8 +58,11 @@ async def test_signing_policy_gates_the_batch(options_world, executor_parts):
     # the installed policy, but a hedge limit 400 bps from the oracle (the policy: 150)
     ex.executor.guard = guard
     ex.cfg.hedge = HedgeSpec(fee=500, slippage_bps=400)
-    err = await _refused(ex, chain, journal, ow, ow.condor(Decimal(2)), "POLICY_SLIPPAGE_TOO_HIGH")
-    assert "reference price" in err.reason
+    # (the policy's SwapPriceChecker mirror, against the oracles: the module would refuse it too)
+    err = await _refused(
+        ex, chain, journal, ow, ow.condor(Decimal(2)), "POLICY_PRICE_OUT_OF_BOUNDS"
+    )
+    assert "oracle price" in err.reason
 
     # as installed, with the hedge 100 bps from the oracle: every leg and the hedge, one tx
     ex.cfg.hedge = HedgeSpec(fee=500, slippage_bps=100)

@@ -29,8 +29,8 @@ from agent.policy.model import Policy
 from agent.policy.onchain import REPO, ModuleReader, execute_calldata
 from agent.wallet.deploy import deploy_safe
 
-CEX = "0x000000000000000000000000000000000000cE0d"  # a "known counterparty" deposit address
-PAYEE = "0x00000000000000000000000000000000000fEe01"  # native transfers allowed up to 1 ETH
+CEX = "0x000000000000000000000000000000000000Ce0d"  # a "known counterparty" deposit address
+PAYEE = "0x00000000000000000000000000000000000Fee01"  # native transfers allowed up to 1 ETH
 
 POLICY = """
 version = 1
@@ -64,6 +64,7 @@ operators = ["${OPERATOR}"]
 [[roles.rules]]
 target = "SwapRouter"
 function = "exactInputSingle((address tokenIn,address tokenOut,uint24 fee,address recipient,uint256 deadline,uint256 amountIn,uint256 amountOutMinimum,uint160 sqrtPriceLimitX96) params)"
+acknowledge = ["no-price-bound", "no-value-guard"]  # the word conditions alone (the oracle rules: test_oracle_attacks.py)
 [roles.rules.where]
 "params.tokenIn" = { eq = "USDC" }
 "params.tokenOut" = { in_set = "tokens" }
@@ -75,6 +76,7 @@ function = "exactInputSingle((address tokenIn,address tokenOut,uint24 fee,addres
 [[roles.rules]]
 target = "SwapRouter"
 function = "exactInput((bytes path,address recipient,uint256 deadline,uint256 amountIn,uint256 amountOutMinimum) params)"
+acknowledge = ["no-price-bound", "no-value-guard"]  # the word conditions alone (the oracle rules: test_oracle_attacks.py)
 [roles.rules.where]
 "params.path" = { every_in_set = "tokens" }
 "params.recipient" = { is_safe = true }
@@ -83,6 +85,7 @@ function = "exactInput((bytes path,address recipient,uint256 deadline,uint256 am
 [[roles.rules]]
 target = "UniswapV2Router02"
 function = "swapExactTokensForTokens(uint256 amountIn,uint256 amountOutMin,address[] path,address to,uint256 deadline)"
+acknowledge = ["no-price-bound", "no-value-guard"]  # the word conditions alone (the oracle rules: test_oracle_attacks.py)
 [roles.rules.where]
 "path" = { every_in_set = "tokens" }
 "to" = { is_safe = true }

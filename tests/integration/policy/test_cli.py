@@ -69,7 +69,7 @@ def test_validate_apply_explain(policy_env: PolicyEnv, l1_isolated: None, tmp_pa
         "--operator", env.operator.address,
     )  # fmt: skip
     assert (
-        code == 0 and "FAIL where.spender.in_set" in out and "DENY POLICY_PARAM_NOT_IN_SET" in out
+        code == 1 and "FAIL where.spender.in_set" in out and "DENY POLICY_PARAM_NOT_IN_SET" in out
     ), out
     # arguments decoded with abis/DevToken.json's own parameter names
     assert f"spender = {env.operator.address.lower()}" in out, out
@@ -143,21 +143,23 @@ def test_explain_an_intent_builds_the_pipeline_calls(policy_env: PolicyEnv, tmp_
 
     code, out = policy_cli(env, "explain", f, *buy, "--price", "WETH=3000", "--price", "USDC=1")
     assert code == 0 and "chosen" in out and "MultiSend batch of 3 calls" in out, out
-    assert "ok   slippage (off-chain)" in out and "200 bps" in out, out
+    assert "ok   SwapPriceChecker (on-chain too)" in out and "200 bps" in out, out
     assert "decision: ALLOW" in out, out
     assert "amountInMax" in out  # decoded with the router's ABI (V3 or V2, whichever won)
 
-    # the reference says WETH is worth 2900: paying ~3000 is more than 200 bps over it
+    # the reference says WETH is worth 2900: paying ~3000 is more than 200 bps over it (a
+    # deny exits 1)
     code, out = policy_cli(env, "explain", f, *buy, "--price", "WETH=2900", "--price", "USDC=1")
-    assert code == 0 and "DENY POLICY_SLIPPAGE_TOO_HIGH" in out and "FAIL slippage" in out, out
+    assert code == 1 and "DENY POLICY_PRICE_OUT_OF_BOUNDS" in out, out
+    assert "FAIL SwapPriceChecker" in out, out
 
-    # no reference price for USDC (the manifest has no USDC feed): fail closed
-    code, out = policy_cli(env, "explain", f, *buy, "--price", "WETH=3000")
-    assert "DENY POLICY_NO_REFERENCE_PRICE" in out and "USDC" in out, out
+    # without --price the oracle rules are priced from the chain's feeds (PriceFeedWETH/USDC)
+    code, out = policy_cli(env, "explain", f, *buy)
+    assert code == 0 and "decision: ALLOW" in out, out
 
     # the differential policy grants no exact-output swap: the pipeline's calls are refused
     code, out = policy_cli(env, "explain", env.policy_path, *buy, "--price", "WETH=3000")
-    assert "DENY POLICY_FUNCTION_NOT_ALLOWED" in out and "Output" in out, out
+    assert code == 1 and "DENY POLICY_FUNCTION_NOT_ALLOWED" in out and "Output" in out, out
 
     # explaining never signs or sends
     assert (

@@ -35,6 +35,7 @@ order_st = st.tuples(
     st.one_of(st.none(), st.integers(min_value=90, max_value=110).map(Decimal)),  # price
     st.sampled_from(list(SimTif)),
     st.booleans(),  # cancel something afterwards
+    st.sampled_from([0, 0, 1, 3]).map(lambda n: Decimal(n) / 10),  # iceberg display (0: none)
 )
 
 
@@ -52,11 +53,14 @@ def _fresh() -> Exchange:
 def test_book_never_crossed_and_money_conserved(ops, inst):
     ex = _fresh()
     totals = {a: ex.ledger.total(a) for a in ("BTC", "USDT", "USDC")}
-    for acct, side, amount, price, tif, do_cancel in ops:
+    for acct, side, amount, price, tif, do_cancel, display in ops:
         with contextlib.suppress(SimReject):
-            ex.place(acct, inst.name, side, amount, price, tif=tif)
+            ex.place(acct, inst.name, side, amount, price, tif=tif, display=display)
         book = ex.books[inst.name]
         assert not book.is_crossed()
+        # an iceberg never shows more than its slice; the book's depth is what is shown
+        for o in book.orders():
+            assert 0 < o.visible <= (o.display or o.remaining) and o.visible <= o.remaining
         if do_cancel and (open_ := ex.open_orders(acct)):
             ex.cancel(acct, open_[0].order_id)
     for asset, before in totals.items():

@@ -85,3 +85,24 @@ def test_missing_journal_and_bad_state_are_one_line_errors(tmp_path: Path, jp: P
     assert r.exit_code == 2 and "does not exist" in r.output
     r = cli("orders", "-j", str(jp), "--state", "bogus")
     assert r.exit_code == 2 and "--state" in r.output
+
+
+def test_verify_refuses_someone_elses_sqlite_file_and_writes_nothing(tmp_path: Path) -> None:
+    p = tmp_path / "crm.db"
+    c = sqlite3.connect(p)
+    c.execute("CREATE TABLE customers (id INTEGER PRIMARY KEY, name TEXT)")
+    c.commit()
+    c.close()
+    before = p.read_bytes()
+    r = cli("journal", "verify", "--journal", str(p))
+    assert r.exit_code == 1
+    assert "[NOT_A_JOURNAL]" in r.output and "not an agent journal" in r.output
+    assert p.read_bytes() == before
+    assert sorted(f.name for f in tmp_path.iterdir()) == ["crm.db"]  # no -wal, no checkpoint
+
+
+def test_verify_is_read_only_on_a_real_journal(jp: Path) -> None:
+    before = jp.read_bytes()
+    r = cli("journal", "verify", "--journal", str(jp))
+    assert r.exit_code == 0 and r.output.startswith("ok: ")
+    assert jp.read_bytes() == before

@@ -9,7 +9,7 @@ from agent.policy import load_policy
 from agent.policy.model import Policy
 
 EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "policy.toml"
-SAFE = "0x0000000000000000000000000000000000005AfE"
+SAFE = "0x0000000000000000000000000000000000005aFE"
 OPERATOR = "0x0000000000000000000000000000000000000A6e"
 
 
@@ -26,6 +26,15 @@ MANIFEST = Manifest(
         "UniswapV2Router02": addr(0x22),
         "MultiSendCallOnly": addr(0x33),
         "WETH9": addr(0x44),
+        "PriceFeedWETH": addr(0x81),
+        "PriceFeedUSDC": addr(0x82),
+        "PriceFeedDAI": addr(0x83),
+        "PriceFeedWBTC": addr(0x84),
+        "SwapPriceChecker": addr(0x91),
+        "OptionsFillChecker": addr(0x92),
+        "BridgeDepositChecker": addr(0x93),
+        "OptionsMarket": addr(0xA1),
+        "BridgeEscrow": addr(0xA2),
     },
     {
         "WETH": TokenInfo("WETH", addr(0x44), 18),

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from agent.policy import PolicyCall, PolicyContext, evaluate, load_policy
 from agent.policy.abi import parse_signature
 from agent.policy.allowance import AllowanceState
+from agent.policy.checkers import FeedRead
 from agent.policy.evaluator import MULTISEND_SELECTOR
 from agent.wallet.multisend import Call, multisend_calldata
 
@@ -25,11 +26,17 @@ EIS = parse_signature(
 )
 NOW = int(dt.datetime(2026, 11, 20, 12, tzinfo=dt.UTC).timestamp())  # a Friday
 PRICES = {WETH: Decimal(3000), USDC: Decimal(1), DAI: Decimal(1)}
+FEEDS = {t: FeedRead(int(p * 10**8), NOW - 60, 8) for t, p in PRICES.items()}
 
 
 def ctx(**kw) -> PolicyContext:  # type: ignore[no-untyped-def]
     base = dict(
-        operator=OPERATOR, chain_id=31337001, now=NOW, prices_usd=PRICES, notional_usd=Decimal(1000)
+        operator=OPERATOR,
+        chain_id=31337001,
+        now=NOW,
+        prices_usd=PRICES,
+        notional_usd=Decimal(1000),
+        feeds=FEEDS,
     )
     base.update(kw)
     return PolicyContext(**base)  # type: ignore[arg-type]
@@ -69,7 +76,7 @@ def test_allowed_swap(policy) -> None:  # type: ignore[no-untyped-def]
         (eis(token_out=WBTC), "POLICY_PARAM_NOT_IN_SET", "params.tokenOut"),
         (eis(fee=100), "POLICY_PARAM_NOT_IN_SET", "params.fee"),
         (eis(amount_in=250_001 * 10**6), "POLICY_ALLOWANCE_EXCEEDED", "params.amountIn"),
-        (eis(min_out=1), "POLICY_SLIPPAGE_TOO_HIGH", "max_slippage_bps"),
+        (eis(min_out=1), "POLICY_PRICE_OUT_OF_BOUNDS", "SwapPriceChecker"),
         (PolicyCall(ROUTER, b"\x12\x34\x56\x78"), "POLICY_FUNCTION_NOT_ALLOWED", "roles[trader]"),
         (PolicyCall(addr(0x98), b""), "POLICY_FUNCTION_NOT_ALLOWED", "roles[trader]"),
         (PolicyCall(ROUTER, b"\x12"), "POLICY_CALLDATA_SHORT", "calldata"),
@@ -126,7 +133,7 @@ def test_offchain_only_rules(tmp_path: Path) -> None:
 
 
 def test_missing_reference_price_fails_closed(policy) -> None:  # type: ignore[no-untyped-def]
-    assert evaluate(policy, eis(), ctx(prices_usd={})).code == "POLICY_NO_REFERENCE_PRICE"
+    assert evaluate(policy, eis(), ctx(feeds={})).code == "POLICY_NO_REFERENCE_PRICE"
 
 
 def test_multi_hop_paths(policy) -> None:  # type: ignore[no-untyped-def]
@@ -134,11 +141,9 @@ def test_multi_hop_paths(policy) -> None:  # type: ignore[no-untyped-def]
     sel = parse_signature(sig).selector
 
     def call(path: bytes, recipient: str = SAFE) -> PolicyCall:
-        return PolicyCall(
-            ROUTER,
-            sel
-            + encode(["(bytes,address,uint256,uint256,uint256)"], [(path, recipient, 1, 10**6, 1)]),
-        )
+        # 1 USDC for at least 1 DAI: at the oracle prices
+        args = (path, recipient, 1, 10**6, 10**18)
+        return PolicyCall(ROUTER, sel + encode(["(bytes,address,uint256,uint256,uint256)"], [args]))
 
     assert evaluate(policy, call(v3_path(USDC, WETH, DAI)), ctx()).allowed
     d = evaluate(policy, call(v3_path(USDC, WBTC, DAI)), ctx())
@@ -148,7 +153,7 @@ def test_multi_hop_paths(policy) -> None:  # type: ignore[no-untyped-def]
 
     def v2(path: list[str]) -> PolicyCall:
         types = ["uint256", "uint256", "address[]", "address", "uint256"]
-        return PolicyCall(V2, v2sel + encode(types, [1, 1, path, SAFE, 1]))
+        return PolicyCall(V2, v2sel + encode(types, [3000 * 10**6, 10**18, path, SAFE, 1]))
 
     assert evaluate(policy, v2([USDC, WETH]), ctx()).allowed
     assert evaluate(policy, v2([USDC, WBTC, WETH]), ctx()).code == "POLICY_PATH_NOT_IN_SET"
@@ -195,8 +200,10 @@ def test_allowance_window_refills(policy) -> None:  # type: ignore[no-untyped-de
         evaluate(policy, eis(amount_in=1), ctx(allowances=spent, now=NOW - 100 + 86399)).code
         == "POLICY_ALLOWANCE_EXCEEDED"
     )
+    later = NOW - 100 + 86400
+    fresh = {t: FeedRead(f.answer, later, 8) for t, f in FEEDS.items()}
     assert evaluate(
-        policy, eis(amount_in=cap), ctx(allowances=spent, now=NOW - 100 + 86400)
+        policy, eis(amount_in=cap), ctx(allowances=spent, now=later, feeds=fresh)
     ).allowed
 
 

@@ -105,7 +105,7 @@ async def test_single_call_is_checked_as_a_call(policy) -> None:  # type: ignore
     ("calls", "code"),
     [
         (batch(3000 * 10**6, recipient=addr(0x99)), "POLICY_PARAM_NOT_SAFE"),
-        (batch(3000 * 10**6, min_out=10**18 * 98 // 100), "POLICY_SLIPPAGE_TOO_HIGH"),
+        (batch(3000 * 10**6, min_out=10**18 * 98 // 100), "POLICY_PRICE_OUT_OF_BOUNDS"),
         ([approve(300_000 * 10**6)], "POLICY_PARAM_TOO_HIGH"),
         ([Call(ROUTER, EIS + b"\x00" * 32 * 7)], "POLICY_MALFORMED"),  # one word short
         ([Call(ROUTER, sell_usdc(10**6).data + b"\x00")], "POLICY_MALFORMED"),  # a byte long
@@ -138,7 +138,7 @@ async def test_exact_output_swap_bounded_by_max_in(policy) -> None:  # type: ign
     # 1 WETH at 3000 USDC, 50 bps: at most 3015 USDC may be offered
     assert (await g.check([buy_weth(10**18, 3015 * 10**6)])).allowed
     d = await g.check([buy_weth(10**18, 3016 * 10**6)])
-    assert d.code == "POLICY_SLIPPAGE_TOO_HIGH" and "maximum in" in d.reason, d
+    assert d.code == "POLICY_PRICE_OUT_OF_BOUNDS" and "maximum in" in d.reason, d
     # the maximum in is what the module spends from the allowance
     assert g.allowances[usdc_daily(policy)].balance == (250_000 - 3015) * 10**6
 

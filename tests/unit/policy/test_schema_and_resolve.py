@@ -98,7 +98,7 @@ def test_capped_approval_passes(tmp_path: Path) -> None:
 
 def test_module_is_never_a_target_even_acknowledged(tmp_path: Path) -> None:
     text = HEADER.replace(
-        'name = "t"', 'name = "t"\nmodule = "0x00000000000000000000000000000000000000Ab"'
+        'name = "t"', 'name = "t"\nmodule = "0x00000000000000000000000000000000000000ab"'
     )
     p = write(
         tmp_path,

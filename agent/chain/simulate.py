@@ -1,0 +1,410 @@
+"""Simulate before sign: trace exactly the call that will be signed and extract what it does
+to the Safe's assets, then check that against what the intent expects.
+
+    debug_traceCall(call, block, callTracer {withLog})          -> frames, logs, revert
+    debug_traceCall(call, block, prestateTracer {diffMode})     -> balances before / after
+
+both in one JSON-RPC batch on the same block (anvil, geth and reth serve both). From them:
+
+* ERC-20 ``Transfer`` logs into and out of the account (WETH ``Deposit``/``Withdrawal``
+  count as mints and burns to the account), net per token;
+* the account's ETH balance change, from the prestate diff (exact, internal transfers too);
+* the ``Approval`` logs the account emitted (spender and the allowance it leaves).
+
+Logs of frames that reverted are dropped with the frame: their effects were rolled back.
+
+:func:`check` compares the deltas with an :class:`Expectation` (at most ``max_in`` of the
+token paid, at least ``min_out`` of the token bought, no other asset leaving the account,
+approvals only to known spenders and none left standing) and returns Allow or
+Deny(SIMULATION_MISMATCH). A node without tracing: ``mode="trace"`` refuses
+(SimulationUnavailableError, nothing is signed); ``mode="fallback"`` runs a bare eth_call
+(a revert is still caught) and marks the result untraced, with a warning.
+
+:class:`SimulationGuard` is the pre-sign hook for the module executor (its ``guard``): it
+simulates the module call the executor will sign, for the Safe, against the expectation
+the caller registers for the order, or, without one, against the bounds the batch itself
+sets (:func:`check_bounded`: no token leaves beyond what the calls approve).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from agent.errors import ChainError, RpcError
+from agent.model.decisions import Allow, Decision, Deny
+
+log = logging.getLogger("agent.chain.simulate")
+
+TRANSFER = "0xddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef"
+APPROVAL = "0x8c5be1e5ebec7d5bd14f71427d1e84f3dd0314c0f7b2291e5b200ac8c7c3b925"
+DEPOSIT = "0xe1fffcc4923d04b559f4d29a8bfc6cda04eb5b0d3c460751c2402c5c5cc9109c"  # WETH9
+WITHDRAWAL = "0x7fcf532c15f0a6db0bd6d0e038bea71d30d808c7d98cb3bf7268a95bf5081b65"  # WETH9
+ETH = "ETH"  # the key of native ETH in an Expectation
+
+Mode = Literal["trace", "fallback"]
+_NO_TRACING = (
+    "method not found",
+    "not supported",
+    "does not exist",
+    "not available",
+    "unknown method",
+)
+
+
+class SimulationUnavailableError(ChainError):
+    """The node cannot trace calls and the configuration says refuse."""
+
+    code = "SIMULATION_UNAVAILABLE"
+
+
+@dataclass(frozen=True, slots=True)
+class CallRequest:
+    """Exactly what will be signed: ``sender`` calls ``to`` with ``data`` and ``value``."""
+
+    sender: str
+    to: str
+    data: bytes
+    value: int = 0
+    gas: int | None = None
+
+    def to_rpc(self) -> dict[str, Any]:
+        c: dict[str, Any] = {"from": self.sender, "to": self.to, "data": "0x" + self.data.hex()}
+        if self.value:
+            c["value"] = hex(self.value)
+        if self.gas:
+            c["gas"] = hex(self.gas)
+        return c
+
+
+@dataclass(frozen=True, slots=True)
+class Transfer:
+    token: str
+    src: str
+    dst: str
+    amount: int
+
+
+@dataclass(frozen=True, slots=True)
+class ApprovalChange:
+    token: str
+    spender: str
+    amount: int  # the allowance the account leaves (the last Approval's value)
+
+
+@dataclass(frozen=True, slots=True)
+class AssetDeltas:
+    """What the call does to ``account``: net token amounts (received minus paid, base
+    units, lower-case token addresses), the ETH change, and approvals it leaves."""
+
+    account: str
+    eth: int
+    tokens: Mapping[str, int]
+    transfers: tuple[Transfer, ...]
+    approvals: tuple[ApprovalChange, ...]
+
+    def net(self, token: str) -> int:
+        return self.eth if token == ETH else self.tokens.get(token.lower(), 0)
+
+
+@dataclass(frozen=True, slots=True)
+class Simulation:
+    call: CallRequest
+    block: str
+    ok: bool
+    error: str | None
+    deltas: AssetDeltas | None  # None when untraced (eth_call fallback)
+    traced: bool
+    gas_used: int = 0
+    warning: str | None = None
+
+
+# --- pure extraction --------------------------------------------------------------------------
+def _addr(topic: str) -> str:
+    return "0x" + topic[-40:].lower()
+
+
+def _logs(frame: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Logs of a call frame and its sub-calls in execution order, without reverted frames."""
+    if frame.get("error"):
+        return []
+    own = sorted(frame.get("logs") or (), key=lambda lg: int(str(lg.get("position", "0")), 0))
+    calls = list(frame.get("calls") or ())
+    # interleave by position (the log's index among this frame's sub-calls) when present
+    out: list[dict[str, Any]] = []
+    i = 0
+    for lg in own:
+        pos = int(str(lg.get("position", len(calls))), 0)
+        while i < min(pos, len(calls)):
+            out.extend(_logs(calls[i]))
+            i += 1
+        out.append(lg)
+    for c in calls[i:]:
+        out.extend(_logs(c))
+    return out
+
+
+def _balance(entry: Mapping[str, Any] | None) -> int | None:
+    if not entry or "balance" not in entry:
+        return None
+    return int(entry["balance"], 16)
+
+
+def extract_deltas(
+    call_trace: Mapping[str, Any], prestate_diff: Mapping[str, Any], account: str
+) -> AssetDeltas:
+    """The account's asset deltas from a callTracer (withLog) frame and a prestateTracer
+    diffMode result. Pure: unit-tested on recorded traces."""
+    me = account.lower()
+    transfers: list[Transfer] = []
+    approvals: dict[tuple[str, str], int] = {}
+    net: dict[str, int] = {}
+    for lg in _logs(call_trace):
+        topics = [str(t).lower() for t in lg.get("topics") or ()]
+        if not topics:
+            continue
+        token = str(lg["address"]).lower()
+        data = str(lg.get("data") or "0x")
+        amount = int(data, 16) if len(data) > 2 else 0
+        t0 = topics[0]
+        if t0 == TRANSFER and len(topics) == 3:  # 4 topics: ERC-721, not an amount
+            src, dst = _addr(topics[1]), _addr(topics[2])
+            transfers.append(Transfer(token, src, dst, amount))
+            if dst == me:
+                net[token] = net.get(token, 0) + amount
+            if src == me:
+                net[token] = net.get(token, 0) - amount
+        elif t0 == APPROVAL and len(topics) == 3 and _addr(topics[1]) == me:
+            approvals[(token, _addr(topics[2]))] = amount
+        elif t0 in (DEPOSIT, WITHDRAWAL) and len(topics) == 2 and _addr(topics[1]) == me:
+            sign = 1 if t0 == DEPOSIT else -1
+            net[token] = net.get(token, 0) + sign * amount
+    pre = {k.lower(): v for k, v in (prestate_diff.get("pre") or {}).items()}
+    post = {k.lower(): v for k, v in (prestate_diff.get("post") or {}).items()}
+    before = _balance(pre.get(me))
+    after = _balance(post.get(me))
+    eth = 0 if after is None else after - (before or 0)
+    return AssetDeltas(
+        me,
+        eth,
+        {t: v for t, v in net.items() if v},
+        tuple(transfers),
+        tuple(ApprovalChange(t, s, a) for (t, s), a in approvals.items()),
+    )
+
+
+# --- the node ---------------------------------------------------------------------------------
+def _no_tracing(e: RpcError) -> bool:
+    m = str(e).lower()
+    return e.rpc_code == -32601 or any(n in m for n in _NO_TRACING)
+
+
+async def simulate(
+    rpc: Any,
+    call: CallRequest,
+    account: str,
+    *,
+    block: str | int = "latest",
+    mode: Mode = "trace",
+) -> Simulation:
+    """Trace ``call`` at ``block`` and extract ``account``'s deltas (see the module doc)."""
+    blk = block if isinstance(block, str) else hex(block)
+    req = call.to_rpc()
+    answers = await rpc.batch(
+        [
+            ("debug_traceCall", [req, blk, {"tracer": "callTracer", "tracerConfig": {"withLog": True}}]),
+            ("debug_traceCall", [req, blk, {"tracer": "prestateTracer", "tracerConfig": {"diffMode": True}}]),
+        ]
+    )  # fmt: skip
+    calls, diff = answers
+    for a in answers:
+        if isinstance(a, RpcError) and _no_tracing(a):
+            if mode == "trace":
+                raise SimulationUnavailableError(
+                    f"the node at {getattr(rpc, 'url', '?')} cannot trace calls ({a.message}); "
+                    "nothing was signed: use a node with debug_traceCall, or set the "
+                    "simulation mode to fallback to accept a bare eth_call"
+                )
+            return await _fallback(rpc, call, blk)
+        if isinstance(a, BaseException):
+            raise a
+    err = calls.get("error")
+    if err:
+        reason = calls.get("revertReason") or err
+        return Simulation(call, blk, False, str(reason), None, True, _gas(calls))
+    return Simulation(
+        call, blk, True, None, extract_deltas(calls, diff, account), True, _gas(calls)
+    )
+
+
+def _gas(frame: Mapping[str, Any]) -> int:
+    g = frame.get("gasUsed")
+    return int(g, 16) if isinstance(g, str) else int(g or 0)
+
+
+async def _fallback(rpc: Any, call: CallRequest, blk: str) -> Simulation:
+    warning = "the node cannot trace: simulated with eth_call only (asset deltas unchecked)"
+    log.warning(warning)
+    try:
+        await rpc.call("eth_call", [call.to_rpc(), blk])
+    except RpcError as e:
+        return Simulation(call, blk, False, e.message, None, False, warning=warning)
+    return Simulation(call, blk, True, None, None, False, warning=warning)
+
+
+# --- the check --------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class Expectation:
+    """What the intent allows: pay at most ``max_in`` of ``token_in``, receive at least
+    ``min_out`` of ``token_out`` (base units; ``ETH`` for native ETH, slippage already
+    applied by the caller). ``spenders`` may be approved during the call but no allowance
+    may be left; every other asset of the account must not decrease."""
+
+    token_in: str
+    max_in: int
+    token_out: str
+    min_out: int
+    spenders: frozenset[str] = field(default_factory=frozenset)
+
+    def key(self, token: str) -> str:
+        return token if token == ETH else token.lower()
+
+
+def _deny(reason: str) -> Deny:
+    return Deny("SIMULATION_MISMATCH", reason, "simulate")
+
+
+def check(sim: Simulation, exp: Expectation) -> Decision:
+    """Allow, or Deny with SIMULATION_REVERTED / SIMULATION_MISMATCH and what differed."""
+    if not sim.ok:
+        return Deny(
+            "SIMULATION_REVERTED", f"the call reverts in simulation: {sim.error}", "simulate"
+        )
+    if sim.deltas is None:
+        return Allow("simulate", sim.warning or "untraced")
+    d = sim.deltas
+    tin, tout = exp.key(exp.token_in), exp.key(exp.token_out)
+    paid = -d.net(tin)
+    got = d.net(tout)
+    if paid > exp.max_in:
+        return _deny(
+            f"the Safe would pay {paid} of {exp.token_in}, above the intent's {exp.max_in}"
+        )
+    if got < exp.min_out:
+        return _deny(
+            f"the Safe would receive {got} of {exp.token_out}, below the intent's {exp.min_out}"
+        )
+    others = [(t, v) for t, v in d.tokens.items() if t not in (tin, tout) and v < 0]
+    if d.eth < 0 and ETH not in (tin, tout):
+        others.append((ETH, d.eth))
+    if others:
+        t, v = others[0]
+        return _deny(f"the Safe would lose {-v} of {t}, which the intent does not trade")
+    spenders = {s.lower() for s in exp.spenders}
+    for a in d.approvals:
+        if a.spender not in spenders:
+            return _deny(f"the call approves {a.spender} on {a.token}, not a venue of the intent")
+        if a.amount:
+            return _deny(f"the call leaves an allowance of {a.amount} to {a.spender} on {a.token}")
+    return Allow("simulate", f"paid {paid} {exp.token_in}, received {got} {exp.token_out}")
+
+
+APPROVE = bytes.fromhex("095ea7b3")  # approve(address,uint256)
+
+
+def check_bounded(sim: Simulation, calls: Sequence[Any]) -> Decision:
+    """The check without an intent: what the batch itself grants bounds what may leave the
+    Safe. Each token may leave only up to the amounts the calls approve of it, ETH up to the
+    calls' values; approvals go only to the spenders the calls name and none may be left;
+    and a batch that pays something must receive something."""
+    if not sim.ok:
+        return Deny(
+            "SIMULATION_REVERTED", f"the call reverts in simulation: {sim.error}", "simulate"
+        )
+    if sim.deltas is None:
+        return Allow("simulate", sim.warning or "untraced")
+    bound: dict[str, int] = {}
+    spenders: set[str] = set()
+    eth = 0
+    for c in calls:
+        eth += int(getattr(c, "value", 0))
+        data = bytes(getattr(c, "data", b""))
+        if data[:4] == APPROVE and len(data) == 68:
+            token, amount = str(c.to).lower(), int.from_bytes(data[36:68], "big")
+            spenders.add("0x" + data[16:36].hex())
+            bound[token] = bound.get(token, 0) + amount
+    d = sim.deltas
+    for token, v in d.tokens.items():
+        if v < 0 and -v > bound.get(token, 0):
+            return _deny(
+                f"the Safe would pay {-v} of {token}, above the {bound.get(token, 0)} the calls approve"
+            )
+    if d.eth < 0 and -d.eth > eth:
+        return _deny(f"the Safe would pay {-d.eth} wei, above the calls' value {eth}")
+    for a in d.approvals:
+        if a.spender not in spenders:
+            return _deny(f"the call approves {a.spender} on {a.token}, which no call names")
+        if a.amount:
+            return _deny(f"the call leaves an allowance of {a.amount} to {a.spender} on {a.token}")
+    pays = d.eth < 0 or any(v < 0 for v in d.tokens.values())
+    gets = d.eth > 0 or any(v > 0 for v in d.tokens.values())
+    if pays and not gets:
+        return _deny("the Safe would pay and receive nothing (is the recipient someone else?)")
+    return Allow("simulate", "within the batch's own approvals")
+
+
+class SimulationGuard:
+    """The executor's pre-sign hook (agent.wallet.executor.PreSignCheck): simulate the
+    module call for ``calls`` from the operator, for the Safe, and check it against the
+    expectation registered with :meth:`expect` (consumed by the next check). Without an
+    expectation the batch's own approvals bound what may leave (:func:`check_bounded`)."""
+
+    def __init__(
+        self,
+        rpc: Any,
+        *,
+        operator: str,
+        module: str,
+        multisend: str,
+        safe: str,
+        mode: Mode = "trace",
+        inner: Any = None,
+    ) -> None:
+        """``inner``: a PreSignCheck consulted first (the policy guard); the simulation runs
+        only on calls it allows."""
+        if mode not in ("trace", "fallback"):
+            from agent.errors import ValidationError
+
+            raise ValidationError(
+                "simulation",
+                f"{mode!r} is not a mode",
+                "use trace (refuse without tracing) or fallback",
+            )
+        self.rpc, self.operator, self.module = rpc, operator, module
+        self.multisend, self.safe, self.mode = multisend, safe, mode
+        self.inner = inner
+        self._next: Expectation | None = None
+        self.last: Simulation | None = None  # for journaling / `policy explain`
+
+    def expect(self, exp: Expectation) -> None:
+        self._next = exp
+
+    async def check(self, calls: Sequence[Any]) -> Decision:
+        from agent.wallet.module import module_calldata
+
+        exp, self._next = self._next, None
+        if self.inner is not None:
+            first = await self.inner.check(calls)
+            if not first.allowed:
+                return first
+        call = CallRequest(self.operator, self.module, module_calldata(list(calls), self.multisend))
+        try:
+            sim = await simulate(self.rpc, call, self.safe, mode=self.mode)
+        except SimulationUnavailableError as e:
+            return Deny(e.code, e.message, "simulate")
+        self.last = sim
+        if exp is None:
+            return check_bounded(sim, calls)
+        return check(sim, exp)
