@@ -55,6 +55,7 @@ app.add_typer(_policy.app, name="policy")
 from agent.cli import signer as _signer  # noqa: E402
 
 app.add_typer(_signer.app, name="signer")
+
 from agent.cli import fix as _fix  # noqa: E402
 
 app.add_typer(_fix.app, name="fix")
