@@ -63,6 +63,7 @@ _run.register(app)  # `agent run --config agent.toml`
 from agent.cli import signer as _signer  # noqa: E402
 
 app.add_typer(_signer.app, name="signer")
+
 from agent.cli import fix as _fix  # noqa: E402
 
 app.add_typer(_fix.app, name="fix")
