@@ -238,11 +238,18 @@ async def simulate(
             raise a
     err = calls.get("error")
     if err:
-        reason = calls.get("revertReason") or err
+        reason = calls.get("revertReason") or _decoded(calls.get("output")) or err
         return Simulation(call, blk, False, str(reason), None, True, _gas(calls))
     return Simulation(
         call, blk, True, None, extract_deltas(calls, diff, account), True, _gas(calls)
     )
+
+
+def _decoded(output: Any) -> str | None:
+    """A custom error's name and arguments (PolicyViolation(...), GS013, a Panic)."""
+    from agent.wallet.reverts import decode_revert
+
+    return decode_revert(output) if isinstance(output, str) else None
 
 
 def _gas(frame: Mapping[str, Any]) -> int:
