@@ -133,12 +133,16 @@ def _amount(manifest, asset: str, amount: int) -> str:  # type: ignore[no-untype
     """``+1.5 WETH`` for a token the manifest knows, else the raw base units and address."""
     from decimal import Decimal
 
+    def human(decimals: int) -> str:
+        v = format(Decimal(amount).scaleb(-decimals).normalize(), "f")
+        return v if v.startswith("-") else "+" + v
+
     if asset == "ETH":
-        return f"{Decimal(amount).scaleb(-18):+} ETH"
+        return f"{human(18)} ETH"
     if manifest is not None:
         for t in manifest.tokens.values():
             if t.address.lower() == asset.lower():
-                return f"{Decimal(amount).scaleb(-t.decimals):+} {t.symbol}"
+                return f"{human(t.decimals)} {t.symbol}"
     return f"{amount:+d} base units of {asset}"
 
 
