@@ -140,8 +140,9 @@ async def build_swap_app(
 
     ``signer``: the operator's Signer if not the local ``operator_key`` (e.g. a
     ``agent.signing.threshold.ThresholdSigner``: the engine awaits it under its timeout).
-    ``simulation``: "trace" or "fallback" to simulate every module call before signing
-    (agent.chain.simulate.SimulationGuard, after the policy guard); None = off.
+    ``simulation``: "trace", "fallback" or "call" to simulate every module call before
+    signing (agent.chain.simulate.SimulationGuard, journaled; the policy guard gets its
+    deltas); None = off.
 
     The guard's reference prices (its slippage rule and second-signer notional) are
     INDEPENDENT of the quotes the swap is built from wherever the manifest has an oracle:
@@ -176,6 +177,7 @@ async def build_swap_app(
             pre_sign = SimulationGuard(
                 rpc, operator=signer.address, module=module, safe=safe, mode=simulation,  # type: ignore[arg-type]
                 multisend=manifest.address("MultiSendCallOnly"), inner=guard,
+                journal=journal, chain_id=manifest.chain_id,
             )  # fmt: skip
         executor = ModuleExecutor(
             rpc, signer, module=module, multisend=manifest.address("MultiSendCallOnly"),

@@ -33,7 +33,7 @@ from agent.errors import (
 from agent.journal import Store
 from agent.model.decisions import Decision
 from agent.oms.tx import TxRecord, TxState
-from agent.signing.local import LocalSigner
+from agent.signing.protocol import Signer
 from agent.wallet.module import module_calldata
 from agent.wallet.multisend import Call
 from agent.wallet.reverts import would_revert
@@ -149,7 +149,7 @@ class ModuleExecutor:
     def __init__(
         self,
         rpc: RpcClient,
-        signer: LocalSigner,
+        signer: Signer,
         *,
         module: str,
         multisend: str,
