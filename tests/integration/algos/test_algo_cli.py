@@ -22,7 +22,7 @@ from typer.testing import CliRunner
 
 from agent.algos.events import AlgoPaused, AlgoResumed, SliceFilled, SliceSent, algo_stream
 from agent.cli.main import app as cli
-from agent.deploy.devworld import OPERATOR_KEY, DevWorld
+from agent.deploy.devworld import OPERATOR_KEY, DevWorld, deploy_dev_wallet
 from agent.journal.sqlite import SqliteJournal
 from agent.wallet.deploy import WalletDeployment
 from tests.integration.routing_exec.conftest import balance, operator_nonce
@@ -165,3 +165,43 @@ def test_halt_pauses_and_resume_continues(
     filled = sum((e.filled for e in evs if isinstance(e, SliceFilled)), Decimal(0))
     assert balance(world, "l1", "WETH", route_wallet.safe) - weth0 == int(filled * 10**18)
     assert filled == 3, (tmp_path / "run.log").read_text()
+
+
+@pytest.fixture(scope="module")
+def tight_wallet(world: DevWorld, tmp_path_factory: pytest.TempPathFactory) -> WalletDeployment:
+    """A Safe whose USDC allowance is 20 000 per 30 s window (the dev policy otherwise)."""
+    from agent.wallet.deploy import default_policy_template
+
+    text = default_policy_template(world.l1).read_text()
+    old = '[allowances.usdc-daily]\ntoken = "USDC"\namount = "5000000"\nperiod = "1d"'
+    assert old in text
+    new = '[allowances.usdc-daily]\ntoken = "USDC"\namount = "20000"\nperiod = "30s"'
+    tpl = tmp_path_factory.mktemp("tight") / "policy.toml"
+    tpl.write_text(text.replace(old, new))
+    return deploy_dev_wallet(world, salt=1616, usdc=Decimal(100_000), policy_template=tpl)
+
+
+def test_allowance_window_refuses_or_stretches(
+    world: DevWorld, tight_wallet: WalletDeployment, sim_url: str, tmp_path: Path, isolated: None
+) -> None:
+    runner = CliRunner()
+    j = tmp_path / "j.sqlite"
+    args = _args(world, tight_wallet, sim_url, j, "twap-w", "10")
+    args += ["--horizon", "8s", "--interval", "2s", "--venues", "v2,v3"]  # on-chain only
+    nonce = operator_nonce(world)
+    res = runner.invoke(cli, args, env=ENV)
+    assert res.exit_code == 3, res.output
+    assert "ALGO_ALLOWANCE_WINDOW" in res.output and "usdc-daily" in res.output, res.output
+    assert operator_nonce(world) == nonce and _events(j, "twap-w") == []  # nothing sent
+
+    usdc0 = balance(world, "l1", "USDC", tight_wallet.safe)
+    ok = runner.invoke(cli, [*args, "--stretch", "--json"], env=ENV)
+    assert ok.exit_code == 0, ok.output
+    out = json.loads(ok.output)
+    assert out["stretched_to_ms"] is not None and out["outcome"] == "AlgoCompleted", out
+    assert sum(Decimal(s["filled"]) for s in out["slices"]) == Decimal(10)
+    assert all(s["status"] == "filled" for s in out["slices"]), out["slices"]
+    sent = sorted(e.sent_ms for e in _events(j, "twap-w") if isinstance(e, SliceSent))
+    # the schedule crossed into the module's next window; each window's spend stayed within it
+    assert sent[-1] - sent[0] > 8_000
+    assert usdc0 - balance(world, "l1", "USDC", tight_wallet.safe) > 20_000 * 10**6
