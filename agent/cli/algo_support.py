@@ -152,6 +152,7 @@ async def run_algo(
     base_decimals: int,
     quote_decimals: int,
     market: Any = None,
+    safe: str | None = None,
 ) -> Any:
     """One parent under its algorithm over ``app`` (an OrderApp): the policy fit up front
     (with the router's price now), then the runner; a ParentOutcome."""
@@ -170,8 +171,29 @@ async def run_algo(
         # show what its own sent slices used): no second fit, the original parameters
         windows, params = [], started.params
     price = params.limit_price or (await mid() if windows else None)
+    profile = None
+    if market is None and params.kind in (AlgoKind.POV, AlgoKind.SNIPER, AlgoKind.VWAP):
+        market = venue_market_data(app, params, base_decimals, safe)
+        if params.kind is AlgoKind.VWAP:
+            from agent.algos.market import history_profile
+
+            profile = await history_profile(params, market.cex, rpc=market.rpc, pools=market.pools)
     return await run_parent(
         app, parent_id, params, base_decimals=base_decimals, quote_decimals=quote_decimals,
         windows=windows, reference_price=price, stretch=stretch, market=market, mid=mid,
-        trading_state=trading_state_of(app),
+        trading_state=trading_state_of(app), profile=profile,
+    )  # fmt: skip
+
+
+def venue_market_data(app: Any, p: AlgoParams, base_decimals: int, safe: str | None) -> Any:
+    """POV/Sniper/VWAP's data over ``app``'s own connections: each connected exchange's tape
+    (ccxt) and the L1 pools' Swap logs of the pair; Sniper's depth from the router."""
+    from agent.algos.market import VenueMarketData, pools_of
+
+    cex = [(src.venue.ex, src.symbol or f"{p.base}/{p.quote}") for src in app.routing.cex]
+    l1 = app.routing.l1
+    return VenueMarketData(
+        cex=cex, rpc=l1.rpc, pools=pools_of(l1.manifest, p.base, p.quote),
+        own=frozenset({safe.lower()} if safe else ()), routing=app.routing,
+        base_decimals=base_decimals,
     )  # fmt: skip

@@ -135,7 +135,7 @@ def order(
             if algo is not None:
                 try:
                     return None, await run_algo(
-                        app, client_id, params, windows=windows, stretch=stretch,
+                        app, client_id, params, windows=windows, stretch=stretch, safe=safe,
                         base_decimals=m1.token(inst.base).decimals,
                         quote_decimals=m1.token(inst.quote).decimals,
                     )  # fmt: skip
