@@ -21,9 +21,11 @@ import pytest
 from typer.testing import CliRunner
 
 from agent.algos.events import AlgoPaused, AlgoResumed, SliceFilled, SliceSent, algo_stream
+from agent.algos.params import AlgoKind, AlgoParams
 from agent.cli.main import app as cli
 from agent.deploy.devworld import OPERATOR_KEY, DevWorld, deploy_dev_wallet
 from agent.journal.sqlite import SqliteJournal
+from agent.model import Side
 from agent.wallet.deploy import WalletDeployment
 from tests.integration.routing_exec.conftest import balance, operator_nonce
 
@@ -205,3 +207,40 @@ def test_allowance_window_refuses_or_stretches(
     # the schedule crossed into the module's next window; each window's spend stayed within it
     assert sent[-1] - sent[0] > 8_000
     assert usdc0 - balance(world, "l1", "USDC", tight_wallet.safe) > 20_000 * 10**6
+
+
+def test_vwap_cli_and_the_pools_tape(
+    world: DevWorld, route_wallet: WalletDeployment, sim_url: str, tmp_path: Path, isolated: None
+) -> None:
+    """VWAP's profile comes from the simulator's klines and the pools' Swap events; the tape
+    decodes the pools' Swap logs and leaves out the swaps that paid our own Safe."""
+    import asyncio
+
+    from agent.algos.market import VenueMarketData, pools_of
+    from agent.chain.rpc import RpcClient
+
+    pools = pools_of(world.l1, "WETH", "USDC")
+    assert {p.v3 for p in pools} == {True, False}
+    p = AlgoParams(AlgoKind.POV, Side.BUY, "WETH", "USDC", Decimal(1), 0, horizon_s=60)
+    ours = VenueMarketData(pools=pools, own=frozenset({route_wallet.safe.lower()}))
+    everyone = VenueMarketData(pools=pools)
+
+    async def snap(md: VenueMarketData) -> Decimal:
+        async with RpcClient(world.devnets.l1.rpc_url) as rpc:
+            md.rpc = rpc
+            s = await md.snapshot(p, 0, 3_600_000)
+        assert s.updated_ms > 0
+        return s.volume_since_start
+
+    assert asyncio.run(snap(ours)) == asyncio.run(snap(everyone)) == 0  # the tape starts now
+    args = _args(world, route_wallet, sim_url, tmp_path / "j.sqlite", "vwap-1", "2")
+    args = [a if a != "twap" else "vwap" for a in args]
+    res = CliRunner().invoke(
+        cli, [*args, "--horizon", "4s", "--interval", "2s", "--venues", "v2,v3", "--json"], env=ENV
+    )
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.output)
+    assert out["algorithm"] == "vwap" and out["outcome"] == "AlgoCompleted", out
+    assert sum(Decimal(s["filled"]) for s in out["slices"]) == 2
+    assert asyncio.run(snap(ours)) == 0  # our own swaps are not the market's volume
+    assert asyncio.run(snap(everyone)) == 2  # every base unit the pools moved for us, decoded
