@@ -170,6 +170,10 @@ async def run_algo(
         # a rerun resumes the journaled schedule (checked when it started; the windows now
         # show what its own sent slices used): no second fit, the original parameters
         windows, params = [], started.params
+    else:  # the schedule starts now, not when the input was parsed (connecting takes seconds)
+        import dataclasses
+
+        params = dataclasses.replace(params, start_ms=time.time_ns() // 1_000_000)
     price = params.limit_price or (await mid() if windows else None)
     profile = None
     if market is None and params.kind in (AlgoKind.POV, AlgoKind.SNIPER, AlgoKind.VWAP):
