@@ -189,7 +189,7 @@ def test_allowance_window_refuses_or_stretches(
     runner = CliRunner()
     j = tmp_path / "j.sqlite"
     args = _args(world, tight_wallet, sim_url, j, "twap-w", "10")
-    args += ["--horizon", "8s", "--interval", "2s", "--venues", "v2,v3"]  # on-chain only
+    args += ["--horizon", "8s", "--interval", "4s", "--venues", "v2,v3"]  # on-chain only
     nonce = operator_nonce(world)
     res = runner.invoke(cli, args, env=ENV)
     assert res.exit_code == 3, res.output
