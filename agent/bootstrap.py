@@ -388,6 +388,10 @@ async def build_daemon(config: Any) -> Any:
                 policy_path=policy, venue_kinds=frozenset(kinds[name]),
             )  # fmt: skip
             chains[name] = ChainRuntime(name, ch, app)
+            chains[name].access = {  # what an algorithm order's OrderApp is built from
+                "rpc_url": ch.rpc_url, "manifest": manifests[name], "safe": w.safe,
+                "module": w.module, "policy": policy, "key": keys[name],
+            }  # fmt: skip
     except BaseException:
         for rt in chains.values():
             await rt.app.close()

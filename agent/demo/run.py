@@ -184,6 +184,18 @@ async def split_order(world: DevWorld, w: WalletDeployment, w2: WalletDeployment
         console.print(line, highlight=False, soft_wrap=True)
 
 
+def twap(world: DevWorld, w: WalletDeployment) -> None:
+    """One short TWAP through the router and the OMS, and its execution report."""
+    from agent.demo.twap import twap_demo
+
+    console.print("[bold]twap[/] 5 WETH in 5 slices over 20 s (each slice routed)")
+    with console.status("running the TWAP"):
+        asyncio.run(
+            twap_demo(world, w, STATE / "journal.sqlite",
+                      lambda ln: console.print(f"  {ln}", highlight=False, soft_wrap=True))
+        )  # fmt: skip
+
+
 def main() -> int:
     t0 = time.perf_counter()
     if STATE.exists():
@@ -207,6 +219,7 @@ def main() -> int:
         asyncio.run(condor(world, w))
         bridge(world, w, w2)
         asyncio.run(split_order(world, w, w2))
+        twap(world, w)
         orders_and_journal(STATE / "journal.sqlite")
     console.print(
         f"[bold]demo finished[/] in {time.perf_counter() - t0:.1f}s; journal: {STATE / 'journal.sqlite'}"

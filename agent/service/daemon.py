@@ -46,6 +46,7 @@ class ChainRuntime:
     config: ChainConfig
     app: Any  # agent.bootstrap.SwapApp
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    access: dict[str, Any] = field(default_factory=dict)  # for algorithm orders' OrderApp
 
 
 class EventHub:
@@ -93,6 +94,9 @@ class Daemon:
         self.metrics = Metrics()
         self.hub = EventHub()
         self.api = Api(self, tokens, config.api.max_body_bytes)
+        from agent.service.algos import AlgoOrders
+
+        self.algos = AlgoOrders(self)
         self.draining = False
         self.url = ""
         self._runner: Any = None
@@ -158,6 +162,7 @@ class Daemon:
         for t in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await t
+        await self.algos.close()  # running schedules stop between journaled steps
         self._follow_once()  # the last events reach the subscribers and the metrics
         self.hub.close()
         log.info("draining: closing the API")
@@ -304,6 +309,8 @@ class Daemon:
 
     async def submit(self, body: Any) -> tuple[int, dict[str, Any]]:
         rt = self._chain(body.chain)
+        if body.algorithm != "market":  # a parent under an execution algorithm
+            return await self.algos.submit(rt, body)
         bps = body.max_slippage_bps
         intent = SwapIntent(
             body.client_order_id, Side(body.side), body.base.upper(), body.quote.upper(),
