@@ -38,7 +38,6 @@ from agent.wallet.module import module_calldata
 from agent.wallet.multisend import Call
 from agent.wallet.reverts import would_revert
 
-_MINED = frozenset({TxState.MINED, TxState.CONFIRMED})
 _SAFE = "0x" + selector("safe()").hex()  # PolicyModule
 _ROLE_OF = "0x" + selector("roleOf(address)").hex()  # PolicyModule
 _IS_MODULE_ENABLED = "0x" + selector("isModuleEnabled(address)").hex()  # Safe

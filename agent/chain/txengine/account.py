@@ -116,10 +116,7 @@ class EngineAccount:
 
     # --- reads (RpcClient) -------------------------------------------------------------------
     async def call(self, to: str, data: bytes, block: str = "latest") -> bytes:
-        raw = await self.rpc.call(
-            "eth_call", [{"to": to_checksum_address(to), "data": "0x" + data.hex()}, block]
-        )
-        return bytes.fromhex(raw[2:])
+        return await self.rpc.eth_call(to_checksum_address(to), data, block)
 
     async def now(self) -> int:
         """Timestamp of the latest block (the chain's clock, which devnets may warp)."""
