@@ -21,12 +21,14 @@ import agent
 ROOT = Path(agent.__file__).parent
 ALLOWED = {"chain/rpc.py", "deploy/transactor.py"}
 ALLOWED_DIRS = ("chain/txengine/",)
+# eth_sendTransaction: a node-held key signs (anvil's unlocked accounts): also a send
+SEND_METHODS = ("eth_sendRawTransaction", "eth_sendTransaction")
 
 
 def _sends(tree: ast.AST) -> list[int]:
     lines = []
     for node in ast.walk(tree):
-        if (isinstance(node, ast.Constant) and node.value == "eth_sendRawTransaction") or (
+        if (isinstance(node, ast.Constant) and node.value in SEND_METHODS) or (
             isinstance(node, ast.Call)
             and isinstance(node.func, ast.Attribute)
             and node.func.attr in ("send_raw_transaction", "sendRawTransaction")
@@ -52,8 +54,11 @@ def test_only_the_txengine_broadcasts():
 
 
 def test_the_check_sees_both_spellings():
-    src = 'await rpc.send_raw_transaction(raw)\nrpc.call("eth_sendRawTransaction", [x])\n"""eth_sendRawTransaction docs"""\n'
-    assert _sends(ast.parse(src)) == [1, 2]
+    src = (
+        'await rpc.send_raw_transaction(raw)\nrpc.call("eth_sendRawTransaction", [x])\n'
+        '"""eth_sendRawTransaction docs"""\nrpc_call(url, "eth_sendTransaction", [tx])\n'
+    )
+    assert sorted(_sends(ast.parse(src))) == [1, 2, 4]
 
 
 def test_the_engine_does_broadcast():
