@@ -13,7 +13,6 @@ signed, journaled or sent.
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -23,6 +22,7 @@ from eth_utils import function_signature_to_4byte_selector as selector
 from agent.chain.fees import FeeConfig
 from agent.chain.rpc import RpcClient
 from agent.chain.txengine import EngineConfig, TxEngine, TxSpec
+from agent.chain.txengine.account import wait_mined
 from agent.errors import (
     ModuleCheckError,
     PolicyDeniedError,
@@ -38,7 +38,6 @@ from agent.wallet.module import module_calldata
 from agent.wallet.multisend import Call
 from agent.wallet.reverts import would_revert
 
-_MINED = frozenset({TxState.MINED, TxState.CONFIRMED})
 _SAFE = "0x" + selector("safe()").hex()  # PolicyModule
 _ROLE_OF = "0x" + selector("roleOf(address)").hex()  # PolicyModule
 _IS_MODULE_ENABLED = "0x" + selector("isModuleEnabled(address)").hex()  # Safe
@@ -268,26 +267,7 @@ class ModuleExecutor:
         )
 
     async def _wait_mined(self, tx_hash: str, timeout: float) -> TxRecord:
-        eng = self.engine
-        deadline = time.monotonic() + timeout
-        delay = 0.002
-        while True:
-            await eng.poll()
-            nonce = eng.records[tx_hash].nonce
-            for h in eng.by_nonce.get(nonce, ()):
-                r = eng.records[h]
-                if r.state in _MINED:
-                    return r
-            if all(eng.records[h].state is TxState.DROPPED for h in eng.by_nonce.get(nonce, ())):
-                raise TransactionFailedError(
-                    f"{tx_hash} was dropped: {eng.records[tx_hash].reason or 'nonce used elsewhere'}"
-                )
-            if time.monotonic() > deadline:
-                raise TransactionFailedError(
-                    f"no receipt for {tx_hash} after {timeout}s; it stays tracked"
-                )
-            await asyncio.sleep(delay)  # poll backoff for the node, not a stand-in for sync
-            delay = min(delay * 2, 0.1)
+        return await wait_mined(self.engine, tx_hash, timeout)  # the one receipt wait
 
     async def close(self) -> None:
         """Make the engine's background journal appends durable."""
@@ -305,9 +285,11 @@ def module_executor_for(
     raise_on_revert: bool = False,
     guard: PreSignCheck | None = None,
 ) -> ModuleExecutor:
-    """The module executor over a client that has ``rpc``, ``signer`` and ``chain_id`` (the
-    options venue's ChainClient): its reads stay on that client, its module calls go here."""
+    """The module executor over a client that has ``rpc``, ``signer`` and ``chain_id`` (an
+    agent.chain.txengine.account.EngineAccount): its reads stay on that client, its module
+    calls go here, through the client's own TxEngine when it has one (one engine per key)."""
     return ModuleExecutor(
         chain.rpc, chain.signer, module=module, multisend=multisend, chain_id=chain.chain_id,
         journal=journal, safe=safe, raise_on_revert=raise_on_revert, guard=guard,
+        engine=getattr(chain, "engine", None),
     )  # fmt: skip
