@@ -99,6 +99,9 @@ class Daemon:
         self._tasks: list[asyncio.Task[Any]] = []
         self._kick = asyncio.Event()
         self._pos = 0
+        self.fix: Any = None  # the FIX acceptor, when [fix] is configured
+        self.fix_entry: Any = None
+        self.fix_address = ""
         self._t_init: dict[str, int] = {}
         self._t_signed: dict[str, int] = {}
         self.margin_checked = asyncio.Event()  # set after the monitor's first pass
@@ -145,11 +148,39 @@ class Daemon:
         for rt in self.chains.values():
             self._tasks.append(asyncio.create_task(self._track_loop(rt), name=f"track-{rt.name}"))
         self._tasks.append(asyncio.create_task(self._margin_loop(), name="margin-monitor"))
+        if self.config.fix is not None:
+            await self._start_fix()
         return self.url
+
+    async def _start_fix(self) -> None:
+        """The FIX acceptor ([fix]): one more way into the same pipelines (docs/fix.md)."""
+        from agent.service.fix.acceptor import FixAcceptor
+        from agent.service.fix.daemon_entry import DaemonOrderEntry
+
+        fx = self.config.fix
+        assert fx is not None
+        self.fix_entry = DaemonOrderEntry(self, fx.chain)
+        self.fix = FixAcceptor(
+            self.primary.app.journal, self.fix_entry, fx.session_configs(self.config),
+            host=fx.host, port=fx.port,
+        )  # fmt: skip
+        try:
+            port = await self.fix.start()
+        except OSError as e:
+            self.fix = None
+            raise ConfigError(
+                "fix.port", f"cannot listen on {fx.host}:{fx.port}: {e.strerror}",
+                "pick another port (0: any free one) or stop what holds it",
+            ) from None  # fmt: skip
+        self.fix_address = f"{fx.host}:{port}"
 
     async def stop(self) -> None:
         """Drain: refuse new work, let in-flight intents finish, stop loops, close."""
         self.draining = True
+        if self.fix is not None:  # no new FIX orders; the runs it started finish below
+            log.info("draining: closing the FIX sessions")
+            await self.fix.stop()
+            await self.fix_entry.drain()
         log.info("draining: waiting for the intents in flight")
         for rt in self.chains.values():
             await rt.lock.acquire()  # waits for the intent or tracking pass in flight
