@@ -177,7 +177,7 @@ async def _daemon_metrics() -> list[dict[str, Any]]:
             async def via_fix(i: int) -> tuple[float, float]:
                 nonlocal seq
                 raw = _msg("D", seq, [
-                    (11, f"f{i}"), (55, "WETH/USDC"), (54, 1 if i % 2 == 0 else 2),
+                    (11, f"f{i}"), (55, "WETH/USDC"), (54, 1),
                     (60, "20260101-00:00:00"), (38, "0.01"), (40, 1),
                 ])  # fmt: skip
                 seq += 1
@@ -194,7 +194,7 @@ async def _daemon_metrics() -> list[dict[str, Any]]:
             async with aiohttp.ClientSession() as http:
 
                 async def via_rest(i: int) -> float:
-                    body = {"client_order_id": f"r{i}", "side": "buy" if i % 2 else "sell",
+                    body = {"client_order_id": f"r{i}", "side": "buy",
                             "base": "WETH", "quote": "USDC", "size": "0.01"}  # fmt: skip
                     t0 = time.perf_counter_ns()
                     async with http.post(

@@ -115,6 +115,8 @@ class DaemonOrderEntry(OmsOrderEntry):
             raise
         finally:
             self.daemon._kick.set()  # the follower streams the events (WebSocket, metrics)
+            if self.daemon.fix is not None:  # the fill's report goes out now
+                self.daemon.fix.notify()
 
     def _not_running(self, cid: str, cl: str) -> None:
         if cid in self._running:
