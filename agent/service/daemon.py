@@ -130,6 +130,8 @@ class Daemon:
         from aiohttp import web
 
         self._pos = self.primary.app.journal.head()[0]  # stream what happens from now on
+        if self.config.fix is not None:  # first: a busy FIX port fails before anything runs
+            await self._start_fix()
         self._runner = web.AppRunner(self.api.app(), handle_signals=False)
         await self._runner.setup()
         host, port = self.config.api.host, self.config.api.port
@@ -138,6 +140,8 @@ class Daemon:
             await site.start()
         except OSError as e:  # busy port: one line naming the field, not a traceback
             await self._runner.cleanup()
+            if self.fix is not None:
+                await self.fix.stop()
             raise ConfigError(
                 "api.port", f"cannot listen on {host}:{port}: {e.strerror}",
                 "pick another port (0: any free one) or stop what holds it",
@@ -148,8 +152,6 @@ class Daemon:
         for rt in self.chains.values():
             self._tasks.append(asyncio.create_task(self._track_loop(rt), name=f"track-{rt.name}"))
         self._tasks.append(asyncio.create_task(self._margin_loop(), name="margin-monitor"))
-        if self.config.fix is not None:
-            await self._start_fix()
         return self.url
 
     async def _start_fix(self) -> None:

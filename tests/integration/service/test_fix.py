@@ -41,7 +41,12 @@ async def _daemon(cfg: Path) -> Any:
     from agent.service.config import load
 
     d = await build_daemon(load(cfg))
-    await d.start()
+    try:
+        await d.start()
+    except BaseException:
+        for rt in d.chains.values():
+            await rt.app.close()
+        raise
     return d
 
 
@@ -169,6 +174,10 @@ async def test_refusals_cancel_and_halt(fixd: Any) -> None:
     )
     cxl = await c.expect("9")
     assert (get(cxl, 41), get(cxl, 434), get(cxl, 102)) == ("c1", "1", "0")
+    await c.send("G", [(41, "c1"), *nos("c1r")])  # nor replaced
+    rep = await c.expect("9")
+    assert (get(rep, 41), get(rep, 11), get(rep, 434), get(rep, 39)) == ("c1", "c1r", "2", "2")
+    assert fixd.manager.store.get("DESK.c1r") is None
 
     # a halt through the daemon (as POST /v1/halt does) refuses the next FIX order
     await fixd.set_trading("halted", "fix test", "test")
@@ -181,3 +190,13 @@ async def test_refusals_cancel_and_halt(fixd: Any) -> None:
     assert get(await c.expect("8"), 150) == "0"
     assert get(await c.expect("8"), 150) == "F"
     await c.close()
+
+
+async def test_a_busy_fix_port_is_one_line_naming_the_field(fix_config: Path, fixd: Any) -> None:
+    from agent.errors import ConfigError
+
+    cfg = fix_config.read_text().replace("[fix]\nport = 0", f"[fix]\nport = {_port(fixd)}")
+    fix_config.write_text(cfg)
+    with pytest.raises(ConfigError) as e:
+        await _daemon(fix_config)
+    assert "fix.port" in str(e.value) and "\n" not in str(e.value)
