@@ -17,6 +17,7 @@ from agent.demo.report import orders_table, swap_table
 from agent.deploy.devworld import (
     DEPLOYER_KEY,
     GUARDIAN_KEY,
+    L2_TRADING_POLICY,
     OPERATOR_KEY,
     OWNER_KEYS,
     DevWorld,
@@ -55,7 +56,7 @@ def setup_wallets(world: DevWorld) -> tuple[WalletDeployment, WalletDeployment]:
     )
     w2 = deploy_wallet(
         t2, world.l2, **common, policy_vars={"BRIDGE_RECIPIENT": l1_safe},
-        policy_out=STATE / "policy.l2.toml",
+        policy_out=STATE / "policy.l2.toml", policy_template=L2_TRADING_POLICY,
     )  # fmt: skip
     w1 = deploy_wallet(
         t1, world.l1, **common, policy_vars={"BRIDGE_RECIPIENT": w2.safe},
