@@ -23,6 +23,7 @@ from agent.execution.risk import SwapRisk
 from agent.execution.swap import RouteCheck, SwapPipeline
 from agent.execution.tracking import TrackReport, track
 from agent.journal import SqliteJournal
+from agent.journal.stores import is_postgres, open_store
 from agent.oms.manager import OrderManager
 from agent.risk.checks import RiskLimits
 from agent.signing.local import LocalSigner
@@ -88,7 +89,7 @@ def load_policy_guard(
 FULL_VERIFY_BELOW = 10_000
 
 
-def open_trusted_journal(path: Path, operator_key: str | None) -> SqliteJournal:
+def open_trusted_journal(path: Path, operator_key: str | None) -> Any:  # -> Store
     """The signing path's journal, verified before anything is read from it: from its MAC'd
     checkpoint (keyed by the operator key) when the key is local, else (a remote or
     threshold signer: no key in this process) by the full walk. A journal whose chain does
@@ -98,7 +99,11 @@ def open_trusted_journal(path: Path, operator_key: str | None) -> SqliteJournal:
     from agent.signing.local import _parse_key  # the key's one parser (never echoes it)
 
     secret = _parse_key("operator_key", operator_key) if operator_key else None
-    journal = SqliteJournal(path, checkpoint_secret=secret)
+    journal: Any
+    if is_postgres(path):  # shared by several daemons: no MAC'd checkpoint, the full walk
+        journal, secret = open_store(path), None
+    else:
+        journal = SqliteJournal(path, checkpoint_secret=secret)
     try:
         rep = (
             journal.verify_incremental(full_below=FULL_VERIFY_BELOW)
@@ -376,7 +381,8 @@ async def build_daemon(config: Any) -> Any:
                 )
         manifests[name] = m
     journal = cfg.resolve(cfg.journal.path)
-    journal.parent.mkdir(parents=True, exist_ok=True)
+    if not is_postgres(journal):
+        journal.parent.mkdir(parents=True, exist_ok=True)
     policy = cfg.resolve(cfg.policy.file) if cfg.policy.file is not None else None
     chains: dict[str, ChainRuntime] = {}
     try:

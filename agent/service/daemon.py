@@ -103,6 +103,9 @@ class Daemon:
         self._tasks: list[asyncio.Task[Any]] = []
         self._kick = asyncio.Event()
         self._pos = 0
+        self.fix: Any = None  # the FIX acceptor, when [fix] is configured
+        self.fix_entry: Any = None
+        self.fix_address = ""
         self._t_init: dict[str, int] = {}
         self._t_signed: dict[str, int] = {}
         self.margin_checked = asyncio.Event()  # set after the monitor's first pass
@@ -131,6 +134,8 @@ class Daemon:
         from aiohttp import web
 
         self._pos = self.primary.app.journal.head()[0]  # stream what happens from now on
+        if self.config.fix is not None:  # first: a busy FIX port fails before anything runs
+            await self._start_fix()
         self._runner = web.AppRunner(self.api.app(), handle_signals=False)
         await self._runner.setup()
         host, port = self.config.api.host, self.config.api.port
@@ -139,6 +144,8 @@ class Daemon:
             await site.start()
         except OSError as e:  # busy port: one line naming the field, not a traceback
             await self._runner.cleanup()
+            if self.fix is not None:
+                await self.fix.stop()
             raise ConfigError(
                 "api.port", f"cannot listen on {host}:{port}: {e.strerror}",
                 "pick another port (0: any free one) or stop what holds it",
@@ -151,9 +158,35 @@ class Daemon:
         self._tasks.append(asyncio.create_task(self._margin_loop(), name="margin-monitor"))
         return self.url
 
+    async def _start_fix(self) -> None:
+        """The FIX acceptor ([fix]): one more way into the same pipelines (docs/fix.md)."""
+        from agent.service.fix.acceptor import FixAcceptor
+        from agent.service.fix.daemon_entry import DaemonOrderEntry
+
+        fx = self.config.fix
+        assert fx is not None
+        self.fix_entry = DaemonOrderEntry(self, fx.chain)
+        self.fix = FixAcceptor(
+            self.primary.app.journal, self.fix_entry, fx.session_configs(self.config),
+            host=fx.host, port=fx.port,
+        )  # fmt: skip
+        try:
+            port = await self.fix.start()
+        except OSError as e:
+            self.fix = None
+            raise ConfigError(
+                "fix.port", f"cannot listen on {fx.host}:{fx.port}: {e.strerror}",
+                "pick another port (0: any free one) or stop what holds it",
+            ) from None  # fmt: skip
+        self.fix_address = f"{fx.host}:{port}"
+
     async def stop(self) -> None:
         """Drain: refuse new work, let in-flight intents finish, stop loops, close."""
         self.draining = True
+        if self.fix is not None:  # no new FIX orders; the runs it started finish below
+            log.info("draining: closing the FIX sessions")
+            await self.fix.stop()
+            await self.fix_entry.drain()
         log.info("draining: waiting for the intents in flight")
         for rt in self.chains.values():
             await rt.lock.acquire()  # waits for the intent or tracking pass in flight
