@@ -122,6 +122,7 @@ async def build_swap_app(
     policy_path: Path | None = None,
     signer: Any = None,
     simulation: str | None = None,
+    cosigner_url: str | None = None,
 ) -> SwapApp:
     """``policy_path``: the fund's signing-policy file, checked off-chain on every built
     transaction before signing; None = no off-chain policy (the on-chain module still
@@ -131,6 +132,9 @@ async def build_swap_app(
     ``agent.signing.threshold.ThresholdSigner``: the engine awaits it under its timeout).
     ``simulation``: "trace" or "fallback" to simulate every module call before signing
     (agent.chain.simulate.SimulationGuard, after the policy guard); None = off.
+    ``cosigner_url`` (default ``$AGENT_COSIGNER_URL``): the role requires a co-signature, so
+    every module call goes through that co-signer (agent.signing.cosigner), which re-checks
+    and simulates the exact call itself; the local simulation guard is then not used.
 
     The guard's reference prices (its slippage rule and second-signer notional) are
     INDEPENDENT of the quotes the swap is built from wherever the manifest has an oracle:
@@ -155,7 +159,10 @@ async def build_swap_app(
                 fallback=risk.prices,
             )  # fmt: skip
         pre_sign = guard
-        if simulation is not None:
+        import os
+
+        cosigner_url = cosigner_url or os.environ.get("AGENT_COSIGNER_URL") or None
+        if simulation is not None and cosigner_url is None:
             from agent.chain.simulate import SimulationGuard
 
             pre_sign = SimulationGuard(
@@ -173,7 +180,11 @@ async def build_swap_app(
             rpc=rpc, manifest=manifest, venues=venues, executor=executor, manager=manager,
             safe=safe, risk=risk, route=route,
         )  # fmt: skip
-        await executor.check_module(safe)  # a module we must not sign for: refused here
+        role = await executor.check_module(safe)  # a module we must not sign for: refused here
+        if cosigner_url is not None:
+            from agent.signing.cosigner.client import cosigner_client
+
+            executor.cosigner = await cosigner_client(rpc, module, role, cosigner_url)
         # recovery: the engine reconciles the tx stream, then orders follow the chain
         await executor.start()
         recovered = await track(manager, executor, manifest, safe, expire_unsent=True, poll=False)

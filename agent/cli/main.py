@@ -58,3 +58,6 @@ app.add_typer(_signer.app, name="signer")
 from agent.cli import fix as _fix  # noqa: E402
 
 app.add_typer(_fix.app, name="fix")
+from agent.cli import cosigner as _cosigner  # noqa: E402
+
+app.add_typer(_cosigner.app, name="cosigner")

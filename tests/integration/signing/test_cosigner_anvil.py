@@ -1,0 +1,273 @@
+"""The policy co-signer against the real PolicyModule on anvil: `agent cosigner run` in a
+process of its own with its own key and its own copy of the bound policy; the role requires
+its co-signature on chain.
+
+- an intent through the composition root (AGENT_COSIGNER_URL wiring) is co-signed and fills;
+- a call the co-signer's policy denies is refused with its code: nothing signed or sent;
+- the stolen-operator case: a direct ``execute`` reverts (COSIGNATURE_REQUIRED);
+- bad requests and a replayed co-signature are refused with their codes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from decimal import Decimal
+
+import pytest
+from eth_abi import encode
+from eth_utils import function_signature_to_4byte_selector as fsel
+
+from agent.bootstrap import build_swap_app
+from agent.chain.devnet import rpc_call
+from agent.deploy.devworld import DEPLOYER_KEY, OWNER_KEYS, address_of
+from agent.deploy.transactor import Transactor
+from agent.errors import PolicyDeniedError, RpcError
+from agent.journal import SqliteJournal
+from agent.model import Side, SwapIntent
+from agent.policy.model import Status
+from agent.policy.onchain import decode_violation
+from agent.signing.cosigner.client import CosignerClient
+from agent.signing.cosigner.wire import ModuleCall, execute_cosigned_calldata
+from agent.signing.local import LocalSigner
+from agent.wallet.deploy import default_policy_template, deploy_wallet
+from agent.wallet.executor import ModuleExecutor
+from agent.wallet.module import execute_calldata
+from agent.wallet.multisend import Call
+
+ATTACKER = "0x00000000000000000000000000000000000a77ac"
+
+
+class Cosigner:
+    """`agent cosigner run` in a process of its own; ``url`` once it listens."""
+
+    def __init__(self, config: str, env: dict[str, str]) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "agent.cli", "cosigner", "run", "--config", config],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        )  # fmt: skip
+        line = self.proc.stdout.readline() if self.proc.stdout else ""
+        if not line.startswith("listening "):
+            self.proc.kill()
+            raise RuntimeError(f"cosigner did not start: {line} {self.proc.stderr.read()}")
+        self.url = "http://" + line.split()[1]
+        self.address = line.split()[-1]
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+        self.proc.communicate(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def cosigned(world, tmp_path_factory):
+    d = tmp_path_factory.mktemp("cosign")
+    url = world.devnets.l1.rpc_url
+    op_key, co_key = "0x" + secrets.token_hex(32), "0x" + secrets.token_hex(32)
+    operator, cosigner = address_of(op_key), address_of(co_key)
+    template = d / "l1.cosigned.toml"
+    text = default_policy_template(world.l1).read_text()
+    marker = 'operators = ["${OPERATOR}"]\n'
+    assert text.count(marker) == 1
+    template.write_text(text.replace(marker, marker + 'requires_cosigner = "${COSIGNER}"\n'))
+    tx = Transactor(url, DEPLOYER_KEY)
+    w = deploy_wallet(
+        tx, world.l1, owners=[address_of(k) for k in OWNER_KEYS], threshold=2, operator=operator,
+        owner_keys=list(OWNER_KEYS), salt=1820, policy_template=template,
+        policy_out=d / "policy.toml", policy_vars={"COSIGNER": cosigner},
+    )  # fmt: skip
+    usdc = world.l1.asset("USDC")
+    tx.transact("DevToken", usdc.address, "mint", w.safe, usdc.to_base(Decimal(100_000)))
+    world.devnets.l1.rpc("anvil_setBalance", operator, hex(10**19))
+    manifest = world.manifest_paths[0]
+    cfg = d / "cosigner.toml"
+    cfg.write_text(
+        f'key_env = "TEST_COSIGNER_KEY"\npolicy = "{w.policy_file}"\nmanifest = "{manifest}"\n'
+        f'rpc_url = "{url}"\nmodule = "{w.module}"\nport = 0\n'
+    )
+    svc = Cosigner(str(cfg), {**os.environ, "TEST_COSIGNER_KEY": co_key})
+    try:
+        yield {
+            "w": w, "op_key": op_key, "operator": operator, "cosigner": cosigner,
+            "svc": svc, "url": url, "dir": d, "cfg": cfg,
+        }  # fmt: skip
+    finally:
+        svc.stop()
+
+
+def _nonce(url: str, who: str) -> int:
+    return int(rpc_call(url, "eth_getTransactionCount", [who, "latest"]), 16)
+
+
+def _post(url: str, body: bytes) -> tuple[int, dict]:
+    req = urllib.request.Request(
+        url + "/v1/cosign", data=body, headers={"Content-Type": "application/json"}
+    )
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read())
+
+
+async def test_intent_fills_through_cosigner(world, cosigned, tmp_path, monkeypatch):
+    c = cosigned
+    assert c["svc"].address == c["cosigner"]
+    monkeypatch.setenv("AGENT_COSIGNER_URL", c["svc"].url)
+    app = await build_swap_app(
+        rpc_url=c["url"], manifest=world.l1, safe=c["w"].safe, module=c["w"].module,
+        operator_key=c["op_key"], journal_path=tmp_path / "j.sqlite",
+        policy_path=c["w"].policy_file,
+    )  # fmt: skip
+    try:
+        assert app.executor.cosigner is not None
+        assert app.executor.cosigner.cosigner == c["cosigner"]  # pinned to the module's
+        rep = await app.pipeline.run(
+            SwapIntent("cosign-1", Side.BUY, "WETH", "USDC", Decimal("0.5"), 50)
+        )
+        assert rep.status == "filled", (rep.code, rep.reason)
+        assert rep.realized_out == 5 * 10**17
+        mined = world.devnets.l1.rpc("eth_getTransactionByHash", rep.tx_hash)
+        assert mined["from"].lower() == c["operator"].lower()
+        assert mined["input"].startswith("0x" + fsel(
+            "executeCosigned(address,uint256,bytes,uint8,uint256,uint256,bytes)").hex())  # fmt: skip
+    finally:
+        await app.close()
+
+
+async def test_denied_call_is_refused_with_its_code_nothing_sent(world, cosigned, tmp_path):
+    c = cosigned
+    signer = LocalSigner(c["op_key"])
+    journal = SqliteJournal(tmp_path / "deny.sqlite")
+    client = CosignerClient(c["svc"].url, cosigner=c["cosigner"])
+    from agent.chain.rpc import RpcClient
+
+    rpc = await RpcClient(c["url"], expected_chain_id=world.l1.chain_id).connect()
+    # no local guard: the co-signer alone must refuse
+    ex = ModuleExecutor(
+        rpc, signer, module=c["w"].module, multisend=world.l1.address("MultiSendCallOnly"),
+        chain_id=world.l1.chain_id, journal=journal, safe=c["w"].safe, cosigner=client,
+    )  # fmt: skip
+    usdc = world.l1.token("USDC").address
+    steal = fsel("transfer(address,uint256)") + encode(["address", "uint256"], [ATTACKER, 10**12])
+    router = world.l1.address("SwapRouter")
+    weth = world.l1.token("WETH").address
+    # exactInputSingle 1000 USDC -> WETH with amountOutMinimum = 1: the oracle price bound
+    cheap = fsel(
+        "exactInputSingle((address,address,uint24,address,uint256,uint256,uint256,uint160))"
+    ) + encode(
+        ["(address,address,uint24,address,uint256,uint256,uint256,uint160)"],
+        [(usdc, weth, 500, c["w"].safe, 2**40, 1000 * 10**6, 1, 0)],
+    )
+    before = _nonce(c["url"], c["operator"])
+    try:
+        for calls, code in (
+            ([Call(usdc, steal)], Status.FUNCTION_NOT_ALLOWED.code),
+            ([Call(router, cheap)], Status.PRICE_OUT_OF_BOUNDS.code),
+        ):
+            with pytest.raises(PolicyDeniedError) as e:
+                await ex.execute(calls, client_order_id="deny-1")
+            assert e.value.code == code, str(e.value)
+            assert "co-signer refused" in str(e.value)
+        assert _nonce(c["url"], c["operator"]) == before  # nothing sent
+        assert not [r for r in journal.read_all() if type(r.event).__name__ == "TxSigned"]
+    finally:
+        await ex.close()
+        await rpc.close()
+        journal.close()
+
+
+def test_stolen_operator_key_direct_execute_reverts(world, cosigned):
+    c = cosigned
+    usdc = world.l1.token("USDC").address
+    approve = fsel("approve(address,uint256)") + encode(
+        ["address", "uint256"], [world.l1.address("SwapRouter"), 10**6]
+    )
+    call = {
+        "from": c["operator"],
+        "to": c["w"].module,
+        "data": "0x" + execute_calldata(usdc, 0, approve).hex(),
+    }
+    with pytest.raises(RpcError) as e:
+        rpc_call(c["url"], "eth_call", [call, "latest"])
+    d = e.value.data.get("data") if isinstance(e.value.data, dict) else e.value.data
+    got = decode_violation(d)
+    assert got is not None and got[0] is Status.COSIGNATURE_REQUIRED
+
+
+async def test_replayed_and_tampered_cosignatures_revert(world, cosigned):
+    c = cosigned
+    client = CosignerClient(c["svc"].url, cosigner=c["cosigner"])
+    usdc = world.l1.token("USDC").address
+    approve = fsel("approve(address,uint256)") + encode(
+        ["address", "uint256"], [world.l1.address("SwapRouter"), 0]
+    )
+    mc = ModuleCall(usdc, 0, approve, 0)
+    try:
+        cs = await client.cosign(
+            module=c["w"].module, chain_id=world.l1.chain_id, operator=c["operator"], call=mc
+        )
+    finally:
+        await client.close()
+    op = Transactor(c["url"], c["op_key"])
+    op.send(c["w"].module, execute_cosigned_calldata(mc, cs.nonce, cs.deadline, cs.signature))
+    bigger = fsel("approve(address,uint256)") + encode(
+        ["address", "uint256"], [world.l1.address("SwapRouter"), 10**12]
+    )
+    for data, status in (
+        (execute_cosigned_calldata(mc, cs.nonce, cs.deadline, cs.signature), Status.COSIGNATURE_REPLAYED),
+        (
+            execute_cosigned_calldata(ModuleCall(usdc, 0, bigger, 0), cs.nonce + 1, cs.deadline, cs.signature),
+            Status.COSIGNATURE_INVALID,
+        ),
+    ):  # fmt: skip
+        call = {"from": c["operator"], "to": c["w"].module, "data": "0x" + data.hex()}
+        with pytest.raises(RpcError) as e:
+            rpc_call(c["url"], "eth_call", [call, "latest"])
+        d = e.value.data.get("data") if isinstance(e.value.data, dict) else e.value.data
+        got = decode_violation(d)
+        assert got is not None and got[0] is status
+
+
+def test_bad_requests_refused_with_codes(world, cosigned):
+    c = cosigned
+    url = c["svc"].url
+    st, body = _post(url, b"not json")
+    assert st == 400 and body["code"] == "COSIGNER_BAD_REQUEST"
+    good = {
+        "chain_id": world.l1.chain_id, "module": c["w"].module, "operator": c["operator"],
+        "to": world.l1.token("USDC").address, "value": "0", "data": "0x", "operation": 0,
+    }  # fmt: skip
+    st, body = _post(url, json.dumps({**good, "value": "-1"}).encode())
+    assert st == 400 and body["code"] == "COSIGNER_BAD_REQUEST" and "value" in body["reason"]
+    st, body = _post(url, json.dumps({**good, "chain_id": 1}).encode())
+    assert st == 403 and body["code"] == "COSIGNER_WRONG_CHAIN"
+    st, body = _post(url, json.dumps({**good, "module": ATTACKER}).encode())
+    assert st == 403 and body["code"] == "COSIGNER_WRONG_MODULE"
+    st, body = _post(url, json.dumps({**good, "operator": ATTACKER}).encode())
+    assert st == 403 and body["code"] == Status.NOT_OPERATOR.code
+    st, body = _post(url, json.dumps({**good, "operation": 1}).encode())
+    assert st == 403 and body["code"] == Status.DELEGATECALL_NOT_ALLOWED.code
+
+
+def test_cli_bad_config_one_line(tmp_path):
+    r = subprocess.run(
+        [sys.executable, "-m", "agent.cli", "cosigner", "run", "--config", str(tmp_path / "no.toml")],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert r.returncode == 2
+    assert "no.toml does not exist" in r.stderr and "Traceback" not in r.stderr
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(
+        'key_env = "X"\npolicy = "p.toml"\nmanifest = "m.json"\nrpc_url = "http://x"\nport = 99999\n'
+    )
+    r = subprocess.run(
+        [sys.executable, "-m", "agent.cli", "cosigner", "run", "--config", str(cfg)],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert r.returncode == 2 and "port" in r.stderr and "Traceback" not in r.stderr
