@@ -25,7 +25,9 @@ app = typer.Typer(
 @app.command("run")
 def run_cmd(
     config: Path = typer.Option(..., "--config", help="The co-signer's TOML configuration."),
-    verbose: bool = typer.Option(False, "--verbose", help="Log every decoded request."),
+    quiet: bool = typer.Option(
+        False, "--quiet", help="Do not print each request's decoded calls and decision."
+    ),
 ) -> None:
     """Serve co-signature requests until interrupted."""
     from aiohttp import web
@@ -33,7 +35,9 @@ def run_cmd(
     from agent.signing.cosigner.config import load_config
     from agent.signing.cosigner.service import build_service, http_app
 
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(message)s")
+    logging.basicConfig(level=logging.WARNING, format="%(message)s")
+    # what it is asked to sign, every MultiSend inner call decoded, and what it decided
+    logging.getLogger("agent.cosigner").setLevel(logging.WARNING if quiet else logging.INFO)
 
     async def serve() -> None:
         cfg = load_config(config)

@@ -89,6 +89,11 @@ class CosignerService:
         if isinstance(got, Deny):
             log.info("co-signer DENY %s: %s", got.code, got.reason)
             return 403, _denied(got.code, got.reason, got.rule)
+        log.info(
+            "co-signer SIGNED nonce 0x%x deadline %d",
+            got.cosignature.nonce,
+            got.cosignature.deadline,
+        )
         return 200, got.cosignature.to_json(got.digest)
 
     async def cosign(self, req: CosignRequest) -> Signed | Deny:

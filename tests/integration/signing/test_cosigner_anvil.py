@@ -18,6 +18,7 @@ import sys
 import urllib.error
 import urllib.request
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from eth_abi import encode
@@ -46,15 +47,16 @@ ATTACKER = "0x00000000000000000000000000000000000a77ac"
 class Cosigner:
     """`agent cosigner run` in a process of its own; ``url`` once it listens."""
 
-    def __init__(self, config: str, env: dict[str, str]) -> None:
+    def __init__(self, config: str, env: dict[str, str], log: Path) -> None:
+        self.log = log
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "agent.cli", "cosigner", "run", "--config", config],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+            stdout=subprocess.PIPE, stderr=log.open("w"), text=True, env=env,
         )  # fmt: skip
         line = self.proc.stdout.readline() if self.proc.stdout else ""
         if not line.startswith("listening "):
             self.proc.kill()
-            raise RuntimeError(f"cosigner did not start: {line} {self.proc.stderr.read()}")
+            raise RuntimeError(f"cosigner did not start: {line} {log.read_text()}")
         self.url = "http://" + line.split()[1]
         self.address = line.split()[-1]
 
@@ -90,7 +92,7 @@ def cosigned(world, tmp_path_factory):
         f'key_env = "TEST_COSIGNER_KEY"\npolicy = "{w.policy_file}"\nmanifest = "{manifest}"\n'
         f'rpc_url = "{url}"\nmodule = "{w.module}"\nport = 0\n'
     )
-    svc = Cosigner(str(cfg), {**os.environ, "TEST_COSIGNER_KEY": co_key})
+    svc = Cosigner(str(cfg), {**os.environ, "TEST_COSIGNER_KEY": co_key}, d / "cosigner.log")
     try:
         yield {
             "w": w, "op_key": op_key, "operator": operator, "cosigner": cosigner,
@@ -118,6 +120,13 @@ def _post(url: str, body: bytes) -> tuple[int, dict]:
 async def test_intent_fills_through_cosigner(world, cosigned, tmp_path, monkeypatch):
     c = cosigned
     assert c["svc"].address == c["cosigner"]
+    from agent.policy.compiler import compile_policy, diff
+    from agent.policy.onchain import ModuleReader
+    from agent.policy.resolve import load_policy
+
+    back = ModuleReader(c["url"], c["w"].module).config()  # read back, no diff left
+    assert back.cosigners == {1: c["cosigner"].lower()}
+    assert diff(back, compile_policy(load_policy(c["w"].policy_file, world.l1))) == []
     monkeypatch.setenv("AGENT_COSIGNER_URL", c["svc"].url)
     app = await build_swap_app(
         rpc_url=c["url"], manifest=world.l1, safe=c["w"].safe, module=c["w"].module,
@@ -138,6 +147,40 @@ async def test_intent_fills_through_cosigner(world, cosigned, tmp_path, monkeypa
             "executeCosigned(address,uint256,bytes,uint8,uint256,uint256,bytes)").hex())  # fmt: skip
     finally:
         await app.close()
+
+
+def test_cosigner_printed_every_inner_call_decoded(cosigned):
+    """What you sign is what you see: the co-signer printed the swap's MultiSend batch, each
+    inner call by function name and argument names (abis/), and its decision."""
+    out = cosigned["svc"].log.read_text()
+    assert "co-sign request: [0] " in out and "co-sign request: [1] " in out, out
+    assert "SwapRouter.exactOutputSingle" in out and "amountInMaximum: " in out, out
+    assert "USDC.approve(address,uint256)" in out and "spender = " in out, out
+    assert "co-signer SIGNED" in out
+
+
+def test_policy_apply_prints_inner_calls_decoded(world, cosigned):
+    """`policy apply` of a change to the co-signer and the guardian: a MultiSend of two module
+    calls, each printed decoded; without owner signatures nothing is executed (exit 3)."""
+    c = cosigned
+    text = Path(c["w"].policy_file).read_text()
+    new = address_of("0x" + "22" * 32)
+    edited = c["dir"] / "edited.toml"
+    edited.write_text(
+        text.replace(c["cosigner"], new).replace(
+            'guardian = "0x0000000000000000000000000000000000000000"', f'guardian = "{ATTACKER}"'
+        )
+    )
+    r = subprocess.run(
+        [sys.executable, "-m", "agent.cli", "policy", "apply", str(edited), "--manifest",
+         str(world.manifest_paths[0]), "--rpc-url", c["url"]],
+        capture_output=True, text=True, timeout=120, env={**os.environ, "COLUMNS": "200"},
+    )  # fmt: skip
+    assert r.returncode == 3, r.stdout + r.stderr
+    assert f"role trader requires co-signer {new}" in r.stdout, r.stdout
+    assert "batch[0] module.setCosigner(uint16,address)" in r.stdout and "role = 1" in r.stdout
+    assert f"cosigner = {new}" in r.stdout or f"cosigner = {new.lower()}" in r.stdout, r.stdout
+    assert "batch[1] module.setGuardian(address)" in r.stdout, r.stdout
 
 
 async def test_denied_call_is_refused_with_its_code_nothing_sent(world, cosigned, tmp_path):
