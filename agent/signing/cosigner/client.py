@@ -10,7 +10,6 @@ order stays unsent with a reason.
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import coincurve
@@ -93,9 +92,7 @@ class CosignerClient:
             raise SignerTimeoutError(
                 f"co-signer {self.url} did not answer within {self.timeout}s; nothing was sent"
             ) from e
-        except (aiohttp.ClientError, OSError, asyncio.CancelledError) as e:
-            if isinstance(e, asyncio.CancelledError):
-                raise
+        except (aiohttp.ClientError, OSError) as e:
             raise SignerUnavailableError(
                 f"co-signer {self.url} is unreachable ({type(e).__name__}: {e}); nothing was sent"
             ) from e
@@ -118,7 +115,7 @@ class CosignerClient:
         )  # fmt: skip
         try:
             who = recover(digest, got.signature)
-        except (ValueError, Exception) as e:  # coincurve raises its own errors on junk
+        except Exception as e:  # coincurve raises its own error types on junk signatures
             raise SignerMismatchError(f"co-signature does not recover ({e})") from None
         want = self.cosigner or got.cosigner
         if who.lower() != want.lower():
