@@ -95,7 +95,7 @@ def cosigned(world, tmp_path_factory):
     svc = Cosigner(str(cfg), {**os.environ, "TEST_COSIGNER_KEY": co_key}, d / "cosigner.log")
     try:
         yield {
-            "w": w, "op_key": op_key, "operator": operator, "cosigner": cosigner,
+            "w": w, "op_key": op_key, "co_key": co_key, "operator": operator, "cosigner": cosigner,
             "svc": svc, "url": url, "dir": d, "cfg": cfg,
         }  # fmt: skip
     finally:
@@ -218,7 +218,7 @@ async def test_denied_call_is_refused_with_its_code_nothing_sent(world, cosigned
             assert e.value.code == code, str(e.value)
             assert "co-signer refused" in str(e.value)
         assert _nonce(c["url"], c["operator"]) == before  # nothing sent
-        assert not [r for r in journal.read_all() if type(r.event).__name__ == "TxSigned"]
+        assert not [r for r in journal.read_all() if r.type == "TxSigned"]
     finally:
         await ex.close()
         await rpc.close()
@@ -314,3 +314,40 @@ def test_cli_bad_config_one_line(tmp_path):
         capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert r.returncode == 2 and "port" in r.stderr and "Traceback" not in r.stderr
+
+
+async def test_cosigners_own_stricter_policy_denies_an_intent_the_agent_allows(
+    world, cosigned, tmp_path, monkeypatch
+):
+    """The co-signer's copy of the policy is its own: with its kill switch on, an intent the
+    agent's policy allows is denied by the co-signer with its code, journaled as OrderDenied,
+    and nothing is signed by the operator or sent."""
+    c = cosigned
+    strict = c["dir"] / "strict.toml"
+    text = Path(c["w"].policy_file).read_text()
+    assert text.count("kill_switch = false") == 1
+    strict.write_text(text.replace("kill_switch = false", "kill_switch = true"))
+    cfg = c["dir"] / "strict-cosigner.toml"
+    cfg.write_text(c["cfg"].read_text().replace(str(c["w"].policy_file), str(strict)))
+    env = {**os.environ, "TEST_COSIGNER_KEY": c["co_key"]}
+    svc = Cosigner(str(cfg), env, c["dir"] / "strict.log")
+    monkeypatch.setenv("AGENT_COSIGNER_URL", svc.url)
+    before = _nonce(c["url"], c["operator"])
+    app = await build_swap_app(
+        rpc_url=c["url"], manifest=world.l1, safe=c["w"].safe, module=c["w"].module,
+        operator_key=c["op_key"], journal_path=tmp_path / "j.sqlite",
+        policy_path=c["w"].policy_file,
+    )  # fmt: skip
+    try:
+        rep = await app.pipeline.run(
+            SwapIntent("cosign-strict", Side.BUY, "WETH", "USDC", Decimal("0.1"), 50)
+        )
+        assert rep.status == "denied", (rep.status, rep.code, rep.reason)
+        assert rep.code == "POLICY_KILL_SWITCH" and "co-signer refused" in rep.reason
+        denied = [r for r in app.journal.read_all() if r.type == "OrderDenied"]
+        assert denied and denied[-1].event.code == "POLICY_KILL_SWITCH"
+        assert not [r for r in app.journal.read_all() if r.type == "TxSigned"]
+        assert _nonce(c["url"], c["operator"]) == before
+    finally:
+        await app.close()
+        svc.stop()
