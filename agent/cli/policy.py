@@ -189,7 +189,9 @@ def apply(
         inner = run(lambda: decode_multisend_calldata(tx.data))
         abis = {policy.module: "PolicyModule", policy.safe: "Safe"}
         for line in describe_calls(policy, inner, abis):
-            console.print(f"  batch{line}" if line.startswith("[") else f"  {line}", highlight=False)
+            console.print(
+                f"  batch{line}" if line.startswith("[") else f"  {line}", highlight=False
+            )
     for k in owner_key:
         # Each signer's hash is recomputed from the displayed fields, not reused from the plan.
         shown_tx = _from_fields(tx.describe(), tx)
