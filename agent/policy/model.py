@@ -58,7 +58,6 @@ class Status(IntEnum):
     CHECK_FAILED = 28
     COSIGNATURE_REQUIRED = 29  # plain execute for a role that requires a co-signature
     COSIGNATURE_INVALID = 30  # not the co-signer's signature over this exact call
-
     COSIGNATURE_EXPIRED = 31
     COSIGNATURE_REPLAYED = 32
 
