@@ -67,3 +67,36 @@ def test_missing_key_env(tmp_path):
     with pytest.raises(ConfigError) as e:
         load_config(_cfg(tmp_path, 'policy = "p"\nmanifest = "m"\nrpc_url = "x"\n'))
     assert "key_env" in str(e.value)
+
+
+OPS = 'operators = ["0x0000000000000000000000000000000000000a6e"]'
+
+
+def _example_with(tmp_path: Path, line: str) -> Path:
+    from tests.unit.policy.conftest import EXAMPLE as _E  # the shared example policy
+
+    text = _E.read_text()
+    assert OPS in text
+    p = tmp_path / "p.toml"
+    p.write_text(text.replace(OPS, OPS + "\n" + line, 1))
+    return p
+
+
+def test_requires_cosigner_compiles(tmp_path):
+    from agent.policy import load_policy
+    from agent.policy.compiler import compile_policy
+    from tests.unit.policy.conftest import MANIFEST
+
+    pol = load_policy(_example_with(tmp_path, f'requires_cosigner = "{CO}"'), MANIFEST)
+    assert pol.roles[1].cosigner is not None
+    assert compile_policy(pol).cosigners == {1: CO}
+
+
+def test_bad_requires_cosigner_names_the_field(tmp_path):
+    from agent.errors import ValidationError
+    from agent.policy import load_policy
+    from tests.unit.policy.conftest import MANIFEST
+
+    with pytest.raises(ValidationError) as e:
+        load_policy(_example_with(tmp_path, 'requires_cosigner = "0x1234"'), MANIFEST)
+    assert "requires_cosigner" in str(e.value)
