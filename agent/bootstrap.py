@@ -12,6 +12,7 @@ agent was down; orders whose fate is unknown stay UNKNOWN). Only then does it ta
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -138,6 +139,7 @@ async def build_swap_app(
     signer: Any = None,
     simulation: str | None = None,
     venue_kinds: frozenset[str] | None = None,
+    cosigner_url: str | None = None,
 ) -> SwapApp:
     """``policy_path``: the fund's signing-policy file, checked off-chain on every built
     transaction before signing; None = no off-chain policy (the on-chain module still
@@ -148,6 +150,9 @@ async def build_swap_app(
     ``simulation``: "trace", "fallback" or "call" to simulate every module call before
     signing (agent.chain.simulate.SimulationGuard, journaled; the policy guard gets its
     deltas); None = off.
+    ``cosigner_url`` (default ``$AGENT_COSIGNER_URL``): the role requires a co-signature, so
+    every module call goes through that co-signer (agent.signing.cosigner), which re-checks
+    and simulates the exact call itself; the local simulation guard is then not used.
 
     The guard's reference prices (its slippage rule and second-signer notional) are
     INDEPENDENT of the quotes the swap is built from wherever the manifest has an oracle:
@@ -176,7 +181,8 @@ async def build_swap_app(
                 fallback=risk.prices,
             )  # fmt: skip
         pre_sign = guard
-        if simulation is not None:
+        cosigner_url = cosigner_url or os.environ.get("AGENT_COSIGNER_URL") or None
+        if simulation is not None and cosigner_url is None:
             from agent.chain.simulate import SimulationGuard
 
             pre_sign = SimulationGuard(
@@ -197,7 +203,11 @@ async def build_swap_app(
             rpc=rpc, manifest=manifest, venues=venues, executor=executor, manager=manager,
             safe=safe, risk=risk, route=route,
         )  # fmt: skip
-        await executor.check_module(safe)  # a module we must not sign for: refused here
+        role = await executor.check_module(safe)  # a module we must not sign for: refused here
+        if cosigner_url is not None:
+            from agent.signing.cosigner.client import cosigner_client
+
+            executor.cosigner = await cosigner_client(rpc, module, role, cosigner_url)
         # recovery: the engine reconciles the tx stream, then orders follow the chain
         await executor.start()
         recovered = await track(manager, executor, manifest, safe, expire_unsent=True, poll=False)

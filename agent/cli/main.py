@@ -74,3 +74,6 @@ app.command(name="route")(_route.route)
 from agent.cli import report as _report  # noqa: E402
 
 app.add_typer(_report.app, name="report")  # `agent report execution ORDER`
+from agent.cli import cosigner as _cosigner  # noqa: E402
+
+app.add_typer(_cosigner.app, name="cosigner")

@@ -182,12 +182,15 @@ def apply(
     for s in signature:
         owner, _, sig = s.partition(":")
         sigs[owner] = bytes.fromhex(sig.removeprefix("0x"))
-    if tx.operation == 1:
+    if tx.operation == 1:  # every inner call decoded by abis/, as `policy explain` shows them
+        from agent.policy.explain import describe_calls
         from agent.wallet.multisend import decode_multisend_calldata
 
-        for i, c in enumerate(run(lambda: decode_multisend_calldata(tx.data))):
+        inner = run(lambda: decode_multisend_calldata(tx.data))
+        abis = {policy.module: "PolicyModule", policy.safe: "Safe"}
+        for line in describe_calls(policy, inner, abis):
             console.print(
-                f"  batch[{i}]    to {c.to} selector 0x{c.data[:4].hex()} ({len(c.data)} bytes)"
+                f"  batch{line}" if line.startswith("[") else f"  {line}", highlight=False
             )
     for k in owner_key:
         # Each signer's hash is recomputed from the displayed fields, not reused from the plan.

@@ -6,7 +6,9 @@ when the target is known, else with the matching rule's signature from the polic
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
+from typing import Any
 
 from eth_abi import decode
 
@@ -51,6 +53,29 @@ def _decoded_args(policy: Policy, rule, call: PolicyCall) -> list[str]:  # type:
         sig = fn.sig.canonical if fn is not None else rule.sig.canonical
         return [f"    (calldata does not decode as {sig}: {e})"]
     return [f"    {p.name} = {_show(v)}" for p, v in zip(rule.sig.params, vals, strict=True)]
+
+
+def describe_calls(
+    policy: Policy, calls: Sequence[Any], abis: Mapping[str, str] | None = None
+) -> list[str]:
+    """Every call decoded for people: ``[i] Name.fn(sig) (0xsel), value V wei`` and its
+    arguments by the ABI's names (abis/). ``abis`` adds lower address -> ABI name for targets
+    the policy does not know (the module and the Safe, for `policy apply`); a target without
+    an ABI shows its selector and length, and says so."""
+    known = {**policy.abis, **{k.lower(): v for k, v in (abis or {}).items()}}
+    view = replace(policy, abis=known)
+    lines: list[str] = []
+    for i, c in enumerate(calls):
+        data = bytes(c.data)
+        sel = data[:4] if len(data) >= 4 else b"\x00" * 4
+        head = f"[{i}] " if len(calls) > 1 else ""
+        what = (
+            describe_function(view, c.to, sel) if data else f"{view.name_of(c.to)} (plain transfer)"
+        )
+        lines.append(f"{head}{what}, value {int(getattr(c, 'value', 0))} wei, {len(data)} bytes")
+        pc = PolicyCall(str(c.to), data, int(getattr(c, "value", 0)))
+        lines += _decoded_args(view, None, pc)
+    return lines
 
 
 def explain_call(policy: Policy, call: PolicyCall, ctx: PolicyContext) -> list[str]:

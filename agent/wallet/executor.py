@@ -161,8 +161,12 @@ class ModuleExecutor:
         confirmations: int = 1,
         safe: str = "",
         raise_on_revert: bool = True,
+        cosigner: Any = None,
     ) -> None:
         self.rpc = rpc
+        # agent.signing.cosigner.client.CosignerClient: the role requires a co-signature, so
+        # every call goes as executeCosigned with the co-signer's signature (None: execute)
+        self.cosigner = cosigner
         self.signer = signer
         self.module = module
         self.multisend = multisend  # MultiSendCallOnly: batches go as one delegatecall to it
@@ -232,7 +236,7 @@ class ModuleExecutor:
                 )
         if not self.engine.started:
             await self.start()
-        data = self.calldata(calls)
+        data = await self._module_data(calls, client_order_id)
         if gas is None:  # a call the module refuses reverts here: nothing is signed
             gas = await self.estimate_gas(data)
         res = await self.engine.send(
@@ -244,6 +248,26 @@ class ModuleExecutor:
         if on_sent is not None:
             await on_sent(res.tx_hash)
         return await self.wait(res.tx_hash)
+
+    async def _module_data(self, calls: Sequence[Call], client_order_id: str | None) -> bytes:
+        """``execute`` calldata, or, with a co-signer, ``executeCosigned`` with its signature
+        over exactly this call (a refusal raises PolicyDeniedError with the co-signer's code:
+        nothing is signed by the operator, nothing is sent)."""
+        if self.cosigner is None:
+            return self.calldata(calls)
+        from agent.signing.cosigner.wire import execute_cosigned_calldata, module_call
+        from agent.signing.errors import SignerRefusedError
+
+        mc = module_call(calls, self.multisend)
+        ctx = {"client_order_id": client_order_id} if client_order_id else {}
+        try:
+            cs = await self.cosigner.cosign(
+                module=self.module, chain_id=self.chain_id, operator=self.signer.address,
+                call=mc, context=ctx,
+            )  # fmt: skip
+        except SignerRefusedError as e:
+            raise PolicyDeniedError(e.code, str(e), "cosigner") from e
+        return execute_cosigned_calldata(mc, cs.nonce, cs.deadline, cs.signature)
 
     async def wait(self, tx_hash: str, timeout: float | None = None) -> Execution:
         """Poll the engine until ``tx_hash`` (or a replacement for its nonce) is mined; the
@@ -271,6 +295,8 @@ class ModuleExecutor:
 
     async def close(self) -> None:
         """Make the engine's background journal appends durable."""
+        if self.cosigner is not None:
+            await self.cosigner.close()
         if self.engine.started:
             await self.engine.flush()
 
