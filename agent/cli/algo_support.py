@@ -84,13 +84,24 @@ def policy_windows(policy_path: Path | None, manifest: Any, rpc_url: str, module
     """The fund's allowance windows as the module holds them now (empty without a policy)."""
     if policy_path is None:
         return []
+    import dataclasses
+
     from agent.algos.policy_fit import allowance_windows
+    from agent.chain.devnet import rpc_call
     from agent.policy.onchain import ModuleReader
     from agent.policy.resolve import load_policy
 
     policy = load_policy(policy_path, manifest)
     states = ModuleReader(rpc_url, module).allowance_states()
-    return allowance_windows(policy, states, int(time.time()))
+    chain_s = int(rpc_call(rpc_url, "eth_getBlockByNumber", ["latest", False])["timestamp"], 16)
+    # the module refills on the chain's clock; the schedule runs on ours. The chain's next
+    # block is at least its latest block's time, so it lags our clock by at most ``lag``:
+    # windows moved that much later are never entered before the module has refilled them
+    lag = max(0, time.time_ns() // 1_000_000 - chain_s * 1000)
+    return [
+        dataclasses.replace(w, window_start_ms=w.window_start_ms + lag)
+        for w in allowance_windows(policy, states, chain_s)
+    ]
 
 
 def outcome_lines(outcome: Any) -> list[str]:
