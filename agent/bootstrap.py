@@ -12,7 +12,7 @@ agent was down; orders whose fate is unknown stay UNKNOWN). Only then does it ta
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -82,6 +82,12 @@ def load_policy_guard(
     )
 
 
+# below this many records the trade path also re-hashes the whole journal on open (~4 ms
+# CPU per 1,000 records, bench journal.verify full_cpu_ms): old records edited in place are
+# then caught too, not only by `agent journal verify`
+FULL_VERIFY_BELOW = 10_000
+
+
 def open_trusted_journal(path: Path, operator_key: str | None) -> SqliteJournal:
     """The signing path's journal, verified before anything is read from it: from its MAC'd
     checkpoint (keyed by the operator key) when the key is local, else (a remote or
@@ -94,7 +100,11 @@ def open_trusted_journal(path: Path, operator_key: str | None) -> SqliteJournal:
     secret = _parse_key("operator_key", operator_key) if operator_key else None
     journal = SqliteJournal(path, checkpoint_secret=secret)
     try:
-        rep = journal.verify_incremental() if secret is not None else journal.verify()
+        rep = (
+            journal.verify_incremental(full_below=FULL_VERIFY_BELOW)
+            if secret is not None
+            else journal.verify()
+        )
     except BaseException:
         journal.close()
         raise
@@ -122,6 +132,7 @@ async def build_swap_app(
     policy_path: Path | None = None,
     signer: Any = None,
     simulation: str | None = None,
+    venue_kinds: frozenset[str] | None = None,
     cosigner_url: str | None = None,
 ) -> SwapApp:
     """``policy_path``: the fund's signing-policy file, checked off-chain on every built
@@ -141,12 +152,16 @@ async def build_swap_app(
     a symbol with a ``PriceFeed<SYM>`` feed is priced by the feed (WETH, WBTC on the dev
     world); only a symbol without one falls back to the median of the venues' own quotes
     (``SwapRisk.prices``, where USD stablecoins count as 1 USD)."""
+    if not operator_key and signer is not None and hasattr(signer, "checkpoint_key"):
+        operator_key = signer.checkpoint_key()  # a threshold signer: no local operator key
     journal = open_trusted_journal(journal_path, operator_key or None)  # before any network use
+    rpc: RpcClient | None = None
     try:
-        rpc = await RpcClient(
-            rpc_url, expected_chain_id=manifest.chain_id, name=manifest.name
-        ).connect()
+        rpc = RpcClient(rpc_url, expected_chain_id=manifest.chain_id, name=manifest.name)
+        await rpc.connect()
     except BaseException:
+        if rpc is not None:  # the session it opened (an unreachable node: no leak warning)
+            await rpc.close()
         journal.close()
         raise
     try:
@@ -176,6 +191,8 @@ async def build_swap_app(
         route = RouteCheck()
         manager = OrderManager.open(journal, checks=[route, risk.check])
         venues = [UniswapV2Venue(rpc, manifest), UniswapV3Venue(rpc, manifest)]
+        if venue_kinds is not None:  # the daemon's [venues]: only the kinds configured
+            venues = [v for v in venues if v.id.split("@")[0] in venue_kinds]
         pipeline = SwapPipeline(
             rpc=rpc, manifest=manifest, venues=venues, executor=executor, manager=manager,
             safe=safe, risk=risk, route=route,
@@ -193,3 +210,195 @@ async def build_swap_app(
         journal.close()
         raise
     return SwapApp(rpc, journal, pipeline, signer, manager, executor, recovered, guard)
+
+
+# --- parent orders routed over every venue (issue 15) ----------------------------------------
+@dataclass
+class ChainAccess:
+    """Where the fund's Safe is on one chain, for :func:`build_order_app`."""
+
+    rpc_url: str
+    manifest: Manifest
+    safe: str
+    module: str
+    policy_path: Path | None = None
+
+
+@dataclass
+class OrderApp:
+    journal: SqliteJournal
+    manager: OrderManager
+    executor: Any  # agent.execution.plan.PlanExecutor
+    routing: Any  # agent.execution.route.OrderRouting
+    closers: list[Any]
+    recovered: list[str] = field(default_factory=list)  # parents settled at start-up
+
+    async def close(self) -> None:
+        for c in reversed(self.closers):
+            await c()
+        self.journal.close()
+
+
+L2_BRIDGED = {"WETH": "WETH.B", "USDC": "USDC.B", "WBTC": "WBTC.B", "DAI": "DAI.B"}
+
+
+async def build_order_app(
+    *,
+    l1: ChainAccess,
+    operator_key: str,
+    journal_path: Path,
+    l2: ChainAccess | None = None,
+    cex: tuple[tuple[str, str], ...] = (),
+    cex_symbol: str | None = None,
+    cex_key: tuple[str, str] = ("sim-key", "sim-secret"),
+    max_book_age_ms: int = 5_000,
+    time_bps_per_min: Decimal = Decimal(0),
+    slippage_bps: int = 10,
+    max_retries: int = 2,
+    venues: tuple[str, ...] = (),
+    quote: str = "USDC",
+    base_decimals: int = 18,
+    quote_decimals: int = 6,
+) -> OrderApp:
+    """`agent trade order`'s wiring: per chain one RpcClient, one ModuleExecutor (one TxEngine
+    for the operator there, the fund's signing policy as its guard); the exchanges' ccxt
+    adapters; the router's sources over those same connections; one journal and one OMS for
+    the parent and every child. ``cex``: (exchange id, simulator URL) pairs."""
+    from agent.execution.bridged_prices import BridgedPrices
+    from agent.execution.guarded import reference_prices
+    from agent.execution.plan import ChainWallet, PlanExecutor
+    from agent.execution.plan_recovery import recover_plans
+    from agent.execution.route import OrderRouting
+    from agent.routing.sources import CexSource
+    from agent.venues.cex import CexConfig, CexVenue
+
+    journal = SqliteJournal(journal_path)
+    closers: list[Any] = []
+    try:
+        signer = LocalSigner(operator_key)
+        wallets: dict[int, ChainWallet] = {}
+        rpcs: list[Any] = []
+        l1_prices: Any = None  # the L1's oracle prices: the L2 guard's for bridged tokens
+        for acc, symbols in ((l1, {}), (l2, L2_BRIDGED)):
+            if acc is None:
+                rpcs.append(None)
+                continue
+            m = acc.manifest
+            rpc = await RpcClient(acc.rpc_url, expected_chain_id=m.chain_id, name=m.name).connect()
+            closers.append(rpc.close)
+            rpcs.append(rpc)
+            guard = None
+            if acc.policy_path is not None:
+                fallback = BridgedPrices(l1_prices) if l1_prices is not None else None
+                guard = load_policy_guard(
+                    acc.policy_path, m, safe=acc.safe, operator=signer.address, rpc=rpc,
+                    fallback=fallback,
+                )  # fmt: skip
+            if l1_prices is None:
+                l1_prices = reference_prices(rpc, m)
+            ex = ModuleExecutor(
+                rpc, signer, module=acc.module, multisend=m.address("MultiSendCallOnly"),
+                chain_id=m.chain_id, journal=journal, guard=guard, safe=acc.safe,
+                raise_on_revert=False,
+            )  # fmt: skip
+            closers.append(ex.close)
+            await ex.start()
+            wallets[m.chain_id] = ChainWallet(m, rpc, acc.safe, ex, symbols)
+        venues_cex: dict[str, Any] = {}
+        sources = []
+        for name, url in cex:
+            v = await CexVenue.connect(
+                CexConfig(name, api_key=cex_key[0], secret=cex_key[1], sim_url=url)
+            )
+            closers.append(v.close)
+            venues_cex[v.id] = v
+            sources.append(CexSource(v, cex_symbol, max_book_age_ms))
+        routing = await OrderRouting.connect(
+            rpcs[0], l1.manifest, l2_rpc=rpcs[1], l2_manifest=l2.manifest if l2 else None,
+            time_bps_per_min=time_bps_per_min, cex=sources, l2_symbols=L2_BRIDGED,
+            quote=quote, only=venues,
+        )  # fmt: skip
+        manager = OrderManager.open(journal)
+        executor = PlanExecutor(
+            manager, chains=wallets, cex=venues_cex, base_decimals=base_decimals,
+            quote_decimals=quote_decimals, slippage_bps=slippage_bps, max_retries=max_retries,
+        )  # fmt: skip
+        # recovery: routed children whose batch was sent before a stop settle from the chain
+        recovered = await recover_plans(executor)
+    except BaseException:
+        for c in reversed(closers):
+            await c()
+        journal.close()
+        raise
+    return OrderApp(journal, manager, executor, routing, closers, recovered)
+
+
+# --- the daemon (agent run --config agent.toml) -----------------------------------------------
+async def build_daemon(config: Any) -> Any:
+    """The daemon of an ``agent.toml`` (agent.service.config.AgentConfig): every chain's RPC
+    checked against its configured chain id (and its manifest's), one swap app per chain
+    with a wallet (recovering from the shared journal), the API's tokens from their env vars.
+    Nothing is started; ``Daemon.start()`` does that."""
+    from agent.errors import ConfigError
+    from agent.service.daemon import ChainRuntime, Daemon
+
+    cfg = config
+    tokens: dict[str, str] = {}
+    for i, t in enumerate(cfg.api.tokens):
+        tokens[cfg.secret(t.env, f"api.tokens.{i}.env")] = t.role
+    if not tokens:
+        raise ConfigError("api.tokens", "no API token configured", "add [[api.tokens]] tables")
+    if not cfg.wallets:
+        raise ConfigError("wallets", "no wallet configured", "add a [wallets.<chain>] table")
+    keys = {
+        n: cfg.secret(w.signer_key_env, f"wallets.{n}.signer_key_env")
+        for n, w in cfg.wallets.items()
+    }
+    kinds: dict[str, set[str]] = {n: set() for n in cfg.wallets}
+    for vid, v in cfg.venues.items():
+        if v.kind == "cex":  # refuse rather than run without a venue the fund configured
+            raise ConfigError(
+                f"venues.{vid}.kind", "CEX venues are not served by the daemon yet",
+                "remove the table (trade the CEX with the cex module) or wait for routing",
+            )  # fmt: skip
+        if v.chain not in kinds:
+            raise ConfigError(f"venues.{vid}.chain", f"chain {v.chain!r} has no [wallets] table")
+        kinds[v.chain].add(v.kind)
+    for n, k in kinds.items():
+        if not k:
+            raise ConfigError("venues", f"no venue on chain {n!r}", f"add [venues.uniswap_v2_{n}]")
+    manifests: dict[str, Manifest] = {}
+    for name, ch in cfg.chains.items():
+        m = Manifest.load(cfg.resolve(ch.manifest))
+        if m.chain_id != ch.chain_id:
+            raise ConfigError(
+                f"chains.{name}.chain_id",
+                f"{ch.chain_id} but the manifest {ch.manifest} is for chain {m.chain_id}",
+                "fix chain_id or the manifest path",
+            )
+        async with RpcClient(ch.rpc_url, name=name) as probe:
+            if probe.chain_id != ch.chain_id:  # never trade on a chain the file did not name
+                raise ConfigError(
+                    f"chains.{name}.rpc_url",
+                    f"{ch.rpc_url} reports chain id {probe.chain_id}, not {ch.chain_id}",
+                    "point rpc_url at the right node or fix chain_id",
+                )
+        manifests[name] = m
+    journal = cfg.resolve(cfg.journal.path)
+    journal.parent.mkdir(parents=True, exist_ok=True)
+    policy = cfg.resolve(cfg.policy.file) if cfg.policy.file is not None else None
+    chains: dict[str, ChainRuntime] = {}
+    try:
+        for name, w in cfg.wallets.items():
+            ch = cfg.chains[name]
+            app = await build_swap_app(
+                rpc_url=ch.rpc_url, manifest=manifests[name], safe=w.safe, module=w.module,
+                operator_key=keys[name], journal_path=journal, limits=cfg.risk.limits(),
+                policy_path=policy, venue_kinds=frozenset(kinds[name]),
+            )  # fmt: skip
+            chains[name] = ChainRuntime(name, ch, app)
+    except BaseException:
+        for rt in chains.values():
+            await rt.app.close()
+        raise
+    return Daemon(cfg, chains, journal, tokens)

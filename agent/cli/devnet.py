@@ -41,6 +41,7 @@ def up(
     world = run(lambda: bring_up(state_dir, progress=lambda m: console.print(f"  {m}")))
     rset = None
     with world:
+        cfg_path, env_path = run(lambda: _dev_wallet_and_config(world, state_dir))
         if relayers:
             base = config_for(
                 world.devnets.l1.rpc_url, world.devnets.l2.rpc_url, world.l1, world.l2,
@@ -71,6 +72,7 @@ def up(
                 f"{state_dir / 'relayers'}",
                 soft_wrap=True,
             )
+        _print_dev_setup(cfg_path, env_path)
         console.print(
             f"started in {world.timings['devnet_start_s']:.2f}s, world deployed in "
             f"{world.timings['world_deploy_s']:.2f}s; Ctrl-C or `agent devnet down` to stop"
@@ -126,6 +128,89 @@ def down(state_dir: Path = StateDir) -> None:
             os.kill(pid, signal.SIGTERM)
     pidfile.unlink(missing_ok=True)
     console.print("stopped")
+
+
+@app.command()
+def fund(
+    to: str = typer.Option(..., "--to", help="Address to fund, e.g. your Safe (0x...)."),
+    amount: str = typer.Option(..., "--amount", help="Human units, e.g. 1000 (exact decimal)."),
+    asset: str = typer.Option(
+        "USDC", "--asset", help="ETH, or a dev token of the manifest (USDC, WBTC, DAI)."
+    ),
+    chain: str = typer.Option("l1", "--chain", help="l1 or l2."),
+    state_dir: Path = StateDir,
+) -> None:
+    """Fund an address on the running devnets: dev tokens minted by the dev deployer, or
+    ETH sent from it. Dev chains only (the deployer is anvil's first key)."""
+    from decimal import Decimal, InvalidOperation
+
+    from eth_utils import is_address, is_checksum_address, to_checksum_address
+
+    from agent.deploy.devworld import DEPLOYER_KEY
+    from agent.deploy.manifest import Manifest
+    from agent.deploy.transactor import Transactor
+    from agent.errors import ValidationError
+    from agent.model.assets import to_base_units
+
+    def go() -> str:
+        if chain not in ("l1", "l2"):
+            raise ValidationError("--chain", f"{chain!r} is not l1 or l2", "pass --chain l1")
+        if not is_address(to) or (to != to.lower() and not is_checksum_address(to)):
+            raise ValidationError(
+                "--to", f"{to!r} is not an address (or its EIP-55 checksum is wrong)",
+                "copy the address again, e.g. from `agent devnet up`",
+            )  # fmt: skip
+        try:
+            qty = Decimal(amount)
+        except InvalidOperation:
+            raise ValidationError("--amount", f"{amount!r} is not a number", "e.g. 1000") from None
+        if not qty.is_finite() or qty <= 0:
+            raise ValidationError("--amount", f"{amount} must be a positive number", "e.g. 1000")
+        pidfile = state_dir / "devnets.json"
+        if not pidfile.exists():
+            raise ValidationError(
+                "--state-dir", f"no devnets in {state_dir}", "run `agent devnet up`"
+            )
+        url = json.loads(pidfile.read_text())[chain]["rpc_url"]
+        who = to_checksum_address(to)
+        tx = Transactor(url, DEPLOYER_KEY)
+        if asset.upper() == "ETH":
+            base = to_base_units(qty, 18, field="--amount")
+            tx.send(who, b"", value=base, description=f"fund {who} with ETH")
+            return f"sent {qty} ETH to {who} on {chain}"
+        m = Manifest.load(state_dir / f"{chain}.manifest.json")
+        a = m.asset(asset)  # one line naming the asset when the manifest has none such
+        if a.symbol == "WETH":
+            raise ValidationError("--asset", "WETH is not minted", "fund ETH and wrap it")
+        tx.transact("DevToken", a.address, "mint", who, a.to_base(qty))
+        return f"minted {qty} {a.symbol} to {who} on {chain}"
+
+    console.print(run(go), soft_wrap=True, highlight=False)
+
+
+def _dev_wallet_and_config(world, state_dir: Path) -> tuple[Path, Path]:  # type: ignore[no-untyped-def]
+    """A funded dev Safe with its PolicyModule on L1, and the agent.toml that runs it."""
+    from decimal import Decimal
+
+    from agent.deploy.devworld import deploy_dev_wallet
+    from agent.service.devconfig import write_dev_config
+
+    wallet = deploy_dev_wallet(world, usdc=Decimal(1_000_000), policy_out=state_dir / "policy.toml")
+    console.print(f"  dev Safe {wallet.safe} (2 of 3), module {wallet.module}", soft_wrap=True)
+    return write_dev_config(state_dir, world, wallet)
+
+
+def _print_dev_setup(cfg_path: Path, env_path: Path) -> None:
+    from agent.service.devconfig import dev_key_roles
+
+    console.print("[bold]dev keys[/] (anvil's mnemonic; never use them on a real chain):")
+    for i, (role, addr) in enumerate(dev_key_roles()):
+        console.print(f"  {i}  {addr}  {role}", soft_wrap=True, highlight=False)
+    console.print(
+        f"[bold]config[/] {cfg_path}; secrets in {env_path}: "
+        f"`source {env_path} && agent run --config {cfg_path}`",
+        soft_wrap=True,
+    )
 
 
 def _alive(pid: int) -> bool:

@@ -41,7 +41,12 @@ def open_journal(path: Path | None, *, must_exist: bool = True):  # -> Store
     """The SQLite file, or the PostgreSQL journal for ``postgresql://user@host/db#schema``."""
     import agent.oms  # noqa: F401  (registers the OMS event types)
 
-    return open_store(journal_path(path, must_exist=must_exist))
+    loc = journal_path(path, must_exist=must_exist)
+    if is_postgres(loc):
+        return open_store(loc)
+    # an existing file only read (orders, replay, tail) is opened read-only: nothing is
+    # written into it, and a file that is not a journal is refused (NOT_A_JOURNAL)
+    return open_store(loc, read_only=must_exist)
 
 
 @app.command()
@@ -72,8 +77,8 @@ def verify(
                 )
             secret = _parse_key("--key-env", os.environ[key_env])
         path = journal_path(journal)
-        if is_postgres(path):  # the server's rows; no local checkpoint to check
-            with open_journal(journal) as j:
+        if is_postgres(path):  # no checkpoint there yet: the full walk
+            with open_store(path) as j:
                 rep = j.verify()
         else:
             with SqliteJournal(path, read_only=True, checkpoint_secret=secret) as j:

@@ -52,12 +52,24 @@ from agent.cli import policy as _policy  # noqa: E402
 
 app.add_typer(_policy.app, name="policy")
 
+from agent.cli import config as _config  # noqa: E402
+
+app.add_typer(_config.app, name="config")
+
+from agent.cli import run as _run  # noqa: E402
+
+_run.register(app)  # `agent run --config agent.toml`
+
 from agent.cli import signer as _signer  # noqa: E402
 
 app.add_typer(_signer.app, name="signer")
+
 from agent.cli import fix as _fix  # noqa: E402
 
 app.add_typer(_fix.app, name="fix")
+from agent.cli import route as _route  # noqa: E402
+
+app.command(name="route")(_route.route)
 from agent.cli import cosigner as _cosigner  # noqa: E402
 
 app.add_typer(_cosigner.app, name="cosigner")

@@ -22,6 +22,10 @@ def orders(
     state: str | None = typer.Option(None, "--state", help="Only this state, e.g. unknown."),
     venue: str | None = typer.Option(None, "--venue"),
     as_json: bool = typer.Option(False, "--json"),
+    api: str | None = typer.Option(None, "--api", help="Ask a running daemon (its URL) instead."),
+    token_env: str = typer.Option(
+        "AGENT_API_TOKEN_READ", "--token-env", help="Env var with a read API token (with --api)."
+    ),
 ) -> None:
     from agent.oms import OrderState, OrderStore
 
@@ -32,6 +36,9 @@ def orders(
                 f"{state!r} is not a state",
                 "one of " + ", ".join(s.value for s in OrderState),
             )
+        if api is not None:
+            _from_api(api, token_env, show_all, state, venue, as_json)
+            return
         with open_journal(journal) as j:
             store = OrderStore.replay(j)
         rows = [
@@ -73,6 +80,7 @@ def orders(
             "filled",
             "avg px",
             "venue",
+            "parent",
             "note",
         ):
             t.add_column(col)
@@ -81,8 +89,35 @@ def orders(
             note = f"{o.code} {o.reason}".strip()
             t.add_row(
                 o.client_order_id, o.state.value, o.instrument, o.side.value,
-                str(o.quantity), str(o.filled), avg, o.venue, note,
+                str(o.quantity), str(o.filled), avg, o.venue, o.parent_id or "", note,
             )  # fmt: skip
         console.print(t)
 
     run(go)
+
+
+def _from_api(
+    api: str, token_env: str, show_all: bool, state: str | None, venue: str | None, as_json: bool
+) -> None:
+    """The same listing from a running daemon (GET /v1/orders)."""
+    from urllib.parse import urlencode
+
+    from agent.service.client import call
+
+    q = {k: v for k, v in (("all", "1" if show_all else None), ("state", state)) if v}
+    rows = call(api, "GET", "/v1/orders" + (f"?{urlencode(q)}" if q else ""), token_env=token_env)
+    rows = [o for o in rows["orders"] if venue is None or o["venue"] == venue]
+    trading = call(api, "GET", "/v1/trading", token_env=token_env)
+    if as_json:
+        print(json.dumps(rows))
+        return
+    t = Table(title=f"orders at {api} (trading state: {trading['state']})")
+    for col in ("id", "state", "instrument", "side", "qty", "filled", "avg px", "venue", "note"):
+        t.add_column(col)
+    for o in rows:
+        note = f"{o['code']} {o['reason']}".strip()
+        t.add_row(
+            o["client_order_id"], o["state"], o["instrument"], o["side"], o["quantity"],
+            o["filled"], o["avg_price"] or "", o["venue"], note,
+        )  # fmt: skip
+    console.print(t)

@@ -78,7 +78,7 @@ def validate(
     if manifest is None:
         default = STATE / "l1.manifest.json"
         if not default.is_file():
-            from agent.policy.resolve import check_document
+            from agent.policy.grants import check_document
             from agent.policy.schema import read_policy_file
 
             def syntax() -> str:

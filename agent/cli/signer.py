@@ -16,6 +16,7 @@ whole ceremony verified.
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import subprocess
 import sys
@@ -45,6 +46,22 @@ def _hostport(value: str, field: str) -> tuple[str, int]:
         raise ValidationError(field, e.problem, e.fix) from None
 
 
+PasswordEnv = typer.Option(
+    "", "--password-env", help="Env var holding the share file's password (encrypts/decrypts it)."
+)
+
+
+def _password(env_name: str) -> str | None:
+    from agent.errors import ValidationError
+
+    if not env_name:
+        return None
+    pw = os.environ.get(env_name)
+    if not pw:
+        raise ValidationError("--password-env", f"{env_name} is not set", f"export {env_name}=...")
+    return pw
+
+
 @app.command()
 def keygen(
     out_dir: Path | None = typer.Option(
@@ -54,9 +71,12 @@ def keygen(
     listen: str = typer.Option("127.0.0.1:0", "--listen", help="Party 2: host:port to listen on."),
     peer: str = typer.Option("", "--peer", help="Party 1: host:port of party 2."),
     out: Path | None = typer.Option(None, "--out", help="One side: the share file to create."),
+    password_env: str = PasswordEnv,
 ) -> None:
     """Run the key-generation ceremony; print the joint (operator) address."""
     from agent.signing.threshold import run_keygen_p1, run_keygen_p2
+
+    pw = run(lambda: _password(password_env))
 
     if out_dir is not None and party is not None:
         fail("--out-dir runs both parties; --party runs one: pass one of them")
@@ -73,10 +93,12 @@ def keygen(
             def listening(p: int) -> None:
                 print(f"listening {host}:{p}", flush=True)
 
-            share = run_async(lambda: run_keygen_p2(host, port, out, on_listen=listening))
+            share = run_async(
+                lambda: run_keygen_p2(host, port, out, on_listen=listening, password=pw)
+            )
         else:
             host, port = run(lambda: _hostport(peer, "--peer"))
-            share = run_async(lambda: run_keygen_p1(host, port, out))
+            share = run_async(lambda: run_keygen_p1(host, port, out, password=pw))
         console.print(f"address {share.address} key_id {share.key_id} share {out}", highlight=False)
         return
     assert out_dir is not None
@@ -89,7 +111,8 @@ def keygen(
     # party 2 in a process of its own: the two shares never meet in one address space
     proc = subprocess.Popen(
         [sys.executable, "-m", "agent.cli", "signer", "keygen", "--party", "2",
-         "--listen", "127.0.0.1:0", "--out", str(p2)],
+         "--listen", "127.0.0.1:0", "--out", str(p2)]
+        + (["--password-env", password_env] if password_env else []),
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:
@@ -99,7 +122,7 @@ def keygen(
             err = proc.stderr.read().strip() if proc.stderr else ""
             fail(f"party 2 did not start: {err or line.strip()}", 1)
         host, port = _hostport(line.split()[1], "party 2")
-        share = run_async(lambda: run_keygen_p1(host, port, p1))
+        share = run_async(lambda: run_keygen_p1(host, port, p1, password=pw))
         _, err = proc.communicate(timeout=60)
         if proc.returncode != 0:
             fail(f"party 2 failed: {err.strip()}", 1)
@@ -120,12 +143,14 @@ def serve(
     noise_pool: int = typer.Option(
         4, "--noise-pool", min=0, help="Paillier noise values precomputed between sessions."
     ),
+    password_env: str = PasswordEnv,
 ) -> None:
     """Party 2: co-sign with party 1 until SIGTERM or Ctrl-C."""
     from agent.signing.threshold import P2Share, SignerService, read_share
 
     host, port = run(lambda: _hostport(listen, "--listen"))
-    sh = run(lambda: read_share(share, role=2))
+    pw = run(lambda: _password(password_env))
+    sh = run(lambda: read_share(share, role=2, password=pw))
     assert isinstance(sh, P2Share)
 
     async def go() -> None:
@@ -144,11 +169,15 @@ def serve(
 
 
 @app.command()
-def address(share: Path = typer.Option(..., "--share", help="Either party's share file.")) -> None:
+def address(
+    share: Path = typer.Option(..., "--share", help="Either party's share file."),
+    password_env: str = PasswordEnv,
+) -> None:
     """Print the joint address and key id of a share (after re-checking the file)."""
     from agent.signing.threshold import read_share
 
-    sh = run(lambda: read_share(share))
+    pw = run(lambda: _password(password_env))
+    sh = run(lambda: read_share(share, password=pw))
     role = 1 if hasattr(sh, "x1") else 2
     console.print(f"address {sh.address} key_id {sh.key_id} party {role}", highlight=False)
 
@@ -157,6 +186,7 @@ def address(share: Path = typer.Option(..., "--share", help="Either party's shar
 def check(
     share: Path = typer.Option(..., "--share", help="Party 1's share file."),
     peer: str = typer.Option(..., "--peer", help="host:port of `agent signer serve`."),
+    password_env: str = PasswordEnv,
 ) -> None:
     """Sign a probe transaction (never sent) with party 2 and verify it: is the peer up and
     does it hold the matching share?"""
@@ -164,7 +194,9 @@ def check(
     from agent.signing.threshold import ThresholdSigner
     from agent.signing.types import TxRequest
 
-    signer = run(lambda: ThresholdSigner.from_files(share, peer))
+    run(lambda: _hostport(peer, "--peer"))
+    pw = run(lambda: _password(password_env))
+    signer = run(lambda: ThresholdSigner.from_files(share, peer, password=pw))
     probe = TxRequest(chain_id=1, nonce=0, to=signer.address, gas=21_000)  # a 0-fee self-send
 
     async def go() -> float:
@@ -188,6 +220,7 @@ def send(
     value_wei: int = typer.Option(..., "--value-wei", min=0, help="Amount in wei."),
     journal: Path = typer.Option(Path(".state/journal.sqlite"), "--journal"),
     timeout: float = typer.Option(60.0, "--timeout", help="Seconds to wait for the receipt."),
+    password_env: str = PasswordEnv,
 ) -> None:
     """Send ETH from the joint address through the TxEngine (journaled, tracked)."""
     from agent.chain.rpc import RpcClient
@@ -199,7 +232,9 @@ def send(
     from agent.signing.types import _addr_bytes
 
     run(lambda: _addr_bytes("--to", to))
-    signer = run(lambda: ThresholdSigner.from_files(share, peer))
+    run(lambda: _hostport(peer, "--peer"))
+    pw = run(lambda: _password(password_env))
+    signer = run(lambda: ThresholdSigner.from_files(share, peer, password=pw))
 
     async def go() -> tuple[str, str]:
         rpc = await RpcClient(rpc_url).connect()

@@ -118,3 +118,8 @@ def swap(
             f"denied: [{report.code}] {report.reason}", highlight=False, soft_wrap=True
         )
         raise typer.Exit(3)
+
+
+from agent.cli.order import order as _order  # noqa: E402  (`agent trade order`)
+
+app.command(name="order")(_order)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 from rich.table import Table
 
@@ -58,3 +59,69 @@ def orders_table(store: OrderStore) -> Table:
             f"{o.quantity.normalize():f}", f"{o.filled.normalize():f}", avg, o.code,
         )  # fmt: skip
     return t
+
+
+def _venue_label(venue_id: str, ref: Any) -> str:
+    """``v3:WETH/USDC/3000@l1`` for a pool the manifest names, else the venue id."""
+    if isinstance(ref, dict) and ref.get("key"):
+        return f"{ref['key']}@{venue_id.partition('@')[2].partition(':')[0]}"
+    return venue_id
+
+
+def order_lines(r: Any, route: Any = None) -> list[str]:
+    """A parent order's children, planned vs filled, one line each (``r``:
+    agent.execution.plan.PlanReport; ``route``: the first plan's RouteReport, for the
+    comparisons with the best single venue and the 5%-grid split)."""
+    bd, qd = r.base_decimals, r.quote_decimals
+
+    def b(x: int) -> str:
+        return f"{Decimal(x).scaleb(-bd):,.4f}"
+
+    def q(x: int) -> str:
+        return f"{Decimal(x).scaleb(-qd):,.2f}"
+
+    avg = "" if r.avg_price is None else f", average {r.avg_price:,.4f} {r.quote}/{r.base}"
+    out = [
+        f"order {r.parent_id}: {r.side.value} {b(r.size)} {r.base} with {r.quote} -> "
+        f"{r.state.upper()} ({b(r.filled)} filled{avg})"
+    ]
+    refs = {c.client_order_id: c.venue_ref for p in r.plans for c in p.children}
+    for c in r.children:
+        if c.exact:
+            diff = "= plan"
+        elif c.filled_base:
+            diff = f"{c.filled_quote - c.expected_quote:+d} units vs plan"
+        else:
+            diff = f"NOT FILLED: {c.code} {c.reason}".strip()
+        fee = f" + fee {c.fee.normalize():f} {c.fee_asset}" if c.fee else ""
+        ref = (
+            f" [{c.ref[:10]}…]"
+            if c.ref.startswith("0x")
+            else (f" [order {c.ref}]" if c.ref else "")
+        )
+        out.append(
+            f"  {c.client_order_id:<18} {_venue_label(c.venue_id, refs.get(c.client_order_id)):<26}"
+            f" {c.kind.value:<6} plan {b(c.planned_base):>9} {r.base} for {q(c.planned_quote):>12}"
+            f" | filled {b(c.filled_base):>9} for {q(c.filled_quote):>12}{fee}  {diff}{ref}"
+        )
+    for x in r.batches:
+        out.append(
+            f"  chain {x.chain_id}: ONE Safe transaction {x.tx_hash} ({len(x.children)} legs, "
+            f"{x.calls} calls, gas {x.gas_used:,}, {'mined ok' if x.ok else 'REVERTED'})"
+        )
+    if route is not None and route.vs_single is not None:
+        assert route.plan.best_single is not None
+        out.append(
+            f"  plan {route.vs_single} bp better than the best single venue "
+            f"({route.plan.best_single[0]}, {route.single_avg:,.4f})"
+            + (
+                f"; {route.vs_grid} bp better than the 5%-grid split"
+                if route.vs_grid is not None
+                else ""
+            )
+        )
+    if len(r.plans) > 1:
+        out.append(f"  re-planned {len(r.plans) - 1} time(s) for an unfilled remainder")
+    if r.unfilled and r.reason:
+        out.append(f"  unfilled: {r.reason}")
+    return out

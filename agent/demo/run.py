@@ -17,6 +17,7 @@ from agent.demo.report import orders_table, swap_table
 from agent.deploy.devworld import (
     DEPLOYER_KEY,
     GUARDIAN_KEY,
+    L2_TRADING_POLICY,
     OPERATOR_KEY,
     OWNER_KEYS,
     DevWorld,
@@ -30,6 +31,7 @@ from agent.wallet.deploy import WalletDeployment, deploy_wallet, predict_safe
 console = Console()
 STATE = REPO_ROOT / ".state" / "demo"
 SAFE_FUNDING_USDC = Decimal(2_000_000)
+SPLIT_TOP_UP_USDC = Decimal(1_000_000)  # before the split order (the intents spend ~1.1M)
 
 
 def fund_safe(world: DevWorld, w: WalletDeployment) -> None:
@@ -54,7 +56,7 @@ def setup_wallets(world: DevWorld) -> tuple[WalletDeployment, WalletDeployment]:
     )
     w2 = deploy_wallet(
         t2, world.l2, **common, policy_vars={"BRIDGE_RECIPIENT": l1_safe},
-        policy_out=STATE / "policy.l2.toml",
+        policy_out=STATE / "policy.l2.toml", policy_template=L2_TRADING_POLICY,
     )  # fmt: skip
     w1 = deploy_wallet(
         t1, world.l1, **common, policy_vars={"BRIDGE_RECIPIENT": w2.safe},
@@ -143,6 +145,45 @@ def bridge(world: DevWorld, w: WalletDeployment, w2: WalletDeployment) -> None:
         console.print(f"  {line}", soft_wrap=True)
 
 
+async def split_order(world: DevWorld, w: WalletDeployment, w2: WalletDeployment) -> None:
+    """One parent order split over every venue: the L1 pools (one Safe transaction), the
+    exchange simulator's book (ccxt) and the L2's bridged pool (the L2 Safe's bridged USDC)."""
+    from agent.bootstrap import ChainAccess, build_order_app
+    from agent.demo.report import order_lines
+    from agent.deploy.devworld import routing_sim_config, seed_routing_book
+    from agent.exchange_sim.server import ExchangeSim
+    from agent.model import Spot
+
+    tx = Transactor(world.devnets.l1.rpc_url, DEPLOYER_KEY)
+    usdc = world.l1.asset("USDC")
+    tx.transact("DevToken", usdc.address, "mint", w.safe, usdc.to_base(SPLIT_TOP_UP_USDC))
+    sim = ExchangeSim(routing_sim_config())
+    await sim.start()
+    seed_routing_book(sim)
+    try:
+        app = await build_order_app(
+            l1=ChainAccess(world.devnets.l1.rpc_url, world.l1, w.safe, w.module, w.policy_file),
+            l2=ChainAccess(world.devnets.l2.rpc_url, world.l2, w2.safe, w2.module, w2.policy_file),
+            operator_key=OPERATOR_KEY, journal_path=STATE / "journal.sqlite",
+            cex=(("binance", sim.url),), cex_symbol="ETH/USDC", time_bps_per_min=Decimal("0.1"),
+        )  # fmt: skip
+        try:
+            with console.status("routing 250 WETH over every venue and executing the plan"):
+                inst = Spot("WETH", "USDC")
+                route = await app.routing.plan(
+                    inst, Side.BUY, 250 * 10**18, parent_id="demo-split-250"
+                )
+                rep = await app.executor.run(
+                    route.plan, replan=app.routing.replanner(inst, Side.BUY, "demo-split-250", None)
+                )
+        finally:
+            await app.close()
+    finally:
+        await sim.stop()
+    for line in order_lines(rep, route):
+        console.print(line, highlight=False, soft_wrap=True)
+
+
 def main() -> int:
     t0 = time.perf_counter()
     if STATE.exists():
@@ -165,6 +206,7 @@ def main() -> int:
         asyncio.run(trade(world, w, STATE / "journal.sqlite"))
         asyncio.run(condor(world, w))
         bridge(world, w, w2)
+        asyncio.run(split_order(world, w, w2))
         orders_and_journal(STATE / "journal.sqlite")
     console.print(
         f"[bold]demo finished[/] in {time.perf_counter() - t0:.1f}s; journal: {STATE / 'journal.sqlite'}"

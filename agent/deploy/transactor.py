@@ -15,6 +15,7 @@ from web3 import Web3
 from web3.contract import Contract
 
 from agent.chain.devnet import rpc_call
+from agent.chain.fees import GWEI, FeeConfig, Fees, fees_from_history
 from agent.deploy.artifacts import load
 from agent.errors import TransactionFailedError
 
@@ -105,7 +106,7 @@ class Transactor:
         if to is not None:
             tx["to"] = to
         gas = int(self.rpc("eth_estimateGas", tx), 16)
-        base = int(self.rpc("eth_getBlockByNumber", "latest", False)["baseFeePerGas"], 16)
+        fees = self.fees()
         signed = self.account.sign_transaction(
             {
                 "type": 2,
@@ -115,8 +116,8 @@ class Transactor:
                 "value": value,
                 "data": data,
                 "gas": gas * 12 // 10 + 20_000,
-                "maxPriorityFeePerGas": self._tip,
-                "maxFeePerGas": base * 2 + self._tip,
+                "maxPriorityFeePerGas": fees.max_priority_fee_per_gas,
+                "maxFeePerGas": fees.max_fee_per_gas,
             }
         )
         h = self.rpc("eth_sendRawTransaction", "0x" + signed.raw_transaction.hex())
@@ -125,6 +126,15 @@ class Transactor:
         if int(receipt["status"], 16) != 1:
             raise TransactionFailedError(f"{description or 'transaction'} reverted: {h}")
         return receipt
+
+    def fees(self) -> Fees:
+        """EIP-1559 fees as the TxEngine estimates them (agent.chain.fees: eth_feeHistory, the
+        same multiplier, tip percentile and caps), with at least this transactor's tip."""
+        cfg = FeeConfig(min_priority_fee=self._tip, max_priority_fee_cap=max(self._tip, 5 * GWEI))
+        hist = self.rpc(
+            "eth_feeHistory", hex(cfg.history_blocks), "latest", [cfg.reward_percentile]
+        )
+        return fees_from_history(hist, cfg)
 
     def wait(self, tx_hash: str, timeout: float = 60.0) -> dict[str, Any]:
         import time

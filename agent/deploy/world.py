@@ -1,6 +1,7 @@
 """Deploy "the world" on a devnet from real artifacts: WETH9, three dev ERC-20s, Uniswap V2
 (factory, Router02, seeded pairs), Uniswap V3 (factory, SwapRouter, QuoterV2,
-NonfungiblePositionManager, pools at two fee tiers with liquidity over several tick ranges),
+NonfungiblePositionManager, pools at two fee tiers with liquidity over several tick ranges;
+:func:`deploy_routing_liquidity` adds the third tier and more depth),
 and Safe 1.4.1 (singleton, or SafeL2 on an L2; proxy factory; MultiSendCallOnly;
 CompatibilityFallbackHandler). Returns a :class:`Manifest`.
 
@@ -11,7 +12,7 @@ price-impact figures look like the real thing.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from math import isqrt
@@ -137,29 +138,129 @@ def deploy_world(
 
     progress("v3 pools")
     for a, b, fee, ranges in V3_POOLS:
-        t0, t1 = sorted((a, b), key=lambda s: int(tokens[s].address, 16))
-        # raw price: token1 base units per token0 base unit
-        price = (usd[t0] / usd[t1]) * Fraction(10 ** tokens[t1].decimals, 10 ** tokens[t0].decimals)
-        npm = c["NonfungiblePositionManager"]
-        tx.transact(
-            "NonfungiblePositionManager", npm, "createAndInitializePoolIfNecessary",
-            tokens[t0].address, tokens[t1].address, fee, sqrt_price_x96(price),
-        )  # fmt: skip
-        spacing = TICK_SPACING[fee]
-        for half_width, per_side in ranges:
-            lo = price_to_tick(price * (1 - half_width)) // spacing * spacing
-            hi = -(-price_to_tick(price * (1 + half_width)) // spacing) * spacing
-            params = (
-                tokens[t0].address, tokens[t1].address, fee, lo, hi,
-                units(t0, per_side), units(t1, per_side), 0, 0, tx.address, DEADLINE,
-            )  # fmt: skip
-            tx.transact("NonfungiblePositionManager", npm, "mint", params)
-        pools[f"v3:{a}/{b}/{fee}"] = tx.call(
-            "UniswapV3Factory", c["UniswapV3Factory"], "getPool",
-            tokens[t0].address, tokens[t1].address, fee,
-        )  # fmt: skip
+        pools[f"v3:{a}/{b}/{fee}"] = add_v3_pool(
+            tx, c, tokens[a], tokens[b], usd[a] / usd[b], fee, ranges
+        )
 
     block = int(tx.rpc("eth_blockNumber"), 16)
     return Manifest(
         chain_id=tx.chain_id, name=name, block=block, contracts=c, tokens=tokens, pools=pools
     )
+
+
+def add_v3_pool(
+    tx: Transactor,
+    contracts: dict[str, str],
+    a: TokenInfo,
+    b: TokenInfo,
+    price_ab: Fraction,
+    fee: int,
+    ranges: Sequence[tuple[Fraction, int | Fraction]],
+) -> str:
+    """Create (if needed) the V3 pool of ``a``/``b`` at ``fee`` priced ``price_ab`` (human units
+    of ``b`` per ``a``) and mint one position per (half-width, usd-per-side-in-``b``) range.
+    The deployer holds the tokens and has approved the position manager. Returns the pool."""
+    t0, t1 = sorted((a, b), key=lambda t: int(t.address, 16))
+    # raw price: token1 base units per token0 base unit
+    p01 = price_ab if t0 is a else 1 / price_ab
+    price = p01 * Fraction(10**t1.decimals, 10**t0.decimals)
+    usd0 = price_ab if t0 is a else Fraction(1)  # in units of b per one t0
+    usd1 = Fraction(1) if t1 is b else price_ab
+    npm = contracts["NonfungiblePositionManager"]
+    tx.transact(
+        "NonfungiblePositionManager", npm, "createAndInitializePoolIfNecessary",
+        t0.address, t1.address, fee, sqrt_price_x96(price),
+    )  # fmt: skip
+    spacing = TICK_SPACING[fee]
+    for half_width, per_side in ranges:
+        lo = price_to_tick(price * (1 - half_width)) // spacing * spacing
+        hi = -(-price_to_tick(price * (1 + half_width)) // spacing) * spacing
+        amount0 = int(Fraction(per_side) / usd0 * 10**t0.decimals)
+        amount1 = int(Fraction(per_side) / usd1 * 10**t1.decimals)
+        params = (
+            t0.address, t1.address, fee, lo, hi, amount0, amount1, 0, 0, tx.address, DEADLINE,
+        )  # fmt: skip
+        tx.transact("NonfungiblePositionManager", npm, "mint", params)
+    return tx.call(
+        "UniswapV3Factory", contracts["UniswapV3Factory"], "getPool",
+        t0.address, t1.address, fee,
+    )  # fmt: skip
+
+
+# --- liquidity worth routing (issue 15) -------------------------------------------------------
+# On top of the base pools: every WETH/USDC fee tier with several ranges of different widths
+# and depths, and a deeper V2 pair, so a large order's best plan splits across venues (a 250
+# WETH buy ends with its marginal price ~40 bp over mid on V3 500 and 3000, the CEX book, the
+# L2 pool and V2; the 1 % tier joins beyond ~1,000 WETH). See docs/routing.md.
+ROUTING_V2 = (("WETH", "USDC", 34_000_000),)  # added to the base pair: $40M per side in all
+ROUTING_V3 = (
+    ("WETH", "USDC", 3000, [(Fraction(15, 1000), 1_500_000)]),
+    ("WETH", "USDC", 10000, [(Fraction(20, 100), 2_000_000), (Fraction(3, 100), 1_000_000)]),
+)
+# The L2 pool of the bridge's tokens (BridgedWETH/BridgedUSDC), seeded with bridged inventory
+L2_BRIDGED_V3 = (
+    ("WETH", "USDC", 500, [(Fraction(2, 100), 500_000), (Fraction(10, 100), 1_000_000)]),
+)
+
+
+def _prices(manifest: Manifest) -> dict[str, Fraction]:
+    usd = {t.symbol: t.usd for t in TOKENS}
+    usd["WETH"] = WETH_USD
+    return {s: usd[s] for s in manifest.tokens if s in usd}
+
+
+def _fund(
+    tx: Transactor, manifest: Manifest, need: dict[str, int], spenders: Sequence[str]
+) -> None:
+    """Mint/wrap what ``need`` says to the deployer and approve ``spenders`` for it."""
+    c = manifest.contracts
+    for sym, amount in need.items():
+        t = manifest.token(sym)
+        if sym == "WETH":
+            bal = int(tx.rpc("eth_getBalance", tx.address, "latest"), 16)
+            tx.rpc("anvil_setBalance", tx.address, hex(bal + amount))
+            tx.transact("WETH9", c["WETH9"], "deposit", value=amount)
+        else:
+            tx.transact("DevToken", t.address, "mint", tx.address, amount)
+    for sym in need:
+        name_ = "WETH9" if sym == "WETH" else "DevToken"
+        for spender in spenders:
+            tx.transact(name_, manifest.token(sym).address, "approve", spender, MAX_UINT)
+
+
+def deploy_routing_liquidity(tx: Transactor, manifest: Manifest) -> Manifest:
+    """Add :data:`ROUTING_V2` and :data:`ROUTING_V3` to a deployed world (L1). Returns the
+    manifest with the new pools named like the base ones (``v3:WETH/USDC/10000``)."""
+    usd = _prices(manifest)
+    c = manifest.contracts
+
+    def units(sym: str, usd_amount: Fraction | int) -> int:
+        return int(Fraction(usd_amount) / usd[sym] * 10 ** manifest.token(sym).decimals)
+
+    need: dict[str, int] = {}
+    for a, b, per_side in ROUTING_V2:
+        need[a] = need.get(a, 0) + units(a, per_side)
+        need[b] = need.get(b, 0) + units(b, per_side)
+    for a, b, _fee, ranges in ROUTING_V3:
+        for _w, per_side in ranges:
+            need[a] = need.get(a, 0) + units(a, per_side) + 1
+            need[b] = need.get(b, 0) + units(b, per_side) + 1
+    # approvals from deploy_world are MAX already; _fund re-approves only what it mints for
+    _fund(tx, manifest, need, ())
+    pools = dict(manifest.pools)
+    for a, b, per_side in ROUTING_V2:
+        ta, tb = manifest.token(a), manifest.token(b)
+        tx.transact(
+            "UniswapV2Router02", c["UniswapV2Router02"], "addLiquidity",
+            ta.address, tb.address, units(a, per_side), units(b, per_side),
+            0, 0, tx.address, DEADLINE,
+        )  # fmt: skip
+    for a, b, fee, ranges in ROUTING_V3:
+        pools[f"v3:{a}/{b}/{fee}"] = add_v3_pool(
+            tx, c, manifest.token(a), manifest.token(b), usd[a] / usd[b], fee, ranges
+        )
+    return _with_pools(manifest, pools, int(tx.rpc("eth_blockNumber"), 16))
+
+
+def _with_pools(m: Manifest, pools: dict[str, str], block: int) -> Manifest:
+    return Manifest(m.chain_id, m.name, block, dict(m.contracts), dict(m.tokens), pools)

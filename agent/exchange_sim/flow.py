@@ -35,6 +35,7 @@ class FlowConfig:
     spread_bps: int = 10
     level_size: dict[str, Decimal] | None = None  # underlying -> size per level
     noise_prob: float = 0.3
+    noise_lots: tuple[int, int] = (1, 10)  # a noise taker trades between these many lots
 
 
 def _round_to(x: Decimal, step: Decimal) -> Decimal:
@@ -109,7 +110,7 @@ class SyntheticFlow:
 
     def _noise(self, inst: SimInstrument) -> None:
         side = Side.BUY if self.rng.random() < 0.5 else Side.SELL
-        lots = self.rng.randint(1, 10)
+        lots = self.rng.randint(*self.cfg.noise_lots)
         size = max(inst.min_amount, inst.lot * lots)
         with contextlib.suppress(SimReject):
             self.ex.place(NOISE_ACCOUNT, inst.name, side, size, None, tif=SimTif.IOC)

@@ -126,7 +126,14 @@ class ExchangeSim:
         self._runner = web.AppRunner(self.app, access_log=None, handle_signals=False)
         await self._runner.setup()
         self._site = web.TCPSite(self._runner, self.config.host, self.config.port)
-        await self._site.start()
+        try:
+            await self._site.start()
+        except OSError as e:  # busy port, or a host this machine does not have
+            await self._runner.cleanup()
+            raise ValidationError(
+                "port", f"cannot listen on {self.config.host}:{self.config.port}: {e.strerror}",
+                "pick another --port, or 0 for a free one",
+            ) from None  # fmt: skip
         server = self._site._server
         assert server is not None
         self.port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]

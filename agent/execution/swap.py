@@ -27,7 +27,12 @@ from typing import Any, Protocol
 
 from agent.chain.rpc import RpcClient
 from agent.deploy.manifest import Manifest
-from agent.errors import DuplicateOrderError, PolicyDeniedError, ValidationError
+from agent.errors import (
+    DuplicateOrderError,
+    PolicyDeniedError,
+    TransactionFailedError,
+    ValidationError,
+)
 from agent.execution.calls import choose, gas_price_wei, quote_all, swap_calls
 from agent.execution.fills import fill_event, safe_legs, swap_price, transfers
 from agent.execution.risk import Staged, SwapRisk, reference_price
@@ -309,7 +314,8 @@ class SwapPipeline:
             return
         if any(r.success is False for r in mined) and not any(r.success for r in mined):
             h = mined[0].tx_hash
-            ev: Any = OrderRejected(cid, "TX_REVERTED", f"transaction {h} reverted")
+            why = e.message if isinstance(e, TransactionFailedError) else ""
+            ev: Any = OrderRejected(cid, "TX_REVERTED", why or f"transaction {h} reverted")
         elif mined or any(r.state.pending for r in recs):
             if o.state is not OrderState.ACCEPTED:
                 return  # SUBMITTED: tracked; the chain will settle it

@@ -240,7 +240,16 @@ class ChainWalker:
         exp, prev, n = self.expected_pos, self.prev, self.n
         try:
             for p, s, v, t, ts, data, ph, h in rows:
-                ph, h = bytes(ph), bytes(h)
+                if type(ph) is not bytes or type(h) is not bytes or type(data) is not str:
+                    # a NULL, a number, text where a hash is (what a careless edit leaves);
+                    # a driver's memoryview for a blob is fine
+                    if type(data) is not str or not all(
+                        isinstance(x, bytes | memoryview) for x in (ph, h)
+                    ):
+                        return self._at(exp, prev, n)._bad(
+                            p, TamperKind.EDITED, "the record is malformed", str(s), 0
+                        )
+                    ph, h = bytes(ph), bytes(h)
                 if p != exp:
                     missing = f"#{exp}" + (f"..#{p - 1}" if p - 1 > exp else "")
                     return self._at(exp, prev, n)._bad(

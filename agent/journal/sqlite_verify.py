@@ -1,8 +1,8 @@
 """Verification of the SQLite journal: the full walk and the incremental one from the MAC'd
 checkpoint (see docs/journal.md, "Checkpoint and incremental verify"). A mixin of
 :class:`agent.journal.sqlite.SqliteJournal`, split out to keep each module one concern; the
-chain logic it feeds rows to (ChainWalker in agent.journal.base, Checkpoint) is store-independent, in
-:mod:`agent.journal.hashing`.
+chain logic it feeds rows to (``base.ChainWalker``, ``hashing.Checkpoint``) is
+store-independent.
 """
 
 from __future__ import annotations
@@ -60,7 +60,7 @@ class SqliteVerify:
 
     def _hash_at(self, position: int) -> bytes | None:
         rows = self._query("SELECT hash FROM events WHERE position = ?", (position,))
-        return bytes(rows[0][0]) if rows else None
+        return rows[0][0] if rows and type(rows[0][0]) is bytes else None
 
     def _report(self, walk: ChainWalker, finding: TamperFinding | None = None) -> VerifyReport:
         finding = finding or walk.finding
@@ -73,6 +73,8 @@ class SqliteVerify:
         end = walk.expected - 1
         if meta:
             hp, _, hh = meta.partition(":")
+            if not hp.isdigit():
+                return TamperFinding(end, TamperKind.EDITED, f"the head {meta[:80]!r} is malformed")
             if int(hp) > end:
                 return TamperFinding(
                     end + 1,
@@ -127,16 +129,27 @@ class SqliteVerify:
         except FileNotFoundError:
             return None
 
-    def verify_incremental(self) -> VerifyReport:
+    def verify_incremental(self, full_below: int = 0) -> VerifyReport:
         """Verify from the MAC'd checkpoint on: the cost is a count and a link check over the
         records in SQLite's C code, then the records since the last verify hashed in
         Python, not the whole chain re-hashed (bench: journal.verify). On success the checkpoint
         moves to the head (in the file and in ``<journal>.checkpoint``). Needs the
         ``checkpoint_secret``. Without any checkpoint yet (a new or older journal) the whole
         chain is verified once. What it does not re-check: the content of records before the
-        checkpoint whose stored hashes were left as they were (:meth:`verify` does)."""
+        checkpoint whose stored hashes were left as they were (:meth:`verify` does), unless
+        the journal has fewer than ``full_below`` records: it is then re-hashed in full too
+        (the MACs still checked), closing that gap while it is cheap."""
         if self._ckey is None:
             raise JournalError("verify_incremental needs the journal's checkpoint_secret")
+        rep = self._verify_incremental()
+        if rep.ok and rep.head_position < full_below:
+            full = self.verify()
+            if not full.ok:
+                return full
+        return rep
+
+    def _verify_incremental(self) -> VerifyReport:
+        assert self._ckey is not None
         key, jid = self._ckey, self.journal_id
         count, last = self._query("SELECT COUNT(*), MAX(position) FROM events", ())[0]
         last = last or 0
@@ -210,7 +223,7 @@ class SqliteVerify:
             (until,),
         )
         first = self._query("SELECT prev_hash FROM events WHERE position = 1", ())
-        return bool(rows[0][0]) or bool(first and bytes(first[0][0]) != GENESIS)
+        return bool(rows[0][0]) or bool(first and first[0][0] != GENESIS)
 
     def _version_at(self, position: int, stream: str) -> int:
         rows = self._query(

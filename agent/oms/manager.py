@@ -40,6 +40,7 @@ from agent.oms.order import Order, OrderState
 from agent.oms.store import _ORDER_EVENTS, _TX_EVENTS, OrderStore
 from agent.oms.trading import gate
 from agent.oms.tx import apply_tx
+from agent.routing.events import RoutePlanned
 
 _RETRIES = 5
 
@@ -54,6 +55,8 @@ def stream_of(event: Any) -> str:
         return TRADING_STREAM
     if t is VenueReconciled:
         return recon_stream(event.venue)
+    if t is RoutePlanned:  # the plan lives with its parent order's events
+        return order_stream(event.parent_id)
     raise OrderError(f"{t.__name__} has no OMS stream")
 
 
@@ -219,12 +222,20 @@ class OrderManager:
                 h = e.old_tx_hash if t is TxReplaced else e.tx_hash
                 cur = scratch[h] if h in scratch else self.store.txs.get(h)
                 scratch[h] = apply_tx(cur, e)
+            elif t is RoutePlanned:
+                pid = e.parent_id
+                cur = scratch[pid] if pid in scratch else self.store.get(pid)
+                if cur is None or cur.state.terminal:
+                    why = "does not exist" if cur is None else f"is {cur.state.value}"
+                    raise OrderError(f"RoutePlanned: parent order {pid!r} {why}")
+                scratch[pid] = om.replace(cur, version=cur.version + 1)
             groups.setdefault(stream_of(e), []).append(e)
         return list(groups.items())
 
     def _expected(self, stream: str, events: list[Any]) -> int:
         if stream.startswith("order-"):
-            o = self.store.get(events[0].client_order_id)
+            e = events[0]
+            o = self.store.get(e.parent_id if type(e) is RoutePlanned else e.client_order_id)
             return o.version if o is not None else NO_STREAM
         return ANY  # tx/trading/recon streams: the fold above already checked the transitions
 

@@ -26,6 +26,7 @@ from agent.oms.events import (
 )
 from agent.oms.order import Order, OrderState
 from agent.oms.tx import TxRecord
+from agent.routing.events import RoutePlanned
 
 _ORDER_EVENTS = frozenset(om.TRANSITIONS[OrderState.ACCEPTED]) | {
     om.OrderInitialized,
@@ -38,7 +39,8 @@ _TX_EVENTS = frozenset(
 
 
 OMS_EVENT_NAMES = frozenset(
-    c.__name__ for c in (*_ORDER_EVENTS, *_TX_EVENTS, TradingStateChanged, VenueReconciled)
+    c.__name__
+    for c in (*_ORDER_EVENTS, *_TX_EVENTS, TradingStateChanged, VenueReconciled, RoutePlanned)
 )
 
 
@@ -66,6 +68,7 @@ class OrderStore:
         self.trading_state: TradingState = TradingState.ACTIVE
         self.trading_reason: str = ""
         self.venue_cursors: dict[str, str] = {}
+        self.plans: dict[str, list[Any]] = {}  # parent id -> its RoutePlans, oldest first
         self.position = 0  # last journal position applied
         self.events_applied = 0
 
@@ -100,6 +103,16 @@ class OrderStore:
             self.trading_reason = event.reason
         elif t is VenueReconciled:
             self.venue_cursors[event.venue] = event.cursor
+        elif t is RoutePlanned:
+            # journaled on the parent's stream: the parent's version counts it (the stream's
+            # version), its state does not change
+            p = self.orders.get(event.parent_id)
+            if p is None:
+                raise om.IllegalTransitionError(
+                    f"RoutePlanned for {event.parent_id!r}: the parent order does not exist"
+                )
+            self.orders[event.parent_id] = om.replace(p, version=p.version + 1)
+            self.plans.setdefault(event.parent_id, []).append(event.plan)
         # other registered events (other areas' audit records) do not change OMS state
         self.events_applied += 1
         if position is not None:
@@ -175,6 +188,7 @@ class OrderStore:
             "trading_state": self.trading_state,
             "trading_reason": self.trading_reason,
             "venue_cursors": dict(sorted(self.venue_cursors.items())),
+            "plans": {k: v for k, v in sorted(self.plans.items())},
         }
 
     def state_hash(self) -> str:

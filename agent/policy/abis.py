@@ -23,14 +23,14 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from functools import cache, cached_property
-from pathlib import Path
 from typing import Any
 
 from eth_abi import decode
 
+from agent.chain.toolchain import REPO_ROOT
 from agent.policy.abi import FunctionSig, parse_signature
 
-ABI_DIR = Path(__file__).resolve().parents[2] / "abis"
+ABI_DIR = REPO_ROOT / "abis"  # the checkout's or the wheel's package data
 TOKEN_ABI = "DevToken"  # the dev world's ERC-20s; WETH has its own (WETH9)
 RECEIVE = b"\x00" * 4
 # manifest names that are instances of a differently named contract

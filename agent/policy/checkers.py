@@ -130,7 +130,16 @@ def value_e18(
             int(token, 16),
             f"feed {o.feed_name} ({o.symbol}) reports {r.decimals} decimals, the policy says {o.decimals}",
         )
-    return amount * r.answer * E18 // (10**o.decimals * 10**o.token_decimals)
+    return _bounded(token, amount * r.answer * E18 // (10**o.decimals * 10**o.token_decimals))
+
+
+def _bounded(token: str, v: int) -> int:
+    """The module denies a value at or above 2**200 (1e42 USD): no sum can overflow."""
+    if v >> 200:
+        raise Violation(
+            Status.FEED_INVALID, int(token, 16), f"a value of {v} (USD * 1e18) is absurd"
+        )
+    return v
 
 
 # --------------------------------------------------------------------------- decoding
@@ -547,9 +556,9 @@ def value_guard(
             o = policy.oracles[t]
             num, den = feeds[t].answer * E18, 10 ** (o.decimals + o.token_decimals)  # type: ignore[union-attr]
             if d < 0:  # outflows round up, inflows down: rounding never hides a loss
-                out += _ceil_div(-d * num, den)
+                out += _bounded(t, _ceil_div(-d * num, den))
             else:
-                inn += d * num // den
+                inn += _bounded(t, d * num // den)
     loss = max(out - inn - credit, 0)
     if loss * BPS > vg.max_loss_bps * out:
         raise Violation(

@@ -160,11 +160,20 @@ class PolicyGuard:
         self.paused = reader.paused()
 
     # ------------------------------------------------------------------------- check
-    async def check(self, calls: Sequence[Any]) -> Decision:
+    async def check(
+        self, calls: Sequence[Any], deltas: Mapping[str, int] | None = None
+    ) -> Decision:
+        """``deltas``: the expected changes of the Safe's balances (lower-case token -> signed
+        base units, e.g. from a simulation) for the value-guard pre-check; without them it
+        assumes the worst case the calldata allows."""
         prepared = await self._prepare(calls)
         if isinstance(prepared, Deny):
             return prepared
         subject, ctx = prepared
+        if deltas is not None:
+            from dataclasses import replace
+
+            ctx = replace(ctx, deltas=dict(deltas))
         # No await from here to the assignment: concurrent checks spend one balance in turn.
         decision, after = evaluate_spending(self.policy, subject, ctx)
         if decision.allowed:

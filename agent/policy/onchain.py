@@ -4,7 +4,6 @@ allowance state for the evaluator's context, and decoding its revert data."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 from eth_abi import decode, encode
@@ -12,6 +11,7 @@ from eth_utils import function_signature_to_4byte_selector as fsel
 from eth_utils import to_checksum_address
 
 from agent.chain.devnet import rpc_call
+from agent.chain.toolchain import REPO_ROOT
 from agent.errors import ArtifactError
 from agent.policy.allowance import AllowanceState
 from agent.policy.compiler import ZERO, ModuleConfig, ScopeCfg
@@ -29,7 +29,7 @@ __all__ = [
     "module_artifact",
 ]
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = REPO_ROOT  # run-time resources: the checkout or the wheel's package data
 VIOLATION_SELECTOR = fsel("PolicyViolation(uint8,bytes32)")
 
 

@@ -11,15 +11,26 @@ from agent.chain.rpc import RpcClient
 from agent.deploy.manifest import Manifest
 from agent.errors import NoRouteError, RpcError
 from agent.model import Instrument, Quote, Side, VenueKind
+from agent.routing.curves import PoolCurve, V2Pair
 from agent.signing.abi import encode
-from agent.venues.uniswap_common import AMM_CAPABILITIES, approved_swap, bound, resolve
+from agent.venues.uniswap_common import (
+    AMM_CAPABILITIES,
+    approved_swap,
+    bound,
+    pools_for,
+    resolve,
+    view_calls,
+)
 from agent.wallet.multisend import Call
 
 GET_AMOUNTS_IN = selector("getAmountsIn(uint256,address[])")
 GET_AMOUNTS_OUT = selector("getAmountsOut(uint256,address[])")
 SWAP_EXACT_IN = selector("swapExactTokensForTokens(uint256,uint256,address[],address,uint256)")
 SWAP_EXACT_OUT = selector("swapTokensForExactTokens(uint256,uint256,address[],address,uint256)")
+GET_RESERVES = selector("getReserves()")
+TOKEN0 = selector("token0()")
 FEE_BPS = 30
+FEE_PIPS = FEE_BPS * 100
 SWAP_GAS = 130_000  # Router02 single-hop swap incl. approvals, measured on the devnet
 
 
@@ -81,6 +92,29 @@ class UniswapV2Venue:
             )
             allowance = quote.amount_in
         return approved_swap(token_in, self.router, allowance, swap)
+
+    # --- the exact curve at a pinned block (agent.routing) ---------------------------------
+    def pair_for(self, instrument: Instrument) -> str:
+        """The manifest's V2 pair of ``instrument`` (the one Router02's single-hop path uses)."""
+        found = pools_for(self.manifest, "v2", instrument.base, instrument.quote)  # type: ignore[attr-defined]
+        if not found:
+            raise NoRouteError(f"{self.id}: the manifest lists no V2 pair for {instrument.symbol}")
+        return found[0][1]
+
+    async def curve(
+        self, instrument: Instrument, side: Side, at: int | None, *, pair: str | None = None
+    ) -> PoolCurve:
+        """The pair's curve at block ``at``: getAmountIn/Out's closed form on the reserves
+        read at that block (exactly Router02's numbers for the same block)."""
+        pair = pair or self.pair_for(instrument)
+        raw_res, raw_t0 = await view_calls(self.rpc, [(pair, GET_RESERVES), (pair, TOKEN0)], at)
+        r0, r1, _ts = decode(["uint112", "uint112", "uint32"], raw_res)
+        (token0,) = decode(["address"], raw_t0)
+        base = self.manifest.token(instrument.base).address  # type: ignore[attr-defined]
+        r_base, r_quote = (r0, r1) if base.lower() == str(token0).lower() else (r1, r0)
+        if side is Side.BUY:  # quote in, base out
+            return PoolCurve(V2Pair(int(r_quote), int(r_base), FEE_PIPS), side)
+        return PoolCurve(V2Pair(int(r_base), int(r_quote), FEE_PIPS), side)
 
     async def close(self) -> None:
         return None

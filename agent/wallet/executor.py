@@ -48,6 +48,22 @@ def _word(address: str) -> str:
     return "0" * 24 + address.lower().removeprefix("0x")
 
 
+async def revert_reason(rpc: RpcClient, tx_hash: str, block: int) -> str | None:
+    """Why a mined transaction reverted, decoded (agent.wallet.reverts): the same call
+    replayed with eth_call on the state before its block (exact unless an earlier
+    transaction of that block changed what it read). None when the replay does not revert."""
+    tx = await rpc.get_transaction(tx_hash)
+    if tx is None:
+        return None
+    call = {k: tx[k] for k in ("from", "to", "input", "value", "gas") if tx.get(k) is not None}
+    try:
+        await rpc.call("eth_call", [call, hex(max(block - 1, 0))])
+    except RpcError as e:
+        decoded = would_revert(e)
+        return decoded.message.removesuffix("; nothing was signed") if decoded else None
+    return None
+
+
 async def check_module(rpc: RpcClient, *, module: str, safe: str, operator: str) -> int:
     """Refuse (ModuleCheckError, before anything is signed) a module the operator must not
     sign for: without code, serving another Safe, not enabled by ``safe``, or where
@@ -262,7 +278,10 @@ class ModuleExecutor:
         if receipt is None:  # reorged out between the poll and this read: wait again
             return await self.wait(rec.tx_hash, timeout)
         if not rec.success and self.raise_on_revert:
-            raise TransactionFailedError(f"module transaction {rec.tx_hash} reverted")
+            why = await revert_reason(self.rpc, rec.tx_hash, int(receipt["blockNumber"], 16))
+            raise TransactionFailedError(
+                f"module transaction {rec.tx_hash} reverted" + (f": {why}" if why else "")
+            )
         return Execution(
             rec.tx_hash,
             int(receipt["blockNumber"], 16),

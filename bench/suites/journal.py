@@ -1,8 +1,8 @@
-"""journal.append (durable, group commit), journal.replay and journal.rebuild, events/s.
+"""journal.append (durable, group commit), journal.replay and journal.rebuild, events/s;
+journal.verify: the trade path's incremental verify vs the full one, ms for 100k records.
 journal.append_pg / journal.replay_pg: the same on PostgreSQL (a server started for the run
 by agent.journal.pgserver, fsync on), against ``pg.copy_batch``: the same rows, pre-encoded
 and pre-hashed, written by bare psycopg in the same groups (one COPY and one COMMIT each).
-journal.verify: the trade path's incremental verify vs the full one, ms for 100k records.
 
 Baselines, same run, same disk: ``sqlite.insert_batch`` (pre-encoded rows inserted with one
 executemany and one commit: the ceiling for SQLite itself) and ``sqlite.scan`` (fetching the
@@ -102,6 +102,67 @@ def _scan(path: Path) -> float:
         best = min(best, time.perf_counter() - t0)
     c.close()
     return best
+
+
+VERIFY_RECORDS = 100_000
+VERIFY_SECRET = bytes(range(1, 33))  # a checkpoint key for the bench journal only
+
+
+async def _verify_metric(d: Path) -> dict[str, Any]:
+    """The full verify (every record re-hashed in Python) vs the incremental one the trade
+    path runs on open (a count and a link check in SQLite's C code, then only the records
+    after the MAC'd checkpoint hashed), on the same 100k-record journal."""
+    p = d / "verify.sqlite"
+    with SqliteJournal(p, checkpoint_secret=VERIFY_SECRET) as j:
+        assert j.verify_incremental().ok  # empty: the checkpoint starts at #0
+        orders = VERIFY_RECORDS // 5
+        futs = [j.append_async(order_stream(f"v-{i:06d}"), 0, lifecycle(i)) for i in range(orders)]
+        await asyncio.gather(*futs)
+    full: list[float] = []
+    inc: list[float] = []
+    cpu: dict[str, list[float]] = {"full": [], "inc": []}
+    with SqliteJournal(p, checkpoint_secret=VERIFY_SECRET) as j:
+        for _ in range(3):
+            t0, c0 = time.perf_counter(), time.process_time()
+            assert j.verify().ok
+            full.append((time.perf_counter() - t0) * 1000)
+            cpu["full"].append((time.process_time() - c0) * 1000)
+        for _ in range(15):
+            t0, c0 = time.perf_counter(), time.process_time()
+            rep = j.verify_incremental()
+            inc.append((time.perf_counter() - t0) * 1000)
+            cpu["inc"].append((time.process_time() - c0) * 1000)
+            assert rep.ok and rep.head_position == VERIFY_RECORDS
+        links: list[float] = []
+        for _ in range(5):  # the part of it that reads every record (in C): the link check
+            t0 = time.perf_counter()
+            assert not j._links_broken(VERIFY_RECORDS)
+            links.append((time.perf_counter() - t0) * 1000)
+        # 1,000 records written by another process (not checkpointed) since the last verify
+        with SqliteJournal(p) as other:
+            other.append("bench-other", 0, [lifecycle(orders)[0]] * 1000)
+        t0 = time.perf_counter()
+        rep = j.verify_incremental()
+        after_1000 = (time.perf_counter() - t0) * 1000
+        assert rep.ok and rep.records == 1000
+    inc_ms, full_ms = statistics.median(inc), min(full)
+    return {
+        "name": "journal.verify",
+        "value": round(inc_ms, 2),
+        "unit": "ms",
+        "p99": round(percentile(inc, 99), 2),
+        "baseline": {"name": "journal.verify_full", "value": round(full_ms, 2)},
+        "ratio": round(inc_ms / full_ms, 4) if full_ms else None,
+        "goal": "<= 50 ms for 100k records",
+        "records": VERIFY_RECORDS,
+        "incremental_after_1000_new_ms": round(after_1000, 2),
+        "of_which_link_check_ms": round(statistics.median(links), 2),
+        # CPU ms of this process: the machine's neighbours swing wall-clock times 3-4x
+        "cpu_ms": round(statistics.median(cpu["inc"]), 2),
+        "full_cpu_ms": round(min(cpu["full"]), 2),
+        "note": "incremental verify on open (SqliteJournal.verify_incremental, checkpoint at "
+        "the head) vs the full re-hash (verify, best of 3); the same journal",
+    }
 
 
 def _pg_baseline(dsn: str, schema: str, rows: list[tuple[Any, ...]], group: int) -> float:
@@ -227,67 +288,6 @@ async def _pg_metrics(orders: int) -> list[dict[str, Any]]:
             note="PostgresJournal.replay(): read + decode every record, best of 3",
         ),
     ]
-
-
-VERIFY_RECORDS = 100_000
-VERIFY_SECRET = bytes(range(1, 33))  # a checkpoint key for the bench journal only
-
-
-async def _verify_metric(d: Path) -> dict[str, Any]:
-    """The full verify (every record re-hashed in Python) vs the incremental one the trade
-    path runs on open (a count and a link check in SQLite's C code, then only the records
-    after the MAC'd checkpoint hashed), on the same 100k-record journal."""
-    p = d / "verify.sqlite"
-    with SqliteJournal(p, checkpoint_secret=VERIFY_SECRET) as j:
-        assert j.verify_incremental().ok  # empty: the checkpoint starts at #0
-        orders = VERIFY_RECORDS // 5
-        futs = [j.append_async(order_stream(f"v-{i:06d}"), 0, lifecycle(i)) for i in range(orders)]
-        await asyncio.gather(*futs)
-    full: list[float] = []
-    inc: list[float] = []
-    cpu: dict[str, list[float]] = {"full": [], "inc": []}
-    with SqliteJournal(p, checkpoint_secret=VERIFY_SECRET) as j:
-        for _ in range(3):
-            t0, c0 = time.perf_counter(), time.process_time()
-            assert j.verify().ok
-            full.append((time.perf_counter() - t0) * 1000)
-            cpu["full"].append((time.process_time() - c0) * 1000)
-        for _ in range(15):
-            t0, c0 = time.perf_counter(), time.process_time()
-            rep = j.verify_incremental()
-            inc.append((time.perf_counter() - t0) * 1000)
-            cpu["inc"].append((time.process_time() - c0) * 1000)
-            assert rep.ok and rep.head_position == VERIFY_RECORDS
-        links: list[float] = []
-        for _ in range(5):  # the part of it that reads every record (in C): the link check
-            t0 = time.perf_counter()
-            assert not j._links_broken(VERIFY_RECORDS)
-            links.append((time.perf_counter() - t0) * 1000)
-        # 1,000 records written by another process (not checkpointed) since the last verify
-        with SqliteJournal(p) as other:
-            other.append("bench-other", 0, [lifecycle(orders)[0]] * 1000)
-        t0 = time.perf_counter()
-        rep = j.verify_incremental()
-        after_1000 = (time.perf_counter() - t0) * 1000
-        assert rep.ok and rep.records == 1000
-    inc_ms, full_ms = statistics.median(inc), min(full)
-    return {
-        "name": "journal.verify",
-        "value": round(inc_ms, 2),
-        "unit": "ms",
-        "p99": round(percentile(inc, 99), 2),
-        "baseline": {"name": "journal.verify_full", "value": round(full_ms, 2)},
-        "ratio": round(inc_ms / full_ms, 4) if full_ms else None,
-        "goal": "<= 50 ms for 100k records",
-        "records": VERIFY_RECORDS,
-        "incremental_after_1000_new_ms": round(after_1000, 2),
-        "of_which_link_check_ms": round(statistics.median(links), 2),
-        # CPU ms of this process: the machine's neighbours swing wall-clock times 3-4x
-        "cpu_ms": round(statistics.median(cpu["inc"]), 2),
-        "full_cpu_ms": round(min(cpu["full"]), 2),
-        "note": "incremental verify on open (SqliteJournal.verify_incremental, checkpoint at "
-        "the head) vs the full re-hash (verify, best of 3); the same journal",
-    }
 
 
 async def run() -> list[dict[str, Any]]:

@@ -27,8 +27,16 @@ def test_demo_runs_from_nothing_and_cleans_up() -> None:
     assert "2-of-3 relayer signatures" in out
     # refused before signing by the risk gate, with its stable code; nothing sent for it
     assert "demo-too-large: DENIED" in out and "[RISK_" in out
+    # one parent order split over the L1 pools, the CEX book and the L2 pool, every child
+    # filled exactly as planned, one Safe transaction per chain
+    assert re.search(r"order demo-split-250: buy 250\.0000 WETH with USDC -> FILLED", out)
+    kids = re.findall(r"^  (demo-split-250\.\d+) .* (= plan|units vs plan|NOT FILLED)", out, re.M)
+    assert len(kids) >= 3 and all(k[1] == "= plan" for k in kids), kids
+    assert {"cex", "l2_amm"} <= set(re.findall(r"demo-split-250\.\d+ +\S+ +(\w+)", out))
+    assert out.count("ONE Safe transaction") == 2
     # the orders as the journal rebuilds them, and the hash chain verified
     table = out[out.index("orders in the journal") :]
-    assert len(re.findall(r"│ filled", table)) == 3 and len(re.findall(r"│ denied", table)) == 1
+    filled = len(re.findall(r"│ filled", table))
+    assert filled == 3 + 1 + len(kids) and len(re.findall(r"│ denied", table)) == 1
     assert re.search(r"journal .*journal\.sqlite: ok: \d+ records", out)
     assert "demo finished" in out

@@ -14,6 +14,7 @@ import contextlib
 import logging
 from collections.abc import Sequence
 
+from agent.errors import AgentError
 from agent.journal.base import Store
 from agent.service.fix.app import APP_TYPES, FixApp
 from agent.service.fix.orderentry import OrderEntry
@@ -48,6 +49,9 @@ class FixAcceptor:
         self._serving: set[asyncio.Task[None]] = set()  # one per connection
         self._tasks: set[asyncio.Task[None]] = set()  # followers of logged-on sessions
 
+    def sessions(self) -> list[SessionStore]:
+        return [store for _, store in self._sessions.values()]
+
     async def start(self) -> int:
         """Listen; returns the port (``port=0`` picks a free one)."""
         self._server = await asyncio.start_server(self._serve, self.host, self.port)
@@ -68,6 +72,8 @@ class FixAcceptor:
             c.writer.close()
         if self._serving:
             await asyncio.wait(list(self._serving), timeout=10)
+        for _, store in self._sessions.values():
+            await store.settle()
         if self._server is not None:
             with contextlib.suppress(Exception):
                 await self._server.wait_closed()
@@ -104,4 +110,7 @@ class FixAcceptor:
                 await self.app.flush(conn)
             except (ConnectionError, RuntimeError):
                 return
+            except AgentError as e:  # the journal is unreachable: try again in a while
+                log.warning("fix: cannot report updates yet: %s", e)
+                await asyncio.sleep(1.0)
             await asyncio.sleep(self.poll_s)

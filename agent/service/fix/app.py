@@ -20,7 +20,7 @@ from typing import Any
 
 import simplefix
 
-from agent.errors import AgentError, ValidationError
+from agent.errors import AgentError, JournalError, ValidationError
 from agent.model import OrderType, Side, TimeInForce
 from agent.service.fix.orderentry import (
     ExecType,
@@ -158,7 +158,10 @@ class FixApp:
             await conn.business_reject(seq, msg_type, "5", c.why, text(msg, 11) or "")
         except ValidationError as e:  # e.g. a ClOrdID too long for the OMS
             raise SessionRejected(VALUE_INCORRECT, 11, str(e)) from None
-        except AgentError as e:  # the agent could not take it (journal down, ...): say so
+        except JournalError as e:  # nothing was journaled: 380=4, application not available
+            await conn.business_reject(seq, msg_type, "4", f"{e.code}: {e}", text(msg, 11) or "")
+            return
+        except AgentError as e:  # refused by the agent (a ClOrdID reused for another order)
             await conn.business_reject(seq, msg_type, "0", f"{e.code}: {e}", text(msg, 11) or "")
         await self.flush(conn)
 

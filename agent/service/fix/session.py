@@ -33,6 +33,7 @@ from typing import Any
 
 import simplefix
 
+from agent.errors import AgentError
 from agent.service.fix.store import ADMIN, SessionStore
 from agent.service.fix.wire import Framer, Garbled, build, fields_of, text, utc_timestamp
 
@@ -173,6 +174,11 @@ class Connection:
             log.info("fix: disconnect: %s", e)
         except (ConnectionError, asyncio.IncompleteReadError):
             pass
+        except AgentError as e:
+            # the journal is unreachable: nothing may be sent that is not journaled first
+            # (its number could be reused), so the session ends here; the client's next
+            # Logon finds the gap and its resend brings the unanswered messages again
+            log.error("fix: %s: disconnecting", e)
         finally:
             hb.cancel()
             with contextlib.suppress(BaseException):

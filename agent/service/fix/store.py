@@ -10,6 +10,7 @@ it was processed (and not waited for), so a crash in between makes the client re
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -68,6 +69,7 @@ class SessionStore:
         self.next_in = 1
         self.sent: dict[int, FixMessageSent] = {}  # application messages since the reset
         self.reported = 0  # the last journal position reported in an ExecutionReport
+        self._pending: set[Any] = set()  # received numbers not yet durable
         for rec in journal.read_stream(self.stream):
             self._apply(rec.event)
 
@@ -94,8 +96,18 @@ class SessionStore:
         order (idempotent on ClOrdID) and the session as already reported."""
         ev = FixMessageReceived(self.session, seq, msg_type)
         fut = self.journal.append_async(self.stream, ANY, [ev])
-        fut.add_done_callback(_log_failure)
+        self._pending.add(fut)
+        fut.add_done_callback(self._done)
         self._apply(ev)
+
+    def _done(self, fut: Any) -> None:
+        self._pending.discard(fut)
+        _log_failure(fut)
+
+    async def settle(self) -> None:
+        """Wait for the received numbers still being journaled (before closing the journal)."""
+        if self._pending:
+            await asyncio.wait(list(self._pending))
 
     async def skip_to(self, next_in: int) -> None:
         """A SequenceReset moved the inbound number forward."""

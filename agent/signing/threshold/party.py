@@ -44,6 +44,7 @@ async def keygen_p1(
     out: Path | None,
     *,
     party: KeygenP1 | None = None,
+    password: str | None = None,
 ) -> P1Share:
     """Party 1's side of the ceremony on an open stream; writes ``out`` only on success."""
     if out is not None:
@@ -55,12 +56,16 @@ async def keygen_p1(
     m = await exchange(reader, writer, await step(writer, lambda: p1.on_kg6(m)))
     share = await step(writer, lambda: p1.on_kg8(m))
     if out is not None:
-        write_share(share, out)
+        write_share(share, out, password=password)
     return share
 
 
 async def keygen_p2(
-    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, out: Path | None
+    reader: asyncio.StreamReader,
+    writer: asyncio.StreamWriter,
+    out: Path | None,
+    *,
+    password: str | None = None,
 ) -> P2Share:
     """Party 2's side of the ceremony on an open stream; writes ``out`` before telling party 1
     the joint key (so party 1 never holds a share whose partner was lost)."""
@@ -73,21 +78,28 @@ async def keygen_p2(
     m = await exchange(reader, writer, await step(writer, lambda: p2.on_kg5(m)))
     share, done = await step(writer, lambda: p2.on_kg7(m))
     if out is not None:
-        write_share(share, out)
+        write_share(share, out, password=password)
     await wire.send(writer, done)
     return share
 
 
-async def run_keygen_p1(host: str, port: int, out: Path | None, *, timeout: float = 10) -> P1Share:
+async def run_keygen_p1(
+    host: str, port: int, out: Path | None, *, timeout: float = 10, password: str | None = None
+) -> P1Share:
     reader, writer = await connect(host, port, timeout)
     try:
-        return await keygen_p1(reader, writer, out)
+        return await keygen_p1(reader, writer, out, password=password)
     finally:
         await close(writer)
 
 
 async def run_keygen_p2(
-    host: str, port: int, out: Path | None, *, on_listen: Callable[[int], None] | None = None
+    host: str,
+    port: int,
+    out: Path | None,
+    *,
+    on_listen: Callable[[int], None] | None = None,
+    password: str | None = None,
 ) -> P2Share:
     """Listen on (host, port), run the ceremony with the first party 1 that connects."""
     if out is not None:
@@ -99,7 +111,7 @@ async def run_keygen_p2(
             await close(writer)
             return
         try:
-            done.set_result(await keygen_p2(reader, writer, out))
+            done.set_result(await keygen_p2(reader, writer, out, password=password))
         except BaseException as e:
             if not done.done():
                 done.set_exception(e)

@@ -6,8 +6,9 @@ key: the operator key x = x1 * x2 mod q never exists anywhere. Loading re-checks
 relation the share must satisfy (x_i*G = Q_i, x_i * Q_other = Q, p*q = N, the key id), so a
 corrupted or swapped file is refused before it is used.
 
-The files are not encrypted at rest here: protect them like a keystore (disk encryption,
-a secrets manager); docs/signing.md says so.
+With a password the file is encrypted at rest (scrypt + AES-256-GCM; role, key id and
+address stay readable and are authenticated); without one it is plain JSON: protect it like
+a keystore (disk encryption, a secrets manager).
 """
 
 from __future__ import annotations
@@ -79,10 +80,74 @@ class P2Share:
         }  # fmt: skip
 
 
-def write_share(share: P1Share | P2Share, path: str | Path) -> Path:
-    """Create ``path`` (0600); refuse to replace an existing file: that could be a live share."""
+ENV_PASSWORD = "AGENT_THRESHOLD_PASSWORD"  # the share file's password, if it is encrypted
+_SCRYPT = {"n": 2**15, "r": 8, "p": 1}
+
+
+def _aad(role: int, key_id: str, address: str) -> bytes:
+    return f"lindell17-share|{role}|{key_id}|{address}".encode()
+
+
+def _seal(doc: dict[str, Any], password: str) -> dict[str, Any]:
+    """scrypt + AES-256-GCM over the whole share; role, key id and address stay readable
+    (and are bound as associated data, so they cannot be swapped onto another share)."""
+    import secrets
+
+    from Crypto.Cipher import AES
+    from Crypto.Protocol.KDF import scrypt
+
+    salt, nonce = secrets.token_bytes(16), secrets.token_bytes(12)
+    key = scrypt(password.encode(), salt, 32, N=_SCRYPT["n"], r=_SCRYPT["r"], p=_SCRYPT["p"])
+    c = AES.new(key, AES.MODE_GCM, nonce=nonce)  # type: ignore[arg-type]
+    c.update(_aad(doc["role"], doc["key_id"], doc["address"]))
+    ct, tag = c.encrypt_and_digest(json.dumps(doc).encode())
+    return {
+        "version": VERSION, "scheme": doc["scheme"], "role": doc["role"],
+        "key_id": doc["key_id"], "address": doc["address"],
+        "crypto": {"kdf": "scrypt", **_SCRYPT, "salt": salt.hex(), "cipher": "aes-256-gcm",
+                   "nonce": nonce.hex(), "ciphertext": ct.hex(), "tag": tag.hex()},
+    }  # fmt: skip
+
+
+def _open(d: dict[str, Any], password: str | None, p: Path) -> dict[str, Any]:
+    from Crypto.Cipher import AES
+    from Crypto.Protocol.KDF import scrypt
+
+    if password is None:
+        raise TssShareError(
+            f"share file {p} is encrypted; pass its password (e.g. export {ENV_PASSWORD})"
+        )
+    try:
+        cr = d["crypto"]
+        key = scrypt(
+            password.encode(), bytes.fromhex(cr["salt"]), 32, N=int(cr["n"]), r=int(cr["r"]),
+            p=int(cr["p"]),
+        )  # fmt: skip
+        c = AES.new(key, AES.MODE_GCM, nonce=bytes.fromhex(cr["nonce"]))  # type: ignore[arg-type]
+        c.update(_aad(d["role"], d["key_id"], d["address"]))
+        inner = json.loads(
+            c.decrypt_and_verify(bytes.fromhex(cr["ciphertext"]), bytes.fromhex(cr["tag"]))
+        )
+    except (KeyError, TypeError, ValueError) as e:
+        raise TssShareError(
+            f"share file {p}: wrong password or a corrupt file ({type(e).__name__}); nothing "
+            "was changed"
+        ) from e
+    if not isinstance(inner, dict):
+        raise TssShareError(f"share file {p}: the decrypted share is not an object")
+    return inner
+
+
+def write_share(share: P1Share | P2Share, path: str | Path, *, password: str | None = None) -> Path:
+    """Create ``path`` (0600), encrypted with ``password`` if given; refuse to replace an
+    existing file: that could be a live share."""
     p = Path(path)
-    data = json.dumps(share.to_json(), indent=1).encode()
+    doc = share.to_json()
+    if password is not None:
+        if not password:
+            raise TssShareError("the share password is empty; choose one or pass none")
+        doc = _seal(doc, password)
+    data = json.dumps(doc, indent=1).encode()
     try:
         fd = os.open(p, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError as e:
@@ -121,7 +186,9 @@ def _hexbytes(d: dict[str, Any], name: str, p: Path) -> bytes:
         raise TssShareError(f"share file {p}: field {name!r} is not hex") from e
 
 
-def read_share(path: str | Path, *, role: int | None = None) -> P1Share | P2Share:
+def read_share(
+    path: str | Path, *, role: int | None = None, password: str | None = None
+) -> P1Share | P2Share:
     p = Path(path)
     try:
         d = json.loads(p.read_text())
@@ -131,6 +198,10 @@ def read_share(path: str | Path, *, role: int | None = None) -> P1Share | P2Shar
         raise TssShareError(f"share file {p} is not readable JSON ({e})") from e
     if not isinstance(d, dict) or d.get("version") != VERSION:
         raise TssShareError(f"share file {p}: not a version-{VERSION} threshold key share")
+    if "crypto" in d:
+        d = _open(d, password, p)
+        if d.get("version") != VERSION:
+            raise TssShareError(f"share file {p}: not a version-{VERSION} threshold key share")
     got_role = d.get("role")
     if role is not None and got_role != role:
         raise TssShareError(

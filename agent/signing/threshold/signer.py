@@ -14,9 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from agent.signing.protocol import TypedData
+from agent.signing.threshold.errors import TssAbortedError
 from agent.signing.threshold.party import sign_p1
 from agent.signing.threshold.session import close, connect
-from agent.signing.threshold.share import P1Share, read_share
+from agent.signing.threshold.share import ENV_PASSWORD, P1Share, read_share
 from agent.signing.threshold.sign import signed_tx
 from agent.signing.types import SignedTx, TxRequest
 
@@ -44,14 +45,17 @@ class ThresholdSigner:
         self._conn: tuple[Any, Any] | None = None
 
     @classmethod
-    def from_files(cls, share_path: str | Path, peer: str) -> ThresholdSigner:
-        share = read_share(share_path, role=1)
+    def from_files(
+        cls, share_path: str | Path, peer: str, *, password: str | None = None
+    ) -> ThresholdSigner:
+        share = read_share(share_path, role=1, password=password)
         assert isinstance(share, P1Share)
         return cls(share, *parse_peer(peer))
 
     @classmethod
     def from_env(cls, env: dict[str, str]) -> ThresholdSigner | None:
-        """From AGENT_THRESHOLD_SHARE + AGENT_THRESHOLD_PEER, or None if they are not set."""
+        """From AGENT_THRESHOLD_SHARE + AGENT_THRESHOLD_PEER (+ AGENT_THRESHOLD_PASSWORD if the
+        share is encrypted), or None if they are not set."""
         if not env.get(ENV_SHARE):
             return None
         from agent.errors import ValidationError
@@ -60,22 +64,34 @@ class ThresholdSigner:
             raise ValidationError(
                 ENV_PEER, "is not set", "export host:port of `agent signer serve`"
             )
-        return cls.from_files(env[ENV_SHARE], env[ENV_PEER])
+        return cls.from_files(env[ENV_SHARE], env[ENV_PEER], password=env.get(ENV_PASSWORD))
 
     def __repr__(self) -> str:
         return f"ThresholdSigner({self.address} with {self.host}:{self.port})"
 
     async def _run(self, payload: TxRequest | TypedData) -> tuple[int, int, int]:
         async with self._lock:
-            if self._conn is None:
-                self._conn = await connect(self.host, self.port, self.connect_timeout)
-            reader, writer = self._conn
+            reused = self._conn is not None
             try:
-                return await sign_p1(reader, writer, self.share, payload)
-            except BaseException:  # mid-protocol state is gone: never reuse the stream
-                self._conn = None
-                await close(writer)
-                raise
+                return await self._session(payload)
+            except TssAbortedError as e:
+                # a kept-alive stream that died while idle (party 2 restarted): one new
+                # session on a new connection. Nothing was signed by the dead one; an
+                # explicit abort from a live party 2 (peer_code) is final.
+                if not reused or e.peer_code is not None:
+                    raise
+                return await self._session(payload)
+
+    async def _session(self, payload: TxRequest | TypedData) -> tuple[int, int, int]:
+        if self._conn is None:
+            self._conn = await connect(self.host, self.port, self.connect_timeout)
+        reader, writer = self._conn
+        try:
+            return await sign_p1(reader, writer, self.share, payload)
+        except BaseException:  # mid-protocol state is gone: never reuse the stream
+            self._conn = None
+            await close(writer)
+            raise
 
     async def sign_transaction(self, tx: TxRequest) -> SignedTx:
         r, s, y = await self._run(tx)

@@ -238,6 +238,26 @@ class CexVenue:
             extra=(("avg_price", str(cost / size)),),
         )
 
+    async def curve(
+        self,
+        instrument: Instrument,
+        side: Side,
+        at: None = None,
+        *,
+        base_decimals: int,
+        quote_decimals: int,
+        max_age_ms: int = 5_000,
+    ) -> Any:
+        """The book as an exact liquidity curve (``agent.venues.cex.book``); ``at`` is always
+        now: a book is pinned by its snapshot, not by a block."""
+        from agent.venues.cex.book import book_curve
+
+        curve, _pin = await book_curve(
+            self, instrument, side, base_decimals=base_decimals,
+            quote_decimals=quote_decimals, max_age_ms=max_age_ms,
+        )  # fmt: skip
+        return curve
+
     async def submit(self, child: ChildOrder) -> VenueOrderRef:
         cid = child.client_order_id
         ref = self._refs.get(cid)

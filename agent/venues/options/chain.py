@@ -14,12 +14,14 @@ from typing import Any
 
 from eth_utils import to_checksum_address
 
+from agent.chain.fees import FeeConfig, estimate_fees
 from agent.chain.rpc import RpcClient
 from agent.errors import RpcError, TransactionFailedError
 from agent.signing.local import LocalSigner
 from agent.signing.types import TxRequest
 
 TIP = 10**9
+FEES = FeeConfig(min_priority_fee=TIP)
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,15 +79,14 @@ class ChainClient:
             "from": self.address, "to": to_checksum_address(to),
             "data": "0x" + data.hex(), "value": hex(value),
         }  # fmt: skip
+        # fees as the TxEngine estimates them (agent.chain.fees), not a formula of our own
         if gas is None:
-            est, blk = await asyncio.gather(
-                self.rpc.call("eth_estimateGas", [tx]), self.rpc.get_block("latest")
+            est, fees = await asyncio.gather(
+                self.rpc.call("eth_estimateGas", [tx]), estimate_fees(self.rpc, FEES)
             )
             gas = int(est, 16) * 12 // 10 + 20_000
         else:
-            blk = await self.rpc.get_block("latest")
-        assert blk is not None
-        base = int(blk["baseFeePerGas"], 16)
+            fees = await estimate_fees(self.rpc, FEES)
         async with self._lock:
             if self._nonce is None:
                 self._nonce = await self.rpc.get_transaction_count(self.address, "pending")
@@ -93,8 +94,8 @@ class ChainClient:
             signed = await self.signer.sign_transaction(
                 TxRequest(
                     chain_id=self.chain_id, nonce=nonce, to=to_checksum_address(to),
-                    value=value, data=data, gas=gas, max_fee_per_gas=base * 2 + TIP,
-                    max_priority_fee_per_gas=TIP,
+                    value=value, data=data, gas=gas, max_fee_per_gas=fees.max_fee_per_gas,
+                    max_priority_fee_per_gas=fees.max_priority_fee_per_gas,
                 )
             )  # fmt: skip
             try:

@@ -123,6 +123,12 @@ def edit_old(j: Path) -> None:  # the order's quantity edited, the chain rehashe
     rehash_from(j, p)
 
 
+def edit_in_place(j: Path) -> None:  # the quantity edited, the stored hashes left stale
+    p, d = rows(j, "SELECT position, data FROM events WHERE type = 'OrderInitialized' "
+                   "AND stream = 'order-t-1'")[0]  # fmt: skip
+    rows(j, "UPDATE events SET data = ? WHERE position = ?", d.replace('"1"', '"2"'), p)
+
+
 def move_checkpoint(j: Path) -> None:  # the tail deleted and the checkpoint moved with it
     delete_tail(j)
     head = rows(j, "SELECT value FROM meta WHERE key = 'head'")[0][0]
@@ -135,8 +141,8 @@ def replace_file(j: Path) -> None:  # another (empty) journal put in its place
         f.unlink(missing_ok=True)
 
 
-TAMPERS = [delete_order, delete_tail, delete_order_renumber, edit_old, move_checkpoint,
-           replace_file]  # fmt: skip
+TAMPERS = [delete_order, delete_tail, delete_order_renumber, edit_old, edit_in_place,
+           move_checkpoint, replace_file]  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -208,7 +214,9 @@ def idle_module(world: DevWorld, oms_wallet: WalletDeployment, l1_module_isolate
     return tx.deploy("PolicyModule", oms_wallet.safe, world.l1.address("MultiSendCallOnly"))
 
 
-@pytest.mark.parametrize("case", ["no_code", "wrong_safe", "not_enabled", "no_role"])
+@pytest.mark.parametrize(
+    "case", ["no_code", "wrong_safe", "not_a_module", "not_enabled", "no_role"]
+)
 def test_wrong_module_is_refused_before_signing(
     world: DevWorld, oms_wallet: WalletDeployment, other_wallet: WalletDeployment,
     idle_module: str, tmp_path: Path, case: str,
@@ -216,6 +224,7 @@ def test_wrong_module_is_refused_before_signing(
     module = {
         "no_code": "0x" + "de" * 20,
         "wrong_safe": other_wallet.module,
+        "not_a_module": world.l1.token("USDC").address,  # code, but no safe()
         "not_enabled": idle_module,
         "no_role": oms_wallet.module,
     }[case]
@@ -226,7 +235,8 @@ def test_wrong_module_is_refused_before_signing(
     weth = balance(world, "WETH", oms_wallet.safe)
     r = swap(world, oms_wallet.safe, module, j, f"m-{case}", *extra)
     assert r.returncode == 1, (r.stdout, r.stderr)
-    assert one_error(r.stderr).startswith(f"error: [MODULE_{case.upper()}] "), r.stderr
+    code = "MODULE_WRONG_SAFE" if case == "not_a_module" else f"MODULE_{case.upper()}"
+    assert one_error(r.stderr).startswith(f"error: [{code}] "), r.stderr
     assert tx_signed(j) == 0  # nothing signed or journaled as signed
     assert (operator_nonce(world), rpc_nonce(world, DEPLOYER_KEY)) == nonces  # nothing sent
     assert balance(world, "WETH", oms_wallet.safe) == weth
@@ -285,3 +295,37 @@ async def test_module_revert_is_decoded_by_name_and_nothing_signed(
     assert "custom error" not in msg and "nothing was signed" in msg
     assert operator_nonce(world) == nonce
     assert not [r for r in app.journal.read_all() if r.type == "TxSigned"]
+
+
+def test_unreachable_node_is_one_line_and_nothing_leaks(
+    world: DevWorld, oms_wallet: WalletDeployment, tmp_path: Path
+) -> None:
+    r = agent(
+        "trade", "swap", "--side", "buy", "--base", "WETH", "--quote", "USDC", "--size", "1",
+        "--client-id", "u-1", "--rpc-url", "http://127.0.0.1:9",
+        "--manifest", str(world.manifest_paths[0]), "--safe", oms_wallet.safe,
+        "--module", oms_wallet.module, "--journal", str(tmp_path / "j.sqlite"),
+    )  # fmt: skip
+    assert r.returncode == 1
+    assert one_error(r.stderr).startswith("error: [RPC_UNAVAILABLE] "), r.stderr
+    assert "Unclosed" not in r.stderr
+
+
+async def test_mined_revert_says_why_by_name(world: DevWorld, make_app, l1_isolated: None) -> None:  # type: ignore[no-untyped-def]
+    """Sent without an estimate (gas given), the module's refusal is mined as a revert: the
+    error names it, replayed and decoded, instead of only the hash."""
+    from eth_abi import encode
+    from eth_utils import function_signature_to_4byte_selector as sel
+
+    from agent.errors import TransactionFailedError
+    from agent.wallet.multisend import Call
+
+    app = await make_app()
+    steal = Call(
+        world.l1.token("USDC").address,
+        sel("transfer(address,uint256)") + encode(["address", "uint256"], [app.signer.address, 1]),
+    )
+    with pytest.raises(TransactionFailedError) as e:
+        await app.executor.execute([steal], gas=300_000)
+    assert "reverted: " in str(e.value), str(e.value)
+    assert "PolicyModule.PolicyViolation(status=FUNCTION_NOT_ALLOWED (5)" in str(e.value)

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -26,10 +25,10 @@ def agent_cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[s
 class Serve:
     """`agent signer serve` in a process of its own; ``peer`` is its host:port."""
 
-    def __init__(self, share: Path) -> None:
+    def __init__(self, share: Path, listen: str = "127.0.0.1:0") -> None:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "agent.cli", "signer", "serve", "--share", str(share),
-             "--listen", "127.0.0.1:0"],
+             "--listen", listen],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )  # fmt: skip
         line = self.proc.stdout.readline() if self.proc.stdout else ""
@@ -82,6 +81,5 @@ def anvil(tmp_path_factory) -> Iterator[devnet.Devnet]:
 
 @pytest.fixture(autouse=True)
 def _no_proxy_env(monkeypatch):
-    for k in ("AGENT_THRESHOLD_SHARE", "AGENT_THRESHOLD_PEER"):
+    for k in ("AGENT_THRESHOLD_SHARE", "AGENT_THRESHOLD_PEER", "AGENT_THRESHOLD_PASSWORD"):
         monkeypatch.delenv(k, raising=False)
-    os.environ.setdefault("PYTHONUNBUFFERED", "1")

@@ -101,3 +101,57 @@ def test_cli_check_and_send(keys, serve, anvil, tmp_path):
     # party 1's share presented as party 2's, a wrong peer: one line, a code, non-zero
     r = agent_cli("signer", "check", "--share", str(keys["p2"]), "--peer", serve.peer)
     assert r.returncode != 0 and "TSS_SHARE_INVALID" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_encrypted_shares_end_to_end(tmp_path, monkeypatch):
+    """keygen --password-env encrypts both files (party 2's process too); serve and check
+    need the password; without it: one line, TSS_SHARE_INVALID."""
+    monkeypatch.setenv("TSS_PW", "s3cret-pass")
+    r = agent_cli("signer", "keygen", "--out-dir", str(tmp_path), "--password-env", "TSS_PW")
+    assert r.returncode == 0, r.stderr
+    p1, p2 = tmp_path / "party1.share.json", tmp_path / "party2.share.json"
+    for p in (p1, p2):
+        assert "crypto" in json.loads(p.read_text())
+    r = agent_cli("signer", "address", "--share", str(p2))
+    assert r.returncode == 1 and "[TSS_SHARE_INVALID]" in r.stderr and "encrypted" in r.stderr
+    r = agent_cli("signer", "address", "--share", str(p2), "--password-env", "NOT_SET_ANYWHERE")
+    assert r.returncode == 2 and "--password-env" in r.stderr
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "agent.cli", "signer", "serve", "--share", str(p2),
+         "--listen", "127.0.0.1:0", "--password-env", "TSS_PW"],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        line = proc.stdout.readline()
+        assert line.startswith("serving "), line
+        r = agent_cli("signer", "check", "--share", str(p1), "--peer", line.split()[-1],
+                      "--password-env", "TSS_PW")  # fmt: skip
+        assert r.returncode == 0, r.stderr
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+async def test_party2_restart_between_signatures(keys):
+    """Party 2 restarts while the agent's connection is idle: the next signature opens a new
+    connection (a fresh session) instead of refusing the order."""
+    from agent.signing.dispatch import sign_tx
+    from agent.signing.types import TxRequest
+
+    first = Serve(keys["p2"])
+    signer = ThresholdSigner.from_files(keys["p1"], first.peer)
+    tx = TxRequest(chain_id=1, nonce=0, to=signer.address, gas=21_000)
+    try:
+        await sign_tx(signer, tx)
+        assert "1 signed" in first.stop()
+        second = Serve(keys["p2"], listen=first.peer)  # same address, new process
+        try:
+            st = await sign_tx(signer, tx.replace(nonce=1))
+            assert st.sender == signer.address
+        finally:
+            assert "1 signed, 0 refused" in second.stop()
+    finally:
+        await signer.aclose()

@@ -137,9 +137,21 @@ def t_replace_with_older_copy(p: Path, k: int) -> None:
     shutil.copy(Path(str(p) + ".older"), p)
 
 
+def t_garbage(p: Path, k: int) -> None:  # what a careless edit leaves: wrong types, NULLs
+    n = sql(p, "SELECT MAX(position) FROM events")[0][0]
+    pos = 1 + k % n
+    if k % 3 == 0:
+        sql(p, "UPDATE events SET hash = 'x' WHERE position = ?", pos)
+    elif k % 3 == 1:
+        sql(p, "UPDATE meta SET value = 'garbage' WHERE key = 'checkpoint'")
+    else:
+        sql(p, "UPDATE meta SET value = 'x:y' WHERE key = 'head'")
+        sql(p, "UPDATE events SET data = data || ' ' WHERE position = ?", n)
+
+
 TAMPERS = [t_delete_row, t_delete_tail, t_delete_stream, t_edit_rehash, t_swap_rows,
            t_move_checkpoint, t_checkpoint_of_other_key, t_replace_with_new,
-           t_replace_with_older_copy]  # fmt: skip
+           t_replace_with_older_copy, t_garbage]  # fmt: skip
 
 
 @settings(
@@ -202,6 +214,10 @@ def test_content_edit_before_the_checkpoint_is_left_to_the_full_verify(tmp_path:
         assert j.verify_incremental().ok
         full = j.verify()
         assert not full.ok and full.finding.kind is TamperKind.EDITED  # type: ignore[union-attr]
+        # below full_below (what the trade path passes) the full walk runs too
+        small = j.verify_incremental(full_below=10)
+        assert not small.ok and small.finding.kind is TamperKind.EDITED  # type: ignore[union-attr]
+        assert j.verify_incremental(full_below=3).ok  # 3 records: not below 3
 
 
 def test_foreign_sqlite_file_is_refused_and_left_untouched(tmp_path: Path) -> None:

@@ -415,3 +415,25 @@ def test_the_options_venue_refuses_at_the_rfq_what_the_policy_would(dev) -> None
     d = rule(req, quote(600 * 10**6 + 1), qctx)
     assert d.code == "POLICY_PREMIUM_OUT_OF_BOUNDS", d
     assert rule(req, quote(10**6, "0x" + "7e" * 32), qctx).code == "POLICY_COUNTERPARTY_NOT_ALLOWED"
+
+
+async def test_guard_pre_checks_the_value_guard_with_the_expected_amounts(dev) -> None:  # type: ignore[no-untyped-def]
+    """PolicyGuard with a chain view (a fixed one here; agent.policy.onchain.ChainState in the
+    signing path): the worst case the calldata allows, or the caller's expected amounts."""
+    from agent.policy.guard import PolicyGuard, static_prices
+    from agent.wallet.multisend import Call
+
+    class View:
+        async def read(self, calls):  # type: ignore[no-untyped-def]
+            return {"feeds": FEEDS, "window": Window(NOW - 100, 1_000_000 * E18, 0),
+                    "balances": {USDC: 10**12}}  # fmt: skip
+
+    g = PolicyGuard(
+        dev, operator=OPERATOR, safe=SAFE, chain_id=MANIFEST.chain_id,
+        prices=static_prices({"WETH": 3000, "USDC": 1}), clock=lambda: NOW, chain=View(),
+    )  # fmt: skip
+    swap = eis(10**12, min98(10**12))  # worst case: $20,000 lost, the day's budget is $10,000
+    calls = [Call(swap.to, swap.data)]
+    assert (await g.check(calls)).code == "POLICY_LOSS_BUDGET_EXCEEDED"
+    expected = {USDC: -(10**12), WETH: 333 * 10**18}  # a simulation: $1,000 lost
+    assert (await g.check(calls, deltas=expected)).allowed

@@ -63,3 +63,23 @@ def test_wrong_role_missing_and_garbage(shares, tmp_path):
     (tmp_path / "m.json").write_text(json.dumps(d))
     with pytest.raises(TssShareError, match="'ckey' is missing"):
         read_share(tmp_path / "m.json")
+
+
+def test_encrypted_share(shares, tmp_path):
+    s1 = shares[0]
+    p = write_share(s1, tmp_path / "e.json", password="correct horse")
+    d = json.loads(p.read_text())
+    assert "x1" not in d and "paillier_p" not in d and d["address"] == s1.address
+    assert hex(s1.x1)[2:] not in p.read_text()
+    assert read_share(p, role=1, password="correct horse") == s1
+    with pytest.raises(TssShareError, match="encrypted; pass its password"):
+        read_share(p)
+    with pytest.raises(TssShareError, match="wrong password"):
+        read_share(p, password="wrong")
+    # the readable header is authenticated: it cannot be moved onto another key's share
+    d["key_id"] = "00" * 16
+    (tmp_path / "swapped.json").write_text(json.dumps(d))
+    with pytest.raises(TssShareError, match="wrong password or a corrupt file"):
+        read_share(tmp_path / "swapped.json", password="correct horse")
+    with pytest.raises(TssShareError, match="empty"):
+        write_share(s1, tmp_path / "empty.json", password="")

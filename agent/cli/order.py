@@ -1,0 +1,170 @@
+"""`agent trade order`: plan a parent order over every venue and execute it (on-chain children
+of one chain in ONE Safe transaction, CEX children through ccxt), printing each child's fill
+against the plan. `agent route` prints the same plan without sending."""
+
+from __future__ import annotations
+
+import json
+import os
+from decimal import Decimal
+from pathlib import Path
+
+import typer
+
+from agent.cli.common import EXIT_INPUT, console, fail, run, run_async
+from agent.cli.route import DEFAULT_STATE, _cex_arg, _decimal, _devnets, _side
+from agent.errors import ValidationError
+from agent.model import Spot
+
+EXIT_DENIED = 3
+EXIT_UNFILLED = 4
+
+
+def order(
+    side: str = typer.Option(..., "--side", help="buy or sell (the base asset)."),
+    base: str = typer.Option(..., "--base", help="Asset bought or sold, e.g. WETH."),
+    quote: str = typer.Option(..., "--quote", help="Asset paid or received, e.g. USDC."),
+    size: str = typer.Option(..., "--size", help="Amount of the base asset (human units)."),
+    limit: str | None = typer.Option(
+        None, "--limit", help="Worst marginal all-in price (quote per base) any unit may get."
+    ),
+    client_id: str = typer.Option(
+        ..., "--client-id", help="Parent order id, the idempotency key (children are ID.N)."
+    ),
+    safe: str = typer.Option(..., "--safe", help="The fund's Safe on L1."),
+    module: str = typer.Option(..., "--module", help="Its PolicyModule."),
+    policy: Path | None = typer.Option(None, "--policy", help="L1 signing-policy file."),
+    l2_safe: str | None = typer.Option(None, "--l2-safe", help="The fund's Safe on the L2."),
+    l2_module: str | None = typer.Option(None, "--l2-module"),
+    l2_policy: Path | None = typer.Option(None, "--l2-policy"),
+    venues: str | None = typer.Option(
+        None, "--venues", help="Comma list; a venue takes part if a token is in its id."
+    ),
+    cex: list[str] = typer.Option([], "--cex", help="NAME=URL of an exchange; repeatable."),
+    cex_symbol: str | None = typer.Option(None, "--cex-symbol", help="e.g. ETH/USDC."),
+    time_bps_per_min: str = typer.Option("0.1", "--time-bps-per-min"),
+    slippage_bps: int = typer.Option(10, "--slippage-bps", help="Bound per on-chain leg."),
+    max_retries: int = typer.Option(2, "--max-retries", help="Re-plans of an unfilled rest."),
+    state_dir: Path = typer.Option(DEFAULT_STATE, "--state-dir", help="`agent devnet up` state."),
+    rpc_url: str | None = typer.Option(None, "--rpc-url", help="L1 RPC [default: state dir]."),
+    manifest: Path | None = typer.Option(None, "--manifest"),
+    l2_rpc_url: str | None = typer.Option(None, "--l2-rpc-url"),
+    l2_manifest: Path | None = typer.Option(None, "--l2-manifest"),
+    key_env: str = typer.Option("AGENT_OPERATOR_KEY", "--key-env"),
+    journal: Path = typer.Option(Path(".state/journal.sqlite"), "--journal"),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Route a parent order over every venue and execute it through the Safe(s) and ccxt."""
+    from agent.bootstrap import ChainAccess, build_order_app
+    from agent.demo.report import order_lines
+    from agent.deploy.manifest import Manifest
+
+    s = run(lambda: _side(side))
+    qty = run(lambda: _decimal("--size", size))
+    lim = run(lambda: _decimal("--limit", limit))
+    per_min = run(lambda: _decimal("--time-bps-per-min", time_bps_per_min)) or Decimal(0)
+    if not 0 <= max_retries <= 10:
+        fail(str(ValidationError("--max-retries", f"{max_retries} is outside 0..10")), EXIT_INPUT)
+    nets = run(lambda: _devnets(state_dir))
+    l1_url = rpc_url or nets.get("l1", {}).get("rpc_url")
+    if not l1_url:
+        fail(str(ValidationError("--rpc-url", "no L1 RPC given", "pass --rpc-url")), EXIT_INPUT)
+    m1 = run(lambda: Manifest.load(manifest or state_dir / "l1.manifest.json"))
+    inst = Spot(base.upper(), quote.upper())
+    for sym in (inst.base, inst.quote):
+        run(lambda sym=sym: m1.token(sym))
+    units = run(lambda: m1.asset(inst.base).to_base(qty))  # type: ignore[arg-type]
+    if units <= 0:
+        fail(str(ValidationError("--size", f"{qty} is below one base unit of {inst.base}")))
+    l2 = None
+    if l2_safe or l2_module:
+        if not (l2_safe and l2_module):
+            fail(str(ValidationError("--l2-module", "give --l2-safe and --l2-module together")))
+        l2_url = l2_rpc_url or nets.get("l2", {}).get("rpc_url")
+        if not l2_url:
+            fail(str(ValidationError("--l2-rpc-url", "no L2 RPC given", "pass --l2-rpc-url")))
+        m2 = run(lambda: Manifest.load(l2_manifest or state_dir / "l2.manifest.json"))
+        l2 = ChainAccess(l2_url, m2, l2_safe, l2_module, l2_policy)  # type: ignore[arg-type]
+    key = os.environ.get(key_env)
+    if not key:
+        fail(str(ValidationError("--key-env", f"{key_env} is not set", f"export {key_env}=0x...")))
+    cexes = tuple(run(lambda c=c: _cex_arg(c)) for c in cex)
+
+    async def go():  # type: ignore[no-untyped-def]
+        app = await build_order_app(
+            l1=ChainAccess(l1_url, m1, safe, module, policy), l2=l2,  # type: ignore[arg-type]
+            operator_key=key, journal_path=journal, cex=cexes, cex_symbol=cex_symbol,  # type: ignore[arg-type]
+            time_bps_per_min=per_min, slippage_bps=slippage_bps, max_retries=max_retries,
+            venues=tuple(v.strip() for v in venues.split(",") if v.strip()) if venues else (),
+            quote=inst.quote, base_decimals=m1.token(inst.base).decimals,
+            quote_decimals=m1.token(inst.quote).decimals,
+        )  # fmt: skip
+        try:
+            route = await app.routing.plan(inst, s, units, parent_id=client_id, limit=lim)
+            replan = app.routing.replanner(inst, s, client_id, lim)
+            return route, await app.executor.run(route.plan, replan=replan)
+        finally:
+            await app.close()
+
+    route, rep = run_async(go)
+    if as_json:
+        print(json.dumps(_as_json(rep, route)))
+    elif rep.duplicate:
+        console.print(f"order {rep.parent_id}: {rep.reason}", highlight=False, soft_wrap=True)
+    else:
+        for line in order_lines(rep, route):
+            console.print(line, highlight=False, soft_wrap=True)
+    if rep.duplicate:
+        return
+    if rep.state == "denied":
+        raise typer.Exit(EXIT_DENIED)
+    if rep.unfilled:
+        raise typer.Exit(EXIT_UNFILLED)
+
+
+def _as_json(rep, route) -> dict:  # type: ignore[no-untyped-def]
+    return {
+        "parent_id": rep.parent_id,
+        "state": rep.state,
+        "duplicate": rep.duplicate,
+        "code": rep.code,
+        "reason": rep.reason,
+        "size": rep.size,
+        "filled": rep.filled,
+        "quote_total": rep.quote_total,
+        "average_price": None if rep.avg_price is None else str(rep.avg_price),
+        "vs_best_single_bp": None if route.vs_single is None else str(route.vs_single),
+        "vs_grid_bp": None if route.vs_grid is None else str(route.vs_grid),
+        "children": [
+            {
+                "client_order_id": c.client_order_id,
+                "venue": c.venue_id,
+                "kind": c.kind.value,
+                "planned_base": c.planned_base,
+                "planned_quote": c.planned_quote,
+                "expected_quote": c.expected_quote,
+                "filled_base": c.filled_base,
+                "filled_quote": c.filled_quote,
+                "fee": str(c.fee),
+                "fee_asset": c.fee_asset,
+                "exact": c.exact,
+                "state": c.state,
+                "ref": c.ref,
+                "code": c.code,
+                "reason": c.reason,
+            }
+            for c in rep.children
+        ],
+        "batches": [
+            {
+                "chain_id": b.chain_id,
+                "tx_hash": b.tx_hash,
+                "block": b.block,
+                "gas_used": b.gas_used,
+                "calls": b.calls,
+                "children": list(b.children),
+                "ok": b.ok,
+            }
+            for b in rep.batches
+        ],
+    }

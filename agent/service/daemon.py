@@ -1,0 +1,395 @@
+"""The daemon: the swap pipeline of every chain with a wallet, its loops, and the API.
+
+Built by ``agent.bootstrap.build_daemon`` from an ``agent.toml``. One lock per chain
+serialises what must not interleave on a pipeline (an intent being executed, a tracking pass);
+SIGTERM drains: new POSTs get 503, the in-flight intent finishes (its transaction is either
+journaled as TxSigned and sent, or never signed), the loops stop, then the journal closes.
+A restart recovers from the journal (``build_swap_app`` does).
+
+Events reach WebSocket clients and the metrics by following the journal, not by hooks in the
+pipeline: what another process writes to the same journal (``agent halt``) is seen the same.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import signal
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from agent.errors import ConfigError
+from agent.model import Side, SwapIntent, TradingState
+from agent.oms import CancelOrder, OrderState, SetTradingState
+from agent.risk.monitor import MarginMonitor, MarginThresholds
+from agent.service.api import Api, ApiError
+from agent.service.config import AgentConfig, ChainConfig
+from agent.service.kill import guardian_key, pause_modules, targets_of
+from agent.service.metrics import Metrics
+from agent.service.risk import balances, margin_of, risk_report
+
+log = logging.getLogger("agent.service")
+_NEVER_SIGNED = frozenset({"OrderDenied", "OrderRejected", "OrderExpired", "OrderCancelled"})
+FOLLOW_S = 0.2  # how often the journal is read for events written by other processes
+
+
+@dataclass
+class ChainRuntime:
+    name: str
+    config: ChainConfig
+    app: Any  # agent.bootstrap.SwapApp
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+
+class EventHub:
+    """Fan-out of journal events to WebSocket subscribers. A subscriber that falls 1000
+    events behind loses the oldest ones (counted), never blocks the daemon."""
+
+    def __init__(self) -> None:
+        self.subscribers: set[asyncio.Queue[dict[str, Any]]] = set()
+        self.dropped = 0
+
+    def subscribe(self) -> asyncio.Queue[dict[str, Any]]:
+        q: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize=1000)
+        self.subscribers.add(q)
+        return q
+
+    def unsubscribe(self, q: asyncio.Queue[dict[str, Any]]) -> None:
+        self.subscribers.discard(q)
+
+    def close(self) -> None:
+        """Tell every subscriber the stream ends (None), so their sockets close at once
+        instead of holding the API's shutdown."""
+        for q in self.subscribers:
+            if q.full():
+                q.get_nowait()
+            q.put_nowait(None)  # type: ignore[arg-type]
+
+    def publish(self, msg: dict[str, Any]) -> None:
+        for q in self.subscribers:
+            if q.full():
+                q.get_nowait()
+                self.dropped += 1
+            q.put_nowait(msg)
+
+
+class Daemon:
+    def __init__(
+        self, config: AgentConfig, chains: dict[str, ChainRuntime], journal_path: Path,
+        tokens: dict[str, str],
+    ) -> None:  # fmt: skip
+        if not chains:
+            raise ValueError("a daemon needs at least one chain with a wallet")
+        self.config = config
+        self.chains = chains
+        self.journal_path = journal_path
+        self.metrics = Metrics()
+        self.hub = EventHub()
+        self.api = Api(self, tokens, config.api.max_body_bytes)
+        self.draining = False
+        self.url = ""
+        self._runner: Any = None
+        self._tasks: list[asyncio.Task[Any]] = []
+        self._kick = asyncio.Event()
+        self._pos = 0
+        self._t_init: dict[str, int] = {}
+        self._t_signed: dict[str, int] = {}
+        self.margin_checked = asyncio.Event()  # set after the monitor's first pass
+        m = config.monitor
+        self.monitor = MarginMonitor(
+            # hysteresis as the risk package's default, but always below the warning level
+            MarginThresholds(
+                m.margin_warning,
+                m.margin_critical,
+                m.margin_liquidation,
+                hysteresis=min(0.02, m.margin_warning / 2),
+            )
+        )
+
+    @property
+    def primary(self) -> ChainRuntime:
+        return next(iter(self.chains.values()))
+
+    @property
+    def manager(self) -> Any:
+        """Every chain's manager folds the same journal; one answers for all of them."""
+        return self.primary.app.manager
+
+    # --- lifecycle ---------------------------------------------------------------------------
+    async def start(self) -> str:
+        from aiohttp import web
+
+        self._pos = self.primary.app.journal.head()[0]  # stream what happens from now on
+        self._runner = web.AppRunner(self.api.app(), handle_signals=False)
+        await self._runner.setup()
+        host, port = self.config.api.host, self.config.api.port
+        site = web.TCPSite(self._runner, host, port)
+        try:
+            await site.start()
+        except OSError as e:  # busy port: one line naming the field, not a traceback
+            await self._runner.cleanup()
+            raise ConfigError(
+                "api.port", f"cannot listen on {host}:{port}: {e.strerror}",
+                "pick another port (0: any free one) or stop what holds it",
+            ) from None  # fmt: skip
+        host, port = self._runner.addresses[0][:2]
+        self.url = f"http://{host}:{port}"
+        self._tasks = [asyncio.create_task(self._follow(), name="journal-follower")]
+        for rt in self.chains.values():
+            self._tasks.append(asyncio.create_task(self._track_loop(rt), name=f"track-{rt.name}"))
+        self._tasks.append(asyncio.create_task(self._margin_loop(), name="margin-monitor"))
+        return self.url
+
+    async def stop(self) -> None:
+        """Drain: refuse new work, let in-flight intents finish, stop loops, close."""
+        self.draining = True
+        log.info("draining: waiting for the intents in flight")
+        for rt in self.chains.values():
+            await rt.lock.acquire()  # waits for the intent or tracking pass in flight
+        for t in self._tasks:
+            t.cancel()
+        for t in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await t
+        self._follow_once()  # the last events reach the subscribers and the metrics
+        self.hub.close()
+        log.info("draining: closing the API")
+        if self._runner is not None:
+            await self._runner.cleanup()
+        log.info("draining: flushing the journal")
+        for rt in self.chains.values():
+            await rt.app.close()
+            rt.lock.release()
+        log.info("drained")
+
+    async def serve(self, on_ready: Any = None) -> None:
+        """Run until SIGTERM/SIGINT, then drain."""
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        try:
+            url = await self.start()
+        except BaseException:
+            for rt in self.chains.values():
+                await rt.app.close()
+            raise
+        if on_ready is not None:
+            on_ready(url)
+        try:
+            await stop.wait()
+        finally:
+            await self.stop()
+
+    # --- loops -----------------------------------------------------------------------------
+    async def _track_loop(self, rt: ChainRuntime) -> None:
+        every = self.config.monitor.track_interval_s
+        while True:
+            await asyncio.sleep(every)
+            try:
+                async with rt.lock:
+                    await rt.app.track()
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:  # a failing RPC must not end the loop; it is counted
+                self.metrics.venue_errors.labels(venue=f"rpc:{rt.name}").inc()
+                log.warning("tracking %s failed: %s", rt.name, e)
+
+    async def margin_pass(self) -> Any:
+        """One margin check of the whole fund: the gauge, and an alert event (WebSocket) when
+        the level changes (agent.risk.monitor: thresholds from [monitor], with hysteresis)."""
+        report = await margin_of(self.chains, self.config.monitor.vols)
+        if report is None:  # cash only
+            self.metrics.margin_ratio.labels(account="fund").set(0)
+            return None
+        ratio = report.margin_ratio
+        self.metrics.margin_ratio.labels(account="fund").set(ratio if ratio != float("inf") else -1)
+        alert = self.monitor.observe(report, datetime.now(UTC))
+        if alert is not None:
+            log.warning("margin: %s", alert.message)
+            self.hub.publish(
+                {"type": "MarginAlert", "stream": "alerts", "position": None,
+                 "recorded_at_ns": time.time_ns(),
+                 "event": {"level": alert.level.name, "previous": alert.previous.name,
+                           "margin_ratio": alert.margin_ratio, "message": alert.message}}
+            )  # fmt: skip
+        return report
+
+    async def _margin_loop(self) -> None:
+        while True:
+            try:
+                await self.margin_pass()
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:  # an oracle or RPC failure is counted, the loop goes on
+                self.metrics.venue_errors.labels(venue="risk").inc()
+                log.warning("margin monitor: %s", e)
+            self.margin_checked.set()
+            await asyncio.sleep(self.config.monitor.margin_interval_s)
+
+    async def _follow(self) -> None:
+        while True:
+            # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancel that
+            # arrives as the kick does, and stop() would wait for this task for ever
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(FOLLOW_S):
+                    await self._kick.wait()
+            self._kick.clear()
+            try:
+                self._follow_once()
+            except Exception as e:  # keep following; the next pass retries from _pos
+                log.warning("journal follower: %s", e)
+
+    def _follow_once(self) -> None:
+        now = time.time_ns()
+        m = self.metrics
+        for rec in self.primary.app.journal.read_all(self._pos + 1, decode=False):
+            self._pos = rec.position
+            m.journal_lag.observe(max(0, now - rec.recorded_at_ns) / 1e9)
+            data = json.loads(rec.data)
+            if rec.type == "OrderInitialized":
+                self._t_init[data.get("client_order_id", "")] = rec.recorded_at_ns
+            elif rec.type == "TxSigned":
+                t0 = self._t_init.pop(data.get("client_order_id") or "", None)
+                if t0 is not None:
+                    m.intent_to_signed.observe((rec.recorded_at_ns - t0) / 1e9)
+                self._t_signed[data.get("tx_hash", "")] = rec.recorded_at_ns
+            elif rec.type == "TxMined":
+                t1 = self._t_signed.pop(data.get("tx_hash", ""), None)
+                if t1 is not None:
+                    m.signed_to_mined.observe((rec.recorded_at_ns - t1) / 1e9)
+            elif rec.type in ("OrderFilled", "OrderPartiallyFilled"):
+                m.fills.inc()
+            # the latency maps hold only what is still open: bounded by the work in flight
+            if rec.type in _NEVER_SIGNED:
+                self._t_init.pop(data.get("client_order_id", ""), None)
+            elif rec.type == "TxDropped":
+                self._t_signed.pop(data.get("tx_hash", ""), None)
+            elif rec.type == "TxReplaced":  # the replacement's own TxSigned starts its clock
+                self._t_signed.pop(data.get("old_tx_hash", ""), None)
+            self.hub.publish(
+                {"position": rec.position, "stream": rec.stream, "type": rec.type,
+                 "recorded_at_ns": rec.recorded_at_ns, "event": data}
+            )  # fmt: skip
+
+    def refresh_gauges(self) -> None:
+        self.manager.sync()
+        store = self.manager.store
+        self.metrics.set_orders(
+            Counter(o.state.value for o in store.orders.values()), [s.value for s in OrderState]
+        )
+        for s in TradingState:
+            self.metrics.trading_state.labels(state=s.value).set(
+                1 if store.trading_state is s else 0
+            )
+
+    # --- what the API asks -----------------------------------------------------------------
+    def _chain(self, name: str | None) -> ChainRuntime:
+        if name is None:
+            return self.primary
+        rt = self.chains.get(name)
+        if rt is None:
+            raise ApiError(
+                400, "UNKNOWN_CHAIN", f"chain: {name!r} has no wallet in agent.toml "
+                f"(one of {', '.join(self.chains)})", "chain",
+            )  # fmt: skip
+        return rt
+
+    async def submit(self, body: Any) -> tuple[int, dict[str, Any]]:
+        rt = self._chain(body.chain)
+        bps = body.max_slippage_bps
+        intent = SwapIntent(
+            body.client_order_id, Side(body.side), body.base.upper(), body.quote.upper(),
+            Decimal(body.size), self.config.algos.slippage_bps if bps is None else bps,
+        )  # fmt: skip
+        async with rt.lock:
+            report = await rt.app.pipeline.run(intent)
+        self._kick.set()
+        data = {
+            "client_order_id": report.client_order_id, "status": report.status,
+            "state": report.state, "venue": report.venue, "tx_hash": report.tx_hash,
+            "block": report.block, "code": report.code, "reason": report.reason,
+            "chain": rt.name,
+        }  # fmt: skip
+        return (200 if report.status == "duplicate" else 201), data
+
+    def orders(self) -> list[Any]:
+        self.manager.sync()
+        return list(self.manager.store.orders.values())
+
+    def order(self, cid: str) -> Any:
+        self.manager.sync()
+        o = self.manager.store.get(cid)
+        if o is None:
+            raise ApiError(404, "ORDER_NOT_FOUND", f"no order {cid!r}", "client_order_id")
+        return o
+
+    async def cancel(self, cid: str, reason: str) -> Any:
+        self.order(cid)
+        o = await self.manager.cancel_async(CancelOrder(cid, reason))
+        self._kick.set()
+        return o
+
+    def trading(self) -> dict[str, Any]:
+        self.manager.sync()
+        return {"state": self.manager.store.trading_state.value, "journal": str(self.journal_path)}
+
+    async def set_trading(
+        self, state: str, reason: str, by: str, *, onchain: bool = False
+    ) -> dict[str, Any]:
+        """The halt is journaled FIRST (it stops this and every process sharing the journal),
+        then, with ``onchain``, the guardian pauses every chain's module."""
+        new = self.manager.set_trading_state(SetTradingState(TradingState(state), reason, by))
+        self._kick.set()
+        out: dict[str, Any] = {
+            "state": new.value,
+            "reason": reason,
+            "journal": str(self.journal_path),
+        }
+        if onchain and new is not TradingState.ACTIVE:
+            key = guardian_key(self.config)
+            out["paused"] = await pause_modules(
+                targets_of(self.config), key, self.primary.app.journal
+            )
+            self._kick.set()
+        return out
+
+    async def positions(self) -> list[dict[str, Any]]:
+        out = []
+        for rt in self.chains.values():
+            bal = await balances(rt)
+            out.append(
+                {"chain": rt.name, "account": rt.app.pipeline.safe,
+                 "balances": {k: str(v) for k, v in bal.items()}}
+            )  # fmt: skip
+        return out
+
+    async def risk(self) -> dict[str, Any]:
+        return await risk_report(self.chains, self.config.monitor.vols)
+
+    async def venue_health(self) -> list[dict[str, Any]]:
+        out = []
+        for rt in self.chains.values():
+            t0 = time.perf_counter()
+            try:
+                block = await rt.app.rpc.block_number()
+                healthy, error = True, ""
+            except Exception as e:  # health is what we report, not raise
+                block, healthy, error = 0, False, str(e)
+                self.metrics.venue_errors.labels(venue=f"rpc:{rt.name}").inc()
+            dt = time.perf_counter() - t0
+            for v in rt.app.pipeline.venues:
+                self.metrics.venue_latency.labels(venue=v.id).observe(dt)
+                out.append(
+                    {"id": v.id, "kind": str(getattr(v, "kind", "")), "chain": rt.name,
+                     "healthy": healthy, "block": block, "latency_ms": round(dt * 1000, 3),
+                     "error": error}
+                )  # fmt: skip
+        return out
