@@ -43,7 +43,10 @@ def test_demo_runs_from_nothing_and_cleans_up() -> None:
     bridged = re.findall(r"^│ demo-bridge-\S+ .*│ filled", table, re.M)
     assert len(options) == 1 + 4 + 1 and len(bridged) == 1, table
     swaps = 3 + 1 + len(kids)
-    assert filled == swaps + len(options) + len(bridged)
+    # the TWAP's slices: each a routed parent order (demo-twap-5.s<i>) with its children
+    twap = re.findall(r"^│ demo-twap-5\.s\d+\S* .*│ filled", table, re.M)
+    assert len([t for t in twap if re.match(r"^│ demo-twap-5\.s\d+ ", t)]) == 5, table
+    assert filled == swaps + len(options) + len(bridged) + len(twap)
     assert len(re.findall(r"│ denied", table)) == 1
     assert re.search(r"journal .*journal\.sqlite: ok: \d+ records", out)
     assert "demo finished" in out
