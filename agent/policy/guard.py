@@ -219,6 +219,7 @@ class PolicyGuard:
         now = int(self.clock())
         if self.chain is not None:
             view = await self.chain.read(pcs)
+            self.paused = view.pop("paused", self.paused)
         else:
             view = {"feeds": await self._feeds_from_prices(now)}
         ctx = PolicyContext(

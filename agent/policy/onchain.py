@@ -176,6 +176,7 @@ _NONCE_BITMAP = fsel("nonceBitmap(address,uint256)")
 _WITHDRAWALS = fsel("withdrawals(bytes32)")
 _FEE_FOR = fsel("feeFor(uint256)")
 _DEPOSIT = fsel("deposit(address,address,uint256)")
+_PAUSED = fsel("paused()")
 _SERIES_T = (
     "((address,address,address,address,uint128,uint128,uint64,bool),uint64,uint128,bool,uint256)"
 )
@@ -206,6 +207,9 @@ class ChainState:
             t: (ecall(o.feed, _LATEST), ecall(o.feed, _DECIMALS)) for t, o in p.oracles.items()
         }
         vg_i = ecall(p.module, _VALUE_GUARD) if p.module and p.value_guard else None
+        # the pause flag at each check, not only at start: a guardian's pause() since then
+        # denies PAUSED off-chain instead of a revert at gas estimation
+        paused_i = ecall(p.module, _PAUSED) if p.module else None
         bal: dict[str, int] = {}
         for t in p.value_guard.tracked if p.value_guard else ():
             if int(t, 16) == 0:
@@ -300,7 +304,10 @@ class ChainState:
             b = raw(i)
             if b and len(b) >= 32:
                 bridge_fees[amount] = int.from_bytes(b[:32], "big")
-        return {
+        out: dict[str, Any] = {}
+        if paused_i is not None and (b := raw(paused_i)) and len(b) == 32:
+            out["paused"] = bool(int.from_bytes(b, "big"))  # unreadable: the last known flag
+        return out | {
             "feeds": out_feeds, "window": window, "balances": balances, "series": out_series,
             "used_nonces": frozenset(used), "withdrawals": withdrawals, "bridge_fees": bridge_fees,
         }  # fmt: skip
