@@ -191,6 +191,7 @@ class ChainState:
 
     def __init__(self, rpc: Any, policy: Any) -> None:
         self.rpc, self.policy = rpc, policy
+        self.paused: bool | None = None  # the module's pause flag as of the last read()
 
     async def read(self, calls: list[Any]) -> dict[str, Any]:
         from agent.policy.checkers import SEL_FILL, FeedRead, SeriesInfo, Window, decode_fills
@@ -304,10 +305,10 @@ class ChainState:
             b = raw(i)
             if b and len(b) >= 32:
                 bridge_fees[amount] = int.from_bytes(b[:32], "big")
-        out: dict[str, Any] = {}
+        self.paused = None  # unreadable: the caller keeps the last known flag
         if paused_i is not None and (b := raw(paused_i)) and len(b) == 32:
-            out["paused"] = bool(int.from_bytes(b, "big"))  # unreadable: the last known flag
-        return out | {
+            self.paused = bool(int.from_bytes(b, "big"))
+        return {
             "feeds": out_feeds, "window": window, "balances": balances, "series": out_series,
             "used_nonces": frozenset(used), "withdrawals": withdrawals, "bridge_fees": bridge_fees,
         }  # fmt: skip

@@ -169,6 +169,29 @@ class AlgoConfig(_Strict):
     slippage_bps: int = Field(30, ge=0, le=10_000)
 
 
+class HedgeRouteConfig(_Strict):
+    """How one underlying is hedged: a swap of it against ``quote`` on ``chain`` (default: the
+    first wallet's), when |delta - target| exceeds ``band`` (underlying units)."""
+
+    quote: str = "USDC"
+    chain: str | None = None
+    band: NonNegDecimal = Decimal(0)
+    target: Decimal = Field(Decimal(0), allow_inf_nan=False)
+    lot: PosDecimal = Decimal("0.001")
+    max_size: PosDecimal | None = None
+    max_slippage_bps: int = Field(30, ge=0, le=10_000)
+
+
+class HedgerConfig(_Strict):
+    """The delta hedger's loop (agent.risk.hedger): with ``execute = false`` its proposals are
+    journaled (HedgeProposed) and streamed as alerts only; ``true`` sends them as orders
+    through the same trading state, risk gate and policy as any other."""
+
+    execute: bool = False
+    interval_s: float = Field(30.0, gt=0)
+    routes: dict[str, HedgeRouteConfig] = {}  # keyed by underlying (WETH, WBTC, ...)
+
+
 class AgentConfig(_Strict):
     journal: JournalConfig = JournalConfig()
     chains: dict[str, ChainConfig] = Field(min_length=1)
@@ -179,6 +202,7 @@ class AgentConfig(_Strict):
     api: ApiConfig = ApiConfig()
     monitor: MonitorConfig = MonitorConfig()
     algos: AlgoConfig = AlgoConfig()
+    hedger: HedgerConfig = HedgerConfig()
 
     source: Path | None = Field(None, exclude=True)  # the file it was read from
 
@@ -190,6 +214,9 @@ class AgentConfig(_Strict):
         for vid, v in self.venues.items():
             if isinstance(v, UniswapVenueConfig) and v.chain not in self.chains:
                 raise _Ref(("venues", vid, "chain"), f"no chain named {v.chain!r} in [chains]")
+        for und, r in self.hedger.routes.items():
+            if r.chain is not None and r.chain not in self.wallets:
+                raise _Ref(("hedger", "routes", und, "chain"), f"no wallet on {r.chain!r}")
         return self
 
     def resolve(self, p: Path) -> Path:

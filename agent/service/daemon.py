@@ -26,12 +26,15 @@ from pathlib import Path
 from typing import Any
 
 from agent.errors import ConfigError
+from agent.journal.base import ANY
 from agent.model import Side, SwapIntent, TradingState
 from agent.oms import CancelOrder, OrderState, SetTradingState
 from agent.oms.recovery import reconcile_venue
 from agent.risk.monitor import MarginMonitor, MarginThresholds
 from agent.service.api import Api, ApiError
 from agent.service.config import AgentConfig, ChainConfig
+from agent.service.hedge import STREAM as HEDGE_STREAM
+from agent.service.hedge import HedgeProposed, fund_greeks, hedger_of
 from agent.service.kill import guardian_key, pause_modules, targets_of
 from agent.service.metrics import Metrics
 from agent.service.risk import UNDERLYING, balances, margin_of, risk_report
@@ -104,6 +107,7 @@ class Daemon:
         self._t_init: dict[str, int] = {}
         self._t_signed: dict[str, int] = {}
         self.margin_checked = asyncio.Event()  # set after the monitor's first pass
+        self.hedger = hedger_of(config) if config.hedger.routes else None
         for rt in chains.values():  # REDUCING judges reduce-only from the whole fund's position
             rt.app.pipeline.exposure = self.exposure_of
         m = config.monitor
@@ -151,6 +155,8 @@ class Daemon:
         for rt in self.chains.values():
             self._tasks.append(asyncio.create_task(self._track_loop(rt), name=f"track-{rt.name}"))
         self._tasks.append(asyncio.create_task(self._margin_loop(), name="margin-monitor"))
+        if self.hedger is not None:
+            self._tasks.append(asyncio.create_task(self._hedge_loop(), name="delta-hedger"))
         for vid in self.cex:
             self._tasks.append(asyncio.create_task(self._venue_loop(vid), name=f"reconcile-{vid}"))
         return self.url
@@ -243,6 +249,53 @@ class Daemon:
             except Exception as e:  # a venue outage is counted; the loop retries
                 self.metrics.venue_errors.labels(venue=vid).inc()
                 log.warning("reconciling %s failed: %s", vid, e)
+
+    async def hedge_pass(self) -> list[dict[str, Any]]:
+        """One pass of the delta hedger over the whole fund: every proposal journaled and
+        streamed as an alert; sent as an order only with ``[hedger] execute = true``."""
+        h = self.config.hedger
+        greeks = await fund_greeks(self.chains, self.config.monitor.vols, self.cex)
+        out = []
+        for p in self.hedger.propose(greeks, datetime.now(UTC)):
+            und = p.instrument.base
+            delta = Decimal(repr(next(g.delta for g in greeks if g.underlying == und)))
+            ev = HedgeProposed(
+                p.client_order_id, und, p.side.value, p.size, delta,
+                h.routes[und].target, h.execute,
+            )  # fmt: skip
+            await self.primary.app.journal.append_async(HEDGE_STREAM, ANY, [ev])
+            self.hub.publish(
+                {"type": "HedgeProposal", "stream": "alerts", "position": None,
+                 "recorded_at_ns": time.time_ns(),
+                 "event": {"client_order_id": ev.client_order_id, "underlying": und,
+                           "side": ev.side, "size": str(ev.size), "delta": str(delta),
+                           "execute": h.execute}}
+            )  # fmt: skip
+            row: dict[str, Any] = {"client_order_id": ev.client_order_id, "underlying": und,
+                                   "side": ev.side, "size": str(ev.size), "delta": str(delta)}  # fmt: skip
+            if h.execute:  # the same path as an API order: trading state, risk gate, policy
+                rt = self._chain(p.venue)
+                intent = SwapIntent(
+                    p.client_order_id, p.side, und, p.instrument.quote, p.size,
+                    h.routes[und].max_slippage_bps,
+                )  # fmt: skip
+                async with rt.lock:
+                    rep = await rt.app.pipeline.run(intent)
+                row |= {"status": rep.status, "code": rep.code, "reason": rep.reason}
+            out.append(row)
+        self._kick.set()
+        return out
+
+    async def _hedge_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.config.hedger.interval_s)
+            try:
+                await self.hedge_pass()
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:  # an oracle or RPC failure is counted; the loop goes on
+                self.metrics.venue_errors.labels(venue="hedger").inc()
+                log.warning("delta hedger: %s", e)
 
     async def cancel_cex_orders(self) -> dict[str, Any]:
         """The kill switch on every CEX: cancel each working order the venue reports (ours
