@@ -39,6 +39,7 @@ async def test_hedger_proposes_then_executes_through_the_pipeline(
 ) -> None:
     cfg, env = svc_config
     text = cfg.read_text()
+    text = text[: text.index("[hedger]")]  # the example's (routes = {}) is replaced below
     d = await started(cfg)  # no [hedger]: no loop
     try:
         assert d.hedger is None
