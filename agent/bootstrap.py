@@ -12,6 +12,7 @@ agent was down; orders whose fate is unknown stay UNKNOWN). Only then does it ta
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -23,6 +24,7 @@ from agent.execution.risk import SwapRisk
 from agent.execution.swap import RouteCheck, SwapPipeline
 from agent.execution.tracking import TrackReport, track
 from agent.journal import SqliteJournal
+from agent.journal.stores import is_postgres, open_store
 from agent.oms.manager import OrderManager
 from agent.risk.checks import RiskLimits
 from agent.signing.local import LocalSigner
@@ -88,7 +90,7 @@ def load_policy_guard(
 FULL_VERIFY_BELOW = 10_000
 
 
-def open_trusted_journal(path: Path, operator_key: str | None) -> SqliteJournal:
+def open_trusted_journal(path: Path, operator_key: str | None) -> Any:  # -> Store
     """The signing path's journal, verified before anything is read from it: from its MAC'd
     checkpoint (keyed by the operator key) when the key is local, else (a remote or
     threshold signer: no key in this process) by the full walk. A journal whose chain does
@@ -98,7 +100,11 @@ def open_trusted_journal(path: Path, operator_key: str | None) -> SqliteJournal:
     from agent.signing.local import _parse_key  # the key's one parser (never echoes it)
 
     secret = _parse_key("operator_key", operator_key) if operator_key else None
-    journal = SqliteJournal(path, checkpoint_secret=secret)
+    journal: Any
+    if is_postgres(path):  # shared by several daemons: no MAC'd checkpoint, the full walk
+        journal, secret = open_store(path), None
+    else:
+        journal = SqliteJournal(path, checkpoint_secret=secret)
     try:
         rep = (
             journal.verify_incremental(full_below=FULL_VERIFY_BELOW)
@@ -133,6 +139,7 @@ async def build_swap_app(
     signer: Any = None,
     simulation: str | None = None,
     venue_kinds: frozenset[str] | None = None,
+    cosigner_url: str | None = None,
 ) -> SwapApp:
     """``policy_path``: the fund's signing-policy file, checked off-chain on every built
     transaction before signing; None = no off-chain policy (the on-chain module still
@@ -140,8 +147,12 @@ async def build_swap_app(
 
     ``signer``: the operator's Signer if not the local ``operator_key`` (e.g. a
     ``agent.signing.threshold.ThresholdSigner``: the engine awaits it under its timeout).
-    ``simulation``: "trace" or "fallback" to simulate every module call before signing
-    (agent.chain.simulate.SimulationGuard, after the policy guard); None = off.
+    ``simulation``: "trace", "fallback" or "call" to simulate every module call before
+    signing (agent.chain.simulate.SimulationGuard, journaled; the policy guard gets its
+    deltas); None = off.
+    ``cosigner_url`` (default ``$AGENT_COSIGNER_URL``): the role requires a co-signature, so
+    every module call goes through that co-signer (agent.signing.cosigner), which re-checks
+    and simulates the exact call itself; the local simulation guard is then not used.
 
     The guard's reference prices (its slippage rule and second-signer notional) are
     INDEPENDENT of the quotes the swap is built from wherever the manifest has an oracle:
@@ -170,12 +181,14 @@ async def build_swap_app(
                 fallback=risk.prices,
             )  # fmt: skip
         pre_sign = guard
-        if simulation is not None:
+        cosigner_url = cosigner_url or os.environ.get("AGENT_COSIGNER_URL") or None
+        if simulation is not None and cosigner_url is None:
             from agent.chain.simulate import SimulationGuard
 
             pre_sign = SimulationGuard(
                 rpc, operator=signer.address, module=module, safe=safe, mode=simulation,  # type: ignore[arg-type]
                 multisend=manifest.address("MultiSendCallOnly"), inner=guard,
+                journal=journal, chain_id=manifest.chain_id,
             )  # fmt: skip
         executor = ModuleExecutor(
             rpc, signer, module=module, multisend=manifest.address("MultiSendCallOnly"),
@@ -190,7 +203,11 @@ async def build_swap_app(
             rpc=rpc, manifest=manifest, venues=venues, executor=executor, manager=manager,
             safe=safe, risk=risk, route=route,
         )  # fmt: skip
-        await executor.check_module(safe)  # a module we must not sign for: refused here
+        role = await executor.check_module(safe)  # a module we must not sign for: refused here
+        if cosigner_url is not None:
+            from agent.signing.cosigner.client import cosigner_client
+
+            executor.cosigner = await cosigner_client(rpc, module, role, cosigner_url)
         # recovery: the engine reconciles the tx stream, then orders follow the chain
         await executor.start()
         recovered = await track(manager, executor, manifest, safe, expire_unsent=True, poll=False)
@@ -373,7 +390,8 @@ async def build_daemon(config: Any) -> Any:
                 )
         manifests[name] = m
     journal = cfg.resolve(cfg.journal.path)
-    journal.parent.mkdir(parents=True, exist_ok=True)
+    if not is_postgres(journal):
+        journal.parent.mkdir(parents=True, exist_ok=True)
     policy = cfg.resolve(cfg.policy.file) if cfg.policy.file is not None else None
     chains: dict[str, ChainRuntime] = {}
     cex: dict[str, Any] = {}
@@ -388,6 +406,10 @@ async def build_daemon(config: Any) -> Any:
                 policy_path=policy, venue_kinds=frozenset(kinds[name]),
             )  # fmt: skip
             chains[name] = ChainRuntime(name, ch, app)
+            chains[name].access = {  # what an algorithm order's OrderApp is built from
+                "rpc_url": ch.rpc_url, "manifest": manifests[name], "safe": w.safe,
+                "module": w.module, "policy": policy, "key": keys[name],
+            }  # fmt: skip
     except BaseException:
         for rt in chains.values():
             await rt.app.close()

@@ -30,11 +30,13 @@ from typing import Any
 
 from eth_abi import decode
 
+from agent.algos.multileg_orders import MultilegOrders
 from agent.deploy.manifest import Manifest
 from agent.errors import PolicyDeniedError, RpcError, ValidationError
 from agent.journal import ANY, Store
 from agent.model import Side, to_base_units
 from agent.model.decisions import Deny
+from agent.oms.manager import OrderManager
 from agent.strategies.analytics import NetGreeks, strategy_risk
 from agent.strategies.legs import Leg, Strategy
 from agent.strategies.pricing import MarketView, VolSurface
@@ -115,6 +117,7 @@ class MultilegResult:
     tx_hash: str
     gas_used: int
     block: int
+    order_id: str = ""  # the parent OMS order (agent orders), "" without a journal
 
 
 @dataclass
@@ -140,7 +143,8 @@ class MultilegExecutor:
         executor: SafeExecutor,
         config: MultilegConfig | None = None,
         journal: Store | None = None,
-        chain: Any = None,  # reads (ChainClient); default: the executor's own (OwnersExecutor)
+        chain: Any = None,  # reads (EngineAccount); default: the executor's own (OwnersExecutor)
+        oms: OrderManager | None = None,  # default: one over ``journal``
     ) -> None:
         self.manifest = manifest
         self.rfq = rfq
@@ -148,6 +152,7 @@ class MultilegExecutor:
         self.chain = chain if chain is not None else executor.chain  # type: ignore[attr-defined]
         self.cfg = config or MultilegConfig()
         self.journal = journal
+        self._oms = oms
         self.market = manifest.address("OptionsMarket")
         self._listed_ids: set[int] = set()  # a listed series stays listed: ask the chain once
 
@@ -394,30 +399,65 @@ class MultilegExecutor:
                 plan.net_premium, plan.max_loss, len(plan.calls),
             )
         )  # fmt: skip
+        orders = self._orders()
+        pid = MultilegOrders.new_id()
+        if orders is not None:
+            await orders.open(pid, plan, self.manifest.token(s.underlying).decimals)
+        sent: list[str] = []
+
+        async def on_sent(tx_hash: str) -> None:
+            sent.append(tx_hash)
+            if orders is not None:
+                await orders.sent(pid, plan, tx_hash)
+
+        async def fail(code: str, reason: str, denied: bool = False) -> None:
+            if orders is not None:
+                await orders.failed(pid, plan, code, reason, denied=denied)
+
         try:
-            res = await self.executor.execute(plan.calls)
+            res = await self.executor.execute(plan.calls, client_order_id=pid, on_sent=on_sent)
         except PolicyDeniedError as e:  # the executor's guard: refused before signing
             reason = f"signing policy refused the batch ({e.rule}): {e.reason}; nothing was sent"
             self._journal(MultilegFailed(s.name, self.executor.safe, e.code, reason))
+            await fail(e.code, reason, denied=True)
             raise
         except RpcError as e:
             # eth_estimateGas simulated the batch and it reverts: nothing was sent.
             reason = f"the batch would revert ({e.message}); nothing was sent"
             self._journal(MultilegFailed(s.name, self.executor.safe, "MULTILEG_REVERTED", reason))
+            await fail("MULTILEG_REVERTED", reason)
             raise ExecutionRevertedError(reason) from e
+        if not sent and orders is not None:  # an executor without on_sent: mined now
+            await orders.sent(pid, plan, res.tx_hash)
+            sent.append(res.tx_hash)
         if not res.ok:
             reason = f"transaction {res.tx_hash} reverted; no leg executed"
             self._journal(
                 MultilegFailed(s.name, self.executor.safe, "MULTILEG_REVERTED", reason, res.tx_hash)
             )
+            await fail("MULTILEG_REVERTED", reason)
             raise ExecutionRevertedError(reason)
         self._journal(
             MultilegExecuted(s.name, self.executor.safe, res.tx_hash, res.gas_used, res.block)
         )
+        if orders is not None:
+            ctx = (
+                self.executor.safe, self.market,
+                self.manifest.token(s.underlying), self.manifest.token(s.quote),
+            )  # fmt: skip
+            await orders.filled(pid, plan, res.tx_hash, getattr(res, "logs", ()), ctx)
         return MultilegResult(
             s.name, plan.legs, plan.net_premium, plan.greeks, plan.max_loss, plan.hedge,
-            res.tx_hash, res.gas_used, res.block,
+            res.tx_hash, res.gas_used, res.block, pid if orders is not None else "",
         )  # fmt: skip
+
+    def _orders(self) -> MultilegOrders | None:
+        """The OMS view of this executor's strategies (None without a journal)."""
+        if self._oms is None and self.journal is not None:
+            self._oms = OrderManager.open(self.journal)
+        if self._oms is None:
+            return None
+        return MultilegOrders(self._oms, self.chain.chain_id)
 
     async def run(self, strategy: Strategy) -> MultilegResult:
         return await self.execute(await self.plan(strategy))

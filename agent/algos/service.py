@@ -75,6 +75,7 @@ async def run_parent(
     market: MarketData | None = None,
     mid: Any = None,
     trading_state: Any = None,
+    profile: tuple[Decimal, ...] | None = None,
 ) -> ParentOutcome:
     """``app``: an agent.bootstrap.OrderApp. ``windows``/``reference_price``: the policy's
     allowance windows and a price to project spend with (the fit is skipped without them)."""
@@ -82,12 +83,12 @@ async def run_parent(
     end = None
     moved: tuple[sched.Slice, ...] = ()
     if windows and reference_price is not None:
-        moved = fit(p, windows, reference_price, stretch=stretch) or ()
+        moved = fit(p, windows, reference_price, stretch=stretch, profile=profile) or ()
         if moved:
             end = moved[-1].due_ms + p.interval_s * 1000
             p = p.stretched((end - p.start_ms) // 1000)
     sink = RoutedSliceSink(app, base_decimals=base_decimals, quote_decimals=quote_decimals)
-    kw: dict[str, Any] = {"clock": clock, "market": market, "mid": mid}
+    kw: dict[str, Any] = {"clock": clock, "market": market, "mid": mid, "profile": profile}
     if trading_state is not None:
         kw["trading_state"] = trading_state
     runner = AlgoRunner(app.journal, parent_id, sink, **kw)

@@ -2,25 +2,24 @@
 
 Every write is simulated first (eth_estimateGas runs the call against the pending state): a
 message the contract would refuse raises a :mod:`agent.bridge.errors` error and nothing is
-signed or sent. Nonces come from agent.chain's NonceManager (one per signer; a nonce that
-was never broadcast is released, so no gap is left) and fees from agent.chain.fees.
+signed or sent. The send itself goes through agent.chain.txengine (one engine per signer via
+:class:`agent.chain.txengine.account.EngineAccount`: its NonceManager, fee estimation,
+write-ahead journal and receipt tracking); nothing here signs or broadcasts on its own.
 """
 
 from __future__ import annotations
 
-import asyncio
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from agent.bridge.abi import ContractAbi
 from agent.bridge.errors import rejected
-from agent.chain.fees import FeeConfig, estimate_fees
-from agent.chain.nonce import NonceManager
+from agent.chain.fees import FeeConfig
 from agent.chain.rpc import RpcClient, qty
+from agent.chain.txengine.account import EngineAccount
 from agent.errors import RpcError, TransactionFailedError
-from agent.signing import LocalSigner, TxRequest
+from agent.signing import LocalSigner
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,14 +38,18 @@ def _revert_data(e: RpcError) -> str | None:
 
 
 class Chain:
-    """One chain as the bridge code sees it. Owns nothing but nonce counters; the RpcClient
-    is the caller's."""
+    """One chain as the bridge code sees it: typed reads, and sends through one TxEngine per
+    signing key (journal stream ``tx-<chain>-<sender>`` in ``journal``). The RpcClient is
+    the caller's."""
 
-    def __init__(self, rpc: RpcClient, name: str, fees: FeeConfig | None = None) -> None:
+    def __init__(
+        self, rpc: RpcClient, name: str, fees: FeeConfig | None = None, *, journal: Any = None
+    ) -> None:
         self.rpc = rpc
         self.name = name
         self.fees = fees or FeeConfig()
-        self._nonces: dict[str, NonceManager] = {}
+        self.journal = journal
+        self._accounts: dict[str, EngineAccount] = {}
 
     @property
     def chain_id(self) -> int:
@@ -88,6 +91,15 @@ class Chain:
             ],
         )
 
+    def account(self, signer: LocalSigner) -> EngineAccount:
+        """The TxEngine-backed account of ``signer`` on this chain (one engine per key)."""
+        acct = self._accounts.get(signer.address)
+        if acct is None:
+            acct = self._accounts[signer.address] = EngineAccount(
+                self.rpc, signer, self.journal, fees=self.fees
+            )
+        return acct
+
     async def send(
         self,
         signer: LocalSigner,
@@ -98,50 +110,23 @@ class Chain:
         context: str,
         timeout: float = 30.0,
     ) -> Sent:
-        """Simulate, sign, send, and wait for the receipt; a revert raises a typed error."""
-        call = {"from": signer.address, "to": to, "data": "0x" + data.hex()}
+        """Simulate (a revert raises a typed error, nothing is signed), then send through the
+        signer's TxEngine and wait for the receipt."""
+        acct = self.account(signer)
         try:
-            gas = qty(await self.rpc.call("eth_estimateGas", [call]), "eth_estimateGas")
+            gas = await acct.estimate_gas(to, data)
         except RpcError as e:
             raise self._typed(e, abi, context) from e
-        nonces = self._nonces.setdefault(signer.address, NonceManager(self.rpc, signer.address))
-        fees = await estimate_fees(self.rpc, self.fees)
-        nonce = await nonces.reserve()
-        try:
-            signed = await signer.sign_transaction(
-                TxRequest(
-                    chain_id=self.chain_id, nonce=nonce, to=to, data=data,
-                    gas=gas * 12 // 10 + 10_000, max_fee_per_gas=fees.max_fee_per_gas,
-                    max_priority_fee_per_gas=fees.max_priority_fee_per_gas,
-                )
-            )  # fmt: skip
-            tx_hash = await self.rpc.send_raw_transaction(signed.raw)
-        except BaseException:
-            nonces.release(nonce)  # never broadcast: hand it out again
-            await nonces.sync()  # and follow the chain if it moved (e.g. a reverted devnet)
-            raise
-        nonces.observe_sent([nonce])
-        receipt = await self.wait_receipt(tx_hash, timeout)
-        if qty(receipt["status"], "status") != 1:
-            raise TransactionFailedError(f"{self.name}: {context} reverted on-chain: {tx_hash}")
-        return Sent(
-            tx_hash,
-            qty(receipt["blockNumber"], "blockNumber"),
-            qty(receipt["gasUsed"], "gasUsed"),
-            tuple(receipt["logs"]),
-        )
+        res = await acct.send(to, data, gas=gas, timeout=timeout)
+        if not res.ok:
+            raise TransactionFailedError(f"{self.name}: {context} reverted on-chain: {res.tx_hash}")
+        return Sent(res.tx_hash, res.block, res.gas_used, res.logs)
 
-    async def wait_receipt(self, tx_hash: str, timeout: float = 30.0) -> dict[str, Any]:
-        deadline = time.monotonic() + timeout
-        delay = 0.005
-        while True:
-            r = await self.rpc.get_transaction_receipt(tx_hash)
-            if r is not None:
-                return r
-            if time.monotonic() > deadline:
-                raise TransactionFailedError(f"{self.name}: no receipt for {tx_hash} in {timeout}s")
-            await asyncio.sleep(delay)  # polling the node for a receipt, with a deadline
-            delay = min(delay * 2, 0.2)
+    async def close(self) -> None:
+        """Make the engines' background journal appends durable."""
+        for acct in self._accounts.values():
+            if acct.engine.started:
+                await acct.engine.flush()
 
     def _typed(self, e: RpcError, abi: ContractAbi, context: str) -> Exception:
         decoded = abi.decode_error(_revert_data(e))

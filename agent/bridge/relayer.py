@@ -159,6 +159,15 @@ class _Pending:
     quorum_at: float | None = None  # monotonic time we first held `threshold` signatures
 
 
+def _scratch_journal() -> Store:
+    import tempfile
+    from pathlib import Path
+
+    from agent.journal import SqliteJournal
+
+    return SqliteJournal(Path(tempfile.mkdtemp(prefix="relayer-")) / "tx.sqlite")
+
+
 class Relayer:
     """One relayer over an L1/L2 pair. ``step()`` does one pass; ``run()`` loops."""
 
@@ -171,8 +180,12 @@ class Relayer:
         self.stats = RelayerStats(l1_cursor=config.l1_from_block, l2_cursor=config.l2_from_block)
         self._l1rpc = RpcClient(config.l1_url, name="L1")
         self._l2rpc = RpcClient(config.l2_url, name="L2")
-        self.l1 = Chain(self._l1rpc, "L1")
-        self.l2 = Chain(self._l2rpc, "L2")
+        # the submitter's sends go through a TxEngine per chain (its own journal stream
+        # tx-<chain>-<submitter>); without a journal of the relayer's, a throwaway one on disk
+        # still makes them write-ahead
+        tx_journal = journal if journal is not None else _scratch_journal()
+        self.l1 = Chain(self._l1rpc, "L1", journal=tx_journal)
+        self.l2 = Chain(self._l2rpc, "L2", journal=tx_journal)
         self._escrow = escrow_abi()
         self._bridge = l2_abi()
         self.book = AttestationBook()
@@ -214,6 +227,8 @@ class Relayer:
         return self
 
     async def close(self) -> None:
+        await self.l1.close()
+        await self.l2.close()
         if self.server is not None:
             await self.server.stop()
         await self.peers.close()

@@ -467,6 +467,16 @@ class RpcClient:
     async def get_balance(self, address: str, block: str = "latest") -> int:
         return _qty(await self.call("eth_getBalance", [address, block]), "eth_getBalance")
 
+    async def eth_call(
+        self, to: str, data: bytes, block: str | int = "latest", *, sender: str | None = None
+    ) -> bytes:
+        """A view call's return bytes (the one view-call helper; a revert raises RpcError)."""
+        tx: dict[str, Any] = {"to": to, "data": "0x" + data.hex()}
+        if sender:
+            tx["from"] = sender
+        tag = hex(block) if isinstance(block, int) else block
+        return bytes.fromhex((await self.call("eth_call", [tx, tag]))[2:])
+
 
 def _qty(v: Any, what: str) -> int:
     """Decode a hex quantity, refusing anything else as a bad response."""

@@ -18,12 +18,15 @@ token paid, at least ``min_out`` of the token bought, no other asset leaving the
 approvals only to known spenders and none left standing) and returns Allow or
 Deny(SIMULATION_MISMATCH). A node without tracing: ``mode="trace"`` refuses
 (SimulationUnavailableError, nothing is signed); ``mode="fallback"`` runs a bare eth_call
-(a revert is still caught) and marks the result untraced, with a warning.
+(a revert is still caught) and marks the result untraced, with a warning; ``mode="call"``
+never traces (a node known not to), eth_call only, with the same warning.
 
 :class:`SimulationGuard` is the pre-sign hook for the module executor (its ``guard``): it
 simulates the module call the executor will sign, for the Safe, against the expectation
 the caller registers for the order, or, without one, against the bounds the batch itself
-sets (:func:`check_bounded`: no token leaves beyond what the calls approve).
+sets (:func:`check_bounded`: no token leaves beyond what the calls approve). The policy
+guard it wraps gets the simulated deltas for its value-guard pre-check (exact instead of
+the calldata's worst case), and every simulation is journaled (``TxSimulated``).
 """
 
 from __future__ import annotations
@@ -44,7 +47,8 @@ DEPOSIT = "0xe1fffcc4923d04b559f4d29a8bfc6cda04eb5b0d3c460751c2402c5c5cc9109c"  
 WITHDRAWAL = "0x7fcf532c15f0a6db0bd6d0e038bea71d30d808c7d98cb3bf7268a95bf5081b65"  # WETH9
 ETH = "ETH"  # the key of native ETH in an Expectation
 
-Mode = Literal["trace", "fallback"]
+Mode = Literal["trace", "fallback", "call"]
+MODES: tuple[str, ...] = ("trace", "fallback", "call")
 _NO_TRACING = (
     "method not found",
     "not supported",
@@ -211,6 +215,8 @@ async def simulate(
 ) -> Simulation:
     """Trace ``call`` at ``block`` and extract ``account``'s deltas (see the module doc)."""
     blk = block if isinstance(block, str) else hex(block)
+    if mode == "call":
+        return await _fallback(rpc, call, blk)
     req = call.to_rpc()
     answers = await rpc.batch(
         [
@@ -232,11 +238,18 @@ async def simulate(
             raise a
     err = calls.get("error")
     if err:
-        reason = calls.get("revertReason") or err
+        reason = calls.get("revertReason") or _decoded(calls.get("output")) or err
         return Simulation(call, blk, False, str(reason), None, True, _gas(calls))
     return Simulation(
         call, blk, True, None, extract_deltas(calls, diff, account), True, _gas(calls)
     )
+
+
+def _decoded(output: Any) -> str | None:
+    """A custom error's name and arguments (PolicyViolation(...), GS013, a Panic)."""
+    from agent.wallet.reverts import decode_revert
+
+    return decode_revert(output) if isinstance(output, str) else None
 
 
 def _gas(frame: Mapping[str, Any]) -> int:
@@ -355,11 +368,34 @@ def check_bounded(sim: Simulation, calls: Sequence[Any]) -> Decision:
     return Allow("simulate", "within the batch's own approvals")
 
 
+ZERO = "0x" + "00" * 20  # native ETH in the policy's deltas (agent.policy.checkers)
+
+
+def policy_deltas(d: AssetDeltas) -> dict[str, int]:
+    """The deltas as the policy guard's value-guard pre-check reads them (token -> signed
+    base units, native ETH under the zero address)."""
+    out = dict(d.tokens)
+    if d.eth:
+        out[ZERO] = d.eth
+    return out
+
+
+def _key(calldata: bytes) -> bytes:
+    from eth_utils import keccak
+
+    return keccak(calldata)
+
+
 class SimulationGuard:
     """The executor's pre-sign hook (agent.wallet.executor.PreSignCheck): simulate the
     module call for ``calls`` from the operator, for the Safe, and check it against the
-    expectation registered with :meth:`expect` (consumed by the next check). Without an
-    expectation the batch's own approvals bound what may leave (:func:`check_bounded`)."""
+    expectation registered for exactly those calls with :meth:`expect` (or, registered
+    without calls, for the next check). Without an expectation the batch's own approvals
+    bound what may leave (:func:`check_bounded`).
+
+    Order: simulate; the ``inner`` guard (the policy) with the simulated deltas, whose Deny
+    wins (it names the rule); then the simulation's own verdict. ``journal``: every
+    simulation is appended as ``TxSimulated`` on ``sim-<client id>`` (agent.oms.events)."""
 
     def __init__(
         self,
@@ -371,40 +407,135 @@ class SimulationGuard:
         safe: str,
         mode: Mode = "trace",
         inner: Any = None,
+        journal: Any = None,
+        chain_id: int = 0,
     ) -> None:
-        """``inner``: a PreSignCheck consulted first (the policy guard); the simulation runs
-        only on calls it allows."""
-        if mode not in ("trace", "fallback"):
+        """``inner``: a PreSignCheck consulted on every call (the policy guard)."""
+        if mode not in MODES:
             from agent.errors import ValidationError
 
             raise ValidationError(
                 "simulation",
                 f"{mode!r} is not a mode",
-                "use trace (refuse without tracing) or fallback",
+                "use trace (refuse without tracing), fallback (eth_call if the node cannot "
+                "trace) or call (eth_call only)",
             )
         self.rpc, self.operator, self.module = rpc, operator, module
         self.multisend, self.safe, self.mode = multisend, safe, mode
         self.inner = inner
-        self._next: Expectation | None = None
+        self.journal, self.chain_id = journal, chain_id
+        self._inner_deltas = _takes_deltas(inner)
+        self._next: tuple[Expectation, str] | None = None
+        self._by_call: dict[bytes, tuple[Expectation, str]] = {}
         self.last: Simulation | None = None  # for journaling / `policy explain`
+        self.last_decision: Decision | None = None
 
-    def expect(self, exp: Expectation) -> None:
-        self._next = exp
+    def expect(
+        self, exp: Expectation, calls: Sequence[Any] | None = None, client_order_id: str = ""
+    ) -> None:
+        """Register what the intent allows for ``calls`` (consumed by their check); without
+        ``calls``, for the next check, whatever it is."""
+        if calls is None:
+            self._next = (exp, client_order_id)
+            return
+        from agent.wallet.module import module_calldata
+
+        self._by_call[_key(module_calldata(list(calls), self.multisend))] = (exp, client_order_id)
+
+    def forget(self, calls: Sequence[Any]) -> None:
+        """Drop an expectation that was never checked (the caller did not get to execute)."""
+        from agent.wallet.module import module_calldata
+
+        self._by_call.pop(_key(module_calldata(list(calls), self.multisend)), None)
 
     async def check(self, calls: Sequence[Any]) -> Decision:
         from agent.wallet.module import module_calldata
 
-        exp, self._next = self._next, None
-        if self.inner is not None:
-            first = await self.inner.check(calls)
-            if not first.allowed:
-                return first
-        call = CallRequest(self.operator, self.module, module_calldata(list(calls), self.multisend))
+        data = module_calldata(list(calls), self.multisend)
+        registered = self._by_call.pop(_key(data), None)
+        if registered is None:
+            registered, self._next = self._next, None
+        exp, cid = registered if registered is not None else (None, "")
+        call = CallRequest(self.operator, self.module, data)
         try:
             sim = await simulate(self.rpc, call, self.safe, mode=self.mode)
         except SimulationUnavailableError as e:
             return Deny(e.code, e.message, "simulate")
         self.last = sim
-        if exp is None:
-            return check_bounded(sim, calls)
-        return check(sim, exp)
+        verdict = check_bounded(sim, calls) if exp is None else check(sim, exp)
+        self.last_decision = verdict
+        await self._journal(cid, sim, verdict, exp)
+        if self.inner is not None:
+            if self._inner_deltas and sim.deltas is not None:
+                first = await self.inner.check(calls, deltas=policy_deltas(sim.deltas))
+            else:
+                first = await self.inner.check(calls)
+            if not first.allowed:
+                return first
+        return verdict
+
+    async def _journal(
+        self, cid: str, sim: Simulation, verdict: Decision, exp: Expectation | None
+    ) -> None:
+        if self.journal is None:
+            return
+        from agent.oms.events import sim_stream
+
+        ev = simulated_event(
+            cid, self.chain_id, self.safe, self.module, sim, verdict, describe_expectation(exp)
+        )
+        append = getattr(self.journal, "append_async", None)
+        if append is not None:
+            await append(sim_stream(cid, self.chain_id, self.safe), -1, [ev])
+        else:
+            self.journal.append(sim_stream(cid, self.chain_id, self.safe), -1, [ev])
+
+
+def simulated_event(
+    cid: str,
+    chain_id: int,
+    safe: str,
+    module: str,
+    sim: Simulation,
+    verdict: Decision,
+    expected: str,
+) -> Any:
+    """The journal record of one simulation (agent.oms.events.TxSimulated)."""
+    from agent.oms.events import SimApproval, SimDelta, TxSimulated
+
+    d = sim.deltas
+    deltas: tuple[SimDelta, ...] = ()
+    approvals: tuple[SimApproval, ...] = ()
+    if d is not None:
+        deltas = tuple(SimDelta(t, v) for t, v in sorted(d.tokens.items()))
+        if d.eth:
+            deltas += (SimDelta(ETH, d.eth),)
+        approvals = tuple(SimApproval(a.token, a.spender, a.amount) for a in d.approvals)
+    return TxSimulated(
+        client_order_id=cid, chain_id=chain_id, safe=safe.lower(), module=module.lower(),
+        calldata_hash="0x" + _key(sim.call.data).hex(), block=sim.block, traced=sim.traced,
+        ok=sim.ok, verdict="allow" if verdict.allowed else "deny",
+        code=getattr(verdict, "code", ""), reason=getattr(verdict, "reason", "") or getattr(verdict, "note", ""),
+        expected=expected, error=sim.error or "", warning=sim.warning or "",
+        gas_used=sim.gas_used, deltas=deltas, approvals=approvals,
+    )  # fmt: skip
+
+
+def describe_expectation(exp: Expectation | None) -> str:
+    if exp is None:
+        return "the batch's own approvals"
+    return (
+        f"pay at most {exp.max_in} of {exp.token_in}, receive at least {exp.min_out} of "
+        f"{exp.token_out}"
+    )
+
+
+def _takes_deltas(inner: Any) -> bool:
+    import inspect
+
+    if inner is None:
+        return False
+    try:
+        return "deltas" in inspect.signature(inner.check).parameters
+    except (TypeError, ValueError):
+        return False

@@ -70,3 +70,10 @@ app.add_typer(_fix.app, name="fix")
 from agent.cli import route as _route  # noqa: E402
 
 app.command(name="route")(_route.route)
+
+from agent.cli import report as _report  # noqa: E402
+
+app.add_typer(_report.app, name="report")  # `agent report execution ORDER`
+from agent.cli import cosigner as _cosigner  # noqa: E402
+
+app.add_typer(_cosigner.app, name="cosigner")

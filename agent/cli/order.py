@@ -11,6 +11,8 @@ from pathlib import Path
 
 import typer
 
+from agent.algos.service import ScheduleRefusedError
+from agent.cli.algo_support import algo_params, outcome_lines, policy_windows, run_algo
 from agent.cli.common import EXIT_INPUT, console, fail, run, run_async
 from agent.cli.route import DEFAULT_STATE, _cex_arg, _decimal, _devnets, _side
 from agent.errors import ValidationError
@@ -53,6 +55,23 @@ def order(
     key_env: str = typer.Option("AGENT_OPERATOR_KEY", "--key-env"),
     journal: Path = typer.Option(Path(".state/journal.sqlite"), "--journal"),
     as_json: bool = typer.Option(False, "--json"),
+    algo: str | None = typer.Option(
+        None, "--algo", help="Run the parent under twap|vwap|pov|iceberg|sniper (slices)."
+    ),
+    horizon: str = typer.Option("10m", "--horizon", help="--algo: the schedule's length."),
+    interval: str = typer.Option("1m", "--interval", help="--algo: time between slices."),
+    size_jitter: str | None = typer.Option(None, "--size-jitter", help="Fraction in [0, 0.5]."),
+    time_jitter: str | None = typer.Option(None, "--time-jitter", help="Fraction in [0, 0.5]."),
+    min_slice: str | None = typer.Option(None, "--min-slice", help="Smallest slice (base)."),
+    catch_up: str | None = typer.Option(None, "--catch-up", help="Max multiple of a slice."),
+    participation: str | None = typer.Option(None, "--participation", help="POV share (0,1]."),
+    min_rate: str | None = typer.Option(None, "--min-rate"),
+    max_rate: str | None = typer.Option(None, "--max-rate"),
+    display: str | None = typer.Option(None, "--display", help="Iceberg's shown quantity."),
+    deadline: str | None = typer.Option(None, "--deadline", help="From now, e.g. 30m."),
+    stretch: bool = typer.Option(
+        False, "--stretch", help="Stretch a schedule the allowance windows cannot carry."
+    ),
 ) -> None:
     """Route a parent order over every venue and execute it through the Safe(s) and ccxt."""
     from agent.bootstrap import ChainAccess, build_order_app
@@ -63,6 +82,15 @@ def order(
     qty = run(lambda: _decimal("--size", size))
     lim = run(lambda: _decimal("--limit", limit))
     per_min = run(lambda: _decimal("--time-bps-per-min", time_bps_per_min)) or Decimal(0)
+    algo_kw = dict(
+        algo=algo or "", side=s, base=base.upper(), quote=quote.upper(), size=qty, limit=lim,
+        horizon=horizon, interval=interval, size_jitter=size_jitter, time_jitter=time_jitter,
+        min_slice=min_slice, catch_up=catch_up, participation=participation,
+        min_rate=min_rate, max_rate=max_rate, display=display, deadline=deadline,
+        slippage_bps=slippage_bps,
+    )  # fmt: skip
+    if algo is not None:  # refused before anything is read or sent (the lot comes later)
+        run(lambda: algo_params(**algo_kw, lot=Decimal("1e-18")))  # type: ignore[arg-type]
     if not 0 <= max_retries <= 10:
         fail(str(ValidationError("--max-retries", f"{max_retries} is outside 0..10")), EXIT_INPUT)
     nets = run(lambda: _devnets(state_dir))
@@ -89,6 +117,10 @@ def order(
     if not key:
         fail(str(ValidationError("--key-env", f"{key_env} is not set", f"export {key_env}=0x...")))
     cexes = tuple(run(lambda c=c: _cex_arg(c)) for c in cex)
+    if algo is not None:
+        lot = Decimal(1).scaleb(-m1.token(inst.base).decimals)
+        params = run(lambda: algo_params(**algo_kw, lot=lot))  # type: ignore[arg-type]
+        windows = run(lambda: policy_windows(policy, m1, l1_url, module))
 
     async def go():  # type: ignore[no-untyped-def]
         app = await build_order_app(
@@ -100,6 +132,15 @@ def order(
             quote_decimals=m1.token(inst.quote).decimals,
         )  # fmt: skip
         try:
+            if algo is not None:
+                try:
+                    return None, await run_algo(
+                        app, client_id, params, windows=windows, stretch=stretch, safe=safe,
+                        base_decimals=m1.token(inst.base).decimals,
+                        quote_decimals=m1.token(inst.quote).decimals,
+                    )  # fmt: skip
+                except ScheduleRefusedError as e:  # nothing was sent
+                    return None, e
             route = await app.routing.plan(inst, s, units, parent_id=client_id, limit=lim)
             replan = app.routing.replanner(inst, s, client_id, lim)
             return route, await app.executor.run(route.plan, replan=replan)
@@ -107,6 +148,11 @@ def order(
             await app.close()
 
     route, rep = run_async(go)
+    if algo is not None:
+        if isinstance(rep, ScheduleRefusedError):
+            fail(f"[{rep.code}] {rep.message}", EXIT_DENIED)
+        _print_algo(rep, as_json)
+        return
     if as_json:
         print(json.dumps(_as_json(rep, route)))
     elif rep.duplicate:
@@ -119,6 +165,30 @@ def order(
     if rep.state == "denied":
         raise typer.Exit(EXIT_DENIED)
     if rep.unfilled:
+        raise typer.Exit(EXIT_UNFILLED)
+
+
+def _print_algo(out, as_json: bool) -> None:  # type: ignore[no-untyped-def]
+    """An algorithm-run parent: its slices and execution report; exit 4 with a remainder."""
+    fin = out.state.finished
+    if as_json:
+        print(json.dumps({
+            "parent_id": out.parent_id, "algorithm": out.params.kind.value,
+            "filled": str(out.state.filled), "quote_amount": str(out.state.quote_amount),
+            "stretched_to_ms": out.stretched_to_ms,
+            "outcome": None if fin is None else type(fin).__name__,
+            "reason": None if fin is None else fin.reason,
+            "slices": [
+                {"index": i, "client_order_id": d.client_order_id, "filled": str(d.filled),
+                 "quote_amount": str(d.quote_amount), "status": d.status, "code": d.code}
+                for i, d in sorted(out.state.done.items())
+            ],
+            "report": out.report.lines(),
+        }))  # fmt: skip
+    else:
+        for line in outcome_lines(out):
+            console.print(line, highlight=False, soft_wrap=True)
+    if out.state.filled < out.params.size:
         raise typer.Exit(EXIT_UNFILLED)
 
 

@@ -182,12 +182,15 @@ def apply(
     for s in signature:
         owner, _, sig = s.partition(":")
         sigs[owner] = bytes.fromhex(sig.removeprefix("0x"))
-    if tx.operation == 1:
+    if tx.operation == 1:  # every inner call decoded by abis/, as `policy explain` shows them
+        from agent.policy.explain import describe_calls
         from agent.wallet.multisend import decode_multisend_calldata
 
-        for i, c in enumerate(run(lambda: decode_multisend_calldata(tx.data))):
+        inner = run(lambda: decode_multisend_calldata(tx.data))
+        abis = {policy.module: "PolicyModule", policy.safe: "Safe"}
+        for line in describe_calls(policy, inner, abis):
             console.print(
-                f"  batch[{i}]    to {c.to} selector 0x{c.data[:4].hex()} ({len(c.data)} bytes)"
+                f"  batch{line}" if line.startswith("[") else f"  {line}", highlight=False
             )
     for k in owner_key:
         # Each signer's hash is recomputed from the displayed fields, not reused from the plan.
@@ -257,14 +260,34 @@ def explain(
     rpc_url: str = typer.Option(
         None, "--rpc-url", "--rpc", help="Read allowance state and pause from the module."
     ),
+    simulation: str = typer.Option(
+        "trace",
+        "--simulation",
+        help="With --intent: simulate the calls as the signing path does (trace, fallback, "
+        "call or off).",
+    ),
+    order: str = typer.Option(
+        None, "--order", help="Show the journaled pre-sign simulations of this client order id."
+    ),
+    journal: Path = typer.Option(
+        None, "--journal", help="With --order: the agent's journal (env AGENT_JOURNAL)."
+    ),
 ) -> None:
     """Which rules allow or deny a raw transaction or a swap intent's calls, and why."""
     from agent.policy import PolicyCall, PolicyContext
     from agent.policy.explain import explain_call
     from agent.policy.onchain import ModuleReader
 
+    if order is not None:
+        if to is not None or intent is not None:
+            fail("--order: shows what was journaled; give it without --to / --intent")
+        _explain_order(order, journal, manifest)
+        return
     if (to is None) == (intent is None):
         fail("--to / --intent: give exactly one (a raw transaction, or a swap intent)")
+    from agent.cli.trade import parse_simulation
+
+    sim_mode = run(lambda: parse_simulation(simulation))
     policy = _load(file, manifest)
     if operator is None:
         if len(policy.operators) != 1:
@@ -273,7 +296,7 @@ def explain(
             )
         operator = next(iter(policy.operators))
     if intent is not None:
-        _explain_intent(file, manifest, policy, intent, operator, safe, price, rpc_url)
+        _explain_intent(file, manifest, policy, intent, operator, safe, price, rpc_url, sim_mode)
         return
     allowances, paused, now = {}, False, int(time.time())
     if rpc_url and policy.module:
@@ -320,9 +343,10 @@ def _exit_on_deny(lines: list[str]) -> None:
 
 def _explain_intent(  # type: ignore[no-untyped-def]
     file: Path, manifest_path: Path, policy, text: str, operator: str, safe: str | None,
-    price: list[str], rpc_url: str | None,
+    price: list[str], rpc_url: str | None, sim_mode: str | None = "trace",
 ) -> None:  # fmt: skip
-    """Quote, pick and build like the swap pipeline, then the guard's explanation."""
+    """Quote, pick and build like the swap pipeline, then the guard's explanation and the
+    simulation of the exact module call against the intent's expected amounts."""
     from decimal import Decimal, InvalidOperation
 
     from agent.chain.devnet import rpc_call
@@ -365,11 +389,12 @@ def _explain_intent(  # type: ignore[no-untyped-def]
                 guard.sync_from_chain(rpc_url)
             venues = [UniswapV2Venue(rpc, m), UniswapV3Venue(rpc, m)]
             plan = await plan_swap(rpc, venues, swap, safe=guard.policy.safe, now=chain_now)
-            return plan, await guard.explain(plan.calls)
+            sim = await _simulate_plan(rpc, m, policy, operator, plan, sim_mode)
+            return plan, await guard.explain(plan.calls), sim
         finally:
             await rpc.close()
 
-    plan, lines = run_async(go)
+    plan, lines, sim = run_async(go)
     tin, tout = m.token(plan.quote.asset_in), m.token(plan.quote.asset_out)
     console.print(
         f"intent: {swap.side.value} {swap.size} {swap.base} with {swap.quote}, "
@@ -385,6 +410,74 @@ def _explain_intent(  # type: ignore[no-untyped-def]
             highlight=False,
         )
     console.print(f"the Safe would make {len(plan.calls)} call(s):", highlight=False)
+    if sim is not None:
+        from agent.policy.explain import simulation_lines
+
+        lines = lines + simulation_lines(sim, m)
     for line in lines:
         console.print(line, highlight=False, markup=False)
     _exit_on_deny(lines)
+
+
+async def _simulate_plan(rpc, m, policy, operator, plan, mode):  # type: ignore[no-untyped-def]
+    """The SimulationGuard's check of the swap's module call, as a TxSimulated (not
+    journaled); None when off or the policy names no module."""
+    from agent.chain.simulate import (
+        CallRequest,
+        SimulationUnavailableError,
+        check,
+        describe_expectation,
+        simulate,
+        simulated_event,
+    )
+    from agent.execution.swap import expectation_for
+    from agent.model.decisions import Deny
+    from agent.wallet.module import module_calldata
+
+    if mode is None or not policy.module:
+        return None
+    ms = policy.multisend or m.address("MultiSendCallOnly")
+    call = CallRequest(operator, policy.module, module_calldata(list(plan.calls), ms))
+    exp = expectation_for(m, [plan.quote], plan.intent.max_slippage_bps)
+    try:
+        sim = await simulate(rpc, call, policy.safe, mode=mode)
+    except SimulationUnavailableError as e:
+        from types import SimpleNamespace
+
+        return SimpleNamespace(
+            traced=False, block="latest", client_order_id="", ok=False, error=e.message,
+            gas_used=0, warning="", deltas=(), approvals=(), expected=describe_expectation(exp),
+            verdict="deny", code=e.code, reason=e.message,
+        )  # fmt: skip
+    verdict = check(sim, exp) if exp is not None else Deny("SIMULATION_MISMATCH", "no pair", "")
+    return simulated_event(
+        "", m.chain_id, policy.safe, policy.module, sim, verdict, describe_expectation(exp)
+    )
+
+
+def _explain_order(order: str, journal: Path | None, manifest_path: Path) -> None:
+    """The simulations journaled for ``order`` (a swap's client id, a plan's batch id)."""
+    from agent.cli.journal import open_journal
+    from agent.deploy.manifest import Manifest
+    from agent.oms.events import TxSimulated, sim_stream
+    from agent.policy.explain import simulation_lines
+
+    m = Manifest.load(manifest_path) if manifest_path.exists() else None
+
+    def read() -> list:
+        with open_journal(journal) as j:
+            return [
+                r.event
+                for r in j.read_stream(sim_stream(order))
+                if isinstance(r.event, TxSimulated)
+            ]
+
+    evs = run(read)
+    if not evs:
+        fail(
+            f"--order: no simulation journaled for {order!r} (was it sent with --simulation off?)",
+            1,
+        )
+    for ev in evs:
+        for line in simulation_lines(ev, m, live=False):
+            console.print(line, highlight=False, markup=False)

@@ -27,6 +27,8 @@ def serve(
         daemon = await build_daemon(cfg)
 
         def ready(url: str) -> None:  # the one stdout line scripts (and the tests) wait for
+            if daemon.fix is not None:
+                print(f"agent: fix acceptor on {daemon.fix_address}", flush=True)
             print(f"agent: serving {url} (journal {daemon.journal_path})", flush=True)
 
         await daemon.serve(on_ready=ready)

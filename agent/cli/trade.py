@@ -31,6 +31,46 @@ def parse_intent(
     return SwapIntent(client_id, s, base.upper(), quote.upper(), qty, slippage_bps)
 
 
+SIMULATION_MODES = ("trace", "fallback", "call", "off")
+
+
+def parse_simulation(value: str) -> str | None:
+    """``--simulation`` as build_swap_app takes it (None = off)."""
+    v = value.strip().lower()
+    if v not in SIMULATION_MODES:
+        raise ValidationError(
+            "--simulation", f"{value!r} is not a mode", "pass trace, fallback, call or off"
+        )
+    return None if v == "off" else v
+
+
+def threshold_signer(kind: str, share: Path | None, peer: str, password_env: str):  # type: ignore[no-untyped-def]
+    """None for ``--signer local``; for ``threshold`` the ThresholdSigner over party 1's
+    share and party 2's address (the share file is read and checked here, before any
+    connection: a wrong password or a damaged file is refused without signing)."""
+    k = kind.strip().lower()
+    if k == "local":
+        return None
+    if k != "threshold":
+        raise ValidationError("--signer", f"{kind!r} is not a signer", "pass local or threshold")
+    if share is None:
+        raise ValidationError(
+            "--share",
+            "missing for --signer threshold",
+            "pass party 1's share file (or set AGENT_THRESHOLD_SHARE)",
+        )
+    if not peer:
+        raise ValidationError(
+            "--peer", "missing for --signer threshold",
+            "pass host:port of `agent signer serve` (or set AGENT_THRESHOLD_PEER)",
+        )  # fmt: skip
+    from agent.cli.signer import _hostport, _password
+    from agent.signing.threshold import ThresholdSigner
+
+    _hostport(peer, "--peer")
+    return ThresholdSigner.from_files(share, peer, password=_password(password_env))
+
+
 @app.command()
 def swap(
     side: str = typer.Option(..., "--side", help="buy or sell (the base asset)."),
@@ -84,6 +124,30 @@ def swap(
     token_env: str = typer.Option(
         "AGENT_API_TOKEN_TRADE", "--token-env", help="Env var with a trade API token (with --api)."
     ),
+    signer: str = typer.Option(
+        "local",
+        "--signer",
+        help="local (the --key-env key) or threshold (two-party ECDSA: --share and --peer).",
+    ),
+    share: Path | None = typer.Option(
+        None, "--share", envvar="AGENT_THRESHOLD_SHARE", help="Threshold: party 1's share file."
+    ),
+    peer: str = typer.Option(
+        "",
+        "--peer",
+        envvar="AGENT_THRESHOLD_PEER",
+        help="Threshold: host:port of `agent signer serve`.",
+    ),
+    password_env: str = typer.Option(
+        "", "--password-env", help="Threshold: env var holding the share file's password."
+    ),
+    simulation: str = typer.Option(
+        "trace",
+        "--simulation",
+        help="Simulate the exact call before signing: trace (debug_traceCall; refused on a node "
+        "without tracing), fallback (eth_call with a warning on such a node), call (eth_call "
+        "only) or off.",
+    ),
 ) -> None:
     """Buy or sell on the best Uniswap venue through the Safe's module."""
     from agent.bootstrap import build_swap_app
@@ -109,23 +173,36 @@ def swap(
             "warning: no --policy: no off-chain signing policy is checked before signing "
             "(only the Safe module's on-chain configuration applies)"
         )
-    key = os.environ.get(key_env)
-    if not key:
-        run(
-            lambda: (_ for _ in ()).throw(
-                ValidationError("--key-env", f"{key_env} is not set", f"export {key_env}=0x...")
-            )
+    sim_mode = run(lambda: parse_simulation(simulation))
+    if sim_mode == "call":
+        err_console.print(
+            "warning: --simulation call: eth_call only, the Safe's asset deltas are not checked"
         )
+    remote = run(lambda: threshold_signer(signer, share, peer, password_env))
+    key = ""
+    if remote is None:
+        key = os.environ.get(key_env, "")
+        if not key:
+            run(
+                lambda: (_ for _ in ()).throw(
+                    ValidationError("--key-env", f"{key_env} is not set", f"export {key_env}=0x...")
+                )
+            )
 
     async def go():  # type: ignore[no-untyped-def]
-        app_ = await build_swap_app(
-            rpc_url=rpc_url, manifest=m, safe=safe, module=module, operator_key=key,  # type: ignore[arg-type]
-            journal_path=journal, max_notional=limit, policy_path=policy,
-        )  # fmt: skip
         try:
-            return await app_.pipeline.run(intent)
+            app_ = await build_swap_app(
+                rpc_url=rpc_url, manifest=m, safe=safe, module=module, operator_key=key,  # type: ignore[arg-type]
+                journal_path=journal, max_notional=limit, policy_path=policy, signer=remote,
+                simulation=sim_mode,
+            )  # fmt: skip
+            try:
+                return await app_.pipeline.run(intent)
+            finally:
+                await app_.close()
         finally:
-            await app_.close()
+            if remote is not None:
+                await remote.aclose()
 
     report = run_async(go)
     console.print(swap_table(report))

@@ -17,6 +17,7 @@ from agent.demo.report import orders_table, swap_table
 from agent.deploy.devworld import (
     DEPLOYER_KEY,
     GUARDIAN_KEY,
+    L2_TRADING_POLICY,
     OPERATOR_KEY,
     OWNER_KEYS,
     DevWorld,
@@ -55,7 +56,7 @@ def setup_wallets(world: DevWorld) -> tuple[WalletDeployment, WalletDeployment]:
     )
     w2 = deploy_wallet(
         t2, world.l2, **common, policy_vars={"BRIDGE_RECIPIENT": l1_safe},
-        policy_out=STATE / "policy.l2.toml",
+        policy_out=STATE / "policy.l2.toml", policy_template=L2_TRADING_POLICY,
     )  # fmt: skip
     w1 = deploy_wallet(
         t1, world.l1, **common, policy_vars={"BRIDGE_RECIPIENT": w2.safe},
@@ -183,6 +184,18 @@ async def split_order(world: DevWorld, w: WalletDeployment, w2: WalletDeployment
         console.print(line, highlight=False, soft_wrap=True)
 
 
+def twap(world: DevWorld, w: WalletDeployment) -> None:
+    """One short TWAP through the router and the OMS, and its execution report."""
+    from agent.demo.twap import twap_demo
+
+    console.print("[bold]twap[/] 5 WETH in 5 slices over 20 s (each slice routed)")
+    with console.status("running the TWAP"):
+        asyncio.run(
+            twap_demo(world, w, STATE / "journal.sqlite",
+                      lambda ln: console.print(f"  {ln}", highlight=False, soft_wrap=True))
+        )  # fmt: skip
+
+
 def main() -> int:
     t0 = time.perf_counter()
     if STATE.exists():
@@ -206,6 +219,7 @@ def main() -> int:
         asyncio.run(condor(world, w))
         bridge(world, w, w2)
         asyncio.run(split_order(world, w, w2))
+        twap(world, w)
         orders_and_journal(STATE / "journal.sqlite")
     console.print(
         f"[bold]demo finished[/] in {time.perf_counter() - t0:.1f}s; journal: {STATE / 'journal.sqlite'}"

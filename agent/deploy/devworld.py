@@ -329,3 +329,7 @@ def seed_routing_book(sim: Any, *, mid: Decimal = CEX_MID) -> list[tuple[Decimal
         ex.place(CEX_MAKER, CEX_SYMBOL, Side.BUY, CEX_LEVEL_SIZE, bid, post_only=True)
         asks.append((ask, CEX_LEVEL_SIZE))
     return asks
+
+
+# the L2 Safe that trades the bridge's tokens (routed orders' L2 legs): its policy template
+L2_TRADING_POLICY = Path(__file__).resolve().parent / "policies" / "l2-trading.toml"

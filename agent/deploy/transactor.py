@@ -1,7 +1,10 @@
 """A small synchronous transactor for deployment tooling (world, wallets, scripts).
 
 It signs locally with a private key and works against any RPC URL. It is deliberately simple
-and not on the trading hot path, which uses agent.chain's async client and fast signer.
+(one transaction at a time, synchronous, no journal) and is for deployment only: the agent's
+own sends go through agent.chain.txengine. Nonces and fees come from the same code as the
+TxEngine's: agent.chain.nonce.NonceManager (its pure fold of the chain's counts) and
+agent.chain.fees (eth_feeHistory, the same multiplier, tip percentile and caps).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from web3.contract import Contract
 
 from agent.chain.devnet import rpc_call
 from agent.chain.fees import GWEI, FeeConfig, Fees, fees_from_history
+from agent.chain.nonce import NonceManager
 from agent.deploy.artifacts import load
 from agent.errors import TransactionFailedError
 
@@ -42,16 +46,27 @@ class Transactor:
         self.address: str = self.account.address
         self.w3 = Web3()  # ABI work only; RPC goes through rpc_call
         self.chain_id = int(rpc_call(self.rpc_url, "eth_chainId"), 16)
-        self._nonce = int(
-            rpc_call(self.rpc_url, "eth_getTransactionCount", [self.address, "pending"]), 16
-        )
         self._tip = 10**9
+        self.resync_nonce()
 
     def resync_nonce(self) -> None:
-        """Re-read the pending nonce (after another Transactor sent with the same key)."""
-        self._nonce = int(
-            rpc_call(self.rpc_url, "eth_getTransactionCount", [self.address, "pending"]), 16
+        """Re-read the chain's counts (after another sender used the key, or a devnet revert
+        lowered them): a fresh NonceManager over them, as the TxEngine's sync builds."""
+        self.nonces = NonceManager(None, self.address)
+        latest, pending = (
+            int(rpc_call(self.rpc_url, "eth_getTransactionCount", [self.address, tag]), 16)
+            for tag in ("latest", "pending")
         )
+        self.nonces.observe(latest, pending)
+
+    @property
+    def _nonce(self) -> int:
+        """The nonce the next send takes (the manager's next, holes first)."""
+        return self.nonces.next_nonce
+
+    def _used(self, nonce: int) -> None:
+        self.nonces.seed(nonce + 1)
+        self.nonces.observe_sent([nonce])
 
     # --- encoding ------------------------------------------------------------------------
     def contract(self, name: str, address: str | None = None) -> Contract:
@@ -95,8 +110,10 @@ class Transactor:
         self, to: str | None, data: bytes, value: int = 0, description: str = ""
     ) -> dict[str, Any]:
         self.planned.append(PlannedTx(description, to, data, value))
+        nonce = self._nonce
+        self.nonces.check(nonce)
         if self.dry_run:
-            self._nonce += 1
+            self._used(nonce)
             return {}
         tx: dict[str, Any] = {
             "from": self.address,
@@ -111,7 +128,7 @@ class Transactor:
             {
                 "type": 2,
                 "chainId": self.chain_id,
-                "nonce": self._nonce,
+                "nonce": nonce,
                 "to": to_checksum_address(to) if to else "",
                 "value": value,
                 "data": data,
@@ -121,7 +138,7 @@ class Transactor:
             }
         )
         h = self.rpc("eth_sendRawTransaction", "0x" + signed.raw_transaction.hex())
-        self._nonce += 1
+        self._used(nonce)
         receipt = self.wait(h)
         if int(receipt["status"], 16) != 1:
             raise TransactionFailedError(f"{description or 'transaction'} reverted: {h}")

@@ -28,6 +28,7 @@ from agent.chain.rpc import RpcClient
 from agent.deploy.manifest import Manifest
 from agent.errors import AgentError, PolicyDeniedError, QuoteMismatchError, ValidationError
 from agent.execution.legs import BuiltLeg, build_leg, leg_fill
+from agent.execution.swap import register_expectation
 from agent.model import OrderType, Side, Spot, TimeInForce
 from agent.oms.commands import SubmitOrder
 from agent.oms.events import (
@@ -454,6 +455,10 @@ class PlanExecutor:
                 ]
             )
 
+        # the simulation guard checks the one Safe tx against the legs' quotes summed per token
+        register_expectation(
+            w.executor, w.manifest, [lg.quote for lg in legs], self.slippage_bps, calls, batch_id
+        )
         try:
             ex = await w.executor.execute(calls, client_order_id=batch_id, on_sent=sent)
         except PolicyDeniedError as e:  # refused before signing: nothing was sent

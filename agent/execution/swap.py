@@ -7,7 +7,10 @@ intent -> idempotency (the OMS knows the client id: a resubmission executes noth
 -> build approve/swap/approve(0) with recipient = the Safe and the slippage bound
    (quoting, picking and building are agent.execution.calls' functions, the same ones
    `agent policy explain --intent` runs)
--> the executor's policy guard (a refusal -> OrderDenied with the policy's code and rule)
+-> the intent's expected amounts registered with the simulation guard (when the executor
+   has one): the exact module call is traced, the Safe's deltas must stay within the
+   intent's slippage (else OrderDenied SIMULATION_MISMATCH, nothing signed); the policy
+   guard sees the simulated deltas (a refusal -> OrderDenied with the policy's code and rule)
 -> sign and send through the tx engine (write-ahead TxSigned) -> OrderSubmitted
 -> receipt -> fill from the Transfer logs -> OrderFilled.
 
@@ -52,7 +55,60 @@ from agent.wallet.multisend import Call
 BALANCE_OF = "0x70a08231"
 STRATEGY = "swap"
 
-__all__ = ["AmmVenue", "RouteCheck", "SwapPipeline", "SwapReport", "transfers", "validate_intent"]
+__all__ = [
+    "AmmVenue",
+    "RouteCheck",
+    "SwapPipeline",
+    "SwapReport",
+    "expectation_for",
+    "register_expectation",
+    "transfers",
+    "validate_intent",
+]
+
+ROUTERS = ("UniswapV2Router02", "SwapRouter")  # the spenders a Uniswap swap may approve
+
+
+def expectation_for(manifest: Manifest, quotes: Sequence[Quote], slippage_bps: int) -> Any:
+    """What the intent allows the Safe's one transaction to do, from the quotes alone (not
+    the calls: a tampered batch is checked against this): per token summed over the legs,
+    pay at most the quoted in (a BUY: plus the slippage), receive at least the quoted out (a
+    SELL: minus the slippage), the bounds the venues build with; approvals only to the
+    manifest's routers. None when the legs do not trade one pair (nothing to compare)."""
+    from agent.chain.simulate import Expectation
+    from agent.venues.uniswap_common import bound
+
+    if not quotes:
+        return None
+    pairs = {
+        (manifest.token(q.asset_in).address, manifest.token(q.asset_out).address) for q in quotes
+    }
+    if len(pairs) != 1:
+        return None
+    ((tin, tout),) = pairs
+    max_in = sum(
+        bound(q.amount_in, slippage_bps, upper=True) if q.side is Side.BUY else q.amount_in
+        for q in quotes
+    )
+    min_out = sum(
+        q.amount_out if q.side is Side.BUY else bound(q.amount_out, slippage_bps, upper=False)
+        for q in quotes
+    )
+    spenders = frozenset(manifest.address(r).lower() for r in ROUTERS if r in manifest.contracts)
+    return Expectation(tin, max_in, tout, min_out, spenders)
+
+
+def register_expectation(
+    executor: Any, manifest: Manifest, quotes: Sequence[Quote], slippage_bps: int,
+    calls: Sequence[Call], client_order_id: str,
+) -> None:  # fmt: skip
+    """Tell the executor's simulation guard (if it has one) what ``calls`` may do."""
+    guard = getattr(executor, "guard", None)
+    if guard is None or not hasattr(guard, "expect"):
+        return
+    exp = expectation_for(manifest, quotes, slippage_bps)
+    if exp is not None:
+        guard.expect(exp, calls, client_order_id)
 
 
 def validate_intent(manifest: Manifest, intent: SwapIntent) -> None:
@@ -287,6 +343,7 @@ class SwapPipeline:
             if self.manager.store.orders[cid].state is OrderState.ACCEPTED:
                 await self.manager.record_async([OrderSubmitted(cid, q.venue, tx_hash)])
 
+        register_expectation(self.executor, self.manifest, [q], intent.max_slippage_bps, calls, cid)
         try:
             ex: Execution = await self.executor.execute(calls, client_order_id=cid, on_sent=sent)
         except PolicyDeniedError as e:  # refused before signing: nothing was sent

@@ -27,7 +27,7 @@ import hashlib
 import queue
 import threading
 import time
-from collections.abc import Callable, Collection, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
@@ -37,21 +37,16 @@ from agent.journal.base import (
     ANY,
     AppendRequest,
     AppendResult,
-    ChainWalker,
     LoopBatch,
-    RecordedEvent,
-    VerifyReport,
     conflict,
-    decode_chunk,
     encode_request,
-    no_gc,
-    records_of,
     resolve,
 )
-from agent.journal.codec import DECODE_ERRORS, EventRegistry
+from agent.journal.codec import EventRegistry
 from agent.journal.codec import registry as default_registry
 from agent.journal.hashing import GENESIS
 from agent.journal.hashing import _dumps as _json_str
+from agent.journal.postgres_read import PgReads, connection_lost
 
 try:  # an optional dependency: only a PostgreSQL journal needs it
     import psycopg
@@ -60,8 +55,6 @@ except ImportError:  # pragma: no cover - exercised only where psycopg is missin
     psycopg = None  # type: ignore[assignment]
 
 SCHEMA_VERSION = "1"
-_READ_CHUNK = 1024
-_REPLAY_CHUNK = 4096  # one round trip per chunk: larger than SQLite's, which has none
 _STOP = object()
 _COLUMNS = "position, stream, version, type, recorded_at, data, prev_hash, hash"
 
@@ -95,13 +88,7 @@ def _schema_sql(schema: str) -> list[Any]:
     ]
 
 
-def _connection_lost(e: BaseException) -> bool:
-    """An error after which the connection cannot be trusted (server gone, restarted, or
-    the network cut): reconnect and retry. Anything else is a real refusal."""
-    return isinstance(e, psycopg.OperationalError | psycopg.InterfaceError)
-
-
-class PostgresJournal:
+class PostgresJournal(PgReads):
     """A :class:`agent.journal.base.Store` on PostgreSQL. ``dsn`` is a libpq connection
     string (``postgresql://user@host:port/db`` or ``host=... dbname=...``); ``schema`` holds
     the journal's tables, so one database can hold several journals."""
@@ -280,7 +267,7 @@ class PostgresJournal:
                 self._hand_over(_Retry(batch, d))
                 return
             except Exception as e:
-                if _connection_lost(e):
+                if connection_lost(e):
                     self._drop_write_conn()
                     self._hand_over(_Retry(batch, None))
                     return
@@ -377,7 +364,7 @@ class PostgresJournal:
             except _InDoubt as d:
                 in_doubt = d
             except Exception as e:
-                if not _connection_lost(e):
+                if not connection_lost(e):
                     return [JournalError(f"journal write failed, nothing was appended: {e}")] * len(
                         reqs
                     )
@@ -467,7 +454,7 @@ class PostgresJournal:
                 conn.rollback()
             self._w_versions.clear()
             self._w_head = None
-            if _connection_lost(e):
+            if connection_lost(e):
                 raise
             if isinstance(e, psycopg.errors.UniqueViolation):  # the head lock makes this rare
                 return [
@@ -485,7 +472,7 @@ class PostgresJournal:
         except Exception as e:
             self._w_versions.clear()
             self._w_head = None
-            if not _connection_lost(e):
+            if not connection_lost(e):
                 return [JournalError(f"journal commit failed, nothing was appended: {e}")] * len(
                     batch
                 )
@@ -497,128 +484,6 @@ class PostgresJournal:
         self._w_head = (pos, prev)
         self.commits += 1
         return outcomes
-
-    # --- reading ---------------------------------------------------------------------------
-    def _query(self, query: str, args: tuple[Any, ...]) -> list[tuple[Any, ...]]:
-        """One read on the shared read connection (autocommit). A lost connection is
-        re-opened with the same backoff as writes, but only for ``read_retry_for`` seconds:
-        reads are synchronous, and whoever reads (an event loop deciding an order) should
-        get a JournalError to act on rather than hang for the whole write window."""
-        delay, cap = self._backoff
-        deadline = time.monotonic() + self._read_retry_for
-        with self._rlock:
-            while True:
-                try:
-                    if self._rconn is None:
-                        self._rconn = psycopg.connect(self.dsn, autocommit=True, connect_timeout=10)
-                    return self._rconn.execute(query, args, prepare=True).fetchall()
-                except psycopg.Error as e:
-                    if not _connection_lost(e):
-                        raise JournalError(f"journal read failed: {e}") from e
-                    with contextlib.suppress(Exception):
-                        self._rconn.close()
-                    self._rconn = None
-                    self.read_retries += 1
-                    if time.monotonic() + delay > deadline:
-                        raise JournalError(
-                            f"cannot read the PostgreSQL journal ({self._where()}): {e}"
-                        ) from e
-                time.sleep(delay)
-                delay = min(delay * 2, cap)
-
-    def version(self, stream: str) -> int:
-        return (
-            self._query(f"SELECT MAX(version) FROM {self._t} WHERE stream = %s", (stream,))[0][0]
-            or 0
-        )
-
-    def head(self) -> tuple[int, bytes]:
-        rows = self._query(
-            f"SELECT position, hash FROM {self._t} ORDER BY position DESC LIMIT 1", ()
-        )
-        return (rows[0][0], bytes(rows[0][1])) if rows else (0, GENESIS)
-
-    def read_all(self, from_position: int = 1, *, decode: bool = True) -> Iterator[RecordedEvent]:
-        pos = from_position
-        q = (
-            f"SELECT position, stream, version, type, data, recorded_at, hash, NULL "
-            f"FROM {self._t} WHERE position >= %s ORDER BY position LIMIT %s"
-        )
-        while True:
-            with no_gc():
-                rows = self._query(q, (pos, _READ_CHUNK))
-                if not rows:
-                    return
-                out = records_of(self.registry, rows, decode)
-            yield from out
-            pos = rows[-1][0] + 1
-
-    def read_stream(
-        self, stream: str, from_version: int = 1, *, decode: bool = True
-    ) -> Iterator[RecordedEvent]:
-        v = from_version
-        q = (
-            f"SELECT position, stream, version, type, data, recorded_at, hash, NULL "
-            f"FROM {self._t} WHERE stream = %s AND version >= %s ORDER BY version LIMIT %s"
-        )
-        while True:
-            rows = self._query(q, (stream, v, _READ_CHUNK))
-            if not rows:
-                return
-            yield from records_of(self.registry, rows, decode)
-            v = rows[-1][2] + 1
-
-    def replay(
-        self, from_position: int = 1, types: Collection[str] | None = None
-    ) -> Iterator[tuple[int, Any]]:
-        """(position, typed event) in order; see SqliteJournal.replay."""
-        reg = self.registry
-        fast: dict[str, Callable[[str], Any]] = {}
-        safe: dict[str, Callable[[str], Any]] = {}
-        pos = from_position
-        q = f"SELECT position, type, data FROM {self._t} WHERE position >= %s ORDER BY position LIMIT %s"
-        while True:
-            with no_gc():
-                rows = self._query(q, (pos, _REPLAY_CHUNK))
-                if not rows:
-                    return
-                for t in {r[1] for r in rows}.difference(fast):
-                    if types is None or t in types:
-                        fast[t], safe[t] = reg.raw_decoder(t), reg.decoder(t)
-                try:
-                    out = decode_chunk(rows, fast, types is None)
-                except DECODE_ERRORS:
-                    out = decode_chunk(rows, safe, types is None)
-            yield from out
-            pos = rows[-1][0] + 1
-
-    def iter_payloads(self, from_position: int = 1) -> Iterator[tuple[str, str]]:
-        """(type, data) only: the fastest way to fold the whole journal."""
-        pos = from_position
-        q = f"SELECT position, type, data FROM {self._t} WHERE position >= %s ORDER BY position LIMIT %s"
-        while True:
-            rows = self._query(q, (pos, _READ_CHUNK))
-            if not rows:
-                return
-            for _, t, d in rows:
-                yield t, d
-            pos = rows[-1][0] + 1
-
-    def verify(self) -> VerifyReport:
-        """Walk the whole chain; report the FIRST edited, deleted or reordered record."""
-        walker = ChainWalker()
-        q = (
-            f"SELECT position, stream, version, type, recorded_at, data, prev_hash, hash "
-            f"FROM {self._t} WHERE position >= %s ORDER BY position LIMIT %s"
-        )
-        pos = 1
-        while True:
-            rows = self._query(q, (pos, _READ_CHUNK))
-            if not rows or not walker.feed(rows):
-                break
-            pos = rows[-1][0] + 1
-        h = self._query(f'SELECT position, hash FROM "{self.schema}".journal_head WHERE id = 1', ())
-        return walker.finish((h[0][0], bytes(h[0][1])) if h else None)
 
     # --- lifecycle -------------------------------------------------------------------------
     def close(self) -> None:

@@ -10,6 +10,7 @@ import os
 import signal
 import sys
 from decimal import Decimal
+from pathlib import Path
 
 from agent.chain.rpc import RpcClient
 from agent.deploy.manifest import Manifest
@@ -34,6 +35,10 @@ async def main(argv: list[str]) -> int:
     p.add_argument(
         "--hedge", action="store_true", help="hedge beyond --max-delta on Uniswap V3 (else refuse)"
     )
+    p.add_argument(
+        "--journal", default="marketmaker-journal.sqlite",
+        help="SQLite journal of the hedge account's transactions (with --hedge)",
+    )  # fmt: skip
     a = p.parse_args(argv)
     from agent.deploy.devworld import MARKET_MAKER_KEY
 
@@ -48,11 +53,15 @@ async def main(argv: list[str]) -> int:
     view = ChainView(rpc, cfg.market, cfg.maker)
     hedger = None
     if a.hedge:
+        from agent.chain.txengine.account import EngineAccount
+        from agent.journal import SqliteJournal
         from agent.marketmaker.hedger import UniswapHedger
-        from agent.venues.options.chain import ChainClient
 
+        # the hedges go through a TxEngine of the maker's own (its tx stream in this journal)
         hedger = UniswapHedger(
-            await ChainClient.connect(a.rpc_url, key, m.chain_id),
+            await EngineAccount.connect(
+                a.rpc_url, key, m.chain_id, journal=SqliteJournal(Path(a.journal))
+            ),
             m.address("SwapRouter"),
             view.spot,
         )

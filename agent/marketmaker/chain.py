@@ -24,8 +24,7 @@ class ChainView:
         self._decimals: dict[str, int] = {}
 
     async def _call(self, to: str, data: bytes) -> bytes:
-        raw = await self.rpc.call("eth_call", [{"to": to, "data": "0x" + data.hex()}, "latest"])
-        return bytes.fromhex(raw[2:])
+        return await self.rpc.eth_call(to, data)
 
     async def spot(self, terms: SeriesTerms) -> Decimal:
         feed = terms.feed

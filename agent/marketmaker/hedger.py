@@ -6,9 +6,9 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
+from agent.chain.txengine.account import EngineAccount
 from agent.errors import TransactionFailedError
 from agent.venues.options import calldata
-from agent.venues.options.chain import ChainClient
 from agent.venues.options.series import SeriesTerms
 
 MAX_UINT = 2**256 - 1
@@ -17,7 +17,7 @@ MAX_UINT = 2**256 - 1
 class UniswapHedger:
     def __init__(
         self,
-        chain: ChainClient,
+        chain: EngineAccount,
         router: str,
         spot: Callable[[SeriesTerms], Awaitable[Decimal]],
         *,

@@ -29,6 +29,12 @@ def recon_stream(venue: str) -> str:
     return f"recon-{venue}"
 
 
+def sim_stream(client_order_id: str, chain_id: int = 0, safe: str = "") -> str:
+    """Where an order's pre-sign simulations are journaled; one not made for an order goes
+    to its chain and Safe's stream."""
+    return f"sim-{client_order_id}" if client_order_id else f"sim-{chain_id}-{safe.lower()}"
+
+
 # --- orders ----------------------------------------------------------------------------------
 @dataclass(frozen=True, slots=True)
 class CheckVerdict:
@@ -270,6 +276,49 @@ class TxDropped:
     nonce: int
     tx_hash: str
     reason: str
+
+
+# --- simulation before signing (agent.chain.simulate) ----------------------------------------
+@dataclass(frozen=True, slots=True)
+class SimDelta:
+    """A net change of the Safe's balance: lower-case token address (or "ETH"), base units."""
+
+    asset: str
+    amount: int
+
+
+@dataclass(frozen=True, slots=True)
+class SimApproval:
+    token: str
+    spender: str
+    amount: int  # the allowance the call leaves
+
+
+@event_type
+@dataclass(frozen=True, slots=True)
+class TxSimulated:
+    """The exact module call was simulated before signing (stream ``sim-<client id>``).
+    ``verdict`` allow | deny is the simulation's check against ``expected`` (the intent's
+    bounds, or the batch's own approvals); a policy Deny after it is journaled with the
+    order. Changes no OMS state: an audit record for `agent policy explain`."""
+
+    client_order_id: str
+    chain_id: int
+    safe: str
+    module: str
+    calldata_hash: str  # keccak of the PolicyModule calldata simulated (= the one signed)
+    block: str
+    traced: bool
+    ok: bool
+    verdict: str
+    code: str = ""
+    reason: str = ""
+    expected: str = ""
+    error: str = ""
+    warning: str = ""
+    gas_used: int = 0
+    deltas: tuple[SimDelta, ...] = ()
+    approvals: tuple[SimApproval, ...] = ()
 
 
 # --- desk-wide state and reconciliation ------------------------------------------------------

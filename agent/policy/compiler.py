@@ -25,6 +25,7 @@ SET_GUARDIAN = fsel("setGuardian(address)")
 SET_MULTISEND = fsel("setMultiSend(address)")
 SET_ORACLE = fsel("setOracle(address,address,uint8,uint32)")
 SET_VALUE_GUARD = fsel("setValueGuard(address[],uint16,uint16,uint32)")
+SET_COSIGNER = fsel("setCosigner(uint16,address)")
 PAUSE = fsel("pause()")
 UNPAUSE = fsel("unpause()")
 ZERO = "0x" + "00" * 20
@@ -50,6 +51,7 @@ class ModuleConfig:
     )  # token -> (feed, dec, max_age)
     # (tracked tokens in order, max_loss_bps, budget_bps, period); () tracked = off
     value_guard: tuple[tuple[str, ...], int, int, int] = ((), 0, 0, 0)
+    cosigners: dict[int, str] = field(default_factory=dict)  # role -> lower co-signer address
 
 
 def compile_policy(policy: Policy) -> ModuleConfig:
@@ -84,6 +86,7 @@ def compile_policy(policy: Policy) -> ModuleConfig:
             if vg
             else ((), 0, 0, 0)
         ),
+        cosigners={i: r.cosigner.lower() for i, r in policy.roles.items() if r.cosigner},
     )
 
 
@@ -124,6 +127,21 @@ def diff(
                 SET_OPERATOR + encode(["address", "uint16"], [op, 0]),
             )
         )
+    for role in sorted(set(desired.cosigners) | set(current.cosigners)):
+        want = desired.cosigners.get(role, ZERO)
+        if current.cosigners.get(role, ZERO) != want:
+            text = (
+                f"role {role_name(role)} requires co-signer {to_checksum_address(want)}"
+                if want != ZERO
+                else f"role {role_name(role)} no longer requires a co-signer"
+            )
+            out.append(
+                Change(
+                    "-" if want == ZERO else ("~" if role in current.cosigners else "+"),
+                    text,
+                    SET_COSIGNER + encode(["uint16", "address"], [role, want]),
+                )
+            )
     for sid, vals in sorted(desired.sets.items()):
         if current.sets.get(sid) != vals:
             k = "~" if sid in current.sets else "+"

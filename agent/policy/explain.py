@@ -6,7 +6,9 @@ when the target is known, else with the matching rule's signature from the polic
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
+from typing import Any
 
 from eth_abi import decode
 
@@ -51,6 +53,29 @@ def _decoded_args(policy: Policy, rule, call: PolicyCall) -> list[str]:  # type:
         sig = fn.sig.canonical if fn is not None else rule.sig.canonical
         return [f"    (calldata does not decode as {sig}: {e})"]
     return [f"    {p.name} = {_show(v)}" for p, v in zip(rule.sig.params, vals, strict=True)]
+
+
+def describe_calls(
+    policy: Policy, calls: Sequence[Any], abis: Mapping[str, str] | None = None
+) -> list[str]:
+    """Every call decoded for people: ``[i] Name.fn(sig) (0xsel), value V wei`` and its
+    arguments by the ABI's names (abis/). ``abis`` adds lower address -> ABI name for targets
+    the policy does not know (the module and the Safe, for `policy apply`); a target without
+    an ABI shows its selector and length, and says so."""
+    known = {**policy.abis, **{k.lower(): v for k, v in (abis or {}).items()}}
+    view = replace(policy, abis=known)
+    lines: list[str] = []
+    for i, c in enumerate(calls):
+        data = bytes(c.data)
+        sel = data[:4] if len(data) >= 4 else b"\x00" * 4
+        head = f"[{i}] " if len(calls) > 1 else ""
+        what = (
+            describe_function(view, c.to, sel) if data else f"{view.name_of(c.to)} (plain transfer)"
+        )
+        lines.append(f"{head}{what}, value {int(getattr(c, 'value', 0))} wei, {len(data)} bytes")
+        pc = PolicyCall(str(c.to), data, int(getattr(c, "value", 0)))
+        lines += _decoded_args(view, None, pc)
+    return lines
 
 
 def explain_call(policy: Policy, call: PolicyCall, ctx: PolicyContext) -> list[str]:
@@ -126,3 +151,47 @@ def _slippage_line(policy: Policy, rule, call: PolicyCall, ctx: PolicyContext) -
         return f"    FAIL slippage (off-chain): calldata unreadable ({e})"
     bound = "maximum in" if rule.slippage.exact_out else "minimum out"
     return f"    ok   slippage (off-chain): {bound} within {role.max_slippage_bps} bps of the reference price"
+
+
+# --------------------------------------------------------------------------- simulation
+def _amount(manifest, asset: str, amount: int) -> str:  # type: ignore[no-untyped-def]
+    """``+1.5 WETH`` for a token the manifest knows, else the raw base units and address."""
+    from decimal import Decimal
+
+    def human(decimals: int) -> str:
+        v = format(Decimal(amount).scaleb(-decimals).normalize(), "f")
+        return v if v.startswith("-") else "+" + v
+
+    if asset == "ETH":
+        return f"{human(18)} ETH"
+    if manifest is not None:
+        for t in manifest.tokens.values():
+            if t.address.lower() == asset.lower():
+                return f"{human(t.decimals)} {t.symbol}"
+    return f"{amount:+d} base units of {asset}"
+
+
+def simulation_lines(ev, manifest=None, *, live: bool = True) -> list[str]:  # type: ignore[no-untyped-def]
+    """A simulation (an ``agent.oms.events.TxSimulated``, journaled or just made) for people:
+    what the exact module call does to the Safe's assets and the verdict against what the
+    intent allows. ``live``: its Deny ends the explanation as the decision (exit 1)."""
+    how = "debug_traceCall" if ev.traced else "eth_call only, untraced"
+    head = f"simulation ({how}, block {ev.block}"
+    head += f", order {ev.client_order_id})" if ev.client_order_id else ")"
+    lines = [head + f": {'ok' if ev.ok else 'reverts: ' + ev.error}, gas {ev.gas_used}"]
+    if ev.warning:
+        lines.append(f"    warning: {ev.warning}")
+    for d in ev.deltas:
+        lines.append(f"    Safe {_amount(manifest, d.asset, d.amount)}")
+    for a in ev.approvals:
+        lines.append(f"    approval {a.token} -> {a.spender}: {a.amount} left")
+    if ev.traced and ev.ok and not ev.deltas:
+        lines.append("    the Safe's balances do not change")
+    lines.append(f"    expected: {ev.expected}")
+    if ev.verdict == "allow":
+        lines.append(f"    simulation: ALLOW ({ev.reason})")
+    elif live:
+        lines.append(f"decision: DENY {ev.code}: {ev.reason}  [rule: simulate]")
+    else:
+        lines.append(f"    simulation: DENY {ev.code}: {ev.reason} (nothing was signed)")
+    return lines

@@ -56,6 +56,10 @@ class Status(IntEnum):
     VALUE_LOSS_EXCEEDED = 26
     LOSS_BUDGET_EXCEEDED = 27
     CHECK_FAILED = 28
+    COSIGNATURE_REQUIRED = 29  # plain execute for a role that requires a co-signature
+    COSIGNATURE_INVALID = 30  # not the co-signer's signature over this exact call
+    COSIGNATURE_EXPIRED = 31
+    COSIGNATURE_REPLAYED = 32
 
     @property
     def code(self) -> str:
@@ -197,6 +201,7 @@ class Role:
     max_slippage_bps: int | None
     second_signer_above_usd: Decimal | None
     hours: Hours | None
+    cosigner: str | None = None  # checksummed; the module requires its co-signature
 
 
 @dataclass(frozen=True, slots=True)

@@ -125,6 +125,7 @@ class ModuleReader:
             if int(f, 16)
         }
         tracked, loss, budget, period, *_window = self.value_guard()
+        c_roles, c_signers = self.call("cosigners()", ["uint16[]", "address[]"])
         return ModuleConfig(
             oracles=oracles,
             value_guard=(tuple(t.lower() for t in tracked), loss, budget, period)
@@ -137,6 +138,7 @@ class ModuleReader:
             guardian=self.call("guardian()", ["address"]).lower(),
             multisend=(self.call("multiSend()", ["address"]) or ZERO).lower(),
             paused=self.call("paused()", ["bool"]),
+            cosigners={r: a.lower() for r, a in zip(c_roles, c_signers, strict=True) if int(a, 16)},
         )
 
     def allowance_states(self, block: str = "latest") -> dict[int, AllowanceState]:

@@ -218,6 +218,9 @@ class _Resolver:
                 r.max_slippage_bps,
                 r.second_signer_above_usd,
                 hours,
+                self.address(r.requires_cosigner, (*loc, "requires_cosigner"))
+                if r.requires_cosigner
+                else None,
             )
             for ui, spec in enumerate(r.rules):
                 rule = self._rule(

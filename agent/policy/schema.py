@@ -207,6 +207,8 @@ class RoleSpec(_Frozen):
     max_slippage_bps: int | None = Field(default=None, ge=0, le=10_000)
     second_signer_above_usd: Amount | None = None
     trading_hours: HoursSpec | None = None
+    # the co-signer (agent cosigner run) whose signature every call of this role needs on-chain
+    requires_cosigner: str | None = None
     rules: list[RuleSpec] = Field(default_factory=list)
 
 

@@ -62,17 +62,9 @@ class _Strict(BaseModel):
 
 
 class JournalConfig(_Strict):
-    path: Path = Path(".state/journal.sqlite")  # SQLite file; relative to the config file
-
-    @field_validator("path", mode="before")
-    @classmethod
-    def _sqlite(cls, v: Any) -> Any:
-        if str(v).startswith(("postgres:", "postgresql:")):
-            raise ValueError(
-                "a PostgreSQL journal is not served by the daemon yet (its signing path "
-                "opens the MAC-checked SQLite journal); give a SQLite file"
-            )
-        return v
+    # a SQLite file (relative to the config file), or a PostgreSQL journal that several
+    # daemons share: "postgresql://user@host:port/db#schema" (docs/scale-out.md)
+    path: Path = Path(".state/journal.sqlite")
 
 
 class ChainConfig(_Strict):
@@ -192,6 +184,42 @@ class HedgerConfig(_Strict):
     routes: dict[str, HedgeRouteConfig] = {}  # keyed by underlying (WETH, WBTC, ...)
 
 
+class FixSessionConfig(_Strict):
+    sender_comp_id: Annotated[str, StringConstraints(pattern=r"^[!-~]{1,32}$")] = "AGENT"
+    target_comp_id: Annotated[str, StringConstraints(pattern=r"^[!-~]{1,32}$")]  # the client
+    username: str = Field(min_length=1)
+    password_env: EnvName  # the environment variable holding the client's password
+    max_heartbeat_s: int = Field(300, ge=1, le=3600)
+
+    @field_validator("sender_comp_id", "target_comp_id")
+    @classmethod
+    def _no_dot(cls, v: str) -> str:
+        if "." in v:  # a client's orders are named <CompID>.<ClOrdID> in the OMS
+            raise ValueError(f"{v!r}: a CompID has no '.'")
+        return v
+
+
+class FixConfig(_Strict):
+    """The FIX 4.4 acceptor inside the daemon (docs/fix.md); orders go to ``chain``'s
+    pipeline (default: the first chain with a wallet)."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(9878, ge=0, le=65535)  # 0: any free port (tests)
+    chain: str | None = None
+    sessions: tuple[FixSessionConfig, ...] = Field(min_length=1)
+
+    def session_configs(self, cfg: AgentConfig) -> list[Any]:
+        from agent.service.fix.session import SessionConfig
+
+        out = []
+        for i, s in enumerate(self.sessions):
+            pw = cfg.secret(s.password_env, f"fix.sessions.{i}.password_env")
+            out.append(
+                SessionConfig(s.sender_comp_id, s.target_comp_id, s.username, pw, s.max_heartbeat_s)
+            )
+        return out
+
+
 class AgentConfig(_Strict):
     journal: JournalConfig = JournalConfig()
     chains: dict[str, ChainConfig] = Field(min_length=1)
@@ -203,6 +231,7 @@ class AgentConfig(_Strict):
     monitor: MonitorConfig = MonitorConfig()
     algos: AlgoConfig = AlgoConfig()
     hedger: HedgerConfig = HedgerConfig()
+    fix: FixConfig | None = None  # no [fix] table: no FIX acceptor
 
     source: Path | None = Field(None, exclude=True)  # the file it was read from
 
@@ -217,11 +246,19 @@ class AgentConfig(_Strict):
         for und, r in self.hedger.routes.items():
             if r.chain is not None and r.chain not in self.wallets:
                 raise _Ref(("hedger", "routes", und, "chain"), f"no wallet on {r.chain!r}")
+        if self.fix is not None and self.fix.chain and self.fix.chain not in self.wallets:
+            raise _Ref(("fix", "chain"), f"no wallet for chain {self.fix.chain!r}")
+        if self.fix is not None:
+            keys = [(s.sender_comp_id, s.target_comp_id) for s in self.fix.sessions]
+            if len(set(keys)) != len(keys):
+                raise _Ref(("fix", "sessions"), "a sender/target pair is defined twice")
         return self
 
     def resolve(self, p: Path) -> Path:
-        """A path from the file, relative to the file's directory."""
-        if p.is_absolute() or self.source is None:
+        """A path from the file, relative to the file's directory (a PostgreSQL URL as is)."""
+        from agent.journal.stores import is_postgres
+
+        if p.is_absolute() or self.source is None or is_postgres(p):
             return p
         return self.source.parent / p
 

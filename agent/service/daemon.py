@@ -50,6 +50,7 @@ class ChainRuntime:
     config: ChainConfig
     app: Any  # agent.bootstrap.SwapApp
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    access: dict[str, Any] = field(default_factory=dict)  # for algorithm orders' OrderApp
 
 
 class EventHub:
@@ -98,12 +99,18 @@ class Daemon:
         self.metrics = Metrics()
         self.hub = EventHub()
         self.api = Api(self, tokens, config.api.max_body_bytes)
+        from agent.service.algos import AlgoOrders
+
+        self.algos = AlgoOrders(self)
         self.draining = False
         self.url = ""
         self._runner: Any = None
         self._tasks: list[asyncio.Task[Any]] = []
         self._kick = asyncio.Event()
         self._pos = 0
+        self.fix: Any = None  # the FIX acceptor, when [fix] is configured
+        self.fix_entry: Any = None
+        self.fix_address = ""
         self._t_init: dict[str, int] = {}
         self._t_signed: dict[str, int] = {}
         self.margin_checked = asyncio.Event()  # set after the monitor's first pass
@@ -135,6 +142,8 @@ class Daemon:
         from aiohttp import web
 
         self._pos = self.primary.app.journal.head()[0]  # stream what happens from now on
+        if self.config.fix is not None:  # first: a busy FIX port fails before anything runs
+            await self._start_fix()
         for vid in self.cex:  # at start: what the venue did while we were away is journaled
             await self.reconcile_venue(vid)
         self._runner = web.AppRunner(self.api.app(), handle_signals=False)
@@ -145,6 +154,8 @@ class Daemon:
             await site.start()
         except OSError as e:  # busy port: one line naming the field, not a traceback
             await self._runner.cleanup()
+            if self.fix is not None:
+                await self.fix.stop()
             raise ConfigError(
                 "api.port", f"cannot listen on {host}:{port}: {e.strerror}",
                 "pick another port (0: any free one) or stop what holds it",
@@ -161,9 +172,35 @@ class Daemon:
             self._tasks.append(asyncio.create_task(self._venue_loop(vid), name=f"reconcile-{vid}"))
         return self.url
 
+    async def _start_fix(self) -> None:
+        """The FIX acceptor ([fix]): one more way into the same pipelines (docs/fix.md)."""
+        from agent.service.fix.acceptor import FixAcceptor
+        from agent.service.fix.daemon_entry import DaemonOrderEntry
+
+        fx = self.config.fix
+        assert fx is not None
+        self.fix_entry = DaemonOrderEntry(self, fx.chain)
+        self.fix = FixAcceptor(
+            self.primary.app.journal, self.fix_entry, fx.session_configs(self.config),
+            host=fx.host, port=fx.port,
+        )  # fmt: skip
+        try:
+            port = await self.fix.start()
+        except OSError as e:
+            self.fix = None
+            raise ConfigError(
+                "fix.port", f"cannot listen on {fx.host}:{fx.port}: {e.strerror}",
+                "pick another port (0: any free one) or stop what holds it",
+            ) from None  # fmt: skip
+        self.fix_address = f"{fx.host}:{port}"
+
     async def stop(self) -> None:
         """Drain: refuse new work, let in-flight intents finish, stop loops, close."""
         self.draining = True
+        if self.fix is not None:  # no new FIX orders; the runs it started finish below
+            log.info("draining: closing the FIX sessions")
+            await self.fix.stop()
+            await self.fix_entry.drain()
         log.info("draining: waiting for the intents in flight")
         for rt in self.chains.values():
             await rt.lock.acquire()  # waits for the intent or tracking pass in flight
@@ -172,6 +209,7 @@ class Daemon:
         for t in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await t
+        await self.algos.close()  # running schedules stop between journaled steps
         self._follow_once()  # the last events reach the subscribers and the metrics
         self.hub.close()
         log.info("draining: closing the API")
@@ -418,6 +456,8 @@ class Daemon:
 
     async def submit(self, body: Any) -> tuple[int, dict[str, Any]]:
         rt = self._chain(body.chain)
+        if body.algorithm != "market":  # a parent under an execution algorithm
+            return await self.algos.submit(rt, body)
         bps = body.max_slippage_bps
         intent = SwapIntent(
             body.client_order_id, Side(body.side), body.base.upper(), body.quote.upper(),

@@ -114,6 +114,16 @@ routes = {{}}                      # per underlying, e.g.:
 # lot = "0.001"                    # sizes rounded down to this
 # max_size = "10"                  # at most this per proposal
 # max_slippage_bps = 30
+# [fix]                            # a FIX 4.4 acceptor in the daemon (docs/fix.md)
+# host = "127.0.0.1"
+# port = 9878
+# chain = "l1"                     # whose pipeline takes the orders (default: the first wallet)
+# [[fix.sessions]]                 # one per client; its CompID owns the orders it sends
+# sender_comp_id = "AGENT"
+# target_comp_id = "DESK"
+# username = "desk"
+# password_env = "AGENT_FIX_DESK_PASSWORD"
+# max_heartbeat_s = 300
 """
 
 

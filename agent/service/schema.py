@@ -20,6 +20,28 @@ class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
 
+_DEC = r"^[0-9]+(\.[0-9]+)?$"
+
+
+class AlgorithmBody(_Body):
+    """An execution algorithm for the parent (agent/algos): decimals as strings."""
+
+    kind: str = Field(description="twap | vwap | pov | iceberg | sniper")
+    horizon: str = "10m"
+    interval: str = "1m"
+    limit: str | None = Field(None, pattern=_DEC)
+    deadline: str | None = None
+    size_jitter: str = Field("0", pattern=_DEC)
+    time_jitter: str = Field("0", pattern=_DEC)
+    min_slice: str = Field("0", pattern=_DEC)
+    catch_up: str = Field("2", pattern=_DEC)
+    participation: str = Field("0.1", pattern=_DEC)
+    min_rate: str = Field("0.02", pattern=_DEC)
+    max_rate: str = Field("0.25", pattern=_DEC)
+    display: str = Field("0", pattern=_DEC)
+    stretch: bool = False
+
+
 class SubmitOrderBody(_Body):
     client_order_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:\-]+$")
     side: Literal["buy", "sell"]
@@ -31,7 +53,7 @@ class SubmitOrderBody(_Body):
         description="Amount of base, a decimal STRING (exact: never a JSON number)",
     )
     max_slippage_bps: int | None = Field(None, ge=0, le=10_000)
-    algorithm: Literal["market"] = "market"
+    algorithm: Literal["market"] | AlgorithmBody = "market"
     chain: str | None = Field(None, description="Chain name from agent.toml; default: the first")
 
 

@@ -13,7 +13,6 @@ signed, journaled or sent.
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -23,6 +22,7 @@ from eth_utils import function_signature_to_4byte_selector as selector
 from agent.chain.fees import FeeConfig
 from agent.chain.rpc import RpcClient
 from agent.chain.txengine import EngineConfig, TxEngine, TxSpec
+from agent.chain.txengine.account import wait_mined
 from agent.errors import (
     ModuleCheckError,
     PolicyDeniedError,
@@ -33,12 +33,11 @@ from agent.errors import (
 from agent.journal import Store
 from agent.model.decisions import Decision
 from agent.oms.tx import TxRecord, TxState
-from agent.signing.local import LocalSigner
+from agent.signing.protocol import Signer
 from agent.wallet.module import module_calldata
 from agent.wallet.multisend import Call
 from agent.wallet.reverts import would_revert
 
-_MINED = frozenset({TxState.MINED, TxState.CONFIRMED})
 _SAFE = "0x" + selector("safe()").hex()  # PolicyModule
 _ROLE_OF = "0x" + selector("roleOf(address)").hex()  # PolicyModule
 _IS_MODULE_ENABLED = "0x" + selector("isModuleEnabled(address)").hex()  # Safe
@@ -149,7 +148,7 @@ class ModuleExecutor:
     def __init__(
         self,
         rpc: RpcClient,
-        signer: LocalSigner,
+        signer: Signer,
         *,
         module: str,
         multisend: str,
@@ -162,8 +161,12 @@ class ModuleExecutor:
         confirmations: int = 1,
         safe: str = "",
         raise_on_revert: bool = True,
+        cosigner: Any = None,
     ) -> None:
         self.rpc = rpc
+        # agent.signing.cosigner.client.CosignerClient: the role requires a co-signature, so
+        # every call goes as executeCosigned with the co-signer's signature (None: execute)
+        self.cosigner = cosigner
         self.signer = signer
         self.module = module
         self.multisend = multisend  # MultiSendCallOnly: batches go as one delegatecall to it
@@ -233,7 +236,7 @@ class ModuleExecutor:
                 )
         if not self.engine.started:
             await self.start()
-        data = self.calldata(calls)
+        data = await self._module_data(calls, client_order_id)
         if gas is None:  # a call the module refuses reverts here: nothing is signed
             gas = await self.estimate_gas(data)
         res = await self.engine.send(
@@ -245,6 +248,26 @@ class ModuleExecutor:
         if on_sent is not None:
             await on_sent(res.tx_hash)
         return await self.wait(res.tx_hash)
+
+    async def _module_data(self, calls: Sequence[Call], client_order_id: str | None) -> bytes:
+        """``execute`` calldata, or, with a co-signer, ``executeCosigned`` with its signature
+        over exactly this call (a refusal raises PolicyDeniedError with the co-signer's code:
+        nothing is signed by the operator, nothing is sent)."""
+        if self.cosigner is None:
+            return self.calldata(calls)
+        from agent.signing.cosigner.wire import execute_cosigned_calldata, module_call
+        from agent.signing.errors import SignerRefusedError
+
+        mc = module_call(calls, self.multisend)
+        ctx = {"client_order_id": client_order_id} if client_order_id else {}
+        try:
+            cs = await self.cosigner.cosign(
+                module=self.module, chain_id=self.chain_id, operator=self.signer.address,
+                call=mc, context=ctx,
+            )  # fmt: skip
+        except SignerRefusedError as e:
+            raise PolicyDeniedError(e.code, str(e), "cosigner") from e
+        return execute_cosigned_calldata(mc, cs.nonce, cs.deadline, cs.signature)
 
     async def wait(self, tx_hash: str, timeout: float | None = None) -> Execution:
         """Poll the engine until ``tx_hash`` (or a replacement for its nonce) is mined; the
@@ -268,29 +291,12 @@ class ModuleExecutor:
         )
 
     async def _wait_mined(self, tx_hash: str, timeout: float) -> TxRecord:
-        eng = self.engine
-        deadline = time.monotonic() + timeout
-        delay = 0.002
-        while True:
-            await eng.poll()
-            nonce = eng.records[tx_hash].nonce
-            for h in eng.by_nonce.get(nonce, ()):
-                r = eng.records[h]
-                if r.state in _MINED:
-                    return r
-            if all(eng.records[h].state is TxState.DROPPED for h in eng.by_nonce.get(nonce, ())):
-                raise TransactionFailedError(
-                    f"{tx_hash} was dropped: {eng.records[tx_hash].reason or 'nonce used elsewhere'}"
-                )
-            if time.monotonic() > deadline:
-                raise TransactionFailedError(
-                    f"no receipt for {tx_hash} after {timeout}s; it stays tracked"
-                )
-            await asyncio.sleep(delay)  # poll backoff for the node, not a stand-in for sync
-            delay = min(delay * 2, 0.1)
+        return await wait_mined(self.engine, tx_hash, timeout)  # the one receipt wait
 
     async def close(self) -> None:
         """Make the engine's background journal appends durable."""
+        if self.cosigner is not None:
+            await self.cosigner.close()
         if self.engine.started:
             await self.engine.flush()
 
@@ -305,9 +311,11 @@ def module_executor_for(
     raise_on_revert: bool = False,
     guard: PreSignCheck | None = None,
 ) -> ModuleExecutor:
-    """The module executor over a client that has ``rpc``, ``signer`` and ``chain_id`` (the
-    options venue's ChainClient): its reads stay on that client, its module calls go here."""
+    """The module executor over a client that has ``rpc``, ``signer`` and ``chain_id`` (an
+    agent.chain.txengine.account.EngineAccount): its reads stay on that client, its module
+    calls go here, through the client's own TxEngine when it has one (one engine per key)."""
     return ModuleExecutor(
         chain.rpc, chain.signer, module=module, multisend=multisend, chain_id=chain.chain_id,
         journal=journal, safe=safe, raise_on_revert=raise_on_revert, guard=guard,
+        engine=getattr(chain, "engine", None),
     )  # fmt: skip

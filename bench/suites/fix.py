@@ -1,11 +1,17 @@
-"""fix.new_order_to_ack: NewOrderSingle in over TCP -> ExecutionReport(New) back, µs.
+"""fix.new_order_to_ack: NewOrderSingle in over TCP -> ExecutionReport(New) back, µs, through
+the daemon (``agent run`` with ``[fix]``) on anvil: the acceptor's orders go through the
+daemon's swap pipeline (quotes over RPC, the gate, the OMS with its risk checks) and are
+answered once the OMS has accepted them; each is then executed on chain (policy, signer,
+send, mined) before the next is sent. Baseline in the same run, same daemon, interleaved:
+``api.post_order``, POST /v1/orders -> 201 (the REST path answers when the order's swap is
+mined and filled, there is no earlier answer), and ``fix.new_order_to_fill`` (NewOrderSingle ->
+ExecutionReport(Filled)), the FIX figure comparable with the REST one.
 
-The acceptor runs with the in-process OMS order entry on a SQLite journal on disk (every
+``fix.oms_new_order_to_ack``: the acceptor alone, with the in-process OMS order entry with the in-process OMS order entry on a SQLite journal on disk (every
 append durable); the client is a bare simplefix initiator on loopback sending one order at
 a time. Baseline in the same run: ``oms.submit``, the same orders straight into
 ``OmsOrderEntry.submit`` (what the FIX path wraps: the OMS append), so the difference is
-the FIX layer (parsing, the session's two journaled sequence records, the report). The
-REST path of the daemon (issue 17) is not on this branch; compare with it after the merge.
+the FIX layer (parsing, the session's two journaled sequence records, the report).
 """
 
 from __future__ import annotations
@@ -46,7 +52,8 @@ def _msg(msg_type: str, seq: int, fields: list[tuple[int, Any]]) -> bytes:
     return m.encode()
 
 
-async def _fix_latencies(port: int) -> list[float]:
+async def _logged_on(port: int) -> tuple[asyncio.StreamWriter, Any]:
+    """A bare initiator logged on as DESK: its writer and ``next_of(msg_type)``."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     parser = simplefix.FixParser()
 
@@ -61,6 +68,11 @@ async def _fix_latencies(port: int) -> list[float]:
 
     writer.write(_msg("A", 1, [(98, 0), (108, 30), (553, "desk"), (554, "pw")]))
     await next_of(b"A")
+    return writer, next_of
+
+
+async def _fix_latencies(port: int) -> list[float]:
+    writer, next_of = await _logged_on(port)
     out = []
     for i in range(WARMUP + ORDERS):
         raw = _msg(
@@ -112,7 +124,7 @@ async def run() -> list[dict[str, Any]]:
                 direct.append((time.perf_counter_ns() - t0) / 1000)
     base = latency_metric("oms.submit", direct)
     m = latency_metric(
-        "fix.new_order_to_ack",
+        "fix.oms_new_order_to_ack",
         fix_us,
         baseline=("oms.submit", direct),
         goal="p50 <= 5000 us",
@@ -120,4 +132,102 @@ async def run() -> list[dict[str, Any]]:
         "SQLite journal with synchronous=FULL (3 durable appends per order: the order, the "
         "received sequence number, the report); baseline: OmsOrderEntry.submit in process",
     )
-    return [m, base]
+    return [*await _daemon_metrics(), m, base]
+
+
+N_DAEMON = 40  # per path; every order is a real swap mined on anvil
+
+
+async def _daemon_metrics() -> list[dict[str, Any]]:
+    import os
+
+    import aiohttp
+
+    from agent.bootstrap import build_daemon
+    from agent.deploy.devworld import bring_up, deploy_dev_wallet
+    from agent.service.config import load
+    from agent.service.devconfig import write_dev_config
+
+    state = Path(tempfile.mkdtemp(prefix="bench-fix-"))
+    world = bring_up(state)
+    try:
+        wallet = deploy_dev_wallet(world, salt=93, usdc=Decimal(5_000_000))
+        cfg, env = write_dev_config(state, world, wallet, api_port=0)
+        text = cfg.read_text().replace("max_orders = 50", "max_orders = 100000")
+        cfg.write_text(
+            text + '\n[fix]\nport = 0\n\n[[fix.sessions]]\ntarget_comp_id = "DESK"\n'
+            'username = "desk"\npassword_env = "BENCH_FIX_PW"\n'
+        )
+        os.environ["BENCH_FIX_PW"] = "pw"
+        for line in env.read_text().splitlines():
+            if line.startswith("export "):
+                k, _, v = line.removeprefix("export ").partition("=")
+                os.environ[k] = v
+        daemon = await build_daemon(load(cfg))
+        await daemon.start()
+        headers = {"Authorization": f"Bearer {os.environ['AGENT_API_TOKEN_TRADE']}"}
+        port = int(daemon.fix_address.rsplit(":", 1)[1])
+        ack_us: list[float] = []
+        fill_us: list[float] = []
+        rest_us: list[float] = []
+        try:
+            writer, next_of = await _logged_on(port)
+            seq = 2
+
+            async def via_fix(i: int) -> tuple[float, float]:
+                nonlocal seq
+                raw = _msg("D", seq, [
+                    (11, f"f{i}"), (55, "WETH/USDC"), (54, 1),
+                    (60, "20260101-00:00:00"), (38, "0.01"), (40, 1),
+                ])  # fmt: skip
+                seq += 1
+                t0 = time.perf_counter_ns()
+                writer.write(raw)
+                new = await next_of(b"8")
+                t1 = time.perf_counter_ns()
+                fill = await next_of(b"8")
+                t2 = time.perf_counter_ns()
+                if new.get(150) != b"0" or fill.get(39) != b"2":
+                    raise RuntimeError(f"FIX order f{i}: {new} / {fill}")
+                return (t1 - t0) / 1000, (t2 - t0) / 1000
+
+            async with aiohttp.ClientSession() as http:
+
+                async def via_rest(i: int) -> float:
+                    body = {"client_order_id": f"r{i}", "side": "buy",
+                            "base": "WETH", "quote": "USDC", "size": "0.01"}  # fmt: skip
+                    t0 = time.perf_counter_ns()
+                    async with http.post(
+                        daemon.url + "/v1/orders", json=body, headers=headers
+                    ) as r:
+                        got = await r.json()
+                    dt_us = (time.perf_counter_ns() - t0) / 1000
+                    if r.status != 201:
+                        raise RuntimeError(f"REST order r{i}: {r.status} {got}")
+                    return dt_us
+
+                for i in range(3):  # warm-up: connections, caches
+                    await via_fix(10_000 + i)
+                    await via_rest(10_000 + i)
+                for i in range(N_DAEMON):
+                    a, f = await via_fix(i)
+                    ack_us.append(a)
+                    fill_us.append(f)
+                    rest_us.append(await via_rest(i))
+            writer.close()
+        finally:
+            await daemon.stop()
+    finally:
+        world.stop()
+    ack = latency_metric(
+        "fix.new_order_to_ack", ack_us, baseline=("api.post_order", rest_us),
+        goal="p50 <= 5000 us", n=N_DAEMON,
+        note="daemon on anvil: NewOrderSingle -> ExecutionReport(New) (after the pipeline's "
+        "RPC quotes and the OMS's durable accept); baseline POST /v1/orders -> 201, which "
+        "answers only once the swap is mined and filled",
+    )  # fmt: skip
+    fill = latency_metric(
+        "fix.new_order_to_fill", fill_us, baseline=("api.post_order", rest_us), n=N_DAEMON,
+        note="NewOrderSingle -> ExecutionReport(Filled): the same work as the REST answer",
+    )  # fmt: skip
+    return [ack, fill]

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from agent.algos.multileg import HedgeSpec, MultilegConfig, MultilegExecutor
 from agent.chain.rpc import RpcClient
+from agent.chain.txengine.account import EngineAccount
 from agent.deploy.devworld import (
     DEPLOYER_KEY,
     MARKET_MAKER_KEY,
@@ -29,7 +30,6 @@ from agent.marketmaker.server import serve
 from agent.model import Side
 from agent.strategies import Leg, Strategy, VolSurface, iron_condor
 from agent.venues.options import calldata
-from agent.venues.options.chain import ChainClient
 from agent.venues.options.devsetup import fund, list_strategy_series, setup_maker
 from agent.venues.options.rfq import RfqClient
 from agent.wallet.deploy import deploy_wallet
@@ -68,13 +68,14 @@ async def run() -> list[dict]:
         )  # fmt: skip
         view = ChainView(mm_rpc, cfg.market, cfg.maker)
         server = await serve(Quoter(cfg, view.spot, is_filled=view.is_filled))
-        chain = await ChainClient.connect(url, OPERATOR_KEY)
+        bench_journal = SqliteJournal(tmp / "options-bench.sqlite")
+        chain = await EngineAccount.connect(url, OPERATOR_KEY, journal=bench_journal)
         rfq = RfqClient(server.url)
         ex = MultilegExecutor(
             manifest=m, rfq=rfq, chain=chain,
             executor=module_executor_for(
                 chain, safe=wal.safe, module=wal.module, multisend=wal.multisend,
-                journal=SqliteJournal(tmp / "options-bench.sqlite"),
+                journal=bench_journal,
             ),
             config=MultilegConfig(surface=surface, hedge=HedgeSpec()),
         )  # fmt: skip

@@ -27,6 +27,7 @@ from pathlib import Path
 from agent.bootstrap import ChainAccess, build_order_app, build_swap_app
 from agent.deploy.devworld import (
     DEPLOYER_KEY,
+    L2_TRADING_POLICY,
     OPERATOR_KEY,
     bridge_deposit,
     bring_up,
@@ -61,7 +62,7 @@ async def run() -> list[dict]:
     await sim.start()
     try:
         w1 = deploy_dev_wallet(world, salt=77, usdc=Decimal(20_000_000))
-        w2 = deploy_dev_wallet(world, layer="l2", salt=78)
+        w2 = deploy_dev_wallet(world, layer="l2", salt=78, policy_template=L2_TRADING_POLICY)
         t1 = Transactor(world.devnets.l1.rpc_url, DEPLOYER_KEY)
         t2 = Transactor(world.devnets.l2.rpc_url, DEPLOYER_KEY)
         bridge_deposit(t1, t2, world.l1, world.l2, "USDC", 2_000_000 * 10**6, w2.safe)

@@ -18,11 +18,19 @@ sim.trace_call: simulate-before-sign (agent.chain.simulate) of the module call a
 (Safe -> PolicyModule -> MultiSend -> Uniswap, buy 1 WETH with USDC on the dev world):
 both traces in one batch plus the delta extraction and the intent check, on anvil. Baseline:
 a bare eth_call of the same call on the same node, interleaved. Goal: ratio <= 3.
+
+sign.cosigner: request -> co-signature of that swap's module call (approve + buy 1 WETH +
+approve 0, a MultiSend batch) from `agent cosigner run` in its own process over loopback
+HTTP: the co-signer decodes the batch, re-evaluates its policy (oracle reads, value-guard
+pre-check), signs, simulates executeCosigned (two traces) and answers; the client
+recomputes the digest and recovers the signer. Baseline: the local sign of the module
+transaction, same run. Goal: p50 <= 5 ms.
 """
 
 from __future__ import annotations
 
 import os
+from decimal import Decimal
 
 import coincurve
 from eth_account import Account
@@ -38,7 +46,7 @@ N = 4000
 def run() -> list[dict]:
     import asyncio
 
-    return run_local() + run_threshold() + asyncio.run(run_trace_call())
+    return run_local() + run_threshold() + asyncio.run(run_trace_call()) + run_cosigner()
 
 
 def run_local() -> list[dict]:
@@ -210,3 +218,103 @@ async def run_trace_call() -> list[dict]:
     finally:
         w.stop()
     return [latency_metric("sim.trace_call", ours, baseline=("eth_call", base), goal_ratio=3)]
+
+
+N_COSIGN = 60
+
+
+def run_cosigner() -> list[dict]:
+    import asyncio
+    import secrets
+    import signal
+    import subprocess
+    import sys
+    import tempfile
+    from pathlib import Path
+
+    from agent.deploy.devworld import address_of, bring_up, deploy_dev_wallet
+    from agent.wallet.deploy import default_policy_template
+
+    d = Path(tempfile.mkdtemp(prefix="bench-cosign-"))
+    w = bring_up(d / "world")
+    proc = None
+    try:
+        co_key = "0x" + secrets.token_hex(32)
+        cosigner = address_of(co_key)
+        text = default_policy_template(w.l1).read_text()
+        marker = 'operators = ["${OPERATOR}"]\n'
+        (d / "t.toml").write_text(
+            text.replace(marker, marker + 'requires_cosigner = "${COSIGNER}"\n')
+        )
+        wallet = deploy_dev_wallet(
+            w, salt=78, usdc=Decimal(1_000_000), policy_template=d / "t.toml",
+            policy_out=d / "policy.toml", policy_vars={"COSIGNER": cosigner},
+        )  # fmt: skip
+        (d / "cosigner.toml").write_text(
+            f'key_env = "BENCH_COSIGNER_KEY"\npolicy = "{wallet.policy_file}"\n'
+            f'manifest = "{w.manifest_paths[0]}"\nrpc_url = "{w.devnets.l1.rpc_url}"\nport = 0\n'
+        )
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "agent.cli", "cosigner", "run", "--quiet", "--config",
+             str(d / "cosigner.toml")],
+            stdout=subprocess.PIPE, text=True, env={**os.environ, "BENCH_COSIGNER_KEY": co_key},
+        )  # fmt: skip
+        line = proc.stdout.readline() if proc.stdout else ""
+        if not line.startswith("listening "):
+            raise RuntimeError(f"cosigner did not start: {line!r}")
+        url = "http://" + line.split()[1]
+        xs, base = asyncio.run(_measure_cosigner(w, wallet, url, cosigner))
+    finally:
+        if proc is not None:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(10)
+        w.stop()
+    return [
+        latency_metric(
+            "sign.cosigner", xs, baseline=("sign.eip1559_local", base), goal_p50_us=5_000
+        )
+    ]
+
+
+async def _measure_cosigner(w, wallet, url: str, cosigner: str) -> tuple[list[float], list[float]]:  # type: ignore[no-untyped-def]
+    import time
+
+    from agent.chain.rpc import RpcClient
+    from agent.deploy.devworld import OPERATOR_KEY, address_of
+    from agent.execution.calls import parse_swap_intent, plan_swap
+    from agent.signing.cosigner.client import CosignerClient
+    from agent.signing.cosigner.wire import execute_cosigned_calldata, module_call
+    from agent.venues.uniswap_v2 import UniswapV2Venue
+    from agent.venues.uniswap_v3 import UniswapV3Venue
+
+    m = w.l1
+    local = LocalSigner(OPERATOR_KEY)
+    client = CosignerClient(url, cosigner=cosigner)
+    xs: list[float] = []
+    base: list[float] = []
+    async with RpcClient(w.devnets.l1.rpc_url, expected_chain_id=m.chain_id) as rpc:
+        venues = [UniswapV2Venue(rpc, m), UniswapV3Venue(rpc, m)]
+        intent = parse_swap_intent("buy 1 WETH with USDC max-slippage 50bps")
+        plan = await plan_swap(rpc, venues, intent, safe=wallet.safe, now=int(time.time()))
+        mc = module_call(list(plan.calls), m.address("MultiSendCallOnly"))
+        operator = address_of(OPERATOR_KEY)
+        try:
+            for i in range(N_COSIGN + 5):
+                t0 = time.perf_counter_ns()
+                cs = await client.cosign(
+                    module=wallet.module, chain_id=m.chain_id, operator=operator, call=mc
+                )
+                if i >= 5:  # warm-up: connection, first oracle reads
+                    xs.append((time.perf_counter_ns() - t0) / 1000)
+                tx = TxRequest(
+                    chain_id=m.chain_id, nonce=i, to=wallet.module, value=0,
+                    data=execute_cosigned_calldata(mc, cs.nonce, cs.deadline, cs.signature),
+                    gas=500_000, max_fee_per_gas=42 * 10**9, max_priority_fee_per_gas=2 * 10**9,
+                )  # fmt: skip
+                t0 = time.perf_counter_ns()
+                local.sign_transaction_sync(tx)
+                if i >= 5:
+                    base.append((time.perf_counter_ns() - t0) / 1000)
+        finally:
+            await client.close()
+    return xs, base

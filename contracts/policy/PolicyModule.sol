@@ -3,6 +3,7 @@ pragma solidity ^0.8.24;
 
 import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
 import {IPolicyChecker} from "./IPolicyChecker.sol";
+import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/SignatureChecker.sol";
 
 /// @notice The subset of Safe 1.4.1 the module calls.
 interface ISafeMinimal {
@@ -56,6 +57,10 @@ contract PolicyModule {
     uint8 internal constant VALUE_LOSS_EXCEEDED = 26;
     uint8 internal constant LOSS_BUDGET_EXCEEDED = 27;
     uint8 internal constant CHECK_FAILED = 28;
+    uint8 internal constant COSIGNATURE_REQUIRED = 29;
+    uint8 internal constant COSIGNATURE_INVALID = 30;
+    uint8 internal constant COSIGNATURE_EXPIRED = 31;
+    uint8 internal constant COSIGNATURE_REPLAYED = 32;
 
     // ---------------------------------------------------------------- condition operators
     uint8 internal constant OP_EQ = 1; // word == value
@@ -76,6 +81,14 @@ contract PolicyModule {
     uint256 internal constant MAX_TRACKED = 16;
     uint256 internal constant MAX_DECIMALS = 36; // keeps 10**(feed + token decimals) inside uint256
     uint256 internal constant BPS = 1e4;
+    /// @dev EIP-712: the co-signer signs the exact call; module and chain id are bound by the domain.
+    bytes32 internal constant DOMAIN_TYPEHASH =
+        keccak256("EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)");
+    bytes32 internal constant COSIGN_TYPEHASH = keccak256(
+        "CoSign(address to,uint256 value,bytes32 dataHash,uint8 operation,uint256 nonce,uint256 deadline)"
+    );
+    bytes32 internal constant NAME_HASH = keccak256("PolicyModule");
+    bytes32 internal constant VERSION_HASH = keccak256("1");
     /// @dev Transient slot of the execution lock (keccak256("PolicyModule.lock")).
     uint256 internal constant LOCK_SLOT = 0x153cc7f1a6b4039833a9ad12c42c30fc24bf14623d375a259d6fd8a6a322fcc2;
 
@@ -145,6 +158,8 @@ contract PolicyModule {
     event OracleSet(address indexed token, address feed, uint8 feedDecimals, uint8 tokenDecimals, uint32 maxAge);
     event ValueGuardSet(address[] tracked, uint16 maxLossBps, uint16 budgetBps, uint32 period);
     event WindowStarted(uint64 start, uint256 baseE18);
+    event CosignerSet(uint16 indexed role, address cosigner);
+    event Cosigned(address indexed cosigner, uint256 indexed nonce);
 
     /// @notice The Safe this module serves; the only address that may change the configuration.
     address public immutable safe;
@@ -177,6 +192,12 @@ contract PolicyModule {
     Window internal _window;
     address[] internal _tracked;
 
+    /// @notice Co-signer whose EIP-712 signature every call of a role needs; 0 = none.
+    mapping(uint16 => address) public cosignerOf;
+    /// @notice Co-signature nonces already consumed (unordered, so concurrent requests never collide).
+    mapping(uint256 => bool) public cosignNonceUsed;
+    uint16[] internal _cosignedRoles;
+
     /// @param safe_ The Safe (avatar) to serve.
     /// @param multiSend_ The MultiSendCallOnly deployment, the one permitted delegatecall target.
     constructor(address safe_, address multiSend_) {
@@ -200,6 +221,46 @@ contract PolicyModule {
     function execute(address to, uint256 value, bytes calldata data, uint8 operation) external returns (bool success) {
         uint16 role = roleOf[msg.sender];
         if (role == 0) _deny(NOT_OPERATOR, bytes32(uint256(uint160(msg.sender))));
+        // A stolen operator key alone must not act in a co-signed role: only executeCosigned may.
+        if (cosignerOf[role] != address(0)) _deny(COSIGNATURE_REQUIRED, bytes32(uint256(role)));
+        return _execute(role, to, value, data, operation);
+    }
+
+    /// @notice `execute` for a role that requires a co-signature: the co-signer's EIP-712 signature over
+    ///         (module, chain id, to, value, keccak(data), operation, nonce, deadline). The nonce is consumed.
+    ///         Every check of `execute` (scopes, conditions, checkers, value guard) still applies.
+    /// @param nonce Any unused nonce chosen by the co-signer; consumed here.
+    /// @param deadline Last timestamp at which the co-signature is valid.
+    /// @param signature 65-byte r||s||v (or an EIP-1271 signature for a contract co-signer).
+    /// @return success Always true; any failure reverts through `PolicyViolation`.
+    function executeCosigned(
+        address to,
+        uint256 value,
+        bytes calldata data,
+        uint8 operation,
+        uint256 nonce,
+        uint256 deadline,
+        bytes calldata signature
+    ) external returns (bool success) {
+        uint16 role = roleOf[msg.sender];
+        if (role == 0) _deny(NOT_OPERATOR, bytes32(uint256(uint160(msg.sender))));
+        address cosigner = cosignerOf[role];
+        if (cosigner == address(0)) _deny(COSIGNATURE_INVALID, bytes32(uint256(role)));
+        if (block.timestamp > deadline) _deny(COSIGNATURE_EXPIRED, bytes32(deadline));
+        if (cosignNonceUsed[nonce]) _deny(COSIGNATURE_REPLAYED, bytes32(nonce));
+        bytes32 digest = cosignDigest(to, value, data, operation, nonce, deadline);
+        if (!SignatureChecker.isValidSignatureNow(cosigner, digest, signature)) {
+            _deny(COSIGNATURE_INVALID, digest);
+        }
+        cosignNonceUsed[nonce] = true;
+        emit Cosigned(cosigner, nonce);
+        return _execute(role, to, value, data, operation);
+    }
+
+    function _execute(uint16 role, address to, uint256 value, bytes calldata data, uint8 operation)
+        internal
+        returns (bool)
+    {
         if (paused) _deny(PAUSED, bytes32(0));
         _lock();
         uint256 credit;
@@ -641,6 +702,29 @@ contract PolicyModule {
         emit ValueGuardSet(tracked, maxLossBps, budgetBps, period);
     }
 
+    /// @notice Require (or, with 0, stop requiring) `cosigner`'s co-signature on every call of `role`.
+    /// @param role Role id (non-zero).
+    /// @param cosigner The co-signer's address (EOA or EIP-1271 contract), 0 = none.
+    function setCosigner(uint16 role, address cosigner) external onlySafe {
+        if (role == 0 || cosigner == address(this) || cosigner == safe) _deny(INVALID_CONFIG, bytes32(uint256(role)));
+        bytes32 pk = keccak256(abi.encodePacked(uint8(5), role));
+        if (cosigner == address(0)) {
+            if (_pos[pk] != 0) {
+                uint256 i = _pos[pk] - 1;
+                uint16 moved = _cosignedRoles[_cosignedRoles.length - 1];
+                _cosignedRoles[i] = moved;
+                _pos[keccak256(abi.encodePacked(uint8(5), moved))] = i + 1;
+                _cosignedRoles.pop();
+                delete _pos[pk];
+            }
+        } else if (_pos[pk] == 0) {
+            _cosignedRoles.push(role);
+            _pos[pk] = _cosignedRoles.length;
+        }
+        cosignerOf[role] = cosigner;
+        emit CosignerSet(role, cosigner);
+    }
+
     /// @notice Set the guardian, who may pause.
     /// @param guardian_ New guardian, or 0 for none.
     function setGuardian(address guardian_) external onlySafe {
@@ -799,6 +883,33 @@ contract PolicyModule {
         Guard memory g = _guard;
         Window memory w = _window;
         return (_tracked, g.maxLossBps, g.budgetBps, g.period, g.windowStart, w.base, w.loss);
+    }
+
+    /// @notice Roles that require a co-signature, and their co-signers.
+    function cosigners() external view returns (uint16[] memory roles, address[] memory signers) {
+        roles = _cosignedRoles;
+        signers = new address[](roles.length);
+        for (uint256 i; i < roles.length; ++i) {
+            signers[i] = cosignerOf[roles[i]];
+        }
+    }
+
+    /// @notice The EIP-712 domain separator of this module on this chain.
+    function domainSeparator() public view returns (bytes32) {
+        return keccak256(abi.encode(DOMAIN_TYPEHASH, NAME_HASH, VERSION_HASH, block.chainid, address(this)));
+    }
+
+    /// @notice The digest a co-signer signs for one call (see executeCosigned).
+    function cosignDigest(
+        address to,
+        uint256 value,
+        bytes calldata data,
+        uint8 operation,
+        uint256 nonce,
+        uint256 deadline
+    ) public view returns (bytes32) {
+        bytes32 h = keccak256(abi.encode(COSIGN_TYPEHASH, to, value, keccak256(data), operation, nonce, deadline));
+        return keccak256(abi.encodePacked("\x19\x01", domainSeparator(), h));
     }
 
     function _memberKey(uint32 id, bytes32 value) internal pure returns (bytes32) {

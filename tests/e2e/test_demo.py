@@ -37,6 +37,13 @@ def test_demo_runs_from_nothing_and_cleans_up() -> None:
     # the orders as the journal rebuilds them, and the hash chain verified
     table = out[out.index("orders in the journal") :]
     filled = len(re.findall(r"│ filled", table))
-    assert filled == 3 + 1 + len(kids) and len(re.findall(r"│ denied", table)) == 1
+    # one OMS for every venue kind: the condor (parent, 4 legs, hedge) and the bridge hop
+    # are orders there too, filled
+    options = re.findall(r"^│ ml-\S+ .*│ filled", table, re.M)
+    bridged = re.findall(r"^│ demo-bridge-\S+ .*│ filled", table, re.M)
+    assert len(options) == 1 + 4 + 1 and len(bridged) == 1, table
+    swaps = 3 + 1 + len(kids)
+    assert filled == swaps + len(options) + len(bridged)
+    assert len(re.findall(r"│ denied", table)) == 1
     assert re.search(r"journal .*journal\.sqlite: ok: \d+ records", out)
     assert "demo finished" in out

@@ -48,6 +48,7 @@ class FixAcceptor:
         self._conns: set[Connection] = set()
         self._serving: set[asyncio.Task[None]] = set()  # one per connection
         self._tasks: set[asyncio.Task[None]] = set()  # followers of logged-on sessions
+        self._wake: set[asyncio.Event] = set()  # one per follower: notify() skips its wait
 
     def sessions(self) -> list[SessionStore]:
         return [store for _, store in self._sessions.values()]
@@ -103,14 +104,28 @@ class FixAcceptor:
         self._tasks.add(t)
         t.add_done_callback(self._tasks.discard)
 
+    def notify(self) -> None:
+        """Something was journaled in this process (a fill): report it now, not at the next
+        poll. Other processes' events are still found by polling."""
+        for ev in self._wake:
+            ev.set()
+
     async def _follow(self, conn: Connection) -> None:
         """Report what happened to the client's orders while nobody asked (fills...)."""
-        while not conn.writer.is_closing():
-            try:
-                await self.app.flush(conn)
-            except (ConnectionError, RuntimeError):
-                return
-            except AgentError as e:  # the journal is unreachable: try again in a while
-                log.warning("fix: cannot report updates yet: %s", e)
-                await asyncio.sleep(1.0)
-            await asyncio.sleep(self.poll_s)
+        wake = asyncio.Event()
+        self._wake.add(wake)
+        try:
+            while not conn.writer.is_closing():
+                try:
+                    await self.app.flush(conn)
+                except (ConnectionError, RuntimeError):
+                    return
+                except AgentError as e:  # the journal is unreachable: try again in a while
+                    log.warning("fix: cannot report updates yet: %s", e)
+                    await asyncio.sleep(1.0)
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(self.poll_s):
+                        await wake.wait()
+                wake.clear()
+        finally:
+            self._wake.discard(wake)

@@ -15,6 +15,7 @@ algorithm by name, e.g. ``TWAP``; the custom tag 20001 takes precedence, as FIX 
 from __future__ import annotations
 
 import asyncio
+import secrets
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -27,6 +28,7 @@ from agent.service.fix.orderentry import (
     NewOrder,
     OrderEntry,
     OrderEntryError,
+    OrderRefused,
     OrderUpdate,
 )
 from agent.service.fix.session import (
@@ -133,7 +135,11 @@ class FixApp:
         seq = int(text(msg, 34) or 0)
         try:
             if msg_type == "D":
-                await self.entry.submit(owner, parse_new_order(msg))
+                order = parse_new_order(msg)
+                try:
+                    await self.entry.submit(owner, order)
+                except OrderRefused as e:  # no order exists: an ExecutionReport says why
+                    await self._refused(conn, order, e)
             elif msg_type == "F":
                 _need(msg, "F")
                 orig, cl = text(msg, 41) or "", text(msg, 11) or ""
@@ -220,6 +226,19 @@ class FixApp:
             ]
         if req_id:
             f.append((790, req_id))
+        await conn.send("8", f)
+
+    async def _refused(self, conn: Connection, o: NewOrder, e: OrderEntryError) -> None:
+        """ExecutionReport(Rejected) for an order refused before it existed: OrderID NONE,
+        an ExecID of its own (``R`` + random hex: no journal position stands behind it), the
+        code in Text."""
+        u = OrderUpdate(
+            0, "", o.cl_ord_id, "NONE", ExecType.REJECTED, "8", o.symbol, o.side, o.quantity,
+            o.order_type, o.limit_price, Decimal(0), Decimal(0), Decimal(0),
+            text=f"{e.code}: {e}",
+        )  # fmt: skip
+        f = self._report("", u)
+        f[f.index((17, "0"))] = (17, f"R{secrets.token_hex(8)}")
         await conn.send("8", f)
 
     async def _cancel_reject(

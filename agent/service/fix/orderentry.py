@@ -55,6 +55,10 @@ class OrderEntryError(AgentError):
         self.code = code
 
 
+class OrderRefused(OrderEntryError):
+    """Refused before any order exists: reported as ExecutionReport(Rejected), OrderID NONE."""
+
+
 class ExecType(StrEnum):  # FIX 150 values
     NEW = "0"
     CANCELED = "4"

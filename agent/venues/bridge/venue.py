@@ -46,6 +46,7 @@ from agent.model import (
     from_base_units,
     to_base_units,
 )
+from agent.oms.manager import OrderManager
 from agent.venues.base import (
     Capabilities,
     ChildOrder,
@@ -57,6 +58,7 @@ from agent.venues.base import (
     VenueOrderState,
 )
 from agent.venues.bridge.cost import BridgeCostModel, BridgeDirection, BridgeEstimate
+from agent.venues.bridge.orders import BridgeOrders
 from agent.venues.bridge.withdraw import WithdrawalsMixin
 from agent.venues.uniswap_common import approve
 from agent.wallet.multisend import Call
@@ -125,6 +127,7 @@ class BridgeVenue(WithdrawalsMixin):
         finalize_withdrawals: bool = False,
         l1_from_block: int | None = None,
         l2_from_block: int | None = None,
+        oms: OrderManager | None = None,  # default: one over ``journal``
     ) -> None:
         self.l1_rpc, self.l2_rpc = l1_rpc, l2_rpc
         self.l1, self.l2 = l1, l2
@@ -165,6 +168,9 @@ class BridgeVenue(WithdrawalsMixin):
         self._proven: dict[str, asyncio.Event] = {}  # withdrawals proven on L1
         self._events: asyncio.Queue[VenueEvent] = asyncio.Queue()
         self._tasks: set[asyncio.Task[None]] = set()
+        if oms is None and journal is not None:
+            oms = OrderManager.open(journal)
+        self.orders = BridgeOrders(oms, self.id) if oms is not None else None
 
     async def connect(self) -> BridgeVenue:
         """Read the live fee and challenge period so quotes match what the contract charges."""
@@ -225,6 +231,9 @@ class BridgeVenue(WithdrawalsMixin):
         if child.client_order_id in self._transfers:
             tr = self._transfers[child.client_order_id]
             return VenueOrderRef(self.id, child.client_order_id, tr.source_tx)
+        if self.orders is not None:
+            inst = child.instrument
+            await self.orders.open(child, getattr(inst, "base", str(inst)))
         if child.side is Side.BUY:
             return await self._submit_withdrawal(child)
         try:
@@ -265,8 +274,13 @@ class BridgeVenue(WithdrawalsMixin):
     async def _execute(self, executor: Any, calls: list[Call], coid: str) -> Any:
         """The Safe's module call; a refusal by the executor's signing-policy guard (before
         anything is signed) is journaled like any other refusal, then raised."""
+
+        async def sent(tx_hash: str) -> None:
+            if self.orders is not None:
+                await self.orders.sent(coid, tx_hash)
+
         try:
-            return await executor.execute(calls, client_order_id=coid)
+            return await executor.execute(calls, client_order_id=coid, on_sent=sent)
         except PolicyDeniedError as e:
             await self._journal(BridgeTransferRejected(coid, e.code, str(e)))
             raise
@@ -501,6 +515,13 @@ class BridgeVenue(WithdrawalsMixin):
     async def _journal(self, event: Any) -> None:
         if self.journal is not None:
             await self.journal.append_async(STREAM, ANY, [event])
+        if self.orders is not None:  # the same outcome on the order's state machine
+            tr = self._transfers.get(getattr(event, "client_order_id", ""))
+            amounts = None
+            if tr is not None:
+                dec = self.l1.token(tr.symbol).decimals
+                amounts = (tr.amount_in, tr.amount_out, tr.fee, dec)
+            await self.orders.on_event(event, amounts)
 
     async def close(self) -> None:
         for t in list(self._tasks):

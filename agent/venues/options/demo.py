@@ -22,6 +22,7 @@ from pathlib import Path
 
 from agent.algos.multileg import HedgeSpec, MultilegConfig, MultilegExecutor, MultilegResult
 from agent.chain.rpc import RpcClient
+from agent.chain.txengine.account import EngineAccount
 from agent.deploy.devworld import DEPLOYER_KEY, MARKET_MAKER_KEY
 from agent.deploy.manifest import Manifest
 from agent.deploy.transactor import Transactor
@@ -33,7 +34,6 @@ from agent.marketmaker.quoter import MakerConfig, Quoter
 from agent.marketmaker.server import serve
 from agent.model import Side
 from agent.strategies import VolSurface, iron_condor
-from agent.venues.options.chain import ChainClient
 from agent.venues.options.deploy import deploy_options
 from agent.venues.options.devsetup import fund, list_strategy_series, setup_maker
 from agent.venues.options.rfq import RfqClient
@@ -116,16 +116,19 @@ async def sell_iron_condor_demo(
     view = ChainView(mm_rpc, cfg.market, cfg.maker)
     server = await serve(Quoter(cfg, view.spot, is_filled=view.is_filled),
                          allowed_feeds=frozenset({manifest.address("PriceFeedWETH")}))  # fmt: skip
-    chain = await ChainClient.connect(rpc_url, operator_key, manifest.chain_id)
+    # the operator's tx engine journals write-ahead: a throwaway journal when the caller
+    # keeps none
+    tx_journal = journal or SqliteJournal(Path(tempfile.mkdtemp()) / "journal.sqlite")
+    chain = await EngineAccount.connect(
+        rpc_url, operator_key, manifest.chain_id, journal=tx_journal
+    )
     rfq = RfqClient(server.url)
     try:
         ex = MultilegExecutor(
             manifest=manifest, rfq=rfq, chain=chain, journal=journal,
             executor=guarded_module_executor(
                 chain, manifest, safe=safe, module=module, policy_path=policy_path,
-                # the module executor's tx engine journals write-ahead: a throwaway journal
-                # when the caller keeps none
-                journal=journal or SqliteJournal(Path(tempfile.mkdtemp()) / "journal.sqlite"),
+                journal=tx_journal,
             ),
             config=MultilegConfig(surface=surface, hedge=HedgeSpec()),
         )  # fmt: skip

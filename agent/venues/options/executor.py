@@ -9,14 +9,14 @@ them.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Protocol
 
 from eth_abi import decode
 from eth_utils import function_signature_to_4byte_selector as selector
 
+from agent.chain.txengine.account import EngineAccount, TxResult
 from agent.errors import ValidationError
-from agent.venues.options.chain import ChainClient, TxResult
 from agent.wallet.multisend import Call, multisend_calldata
 from agent.wallet.safe_tx import (
     Operation,
@@ -33,14 +33,21 @@ class SafeExecutor(Protocol):
 
     safe: str
 
-    async def execute(self, calls: Sequence[Call], *, gas: int | None = None) -> Any: ...
+    async def execute(
+        self,
+        calls: Sequence[Call],
+        *,
+        gas: int | None = None,
+        client_order_id: str | None = None,
+        on_sent: Callable[[str], Awaitable[None]] | None = None,
+    ) -> Any: ...
 
 
 class OwnersExecutor:
     """k owners sign the SafeTx; the chain client's key (any EOA) submits execTransaction."""
 
     def __init__(
-        self, chain: ChainClient, safe: str, multisend: str, owner_keys: Sequence[str]
+        self, chain: EngineAccount, safe: str, multisend: str, owner_keys: Sequence[str]
     ) -> None:
         self.chain = chain
         self.safe = safe
@@ -51,7 +58,14 @@ class OwnersExecutor:
         raw = await self.chain.call(self.safe, selector("nonce()"))
         return int(decode(["uint256"], raw)[0])
 
-    async def execute(self, calls: Sequence[Call], *, gas: int | None = None) -> TxResult:
+    async def execute(
+        self,
+        calls: Sequence[Call],
+        *,
+        gas: int | None = None,
+        client_order_id: str | None = None,
+        on_sent: Callable[[str], Awaitable[None]] | None = None,
+    ) -> TxResult:
         if not calls:
             raise ValidationError("calls", "is empty", "give at least one call")
         if len(calls) == 1:
@@ -66,5 +80,6 @@ class OwnersExecutor:
         tx = SafeTx(self.safe, self.chain.chain_id, to, value, data, op, await self.nonce())
         sigs = dict(sign_safe_tx(tx, k) for k in self.owner_keys)
         return await self.chain.send(
-            self.safe, exec_transaction_calldata(tx, pack_signatures(sigs)), gas=gas
-        )
+            self.safe, exec_transaction_calldata(tx, pack_signatures(sigs)), gas=gas,
+            client_order_id=client_order_id, on_sent=on_sent,
+        )  # fmt: skip

@@ -240,6 +240,17 @@ contract PolicyModuleValueGuardInvariantTest is GuardBase {
         assertGt(handler.base(), 0);
     }
 
+    /// @dev A good share of the stolen key's random swaps is on the allowed side (else the invariant is weak).
+    function testRandomSwapsOftenAllowed() public {
+        for (uint256 i; i < 60; ++i) {
+            uint256 r = uint256(keccak256(abi.encode(i)));
+            handler.swap(r, r >> 64, r >> 128, uint8(r >> 200));
+        }
+        emit log_named_uint("executed", handler.executed());
+        emit log_named_uint("refused", handler.refused());
+        assertGe(handler.executed() * 100, 30 * (handler.executed() + handler.refused()));
+    }
+
     /// @dev Whatever the stolen key does, the Safe's oracle value within a window never falls by more than the
     ///      budget (50 bps of the value at the window's start), plus rounding.
     function invariant_lossWithinWindowBudget() public view {

@@ -20,6 +20,7 @@ from agent.bridge.process import RelayerProcess
 from agent.bridge.relayer import Relayer
 from agent.deploy.devworld import RELAYER_KEYS, address_of
 from agent.journal import SqliteJournal
+from agent.oms.events import TxMined, TxSigned, tx_stream
 from agent.signing import LocalSigner
 
 from .helpers import ALICE, ALICE_KEY, eoa_deposit, fund_eth, l1_usdc, l2_balance, mine
@@ -68,6 +69,13 @@ async def test_deposit_waits_for_confirmation_depth(bridge_world, journal):
         locked = bw.tx("l1").call("BridgeEscrow", bw.l1.address("BridgeEscrow"), "locked", d.token)
         supply = bw.tx("l2").call("BridgedToken", bw.l2.address("BridgedUSDC"), "totalSupply")
         assert supply <= locked
+        # the mint went through the submitter's own TxEngine: journaled write-ahead in its
+        # stream, the same bytes the chain mined
+        stream = tx_stream(bw.l2.chain_id, r.submitter.address)
+        txs = [e.event for e in journal.read_stream(stream)]
+        signed = [e for e in txs if isinstance(e, TxSigned)]
+        assert [e.tx_hash for e in signed] == [relayed[0].dest_tx]
+        assert any(isinstance(e, TxMined) for e in txs)
 
 
 async def test_replay_is_refused_before_sending_and_journaled(bridge_world, journal):

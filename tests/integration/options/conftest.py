@@ -18,6 +18,7 @@ import pytest
 
 from agent.algos.multileg import HedgeSpec, MultilegConfig, MultilegExecutor
 from agent.chain.rpc import RpcClient
+from agent.chain.txengine.account import EngineAccount
 from agent.deploy.devworld import (
     DEPLOYER_KEY,
     MARKET_MAKER_KEY,
@@ -36,7 +37,6 @@ from agent.marketmaker.quoter import MakerConfig, Quoter
 from agent.marketmaker.server import RunningServer, serve
 from agent.model import Side
 from agent.strategies import Strategy, VolSurface, iron_condor
-from agent.venues.options.chain import ChainClient
 from agent.venues.options.devsetup import fund, list_strategy_series, setup_maker
 from agent.venues.options.rfq import RfqClient
 from agent.wallet.deploy import deploy_wallet
@@ -109,13 +109,13 @@ async def mm_server(options_world: OptionsWorld) -> AsyncIterator[tuple[RunningS
 @pytest.fixture
 async def executor_parts(
     options_world: OptionsWorld, mm_server, l1_isolated, tmp_path: Path
-) -> AsyncIterator[tuple[MultilegExecutor, ChainClient, SqliteJournal]]:
+) -> AsyncIterator[tuple[MultilegExecutor, EngineAccount, SqliteJournal]]:
     """A fresh operator client per test (the chain is reverted between tests, so cached
     nonces would be wrong), a journal on disk, and the executor with a hedge configured."""
     server, _q = mm_server
-    chain = await ChainClient.connect(options_world.rpc_url, OPERATOR_KEY)
-    rfq = RfqClient(server.url)
     journal = SqliteJournal(tmp_path / "journal.sqlite")
+    chain = await EngineAccount.connect(options_world.rpc_url, OPERATOR_KEY, journal=journal)
+    rfq = RfqClient(server.url)
     ex = MultilegExecutor(
         manifest=options_world.manifest, rfq=rfq, chain=chain,
         executor=guarded_module_executor(

@@ -14,13 +14,13 @@ from eth_utils import function_signature_to_4byte_selector as selector
 from venue_conformance import ConformanceCase, VenueConformance
 
 from agent.algos.multileg import MultilegConfig, MultilegExecutor
+from agent.chain.txengine.account import EngineAccount
 from agent.deploy.devworld import OPERATOR_KEY
 from agent.execution.guarded import guarded_module_executor
 from agent.journal import SqliteJournal
 from agent.model import OptionContract, OptionKind, Side
 from agent.strategies import VolSurface
 from agent.venues.options import calldata
-from agent.venues.options.chain import ChainClient
 from agent.venues.options.deploy import artifact
 from agent.venues.options.rfq import RfqClient, rfq_payload
 from agent.venues.options.series import terms_for
@@ -33,8 +33,8 @@ class TestOptionsVenueConformance(VenueConformance):
     @pytest_asyncio.fixture
     async def venue_case(self, options_world, mm_server, l1_isolated, tmp_path):
         server, _q = mm_server
-        chain = await ChainClient.connect(options_world.rpc_url, OPERATOR_KEY)
         journal = SqliteJournal(tmp_path / "journal.sqlite")
+        chain = await EngineAccount.connect(options_world.rpc_url, OPERATOR_KEY, journal=journal)
         ex = MultilegExecutor(
             manifest=options_world.manifest, rfq=RfqClient(server.url), chain=chain,
             executor=guarded_module_executor(
@@ -70,7 +70,7 @@ def test_python_encoders_match_the_compiled_abi():
 
 async def test_series_id_and_digest_match_the_contract(options_world, mm_server):
     m = options_world.manifest
-    chain = await ChainClient.connect(options_world.rpc_url, OPERATOR_KEY)
+    chain = await EngineAccount.connect(options_world.rpc_url, OPERATOR_KEY)
     try:
         t = terms_for(options_world.condor().legs[0].option, m, feed=m.address("PriceFeedWETH"))
         from eth_abi import encode
@@ -162,7 +162,7 @@ async def test_market_maker_runs_as_a_process(options_world, tmp_path):
         rfq = RfqClient(found.group(1))
         sq = await rfq.request(t, Side.SELL, 10**18, options_world.safe)
         await rfq.close()
-        chain = await ChainClient.connect(options_world.rpc_url, OPERATOR_KEY)
+        chain = await EngineAccount.connect(options_world.rpc_url, OPERATOR_KEY)
         now = await chain.now()
         await chain.close()
         ctx = QuoteCheckContext(m.chain_id, m.address("OptionsMarket"), options_world.safe, now)
@@ -173,7 +173,9 @@ async def test_market_maker_runs_as_a_process(options_world, tmp_path):
         await asyncio.wait_for(proc.wait(), timeout=10)
 
 
-async def test_market_maker_hedges_on_uniswap_beyond_its_delta_limit(options_world, l1_isolated):
+async def test_market_maker_hedges_on_uniswap_beyond_its_delta_limit(
+    options_world, l1_isolated, tmp_path
+):
     """A maker with a 1-WETH delta limit sells 5 calls: instead of refusing, it buys WETH on
     Uniswap V3 (a real swap from its account) and quotes."""
     from agent.deploy.devworld import MARKET_MAKER_KEY
@@ -185,7 +187,10 @@ async def test_market_maker_hedges_on_uniswap_beyond_its_delta_limit(options_wor
     from .options_it_helpers import erc20
 
     m = options_world.manifest
-    mm_chain = await ChainClient.connect(options_world.rpc_url, MARKET_MAKER_KEY)
+    mm_journal = SqliteJournal(tmp_path / "mm.sqlite")
+    mm_chain = await EngineAccount.connect(
+        options_world.rpc_url, MARKET_MAKER_KEY, journal=mm_journal
+    )
     try:
         cfg = MakerConfig(
             key=MARKET_MAKER_KEY, chain_id=m.chain_id, market=m.address("OptionsMarket"),
@@ -207,3 +212,4 @@ async def test_market_maker_hedges_on_uniswap_beyond_its_delta_limit(options_wor
         assert bought == int(quoter.hedges[0].scaleb(18))
     finally:
         await mm_chain.close()
+        mm_journal.close()

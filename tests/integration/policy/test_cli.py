@@ -141,6 +141,14 @@ def test_explain_an_intent_builds_the_pipeline_calls(policy_env: PolicyEnv, tmp_
     )
     buy = ("--intent", "buy 1 WETH with USDC max-slippage 30bps")
 
+    # the exact module call simulated too: this env's module was configured from the
+    # differential policy (no exact-output swap), so on chain the module refuses the calls
+    code, out = policy_cli(env, "explain", f, *buy, "--price", "WETH=3000", "--price", "USDC=1")
+    assert code == 1 and "simulation (debug_traceCall" in out, out
+    assert "DENY SIMULATION_REVERTED" in out and "PolicyViolation" in out, out
+
+    # the what-ifs below are about the off-chain rules: the simulation is left out
+    buy = (*buy, "--simulation", "off")
     code, out = policy_cli(env, "explain", f, *buy, "--price", "WETH=3000", "--price", "USDC=1")
     assert code == 0 and "chosen" in out and "MultiSend batch of 3 calls" in out, out
     assert "ok   SwapPriceChecker (on-chain too)" in out and "200 bps" in out, out

@@ -15,6 +15,7 @@ import pytest_asyncio
 from agent.chain.rpc import RpcClient
 from agent.deploy.devworld import (
     DEPLOYER_KEY,
+    L2_TRADING_POLICY,
     OPERATOR_KEY,
     DevWorld,
     address_of,
@@ -44,7 +45,7 @@ def route_wallet(world: DevWorld) -> WalletDeployment:
 
 @pytest.fixture(scope="session")
 def route_wallet_l2(world: DevWorld) -> WalletDeployment:
-    w = deploy_dev_wallet(world, layer="l2", salt=1516)
+    w = deploy_dev_wallet(world, layer="l2", salt=1516, policy_template=L2_TRADING_POLICY)
     l1 = Transactor(world.devnets.l1.rpc_url, DEPLOYER_KEY)
     l2 = Transactor(world.devnets.l2.rpc_url, DEPLOYER_KEY)
     bridge_deposit(l1, l2, world.l1, world.l2, "USDC", 500_000 * 10**6, w.safe, gross=False)

@@ -182,3 +182,31 @@ def test_the_cli_works_on_a_postgresql_journal(pg_server) -> None:
     assert r.exit_code == 0 and "ok: 1 records" in r.output
     with open_store(url) as j:
         assert OrderStore.replay(j).trading_state.value == "halted"
+
+
+def test_verify_is_one_snapshot_while_another_writer_appends(pg_server) -> None:
+    """The head and the records come from one snapshot: a writer appending meanwhile never
+    makes an intact journal look truncated."""
+    schema = f"v_{uuid.uuid4().hex[:8]}"
+    with (
+        PostgresJournal(pg_server.dsn, schema=schema, registry=reg) as w,
+        PostgresJournal(pg_server.dsn, schema=schema, registry=reg) as v,
+    ):
+        w.append("s", 0, [Tick(0)])
+        stop = threading.Event()
+
+        def writer() -> None:
+            i = 1
+            while not stop.is_set():
+                w.append("s", i, [Tick(i)])
+                i += 1
+
+        t = threading.Thread(target=writer)
+        t.start()
+        try:
+            reports = [v.verify() for _ in range(30)]
+        finally:
+            stop.set()
+            t.join()
+        assert all(r.ok for r in reports), next(r.describe() for r in reports if not r.ok)
+        assert reports[-1].records > reports[0].records  # the writer really ran meanwhile

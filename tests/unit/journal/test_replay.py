@@ -9,7 +9,7 @@ import pytest
 
 from agent.errors import JournalError
 from agent.journal import EventRegistry, SqliteJournal
-from agent.journal import postgres as journal_pg
+from agent.journal import postgres_read as journal_pg
 from agent.journal import sqlite as journal_sqlite
 
 reg = EventRegistry()

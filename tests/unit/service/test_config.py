@@ -132,6 +132,30 @@ def test_line_of_arrays_and_inline_tables() -> None:
     assert line_of(text, ("zz",)) == 0
 
 
-def test_postgres_journal_is_refused_for_now() -> None:
-    msg = _err(_edit('path = "journal.sqlite"', 'path = "postgresql://u@h/db"'))
-    assert "agent.toml:7: journal.path:" in msg and "PostgreSQL journal is not served" in msg
+def test_postgres_journal_is_kept_as_a_url() -> None:
+    from agent.journal.stores import postgres_location
+
+    cfg = parse(
+        _edit('path = "journal.sqlite"', 'path = "postgresql://u@h/db#fleet"'),
+        Path("/x/agent.toml"),
+    )
+    loc = cfg.resolve(cfg.journal.path)  # not made relative to the config file's directory
+    assert postgres_location(loc) == ("postgresql://u@h/db", "fleet")
+
+
+def test_fix_section() -> None:
+    fix = '\n[fix]\nport = 0\n[[fix.sessions]]\ntarget_comp_id = "DESK"\nusername = "d"\n'
+    cfg = parse(_edit("", "") + fix + 'password_env = "PW"\n', Path("/x/agent.toml"))
+    assert cfg.fix is not None and cfg.fix.sessions[0].sender_comp_id == "AGENT"
+    with pytest.raises(ConfigError, match="PW is not set"):
+        cfg.fix.session_configs(cfg)
+    for bad, needle in (
+        ('password = "x"', "secrets are never read from the file"),
+        (
+            'password_env = "PW"\n[[fix.sessions]]\ntarget_comp_id = "A.B"\nusername = "u"\n'
+            'password_env = "PW"',
+            "fix.sessions.1.target_comp_id",
+        ),
+        ('password_env = "PW"\n[fix.x]', "fix.x"),
+    ):
+        assert needle in _err(_edit("", "") + fix + bad + "\n")

@@ -393,7 +393,8 @@ contract OptionsFillCheckerTest is GuardBase {
     function _fuzzFill(uint128 strike, uint256 price, uint8 kind, bool buy) internal returns (bytes memory) {
         uint128 cap = kind == 2 ? strike * 2 : 0;
         address coll = kind == 1 ? address(gWeth) : address(gUsdc);
-        uint256 id = market.createSeries(_series(address(gWeth), address(fWeth), kind != 0, coll, strike, cap, 7 days));
+        // 8 days: never one of the fixture's 7-day series.
+        uint256 id = market.createSeries(_series(address(gWeth), address(fWeth), kind != 0, coll, strike, cap, 8 days));
         OptionsMarket.Order[] memory orders = new OptionsMarket.Order[](1);
         OptionsMarket.Side side = buy ? OptionsMarket.Side.MakerSells : OptionsMarket.Side.MakerBuys;
         orders[0] = _order(mmKey, id, side, price, 1e18, address(safe));
