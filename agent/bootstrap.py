@@ -361,12 +361,11 @@ async def build_daemon(config: Any) -> Any:
         for n, w in cfg.wallets.items()
     }
     kinds: dict[str, set[str]] = {n: set() for n in cfg.wallets}
+    cex_cfgs = []
     for vid, v in cfg.venues.items():
-        if v.kind == "cex":  # refuse rather than run without a venue the fund configured
-            raise ConfigError(
-                f"venues.{vid}.kind", "CEX venues are not served by the daemon yet",
-                "remove the table (trade the CEX with the cex module) or wait for routing",
-            )  # fmt: skip
+        if v.kind == "cex":  # credentials by env var name; the simulator's dev key without
+            cex_cfgs.append(_cex_config(cfg, vid, v))
+            continue
         if v.chain not in kinds:
             raise ConfigError(f"venues.{vid}.chain", f"chain {v.chain!r} has no [wallets] table")
         kinds[v.chain].add(v.kind)
@@ -395,7 +394,10 @@ async def build_daemon(config: Any) -> Any:
         journal.parent.mkdir(parents=True, exist_ok=True)
     policy = cfg.resolve(cfg.policy.file) if cfg.policy.file is not None else None
     chains: dict[str, ChainRuntime] = {}
+    cex: dict[str, Any] = {}
     try:
+        for c in cex_cfgs:
+            cex[c.id] = await _connect_cex(c)
         for name, w in cfg.wallets.items():
             ch = cfg.chains[name]
             app = await build_swap_app(
@@ -411,5 +413,48 @@ async def build_daemon(config: Any) -> Any:
     except BaseException:
         for rt in chains.values():
             await rt.app.close()
+        for v in cex.values():
+            await v.close()
         raise
-    return Daemon(cfg, chains, journal, tokens)
+    return Daemon(cfg, chains, journal, tokens, cex=cex)
+
+
+def _cex_config(cfg: Any, vid: str, v: Any) -> Any:
+    """The adapter's CexConfig of a ``[venues.ID] kind = "cex"`` table. Without key env vars
+    only a simulator venue may run (with the simulator's dev key); a real exchange needs both."""
+    from agent.errors import ConfigError
+    from agent.venues.cex import CexConfig
+
+    if v.api_key_env is None or v.secret_env is None:
+        if v.sim_url is None:
+            raise ConfigError(
+                f"venues.{vid}.api_key_env", "a CEX venue without sim_url needs credentials",
+                "set api_key_env and secret_env to the env vars holding them",
+            )  # fmt: skip
+        key, secret = "sim-key", "sim-secret"  # agent/exchange_sim/context.py DEFAULT_KEY
+    else:
+        key = cfg.secret(v.api_key_env, f"venues.{vid}.api_key_env")
+        secret = cfg.secret(v.secret_env, f"venues.{vid}.secret_env")
+    try:
+        return CexConfig(
+            v.exchange, api_key=key, secret=secret, venue_id=vid, sim_url=v.sim_url,
+            rate_per_s=v.rate_per_s, symbols=tuple(v.symbols),
+        )  # fmt: skip
+    except ConfigError as e:  # name the agent.toml field, not the adapter's
+        name = {"cex.exchange_id": "exchange"}.get(e.field, e.field.removeprefix("cex."))
+        raise ConfigError(f"venues.{vid}.{name}", e.problem, e.fix) from None
+
+
+async def _connect_cex(c: Any) -> Any:
+    from agent.errors import ConfigError
+    from agent.venues.cex import CexVenue
+
+    try:
+        return await CexVenue.connect(c)
+    except ConfigError:
+        raise
+    except Exception as e:  # an unreachable venue refuses the start, in one line
+        raise ConfigError(
+            f"venues.{c.id}", f"cannot connect to {c.exchange_id} ({c.sim_url or 'live'}): {e}",
+            "check sim_url / the network, or remove the venue",
+        ) from None  # fmt: skip

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -82,22 +83,22 @@ def swap(
     client_id: str = typer.Option(
         ..., "--client-id", help="Idempotency key: resubmits never execute twice."
     ),
-    rpc_url: str = typer.Option(
-        ...,
+    rpc_url: str | None = typer.Option(
+        None,
         "--rpc-url",
         help="JSON-RPC URL of the chain the Safe is on, e.g. http://127.0.0.1:8545.",
     ),
-    manifest: Path = typer.Option(
-        ...,
+    manifest: Path | None = typer.Option(
+        None,
         "--manifest",
         help="Deployment manifest of that chain (tokens, venues, oracles), e.g. the "
         "l1.manifest.json `agent devnet up` writes.",
     ),
-    safe: str = typer.Option(
-        ..., "--safe", help="The fund's Safe (0x address) that trades and holds the assets."
+    safe: str | None = typer.Option(
+        None, "--safe", help="The fund's Safe (0x address) that trades and holds the assets."
     ),
-    module: str = typer.Option(
-        ...,
+    module: str | None = typer.Option(
+        None,
         "--module",
         help="The Safe's PolicyModule (0x address): the operator key calls it; checked to be "
         "this Safe's, enabled, with a role for the operator, before anything is signed.",
@@ -113,6 +114,15 @@ def swap(
     max_notional: str = typer.Option("1000000", "--max-notional", help="Limit in the quote asset."),
     policy: Path | None = typer.Option(
         None, "--policy", help="The fund's signing-policy file, checked before signing."
+    ),
+    api: str | None = typer.Option(
+        None,
+        "--api",
+        help="Send it to a running daemon (its URL) instead: its chain, Safe, "
+        "journal, limits and policy apply; --rpc-url/--manifest/--safe/--module are not used.",
+    ),
+    token_env: str = typer.Option(
+        "AGENT_API_TOKEN_TRADE", "--token-env", help="Env var with a trade API token (with --api)."
     ),
     signer: str = typer.Option(
         "local",
@@ -146,6 +156,13 @@ def swap(
     from agent.execution.swap import validate_intent
 
     intent = run(lambda: parse_intent(client_id, side, base, quote, size, slippage_bps))
+    if api is not None:
+        _swap_via_api(api, token_env, intent)
+        return
+    for flag, given in (("--rpc-url", rpc_url), ("--manifest", manifest), ("--safe", safe),
+                        ("--module", module)):  # fmt: skip
+        if given is None:
+            run(lambda f=flag: _raise(ValidationError(f, "is required", f"pass {f} or --api URL")))
     safe = run(lambda: parse_address("--safe", safe))
     module = run(lambda: parse_address("--module", module))
     limit = run(lambda: parse_decimal("--max-notional", max_notional, "250000"))
@@ -193,6 +210,44 @@ def swap(
     if "denied" in (report.status, report.state):  # a resubmitted denied order too
         err_console.print(
             f"denied: [{report.code}] {report.reason}", highlight=False, soft_wrap=True
+        )
+        raise typer.Exit(3)
+
+
+def _raise(e: Exception) -> None:
+    raise e
+
+
+def _swap_via_api(api: str, token_env: str, intent: SwapIntent) -> None:
+    """POST /v1/orders; the daemon's answer printed as one line; exit 3 on a denial."""
+    from agent.service.client import ApiCallError, call
+
+    body = {
+        "client_order_id": intent.client_id, "side": intent.side.value, "base": intent.base,
+        "quote": intent.quote, "size": str(intent.size),
+        "max_slippage_bps": intent.max_slippage_bps,
+    }  # fmt: skip
+
+    def post() -> tuple[Any, ApiCallError | None]:
+        try:
+            return call(api, "POST", "/v1/orders", body, token_env=token_env), None
+        except ApiCallError as e:
+            if e.status != 422:  # not an answer about the order: run() makes it one line
+                raise
+            return None, e  # refused by the trading state, the risk gate or the policy
+
+    out, denied = run(post)
+    if denied is not None:
+        err_console.print(f"denied: [{denied.code}] {denied}", highlight=False, soft_wrap=True)
+        raise typer.Exit(3)
+    tx = f", tx {out['tx_hash']}" if out.get("tx_hash") else ""
+    console.print(
+        f"order {out['client_order_id']}: {out.get('state') or out['status']} on "
+        f"{out.get('venue') or '-'} ({out.get('chain')}){tx}", highlight=False, soft_wrap=True,
+    )  # fmt: skip
+    if "denied" in (out.get("status"), out.get("state")):
+        err_console.print(
+            f"denied: [{out.get('code')}] {out.get('reason')}", highlight=False, soft_wrap=True
         )
         raise typer.Exit(3)
 

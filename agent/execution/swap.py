@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any, Protocol
@@ -40,13 +40,13 @@ from agent.execution.calls import choose, gas_price_wei, quote_all, swap_calls
 from agent.execution.fills import fill_event, safe_legs, swap_price, transfers
 from agent.execution.risk import Staged, SwapRisk, reference_price
 from agent.journal import Store
-from agent.model import Quote, Side, Spot, SwapIntent
+from agent.model import Quote, Side, Spot, SwapIntent, TradingState
 from agent.model.decisions import Allow, Decision, Deny
 from agent.oms.commands import SubmitOrder
 from agent.oms.events import OrderDenied, OrderRejected, OrderSubmitted, OrderUnknown
 from agent.oms.manager import OrderManager
 from agent.oms.order import Order, OrderState
-from agent.oms.trading import gate
+from agent.oms.trading import gate, reduces
 from agent.oms.tx import TxState
 from agent.routing.cost import Scored
 from agent.wallet.executor import Execution, ModuleExecutor
@@ -226,6 +226,9 @@ class SwapPipeline:
         self.safe = safe
         self.risk = risk
         self.route = route
+        # the fund's signed position in an asset (the daemon's, over every account): under
+        # REDUCING an order that reduces it is judged reduce-only (agent.oms.trading.reduces)
+        self.exposure: Callable[[str], Awaitable[Decimal]] | None = None
 
     @property
     def journal(self) -> Store:
@@ -234,10 +237,11 @@ class SwapPipeline:
     def _validate(self, intent: SwapIntent) -> None:
         validate_intent(self.manifest, intent)
 
-    def command(self, intent: SwapIntent, venue: str) -> SubmitOrder:
+    def command(self, intent: SwapIntent, venue: str, reduce_only: bool = False) -> SubmitOrder:
         return SubmitOrder(
             intent.client_id, Spot(intent.base, intent.quote).symbol, intent.side, intent.size,
-            venue=venue, max_slippage_bps=intent.max_slippage_bps, strategy=STRATEGY,
+            venue=venue, reduce_only=reduce_only, max_slippage_bps=intent.max_slippage_bps,
+            strategy=STRATEGY,
         )  # fmt: skip
 
     async def run(self, intent: SwapIntent) -> SwapReport:
@@ -254,7 +258,11 @@ class SwapPipeline:
             base, asset_in=tin.symbol, asset_out=tout.symbol,
             decimals_in=tin.decimals, decimals_out=tout.decimals,
         )  # fmt: skip
-        gated = gate(self.manager.store.trading_state, self.command(intent, ""))
+        state = self.manager.store.trading_state
+        reduce_only = False
+        if state is TradingState.REDUCING and self.exposure is not None:
+            reduce_only = reduces(intent.side, intent.size, await self.exposure(intent.base))
+        gated = gate(state, self.command(intent, "", reduce_only))
         if not gated.allowed:
             # refused by the desk's trading state (the halt is journaled on its own stream),
             # not by anything about this order: no order is created, so the same client id
@@ -265,7 +273,7 @@ class SwapPipeline:
         venue = pick.quote.venue if pick is not None else ""
         self.route.stage(cid, venue)
         try:
-            order = await self.manager.submit_async(self.command(intent, venue))
+            order = await self.manager.submit_async(self.command(intent, venue, reduce_only))
         finally:
             self.route.unstage(cid)
             self.risk.unstage(cid)

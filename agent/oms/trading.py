@@ -1,17 +1,36 @@
 """The desk-wide trading state as a gate: HALTED stops everything new, REDUCING lets only
-reduce-only orders out, and cancels always pass (a kill switch that blocked cancels would
-trap risk in the market)."""
+orders out that reduce exposure, and cancels always pass (a kill switch that blocked cancels
+would trap risk in the market).
+
+Under REDUCING an order passes when it is flagged reduce-only, or when the fund's position in
+its base asset (``exposure``: signed, in base units of the asset, gathered by the caller from
+every account) shows that it reduces the absolute exposure without crossing zero: a sell of at
+most the long, a buy of at most the short. Without a position the gate cannot tell, and denies.
+"""
 
 from __future__ import annotations
 
-from agent.model import TradingState
+from decimal import Decimal
+
+from agent.model import Side, TradingState
 from agent.model.decisions import Allow, Decision, Deny
 from agent.oms.commands import CancelOrder, SubmitOrder
 
 RULE = "trading_state"
 
 
-def gate(state: TradingState, command: SubmitOrder | CancelOrder) -> Decision:
+def reduces(side: Side, quantity: Decimal, exposure: Decimal) -> bool:
+    """True if the order shrinks ``|exposure|`` and does not flip its sign."""
+    if quantity <= 0:
+        return False
+    if side is Side.SELL:
+        return exposure > 0 and quantity <= exposure
+    return exposure < 0 and quantity <= -exposure
+
+
+def gate(
+    state: TradingState, command: SubmitOrder | CancelOrder, exposure: Decimal | None = None
+) -> Decision:
     if isinstance(command, CancelOrder):
         return Allow(RULE, "cancels always pass")
     if state is TradingState.HALTED:
@@ -21,9 +40,13 @@ def gate(state: TradingState, command: SubmitOrder | CancelOrder) -> Decision:
             RULE,
         )
     if state is TradingState.REDUCING and not command.reduce_only:
+        if exposure is not None and reduces(command.side, command.quantity, exposure):
+            return Allow(RULE, f"reduces the position of {exposure} without crossing zero")
+        held = "no known position" if exposure is None else f"a position of {exposure}"
         return Deny(
             "TRADING_REDUCING",
-            "trading state is REDUCING: only reduce-only orders are accepted",
+            f"trading state is REDUCING: only orders that reduce exposure are accepted "
+            f"({command.side.value} {command.quantity} against {held})",
             RULE,
         )
     return Allow(RULE)

@@ -219,6 +219,9 @@ class PolicyGuard:
         now = int(self.clock())
         if self.chain is not None:
             view = await self.chain.read(pcs)
+            paused = getattr(self.chain, "paused", None)  # read in the same batch
+            if paused is not None:
+                self.paused = paused
         else:
             view = {"feeds": await self._feeds_from_prices(now)}
         ctx = PolicyContext(

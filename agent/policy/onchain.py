@@ -178,6 +178,7 @@ _NONCE_BITMAP = fsel("nonceBitmap(address,uint256)")
 _WITHDRAWALS = fsel("withdrawals(bytes32)")
 _FEE_FOR = fsel("feeFor(uint256)")
 _DEPOSIT = fsel("deposit(address,address,uint256)")
+_PAUSED = fsel("paused()")
 _SERIES_T = (
     "((address,address,address,address,uint128,uint128,uint64,bool),uint64,uint128,bool,uint256)"
 )
@@ -192,6 +193,7 @@ class ChainState:
 
     def __init__(self, rpc: Any, policy: Any) -> None:
         self.rpc, self.policy = rpc, policy
+        self.paused: bool | None = None  # the module's pause flag as of the last read()
 
     async def read(self, calls: list[Any]) -> dict[str, Any]:
         from agent.policy.checkers import SEL_FILL, FeedRead, SeriesInfo, Window, decode_fills
@@ -208,6 +210,9 @@ class ChainState:
             t: (ecall(o.feed, _LATEST), ecall(o.feed, _DECIMALS)) for t, o in p.oracles.items()
         }
         vg_i = ecall(p.module, _VALUE_GUARD) if p.module and p.value_guard else None
+        # the pause flag at each check, not only at start: a guardian's pause() since then
+        # denies PAUSED off-chain instead of a revert at gas estimation
+        paused_i = ecall(p.module, _PAUSED) if p.module else None
         bal: dict[str, int] = {}
         for t in p.value_guard.tracked if p.value_guard else ():
             if int(t, 16) == 0:
@@ -302,6 +307,9 @@ class ChainState:
             b = raw(i)
             if b and len(b) >= 32:
                 bridge_fees[amount] = int.from_bytes(b[:32], "big")
+        self.paused = None  # unreadable: the caller keeps the last known flag
+        if paused_i is not None and (b := raw(paused_i)) and len(b) == 32:
+            self.paused = bool(int.from_bytes(b, "big"))
         return {
             "feeds": out_feeds, "window": window, "balances": balances, "series": out_series,
             "used_nonces": frozenset(used), "withdrawals": withdrawals, "bridge_fees": bridge_fees,

@@ -20,6 +20,7 @@ DEFAULT_TOKEN_ENV = "AGENT_API_TOKEN"
 
 class ApiCallError(AgentError):
     code = "API_ERROR"
+    status = 0  # the HTTP status the daemon answered (0: no answer); 422 is a denial
 
 
 def call(
@@ -42,7 +43,9 @@ def call(
         except (ValueError, KeyError, TypeError):
             raise ApiCallError(f"{base_url}{path}: HTTP {e.code}") from None
         field = f" ({err['field']})" if err.get("field") else ""
-        raise ApiCallError(f"{err['message']}{field}", code=err["code"]) from None
+        failure = ApiCallError(f"{err['message']}{field}", code=err["code"])
+        failure.status = e.code
+        raise failure from None
     except urllib.error.URLError as e:
         raise ApiCallError(
             f"{base_url}: no answer ({e.reason}); is `agent run` up?", code="API_UNREACHABLE"

@@ -161,6 +161,29 @@ class AlgoConfig(_Strict):
     slippage_bps: int = Field(30, ge=0, le=10_000)
 
 
+class HedgeRouteConfig(_Strict):
+    """How one underlying is hedged: a swap of it against ``quote`` on ``chain`` (default: the
+    first wallet's), when |delta - target| exceeds ``band`` (underlying units)."""
+
+    quote: str = "USDC"
+    chain: str | None = None
+    band: NonNegDecimal = Decimal(0)
+    target: Decimal = Field(Decimal(0), allow_inf_nan=False)
+    lot: PosDecimal = Decimal("0.001")
+    max_size: PosDecimal | None = None
+    max_slippage_bps: int = Field(30, ge=0, le=10_000)
+
+
+class HedgerConfig(_Strict):
+    """The delta hedger's loop (agent.risk.hedger): with ``execute = false`` its proposals are
+    journaled (HedgeProposed) and streamed as alerts only; ``true`` sends them as orders
+    through the same trading state, risk gate and policy as any other."""
+
+    execute: bool = False
+    interval_s: float = Field(30.0, gt=0)
+    routes: dict[str, HedgeRouteConfig] = {}  # keyed by underlying (WETH, WBTC, ...)
+
+
 class FixSessionConfig(_Strict):
     sender_comp_id: Annotated[str, StringConstraints(pattern=r"^[!-~]{1,32}$")] = "AGENT"
     target_comp_id: Annotated[str, StringConstraints(pattern=r"^[!-~]{1,32}$")]  # the client
@@ -207,6 +230,7 @@ class AgentConfig(_Strict):
     api: ApiConfig = ApiConfig()
     monitor: MonitorConfig = MonitorConfig()
     algos: AlgoConfig = AlgoConfig()
+    hedger: HedgerConfig = HedgerConfig()
     fix: FixConfig | None = None  # no [fix] table: no FIX acceptor
 
     source: Path | None = Field(None, exclude=True)  # the file it was read from
@@ -219,6 +243,9 @@ class AgentConfig(_Strict):
         for vid, v in self.venues.items():
             if isinstance(v, UniswapVenueConfig) and v.chain not in self.chains:
                 raise _Ref(("venues", vid, "chain"), f"no chain named {v.chain!r} in [chains]")
+        for und, r in self.hedger.routes.items():
+            if r.chain is not None and r.chain not in self.wallets:
+                raise _Ref(("hedger", "routes", und, "chain"), f"no wallet on {r.chain!r}")
         if self.fix is not None and self.fix.chain and self.fix.chain not in self.wallets:
             raise _Ref(("fix", "chain"), f"no wallet for chain {self.fix.chain!r}")
         if self.fix is not None:

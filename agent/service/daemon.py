@@ -26,14 +26,18 @@ from pathlib import Path
 from typing import Any
 
 from agent.errors import ConfigError
+from agent.journal.base import ANY
 from agent.model import Side, SwapIntent, TradingState
 from agent.oms import CancelOrder, OrderState, SetTradingState
+from agent.oms.recovery import reconcile_venue
 from agent.risk.monitor import MarginMonitor, MarginThresholds
 from agent.service.api import Api, ApiError
 from agent.service.config import AgentConfig, ChainConfig
+from agent.service.hedge import STREAM as HEDGE_STREAM
+from agent.service.hedge import HedgeProposed, fund_greeks, hedger_of
 from agent.service.kill import guardian_key, pause_modules, targets_of
 from agent.service.metrics import Metrics
-from agent.service.risk import balances, margin_of, risk_report
+from agent.service.risk import UNDERLYING, balances, margin_of, risk_report
 
 log = logging.getLogger("agent.service")
 _NEVER_SIGNED = frozenset({"OrderDenied", "OrderRejected", "OrderExpired", "OrderCancelled"})
@@ -84,12 +88,13 @@ class EventHub:
 class Daemon:
     def __init__(
         self, config: AgentConfig, chains: dict[str, ChainRuntime], journal_path: Path,
-        tokens: dict[str, str],
+        tokens: dict[str, str], cex: dict[str, Any] | None = None,
     ) -> None:  # fmt: skip
         if not chains:
             raise ValueError("a daemon needs at least one chain with a wallet")
         self.config = config
         self.chains = chains
+        self.cex: dict[str, Any] = dict(cex or {})  # venue id -> agent.venues.cex.CexVenue
         self.journal_path = journal_path
         self.metrics = Metrics()
         self.hub = EventHub()
@@ -109,6 +114,9 @@ class Daemon:
         self._t_init: dict[str, int] = {}
         self._t_signed: dict[str, int] = {}
         self.margin_checked = asyncio.Event()  # set after the monitor's first pass
+        self.hedger = hedger_of(config) if config.hedger.routes else None
+        for rt in chains.values():  # REDUCING judges reduce-only from the whole fund's position
+            rt.app.pipeline.exposure = self.exposure_of
         m = config.monitor
         self.monitor = MarginMonitor(
             # hysteresis as the risk package's default, but always below the warning level
@@ -136,6 +144,8 @@ class Daemon:
         self._pos = self.primary.app.journal.head()[0]  # stream what happens from now on
         if self.config.fix is not None:  # first: a busy FIX port fails before anything runs
             await self._start_fix()
+        for vid in self.cex:  # at start: what the venue did while we were away is journaled
+            await self.reconcile_venue(vid)
         self._runner = web.AppRunner(self.api.app(), handle_signals=False)
         await self._runner.setup()
         host, port = self.config.api.host, self.config.api.port
@@ -156,6 +166,10 @@ class Daemon:
         for rt in self.chains.values():
             self._tasks.append(asyncio.create_task(self._track_loop(rt), name=f"track-{rt.name}"))
         self._tasks.append(asyncio.create_task(self._margin_loop(), name="margin-monitor"))
+        if self.hedger is not None:
+            self._tasks.append(asyncio.create_task(self._hedge_loop(), name="delta-hedger"))
+        for vid in self.cex:
+            self._tasks.append(asyncio.create_task(self._venue_loop(vid), name=f"reconcile-{vid}"))
         return self.url
 
     async def _start_fix(self) -> None:
@@ -205,6 +219,8 @@ class Daemon:
         for rt in self.chains.values():
             await rt.app.close()
             rt.lock.release()
+        for v in self.cex.values():
+            await v.close()
         log.info("drained")
 
     async def serve(self, on_ready: Any = None) -> None:
@@ -218,6 +234,8 @@ class Daemon:
         except BaseException:
             for rt in self.chains.values():
                 await rt.app.close()
+            for v in self.cex.values():
+                await v.close()
             raise
         if on_ready is not None:
             on_ready(url)
@@ -240,10 +258,106 @@ class Daemon:
                 self.metrics.venue_errors.labels(venue=f"rpc:{rt.name}").inc()
                 log.warning("tracking %s failed: %s", rt.name, e)
 
+    async def reconcile_venue(self, vid: str) -> Any:
+        """One reconciliation of a CEX venue (agent.oms.reconcile through the adapter's
+        open_orders / order_status / fills_since): fills and state changes journaled, the
+        cursor journaled with them (VenueReconciled). Under the primary chain's lock: the
+        pipeline there shares this manager's view of the journal."""
+        venue = self.cex[vid]
+        async with self.primary.lock:
+            self.manager.sync()
+            diff = await reconcile_venue(self.manager, vid, venue, venue.cfg.asset_decimals)
+        for p in diff.problems:  # what events cannot express: logged and counted, never lost
+            self.metrics.venue_errors.labels(venue=vid).inc()
+            log.warning("reconcile %s: %s", vid, p)
+        if diff.events:
+            self._kick.set()
+        return diff
+
+    async def _venue_loop(self, vid: str) -> None:
+        every = self.config.monitor.track_interval_s
+        while True:
+            await asyncio.sleep(every)
+            t0 = time.perf_counter()
+            try:
+                await self.reconcile_venue(vid)
+                self.metrics.venue_latency.labels(venue=vid).observe(time.perf_counter() - t0)
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:  # a venue outage is counted; the loop retries
+                self.metrics.venue_errors.labels(venue=vid).inc()
+                log.warning("reconciling %s failed: %s", vid, e)
+
+    async def hedge_pass(self) -> list[dict[str, Any]]:
+        """One pass of the delta hedger over the whole fund: every proposal journaled and
+        streamed as an alert; sent as an order only with ``[hedger] execute = true``."""
+        h = self.config.hedger
+        greeks = await fund_greeks(self.chains, self.config.monitor.vols, self.cex)
+        out = []
+        for p in self.hedger.propose(greeks, datetime.now(UTC)):
+            und = p.instrument.base
+            delta = Decimal(repr(next(g.delta for g in greeks if g.underlying == und)))
+            ev = HedgeProposed(
+                p.client_order_id, und, p.side.value, p.size, delta,
+                h.routes[und].target, h.execute,
+            )  # fmt: skip
+            await self.primary.app.journal.append_async(HEDGE_STREAM, ANY, [ev])
+            self.hub.publish(
+                {"type": "HedgeProposal", "stream": "alerts", "position": None,
+                 "recorded_at_ns": time.time_ns(),
+                 "event": {"client_order_id": ev.client_order_id, "underlying": und,
+                           "side": ev.side, "size": str(ev.size), "delta": str(delta),
+                           "execute": h.execute}}
+            )  # fmt: skip
+            row: dict[str, Any] = {"client_order_id": ev.client_order_id, "underlying": und,
+                                   "side": ev.side, "size": str(ev.size), "delta": str(delta)}  # fmt: skip
+            if h.execute:  # the same path as an API order: trading state, risk gate, policy
+                rt = self._chain(p.venue)
+                intent = SwapIntent(
+                    p.client_order_id, p.side, und, p.instrument.quote, p.size,
+                    h.routes[und].max_slippage_bps,
+                )  # fmt: skip
+                async with rt.lock:
+                    rep = await rt.app.pipeline.run(intent)
+                row |= {"status": rep.status, "code": rep.code, "reason": rep.reason}
+            out.append(row)
+        self._kick.set()
+        return out
+
+    async def _hedge_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.config.hedger.interval_s)
+            try:
+                await self.hedge_pass()
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:  # an oracle or RPC failure is counted; the loop goes on
+                self.metrics.venue_errors.labels(venue="hedger").inc()
+                log.warning("delta hedger: %s", e)
+
+    async def cancel_cex_orders(self) -> dict[str, Any]:
+        """The kill switch on every CEX: cancel each working order the venue reports (ours
+        or not: the account's). Per venue the cancelled client ids, or the error."""
+        out: dict[str, Any] = {}
+        for vid, v in self.cex.items():
+            try:
+                working = list(await v.open_orders())
+                for rep in working:
+                    await v.cancel(rep.ref)
+                out[vid] = {"cancelled": [r.ref.client_order_id for r in working]}
+            except Exception as e:  # one venue down must not stop the others' cancels
+                self.metrics.venue_errors.labels(venue=vid).inc()
+                out[vid] = {"error": str(e)}
+        if self.cex:
+            for vid in self.cex:  # the cancels reach the journal now, not at the next pass
+                with contextlib.suppress(Exception):
+                    await self.reconcile_venue(vid)
+        return out
+
     async def margin_pass(self) -> Any:
         """One margin check of the whole fund: the gauge, and an alert event (WebSocket) when
         the level changes (agent.risk.monitor: thresholds from [monitor], with hysteresis)."""
-        report = await margin_of(self.chains, self.config.monitor.vols)
+        report = await margin_of(self.chains, self.config.monitor.vols, self.cex)
         if report is None:  # cash only
             self.metrics.margin_ratio.labels(account="fund").set(0)
             return None
@@ -393,6 +507,8 @@ class Daemon:
             "reason": reason,
             "journal": str(self.journal_path),
         }
+        if new is TradingState.HALTED and self.cex:
+            out["cex"] = await self.cancel_cex_orders()
         if onchain and new is not TradingState.ACTIVE:
             key = guardian_key(self.config)
             out["paused"] = await pause_modules(
@@ -409,10 +525,28 @@ class Daemon:
                 {"chain": rt.name, "account": rt.app.pipeline.safe,
                  "balances": {k: str(v) for k, v in bal.items()}}
             )  # fmt: skip
+        for vid, v in self.cex.items():
+            cb = await v.balances()
+            out.append(
+                {"venue": vid, "account": vid, "balances": {k: str(x) for k, x in cb.items()}}
+            )
         return out
 
+    async def exposure_of(self, asset: str) -> Decimal:
+        """The fund's position in ``asset`` over every Safe and CEX account (a chain's wrapped
+        token and the CEX's native asset are one exposure: WETH = ETH, WBTC = BTC)."""
+        one = UNDERLYING.get(asset.upper(), asset.upper())
+        total = Decimal(0)
+        for rt in self.chains.values():
+            for sym, amount in (await balances(rt)).items():
+                total += amount if UNDERLYING.get(sym, sym) == one else 0
+        for v in self.cex.values():
+            for sym, amount in (await v.balances()).items():
+                total += amount if UNDERLYING.get(sym, sym) == one else 0
+        return total
+
     async def risk(self) -> dict[str, Any]:
-        return await risk_report(self.chains, self.config.monitor.vols)
+        return await risk_report(self.chains, self.config.monitor.vols, self.cex)
 
     async def venue_health(self) -> list[dict[str, Any]]:
         out = []
@@ -432,4 +566,18 @@ class Daemon:
                      "healthy": healthy, "block": block, "latency_ms": round(dt * 1000, 3),
                      "error": error}
                 )  # fmt: skip
+        for vid, v in self.cex.items():
+            t0 = time.perf_counter()
+            try:
+                await v.open_orders()  # an authenticated round trip: keys and venue both work
+                healthy, error = True, ""
+            except Exception as e:
+                healthy, error = False, str(e)
+                self.metrics.venue_errors.labels(venue=vid).inc()
+            dt = time.perf_counter() - t0
+            self.metrics.venue_latency.labels(venue=vid).observe(dt)
+            out.append(
+                {"id": vid, "kind": "cex", "chain": None, "healthy": healthy, "block": None,
+                 "latency_ms": round(dt * 1000, 3), "error": error}
+            )  # fmt: skip
         return out

@@ -100,6 +100,20 @@ track_interval_s = 2.0             # receipts, confirmations, reorgs
 default = "market"                 # algorithm for orders that name none
 slippage_bps = 30                  # default max slippage of an order
 
+# The delta hedger's loop (agent.risk.hedger over the whole fund's Greeks). Without routes it
+# does not run; with `execute = false` its proposals are journaled and streamed as alerts.
+[hedger]
+execute = false                    # true: send proposals as orders (same gate and policy)
+interval_s = 30.0                  # seconds between passes
+routes = {{}}                      # per underlying, e.g.:
+# [hedger.routes.WETH]             # hedge WETH delta with WETH/<quote> swaps
+# quote = "USDC"
+# chain = "l1"                     # the wallet that trades it (default: the first)
+# band = "0.5"                     # act only when |delta - target| exceeds this (units)
+# target = "0"                     # the delta to hedge back to
+# lot = "0.001"                    # sizes rounded down to this
+# max_size = "10"                  # at most this per proposal
+# max_slippage_bps = 30
 # [fix]                            # a FIX 4.4 acceptor in the daemon (docs/fix.md)
 # host = "127.0.0.1"
 # port = 9878

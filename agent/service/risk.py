@@ -42,10 +42,15 @@ async def balances(rt: Any) -> dict[str, Decimal]:
     return out
 
 
+# a CEX names the asset, a chain its wrapped token: one exposure, priced by the token's oracle
+UNDERLYING = {"ETH": "WETH", "BTC": "WBTC"}
+
+
 async def fund_portfolio(
-    chains: dict[str, Any], vols: dict[str, float]
+    chains: dict[str, Any], vols: dict[str, float], cex: dict[str, Any] | None = None
 ) -> tuple[Any, dict[str, Any]]:
-    """(PortfolioFile for agent.risk, per-chain balances). Spot prices from the oracles."""
+    """(PortfolioFile for agent.risk, per-account balances: every chain's Safe and every CEX
+    account). Spot prices from the oracles of the chains (the first that prices an asset)."""
     from agent.execution.guarded import reference_prices
     from agent.risk.loader import PortfolioFile, ReportSettings
     from agent.risk.market import MarketSnapshot, UnderlyingMarket
@@ -55,26 +60,37 @@ async def fund_portfolio(
     cash: dict[str, Decimal] = {}
     spots: dict[str, float] = {}
     per_chain: dict[str, Any] = {}
-    for name, rt in chains.items():
-        bal = await balances(rt)
-        per_chain[name] = {
-            "account": rt.app.pipeline.safe,
-            "balances": {k: str(v) for k, v in bal.items()},
-        }
-        prices = reference_prices(rt.app.rpc, rt.app.pipeline.manifest)
+    oracles = {
+        n: reference_prices(rt.app.rpc, rt.app.pipeline.manifest) for n, rt in chains.items()
+    }
+    # (key, account, position label, balances, oracles to ask in order): a Safe asks its own
+    # chain's first; a CEX account every chain's, the first that prices the asset
+    accounts = [
+        (n, rt.app.pipeline.safe, f"safe@{n}", await balances(rt),
+         [oracles[n], *(o for m, o in oracles.items() if m != n)])
+        for n, rt in chains.items()
+    ] + [
+        (vid, vid, f"cex@{vid}", await v.balances(), list(oracles.values()))
+        for vid, v in (cex or {}).items()
+    ]  # fmt: skip
+    for key, account, label, bal, prices in accounts:
+        per_chain[key] = {"account": account, "balances": {k: str(v) for k, v in bal.items()}}
         for sym, amount in bal.items():
             if amount == 0:
                 continue
             if sym in STABLES:
                 cash[sym] = cash.get(sym, Decimal(0)) + amount
                 continue
-            und = "WETH" if sym == "ETH" else sym  # ETH and WETH are one exposure
+            und = UNDERLYING.get(sym, sym)  # ETH and WETH are one exposure
             if und not in spots:
-                px = await prices.usd(und)
+                px = None
+                for src in prices:  # a token one chain does not price: the next
+                    if (px := await src.usd(und)) is not None:
+                        break
                 if px is None:
                     continue  # no oracle: not priced, still listed in the balances
                 spots[und] = float(px)
-            positions.append(Position(Spot(und, QUOTE), amount, f"safe@{name}"))
+            positions.append(Position(Spot(und, QUOTE), amount, label))
     default = vols.get("*", 0.8)
     market = MarketSnapshot(
         now,
@@ -101,10 +117,12 @@ def _plain(x: Any) -> Any:
     return x
 
 
-async def risk_report(chains: dict[str, Any], vols: dict[str, float]) -> dict[str, Any]:
+async def risk_report(
+    chains: dict[str, Any], vols: dict[str, float], cex: dict[str, Any] | None = None
+) -> dict[str, Any]:
     from agent.risk.report import build_report
 
-    pf, per_chain = await fund_portfolio(chains, vols)
+    pf, per_chain = await fund_portfolio(chains, vols, cex)
     if not pf.market.underlyings:  # cash only: nothing moves, nothing to model
         cash = float(sum((a for _, a in pf.portfolio.collateral), Decimal(0)))
         return {"positions": per_chain, "quote": QUOTE, "equity": cash, "greeks": [],
@@ -124,12 +142,14 @@ async def risk_report(chains: dict[str, Any], vols: dict[str, float]) -> dict[st
     }
 
 
-async def margin_of(chains: dict[str, Any], vols: dict[str, float]) -> Any:
+async def margin_of(
+    chains: dict[str, Any], vols: dict[str, float], cex: dict[str, Any] | None = None
+) -> Any:
     """The whole fund's MarginReport (what the monitor loop watches); None for cash only."""
     from agent.risk.margin import compute_margin
     from agent.risk.portfolio import Book
 
-    pf, _ = await fund_portfolio(chains, vols)
+    pf, _ = await fund_portfolio(chains, vols, cex)
     if not pf.market.underlyings:
         return None
     return await asyncio.to_thread(lambda: compute_margin(Book.build(pf.portfolio, pf.market)))

@@ -403,6 +403,16 @@ class CexVenue:
                 out.append(order_report(self.id, o, self.symbols))
         return out
 
+    async def balances(self) -> dict[str, Decimal]:
+        """The account's total balance per asset (free + used), exact: ccxt's numbers are
+        read through their decimal string, never through float arithmetic."""
+        raw = await self._call(Priority.BACKGROUND, self.ex.fetch_balance)
+        out: dict[str, Decimal] = {}
+        for asset, amount in (raw.get("total") or {}).items():
+            if amount:
+                out[str(asset)] = Decimal(str(amount))
+        return out
+
     async def order_status(self, ref: VenueOrderRef) -> OrderStatusReport | None:
         known = self._ref_symbols.get(ref.venue_order_id)
         for sym in [known] if known else sorted(self._scope):
