@@ -1,7 +1,21 @@
-"""Fixtures: the routing world's funded Safe and the exchange simulator (its seeded book) in a
-thread, shared with the order tests."""
+"""Fixtures: a funded Safe of the algorithm tests' own and the exchange simulator (its seeded
+book) in a thread, shared with the order tests.
+
+The Safe is deployed here with a salt of its own: importing the order tests' session fixture
+would make a second fixture with the same salt, and the second CREATE2 on a world shared by one
+xdist worker (``--dist loadgroup``) reverts."""
 
 from __future__ import annotations
 
-from tests.integration.routing_exec.conftest import route_wallet  # noqa: F401
+from decimal import Decimal
+
+import pytest
+
+from agent.deploy.devworld import DevWorld, deploy_dev_wallet
+from agent.wallet.deploy import WalletDeployment
 from tests.integration.routing_exec.test_order_cli import sim_url  # noqa: F401
+
+
+@pytest.fixture(scope="session")
+def route_wallet(world: DevWorld) -> WalletDeployment:
+    return deploy_dev_wallet(world, salt=1525, usdc=Decimal(3_000_000))
