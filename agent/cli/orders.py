@@ -28,6 +28,7 @@ def orders(
     ),
 ) -> None:
     from agent.oms import OrderState, OrderStore
+    from agent.oms.order import order_dict
 
     def go() -> None:
         if state is not None and state not in {s.value for s in OrderState}:
@@ -49,26 +50,7 @@ def orders(
             and (venue is None or o.venue == venue)
         ]
         if as_json:
-            print(
-                json.dumps(
-                    [
-                        {
-                            "client_order_id": o.client_order_id,
-                            "state": o.state.value,
-                            "instrument": o.instrument,
-                            "side": o.side.value,
-                            "quantity": str(o.quantity),
-                            "filled": str(o.filled),
-                            "avg_price": None if o.avg_price is None else str(o.avg_price),
-                            "venue": o.venue,
-                            "parent_id": o.parent_id,
-                            "code": o.code,
-                            "reason": o.reason,
-                        }
-                        for o in rows
-                    ]
-                )
-            )
+            print(json.dumps([order_dict(o) for o in rows]))
             return
         t = Table(title=f"orders (trading state: {store.trading_state.value})")
         for col in (

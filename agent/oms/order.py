@@ -326,3 +326,20 @@ def unfill(order: Order, trade_id: str, reason: str) -> Order:
         fills=tuple(x for x in order.fills if x.trade_id != trade_id),
         reason=reason,
     )
+
+
+def order_dict(o: Order) -> dict[str, Any]:
+    """An order as plain JSON values (the API's and `agent orders --json`'s one shape)."""
+    return {
+        "client_order_id": o.client_order_id,
+        "state": o.state.value,
+        "instrument": o.instrument,
+        "side": o.side.value,
+        "quantity": str(o.quantity),
+        "filled": str(o.filled),
+        "avg_price": None if o.avg_price is None else str(o.avg_price),
+        "venue": o.venue,
+        "parent_id": o.parent_id,
+        "code": o.code,
+        "reason": o.reason,
+    }

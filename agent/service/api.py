@@ -27,6 +27,7 @@ from agent.errors import (
     VenueError,
 )
 from agent.oms import OrderState
+from agent.oms.order import order_dict as order_json
 from agent.service.metrics import CONTENT_TYPE
 from agent.service.schema import ROLES, ROUTES, Route, openapi_document
 
@@ -53,22 +54,6 @@ def _dumps(obj: Any) -> str:
 
 def ok(data: Any, status: int = 200) -> web.Response:
     return web.json_response(data, status=status, dumps=_dumps)
-
-
-def order_json(o: Any) -> dict[str, Any]:
-    return {
-        "client_order_id": o.client_order_id,
-        "state": o.state.value,
-        "instrument": o.instrument,
-        "side": o.side.value,
-        "quantity": str(o.quantity),
-        "filled": str(o.filled),
-        "avg_price": None if o.avg_price is None else str(o.avg_price),
-        "venue": o.venue,
-        "parent_id": o.parent_id,
-        "code": o.code,
-        "reason": o.reason,
-    }
 
 
 def _pydantic_error(e: PydanticValidationError) -> ApiError:
