@@ -193,7 +193,8 @@ async def test_malformed_messages_get_the_prescribed_answers(agent: Agent) -> No
     assert (get(r := await c.expect("j"), 380), get(r, 372)) == ("3", "R")
     # a bad checksum and a bad body length: dropped, nothing answered, number not consumed
     raw = c.build("D", nos("g1"))
-    await c.send_raw(raw[:-4] + b"000\x01")
+    wrong = (int(raw[-4:-1]) + 1) % 256  # never the right sum (a fixed "000" is right 1 in 256)
+    await c.send_raw(raw[:-4] + b"%03d\x01" % wrong)
     raw2 = bytearray(c.build("1", [(112, "x")]))
     raw2[raw2.index(b"9=") + 2] = ord("9")  # BodyLength now wrong
     await c.send_raw(bytes(raw2))
