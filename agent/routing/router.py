@@ -327,22 +327,16 @@ def optimize(
     # than it saves (two equal pools: drop one and a third, idle so far, joins): so idle
     # venues are dropped in the enumeration too, not only left to the joiner pruning
     idle = [i for i in every if not amounts[i] and legs[i].gas_quote]
-    if len(every) <= FEW and len(candidates) + len(idle) <= enumerate_max:
-        droppable = candidates + idle
+    if len(every) <= FEW and len(candidates) <= enumerate_max:
+        exhaustive = len(candidates) + len(idle) <= enumerate_max
+        # exhaustive: every subset of candidates and idle venues is solved as it is; else the
+        # candidates' subsets, the others all staying in, each trial pruning its joiners
+        droppable, run = (candidates + idle, solve) if exhaustive else (candidates, trial)
         for k in range(1, len(droppable) + 1):
             for drop in itertools.combinations(droppable, k):
                 if len(drop) == len(every):
                     continue
-                v, a, price = solve([i for i in every if i not in drop], p)
-                if v < best_v:
-                    best_v, best_a, best_p = v, a, price
-    elif len(every) <= FEW and len(candidates) <= enumerate_max:
-        for k in range(1, len(candidates) + 1):
-            for drop in itertools.combinations(candidates, k):
-                if len(drop) == len(every):
-                    continue
-                # the others all stay in: a venue idle at p may fill once these are out
-                v, a, price = trial([i for i in every if i not in drop], p)
+                v, a, price = run([i for i in every if i not in drop], p)
                 if v < best_v:
                     best_v, best_a, best_p = v, a, price
     else:  # many: leave out every venue whose surplus misses its gas, re-solve, repeat
