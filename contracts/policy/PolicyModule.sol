@@ -72,7 +72,18 @@ contract PolicyModule {
     uint8 internal constant OP_ARRAY_IN_SET = 7; // word is the length of an address[]; every element in set `aux`
     uint8 internal constant OP_PATH_IN_SET = 8; // word is the length of a Uniswap V3 path; every token in set `aux`
     uint8 internal constant OP_CHECK = 9; // value = checker | param << 160; the checker judges the whole call
-    uint8 internal constant MAX_OP = 9;
+    /// @dev Never denies: declares which tracked assets the call can move (see `_touch`), so the value guard
+    ///      reads only those. aux: TOUCH_WORD = the address at `word`; TOUCH_ARRAY = first and last element
+    ///      of the address[] whose length is `word`; TOUCH_PATH = first and last token of the V3 path whose
+    ///      length is `word`. A scope without one makes the guard measure every tracked asset.
+    uint8 internal constant OP_TOUCHES = 10;
+    uint8 internal constant MAX_OP = 10;
+    uint32 internal constant TOUCH_WORD = 0;
+    uint32 internal constant TOUCH_ARRAY = 1;
+    uint32 internal constant TOUCH_PATH = 2;
+    /// @dev Most assets one execution may declare; more, or any undeclared call, means "measure all".
+    uint256 internal constant MAX_TOUCHED = 8;
+    uint256 internal constant TOUCH_ALL = type(uint256).max;
 
     uint8 internal constant CALL = 0;
     uint8 internal constant DELEGATECALL = 1;
@@ -160,6 +171,13 @@ contract PolicyModule {
         uint32 period;
         uint64 windowStart;
         address[] tracked;
+    }
+
+    /// @dev What the value guard measured before an execution.
+    struct Snapshot {
+        Guard g;
+        address[] toks;
+        uint256[] before;
     }
 
     /// @dev The current loss window, in USD * 1e18; one slot, written only when the window rolls or loses.
@@ -288,31 +306,36 @@ contract PolicyModule {
         if (gs.paused) _deny(PAUSED, bytes32(0));
         _lock();
         uint256 credit;
+        // touched[0] = number of declared assets (or TOUCH_ALL), then the assets
+        uint256[] memory touched = new uint256[](MAX_TOUCHED + 1);
         if (operation == CALL) {
-            credit = _check(role, to, value, data);
+            credit = _check(role, to, value, data, touched);
         } else if (operation == DELEGATECALL && to == multiSend && to != address(0)) {
             if (value != 0) _deny(VALUE_TOO_HIGH, bytes32(value));
-            credit = _checkBatch(role, data);
+            credit = _checkBatch(role, data, touched);
         } else {
             _deny(DELEGATECALL_NOT_ALLOWED, bytes32(uint256(uint160(to))));
         }
-        Guard memory g;
-        uint256[] memory before;
-        if (gs.config != address(0)) {
-            g = _decodeGuard(gs);
-            before = _snapshot(g.tracked);
-        }
+        Snapshot memory snap;
+        if (gs.config != address(0)) snap = _snapshot(gs, touched);
         if (!ISafeMinimal(safe).execTransactionFromModule(to, value, data, operation)) {
             _deny(EXECUTION_FAILED, bytes32(uint256(uint160(to))));
         }
-        if (gs.config != address(0)) _settle(g, gs, before, credit);
+        if (gs.config != address(0)) _settle(snap, gs, credit);
         _unlock();
-        emit Executed(msg.sender, role, to, value, operation, data.length >= 4 ? bytes4(data[:4]) : bytes4(0));
+        _emitExecuted(role, to, value, data, operation);
         return true;
     }
 
+    function _emitExecuted(uint16 role, address to, uint256 value, bytes calldata data, uint8 operation) internal {
+        emit Executed(msg.sender, role, to, value, operation, data.length >= 4 ? bytes4(data[:4]) : bytes4(0));
+    }
+
     /// @dev MultiSend packing: operation (1) | to (20) | value (32) | dataLength (32) | data, repeated.
-    function _checkBatch(uint16 role, bytes calldata data) internal returns (uint256 credit) {
+    function _checkBatch(uint16 role, bytes calldata data, uint256[] memory touched)
+        internal
+        returns (uint256 credit)
+    {
         if (data.length < 68 || bytes4(data[:4]) != MULTISEND_SELECTOR) _deny(MALFORMED, bytes32(0));
         uint256 off = uint256(bytes32(data[4:36]));
         // The encoded bytes must sit where a canonical encoder puts them, so every decoder sees the same batch.
@@ -322,19 +345,31 @@ contract PolicyModule {
         bytes calldata txs = data[68:68 + len];
         uint256 i;
         while (i < len) {
-            if (len - i < 85) _deny(MALFORMED, bytes32(i));
-            uint8 op = uint8(txs[i]);
-            address to = address(bytes20(txs[i + 1:i + 21]));
-            uint256 value = uint256(bytes32(txs[i + 21:i + 53]));
-            uint256 dlen = uint256(bytes32(txs[i + 53:i + 85]));
-            if (dlen > len - i - 85) _deny(MALFORMED, bytes32(dlen));
-            if (op != CALL) _deny(DELEGATECALL_NOT_ALLOWED, bytes32(uint256(uint160(to))));
-            credit += _check(role, to, value, txs[i + 85:i + 85 + dlen]);
-            i += 85 + dlen;
+            (uint256 c, uint256 next) = _checkEntry(role, txs, i, touched);
+            credit += c;
+            i = next;
         }
     }
 
-    function _check(uint16 role, address to, uint256 value, bytes calldata data) internal returns (uint256 credit) {
+    /// @dev The batch entry at offset `i` of `txs`; returns its credit and the next entry's offset.
+    function _checkEntry(uint16 role, bytes calldata txs, uint256 i, uint256[] memory touched)
+        internal
+        returns (uint256 credit, uint256 next)
+    {
+        uint256 len = txs.length;
+        if (len - i < 85) _deny(MALFORMED, bytes32(i));
+        address to = address(bytes20(txs[i + 1:i + 21]));
+        uint256 dlen = uint256(bytes32(txs[i + 53:i + 85]));
+        if (dlen > len - i - 85) _deny(MALFORMED, bytes32(dlen));
+        if (uint8(txs[i]) != CALL) _deny(DELEGATECALL_NOT_ALLOWED, bytes32(uint256(uint160(to))));
+        next = i + 85 + dlen;
+        credit = _check(role, to, uint256(bytes32(txs[i + 21:i + 53])), txs[i + 85:next], touched);
+    }
+
+    function _check(uint16 role, address to, uint256 value, bytes calldata data, uint256[] memory touched)
+        internal
+        returns (uint256 credit)
+    {
         // The module is never a target: through it the Safe could be made to reconfigure its own guard.
         if (to == address(this)) _deny(FUNCTION_NOT_ALLOWED, bytes32(bytes20(to)));
         bytes4 selector;
@@ -344,20 +379,94 @@ contract PolicyModule {
         ScopeData memory s = _scopes[key];
         if (s.conds == address(0)) _deny(FUNCTION_NOT_ALLOWED, bytes32(bytes20(to)) | (bytes32(selector) >> 160));
         if (value > s.maxValue) _deny(VALUE_TOO_HIGH, bytes32(value));
-        if (s.conds == NO_CONDS) return 0;
-        // All conditions in one code read (one cold account) instead of two cold slots each.
-        bytes memory conds = _readBlob(s.conds);
+        bool declared;
+        if (s.conds != NO_CONDS) (credit, declared) = _checkConds(s.conds, to, value, data, touched);
+        // Native value moves ETH; a scope that declares nothing may move anything.
+        if (!declared || value != 0) touched[0] = TOUCH_ALL;
+    }
+
+    /// @dev All conditions in one code read (one cold account) instead of two cold slots each.
+    function _checkConds(address ptr, address to, uint256 value, bytes calldata data, uint256[] memory touched)
+        internal
+        returns (uint256 credit, bool declared)
+    {
+        bytes memory conds = _readBlob(ptr);
         uint256 n = conds.length / 64;
         for (uint256 i; i < n; ++i) {
-            uint256 head;
-            uint256 cval;
-            assembly {
-                let p := add(add(conds, 32), shl(6, i))
-                head := mload(p)
-                cval := mload(add(p, 32))
+            (uint256 head, uint256 cval) = _condAt(conds, i);
+            if (uint8(head) == OP_TOUCHES) {
+                declared = true;
+                _touch(head, data, touched);
+            } else {
+                credit += _checkCondition(head, cval, to, value, data);
             }
-            credit += _checkCondition(head, cval, to, value, data);
         }
+    }
+
+    /// @dev Condition `i` of a scope's data contract: (op | word << 8 | aux << 24, value).
+    function _condAt(bytes memory conds, uint256 i) internal pure returns (uint256 head, uint256 cval) {
+        assembly {
+            let p := add(add(conds, 32), shl(6, i))
+            head := mload(p)
+            cval := mload(add(p, 32))
+        }
+    }
+
+    /// @dev Record the assets an OP_TOUCHES condition names. Anything it cannot read cleanly (out of bounds,
+    ///      dirty address bits, too many assets) falls back to measuring every tracked asset: a declaration can
+    ///      only narrow what is measured when it names exactly what the target will read.
+    function _touch(uint256 head, bytes calldata data, uint256[] memory touched) internal pure {
+        if (touched[0] == TOUCH_ALL) return;
+        uint256 end = 36 + 32 * uint256(uint16(head >> 8));
+        uint32 kind = uint32(head >> 24);
+        if (data.length < end) return _touchAll(touched);
+        uint256 w = uint256(bytes32(data[end - 32:end]));
+        if (kind == TOUCH_WORD) return _touchAdd(touched, w);
+        if (kind == TOUCH_ARRAY) {
+            if (w == 0 || w > (data.length - end) / 32) return _touchAll(touched);
+            _touchAdd(touched, uint256(bytes32(data[end:end + 32])));
+            return _touchAdd(touched, uint256(bytes32(data[end + 32 * (w - 1):end + 32 * w])));
+        }
+        if (kind == TOUCH_PATH) {
+            // the router's hops only end at `w - 20` for a well-formed path: token (20) | fee (3) | token (20) ...
+            if (w < 43 || (w - 20) % 23 != 0 || w > data.length - end) return _touchAll(touched);
+            _touchAdd(touched, uint160(bytes20(data[end:end + 20])));
+            return _touchAdd(touched, uint160(bytes20(data[end + w - 20:end + w])));
+        }
+        _touchAll(touched);
+    }
+
+    function _touchAdd(uint256[] memory touched, uint256 token) internal pure {
+        uint256 n = touched[0];
+        if (n == TOUCH_ALL) return;
+        if (token >> 160 != 0 || n == MAX_TOUCHED) return _touchAll(touched);
+        touched[n + 1] = token;
+        touched[0] = n + 1;
+    }
+
+    function _touchAll(uint256[] memory touched) internal pure {
+        touched[0] = TOUCH_ALL;
+    }
+
+    /// @dev The tracked assets the execution declared it can move (all of them unless every call declared).
+    function _measured(address[] memory tracked, uint256[] memory touched) internal pure returns (address[] memory) {
+        uint256 m = touched[0];
+        if (m == TOUCH_ALL) return tracked;
+        address[] memory out = new address[](tracked.length);
+        uint256 k;
+        for (uint256 i; i < tracked.length; ++i) {
+            uint256 t = uint160(tracked[i]);
+            for (uint256 j = 1; j <= m; ++j) {
+                if (touched[j] == t) {
+                    out[k++] = tracked[i];
+                    break;
+                }
+            }
+        }
+        assembly {
+            mstore(out, k)
+        }
+        return out;
     }
 
     /// @dev `head` = op | word << 8 | aux << 24 (see `_packCondition`), `cval` the condition's value.
@@ -442,13 +551,18 @@ contract PolicyModule {
 
     // ============================================================== value guard
 
-    /// @dev Balances of the tracked assets before the execution.
-    function _snapshot(address[] memory toks) internal view returns (uint256[] memory bal) {
+    /// @dev Balances before the execution of the tracked assets it can move (every one when a call did not
+    ///      declare, and at a window's first execution, which values them all for the window's base).
+    function _snapshot(GuardSlot memory gs, uint256[] memory touched) internal view returns (Snapshot memory snap) {
+        Guard memory g = _decodeGuard(gs);
+        bool roll = block.timestamp >= uint256(g.windowStart) + g.period;
+        address[] memory toks = roll ? g.tracked : _measured(g.tracked, touched);
         uint256 n = toks.length;
-        bal = new uint256[](n);
+        uint256[] memory bal = new uint256[](n);
         for (uint256 i; i < n; ++i) {
             bal[i] = _balance(toks[i]);
         }
+        (snap.g, snap.toks, snap.before) = (g, toks, bal);
     }
 
     /// @dev The guard's configuration from its data contract: maxLossBps (2 bytes) | budgetBps (2) |
@@ -477,8 +591,10 @@ contract PolicyModule {
 
     /// @dev Values the change of the tracked balances (each changed asset's feed read once) and enforces the
     ///      per-execution bound and the window budget. Gains never replenish the budget.
-    function _settle(Guard memory g, GuardSlot memory gs, uint256[] memory before, uint256 credit) internal {
-        address[] memory toks = g.tracked;
+    function _settle(Snapshot memory snap, GuardSlot memory gs, uint256 credit) internal {
+        Guard memory g = snap.g;
+        address[] memory toks = snap.toks;
+        uint256[] memory before = snap.before;
         uint256 n = toks.length;
         uint256[] memory num = new uint256[](n);
         uint256[] memory den = new uint256[](n);
@@ -585,12 +701,20 @@ contract PolicyModule {
         returns (uint256 v)
     {
         uint256 hi;
+        uint256 lo;
         assembly {
             let mm := mulmod(amount, num, not(0))
-            let lo := mul(amount, num)
+            lo := mul(amount, num)
             hi := sub(sub(mm, lo), lt(mm, lo))
         }
-        if (hi < den) v = Math.mulDiv(amount, num, den, r);
+        if (hi == 0) {
+            // The product fits one word (every realistic amount): a plain division, rounded as asked.
+            unchecked {
+                v = lo / den + (Math.unsignedRoundsUp(r) && lo % den != 0 ? 1 : 0);
+            }
+        } else if (hi < den) {
+            v = Math.mulDiv(amount, num, den, r);
+        }
         if (hi >= den || v >> 200 != 0) _deny(FEED_INVALID, bytes32(uint256(uint160(token))));
     }
 
@@ -674,6 +798,7 @@ contract PolicyModule {
             if (c.op == OP_CHECK && (c.word != 0 || c.aux != 0 || address(uint160(c.value)).code.length == 0)) {
                 _deny(INVALID_CONFIG, bytes32(c.value));
             }
+            if (c.op == OP_TOUCHES && (c.aux > TOUCH_PATH || c.value != 0)) _deny(INVALID_CONFIG, bytes32(uint256(c.aux)));
             uint256 head = uint256(c.op) | (uint256(c.word) << 8) | (uint256(c.aux) << 24);
             uint256 cval = c.value;
             assembly {
@@ -901,13 +1026,7 @@ contract PolicyModule {
         if (conds.length == 0) return (s, conds);
         bytes memory b = _readBlob(d.conds);
         for (uint256 i; i < conds.length; ++i) {
-            uint256 head;
-            uint256 cval;
-            assembly {
-                let p := add(add(b, 32), shl(6, i))
-                head := mload(p)
-                cval := mload(add(p, 32))
-            }
+            (uint256 head, uint256 cval) = _condAt(b, i);
             conds[i] = Condition(uint8(head), uint16(head >> 8), uint32(head >> 24), cval);
         }
     }
