@@ -104,6 +104,8 @@ contract PolicyModule {
     uint256 internal constant LOCK_SLOT = 0x153cc7f1a6b4039833a9ad12c42c30fc24bf14623d375a259d6fd8a6a322fcc2;
     /// @dev `ScopeData.conds` of an allowed scope without conditions (no data contract to read).
     address internal constant NO_CONDS = address(1);
+    /// @dev Flag in `_operatorOf`: the operator's role requires a co-signature.
+    uint256 internal constant COSIGNED = 1 << 16;
 
     /// @notice One parameter condition. `word` indexes the 32-byte ABI word after the selector; nested static
     ///         tuples are inlined by the ABI so their fields are plain word indexes too.
@@ -212,8 +214,10 @@ contract PolicyModule {
     /// @notice May pause (not unpause) in addition to the Safe's owners.
     address public guardian;
 
-    /// @notice Role of each operator; 0 means "not an operator".
-    mapping(address => uint16) public roleOf;
+    /// @dev Role of each operator (0 = not an operator), read through `roleOf`.
+    ///         Stored with a flag (bit 16) set while the role requires a co-signature, so `execute` refuses a
+    ///         co-signed role from the same slot (kept in step by setOperator and setCosigner).
+    mapping(address => uint256) internal _operatorOf;
     mapping(bytes32 => ScopeData) internal _scopes;
     mapping(bytes32 => ScopeInfo) internal _scopeInfo;
     mapping(bytes32 => bool) internal _member; // keccak(setId, word)
@@ -260,10 +264,11 @@ contract PolicyModule {
     /// @param operation 0 = call, 1 = delegatecall (MultiSendCallOnly only).
     /// @return success Always true; any failure reverts through `PolicyViolation`.
     function execute(address to, uint256 value, bytes calldata data, uint8 operation) external returns (bool success) {
-        uint16 role = roleOf[msg.sender];
+        uint256 op = _operatorOf[msg.sender];
+        uint16 role = uint16(op);
         if (role == 0) _deny(NOT_OPERATOR, bytes32(uint256(uint160(msg.sender))));
         // A stolen operator key alone must not act in a co-signed role: only executeCosigned may.
-        if (cosignerOf[role] != address(0)) _deny(COSIGNATURE_REQUIRED, bytes32(uint256(role)));
+        if (op & COSIGNED != 0) _deny(COSIGNATURE_REQUIRED, bytes32(uint256(role)));
         return _execute(role, to, value, data, operation);
     }
 
@@ -283,7 +288,7 @@ contract PolicyModule {
         uint256 deadline,
         bytes calldata signature
     ) external returns (bool success) {
-        uint16 role = roleOf[msg.sender];
+        uint16 role = uint16(_operatorOf[msg.sender]);
         if (role == 0) _deny(NOT_OPERATOR, bytes32(uint256(uint160(msg.sender))));
         address cosigner = cosignerOf[role];
         if (cosigner == address(0)) _deny(COSIGNATURE_INVALID, bytes32(uint256(role)));
@@ -416,24 +421,37 @@ contract PolicyModule {
     ///      dirty address bits, too many assets) falls back to measuring every tracked asset: a declaration can
     ///      only narrow what is measured when it names exactly what the target will read.
     function _touch(uint256 head, bytes calldata data, uint256[] memory touched) internal pure {
-        if (touched[0] == TOUCH_ALL) return;
         uint256 end = 36 + 32 * uint256(uint16(head >> 8));
-        uint32 kind = uint32(head >> 24);
-        if (data.length < end) return _touchAll(touched);
-        uint256 w = uint256(bytes32(data[end - 32:end]));
-        if (kind == TOUCH_WORD) return _touchAdd(touched, w);
-        if (kind == TOUCH_ARRAY) {
-            if (w == 0 || w > (data.length - end) / 32) return _touchAll(touched);
-            _touchAdd(touched, uint256(bytes32(data[end:end + 32])));
-            return _touchAdd(touched, uint256(bytes32(data[end + 32 * (w - 1):end + 32 * w])));
+        uint256 kind = uint32(head >> 24);
+        uint256 len = data.length;
+        if (len < end) return _touchAll(touched);
+        bool ok;
+        uint256 a;
+        uint256 b;
+        assembly {
+            // Reads past the end of calldata yield zeros; `ok` only holds when every read was in bounds.
+            let w := calldataload(add(data.offset, sub(end, 32)))
+            switch kind
+            case 0 {
+                ok := 1
+                a := w
+                b := w
+            }
+            case 1 {
+                ok := and(gt(w, 0), iszero(gt(w, div(sub(len, end), 32))))
+                a := calldataload(add(data.offset, end))
+                b := calldataload(add(data.offset, add(end, mul(32, sub(w, 1)))))
+            }
+            case 2 {
+                // the router's hops only end at `w - 20` for a well-formed path: token (20) | fee (3) | token ...
+                ok := and(and(iszero(lt(w, 43)), iszero(mod(sub(w, 20), 23))), iszero(gt(w, sub(len, end))))
+                a := shr(96, calldataload(add(data.offset, end)))
+                b := shr(96, calldataload(add(data.offset, sub(add(end, w), 20))))
+            }
         }
-        if (kind == TOUCH_PATH) {
-            // the router's hops only end at `w - 20` for a well-formed path: token (20) | fee (3) | token (20) ...
-            if (w < 43 || (w - 20) % 23 != 0 || w > data.length - end) return _touchAll(touched);
-            _touchAdd(touched, uint160(bytes20(data[end:end + 20])));
-            return _touchAdd(touched, uint160(bytes20(data[end + w - 20:end + w])));
-        }
-        _touchAll(touched);
+        if (!ok) return _touchAll(touched);
+        _touchAdd(touched, a);
+        if (b != a) _touchAdd(touched, b);
     }
 
     function _touchAdd(uint256[] memory touched, uint256 token) internal pure {
@@ -772,7 +790,7 @@ contract PolicyModule {
             _operators.push(operator);
             _pos[pk] = _operators.length;
         }
-        roleOf[operator] = role;
+        _operatorOf[operator] = role == 0 ? 0 : _withFlag(role, cosignerOf[role]);
         emit OperatorSet(operator, role);
     }
 
@@ -949,6 +967,10 @@ contract PolicyModule {
             _pos[pk] = _cosignedRoles.length;
         }
         cosignerOf[role] = cosigner;
+        address[] storage ops = _operators;
+        for (uint256 i; i < ops.length; ++i) {
+            if (uint16(_operatorOf[ops[i]]) == role) _operatorOf[ops[i]] = _withFlag(role, cosigner);
+        }
         emit CosignerSet(role, cosigner);
     }
 
@@ -983,6 +1005,11 @@ contract PolicyModule {
 
     // ============================================================== read-back
 
+    /// @notice Role of each operator; 0 means "not an operator".
+    function roleOf(address operator) external view returns (uint16) {
+        return uint16(_operatorOf[operator]);
+    }
+
     /// @notice Kill switch: while true nothing executes.
     function paused() external view returns (bool) {
         return _guard.paused;
@@ -1004,7 +1031,7 @@ contract PolicyModule {
         ops = _operators;
         roles = new uint16[](ops.length);
         for (uint256 i; i < ops.length; ++i) {
-            roles[i] = roleOf[ops[i]];
+            roles[i] = uint16(_operatorOf[ops[i]]);
         }
     }
 
@@ -1172,6 +1199,11 @@ contract PolicyModule {
             extcodecopy(ptr, add(data, 32), 1, n)
             mstore(0x40, add(add(data, 32), and(add(n, 31), not(31))))
         }
+    }
+
+    /// @dev An operator's stored word: the role, and COSIGNED when the role has a co-signer.
+    function _withFlag(uint16 role, address cosigner) internal pure returns (uint256) {
+        return cosigner == address(0) ? role : role | COSIGNED;
     }
 
     function _memberKey(uint32 id, bytes32 value) internal pure returns (bytes32) {
