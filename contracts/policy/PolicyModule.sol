@@ -707,8 +707,12 @@ contract PolicyModule {
                 || answeredInRound < roundId
         ) _deny(FEED_STALE, w);
         if (dec != o.feedDecimals) _deny(FEED_INVALID, w);
-        num = uint256(answer) * 1e18;
-        den = 10 ** (uint256(o.feedDecimals) + o.tokenDecimals);
+        unchecked {
+            // answer <= 2**128 and both decimals <= MAX_DECIMALS (36): neither overflows, and the plain EXP
+            // avoids the checked-power loop on every valuation
+            num = uint256(answer) * 1e18;
+            den = 10 ** (uint256(o.feedDecimals) + o.tokenDecimals);
+        }
     }
 
     /// @dev amount * num / den, denied (FEED_INVALID) at or above 2**200 (1e42 USD): then no sum, bps product or
