@@ -30,6 +30,25 @@ PAUSE = fsel("pause()")
 UNPAUSE = fsel("unpause()")
 ZERO = "0x" + "00" * 20
 
+# OP_TOUCHES (module only, never denies): which tracked assets a call can move, so the value
+# guard reads only those. Declared solely for the Uniswap routers of the deployment, whose
+# swaps move exactly the path's first token out of the Safe and its last token in; any other
+# call (or batch containing one) is measured on every tracked asset. See docs/policy.md.
+OP_TOUCHES = 10
+TOUCH_WORD, TOUCH_ARRAY, TOUCH_PATH = 0, 1, 2
+_TOUCH_VENUES = frozenset({"SwapRouter", "UniswapV2Router02"})
+_V3_SINGLE = frozenset(
+    f"{f}((address,address,uint24,address,uint256,uint256,uint256,uint160))"
+    for f in ("exactInputSingle", "exactOutputSingle")
+)
+_V3_PATH = frozenset(
+    f"{f}((bytes,address,uint256,uint256,uint256))" for f in ("exactInput", "exactOutput")
+)
+_V2_ARRAY = frozenset(
+    f"{f}(uint256,uint256,address[],address,uint256)"
+    for f in ("swapExactTokensForTokens", "swapTokensForExactTokens")
+)
+
 
 @dataclass(frozen=True)
 class ScopeCfg:
@@ -67,6 +86,7 @@ def compile_policy(policy: Policy) -> ModuleConfig:
             if r.offchain_only
             else tuple((int(c.op), c.word, c.aux, c.value) for c in r.conditions)
         )
+        conds += _touches(r.target_name, r.sig.canonical, conds)
         used_sets |= {c[2] for c in conds if c[0] in (5, 7, 8)}
         if r.checker is not None and conds:
             used_sets |= {r.checker.counterparty_set, r.checker.asset_set} - {0}
@@ -88,6 +108,27 @@ def compile_policy(policy: Policy) -> ModuleConfig:
         ),
         cosigners={i: r.cosigner.lower() for i, r in policy.roles.items() if r.cosigner},
     )
+
+
+def _touches(
+    target_name: str, canonical: str, conds: tuple[CondTuple, ...]
+) -> tuple[CondTuple, ...]:
+    """The OP_TOUCHES declarations of a router swap: tokenIn/tokenOut words (V3 single), or the
+    first and last token of the path whose length word an every_in_set condition (and with it
+    the canonical-offset pins) already checks. Nothing for any other call."""
+    if not conds or target_name not in _TOUCH_VENUES:
+        return ()
+    if canonical in _V3_SINGLE:
+        return ((OP_TOUCHES, 0, TOUCH_WORD, 0), (OP_TOUCHES, 1, TOUCH_WORD, 0))
+    kind, in_set = (
+        (TOUCH_PATH, 8)
+        if canonical in _V3_PATH
+        else (TOUCH_ARRAY, 7)
+        if canonical in _V2_ARRAY
+        else (None, 0)
+    )
+    words = [c[1] for c in conds if c[0] == in_set]
+    return ((OP_TOUCHES, words[0], kind, 0),) if kind is not None and len(words) == 1 else ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -72,7 +72,18 @@ contract PolicyModule {
     uint8 internal constant OP_ARRAY_IN_SET = 7; // word is the length of an address[]; every element in set `aux`
     uint8 internal constant OP_PATH_IN_SET = 8; // word is the length of a Uniswap V3 path; every token in set `aux`
     uint8 internal constant OP_CHECK = 9; // value = checker | param << 160; the checker judges the whole call
-    uint8 internal constant MAX_OP = 9;
+    /// @dev Never denies: declares which tracked assets the call can move (see `_touch`), so the value guard
+    ///      reads only those. aux: TOUCH_WORD = the address at `word`; TOUCH_ARRAY = first and last element
+    ///      of the address[] whose length is `word`; TOUCH_PATH = first and last token of the V3 path whose
+    ///      length is `word`. A scope without one makes the guard measure every tracked asset.
+    uint8 internal constant OP_TOUCHES = 10;
+    uint8 internal constant MAX_OP = 10;
+    uint32 internal constant TOUCH_WORD = 0;
+    uint32 internal constant TOUCH_ARRAY = 1;
+    uint32 internal constant TOUCH_PATH = 2;
+    /// @dev Most assets one execution may declare; more, or any undeclared call, means "measure all".
+    uint256 internal constant MAX_TOUCHED = 8;
+    uint256 internal constant TOUCH_ALL = type(uint256).max;
 
     uint8 internal constant CALL = 0;
     uint8 internal constant DELEGATECALL = 1;
@@ -91,6 +102,10 @@ contract PolicyModule {
     bytes32 internal constant VERSION_HASH = keccak256("1");
     /// @dev Transient slot of the execution lock (keccak256("PolicyModule.lock")).
     uint256 internal constant LOCK_SLOT = 0x153cc7f1a6b4039833a9ad12c42c30fc24bf14623d375a259d6fd8a6a322fcc2;
+    /// @dev `ScopeData.conds` of an allowed scope without conditions (no data contract to read).
+    address internal constant NO_CONDS = address(1);
+    /// @dev Flag in `_operatorOf`: the operator's role requires a co-signature.
+    uint256 internal constant COSIGNED = 1 << 16;
 
     /// @notice One parameter condition. `word` indexes the 32-byte ABI word after the selector; nested static
     ///         tuples are inlined by the ABI so their fields are plain word indexes too.
@@ -101,7 +116,7 @@ contract PolicyModule {
         uint256 value; // comparison operand (EQ/LE/GE)
     }
 
-    /// @dev Slot 0 is all the hot path reads; slot 1 only serves read-back.
+    /// @notice A scope as `getScope` reports it.
     struct Scope {
         bool allowed;
         uint8 nConds;
@@ -127,13 +142,44 @@ contract PolicyModule {
         uint32 maxAge;
     }
 
-    /// @dev Value-guard configuration and the current window's start; one slot, read once per execution.
+    /// @dev The one slot the hot path reads per scope: the conditions' data contract (see `_writeBlob`; NO_CONDS
+    ///      for none, 0 = not allowed) and the value cap. Role, selector and target live in `_scopeInfo` for
+    ///      read-back only.
+    struct ScopeData {
+        address conds;
+        uint96 maxValue;
+    }
+
+    struct ScopeInfo {
+        uint16 role;
+        bytes4 selector;
+        address target;
+        uint8 nConds;
+    }
+
+    /// @dev The value guard's slot, read once per execution (and the kill switch, read by every execution):
+    ///      the data contract holding (maxLossBps, budgetBps, period, tracked assets), 0 = guard off, and the
+    ///      current window's start.
+    struct GuardSlot {
+        address config;
+        uint64 windowStart;
+        bool paused;
+    }
+
+    /// @dev The value guard's configuration, decoded from its data contract.
     struct Guard {
         uint16 maxLossBps;
         uint16 budgetBps;
         uint32 period;
         uint64 windowStart;
-        uint8 n; // number of tracked assets; 0 = guard off
+        address[] tracked;
+    }
+
+    /// @dev What the value guard measured before an execution.
+    struct Snapshot {
+        Guard g;
+        address[] toks;
+        uint256[] before;
     }
 
     /// @dev The current loss window, in USD * 1e18; one slot, written only when the window rolls or loses.
@@ -167,13 +213,13 @@ contract PolicyModule {
     address public multiSend;
     /// @notice May pause (not unpause) in addition to the Safe's owners.
     address public guardian;
-    /// @notice Kill switch: while true nothing executes.
-    bool public paused;
 
-    /// @notice Role of each operator; 0 means "not an operator".
-    mapping(address => uint16) public roleOf;
-    mapping(bytes32 => Scope) internal _scopes;
-    mapping(bytes32 => mapping(uint256 => Condition)) internal _conds;
+    /// @dev Role of each operator (0 = not an operator), read through `roleOf`.
+    ///         Stored with a flag (bit 16) set while the role requires a co-signature, so `execute` refuses a
+    ///         co-signed role from the same slot (kept in step by setOperator and setCosigner).
+    mapping(address => uint256) internal _operatorOf;
+    mapping(bytes32 => ScopeData) internal _scopes;
+    mapping(bytes32 => ScopeInfo) internal _scopeInfo;
     mapping(bytes32 => bool) internal _member; // keccak(setId, word)
     /// @notice Allowance state by id.
     mapping(uint32 => Allowance) public allowances;
@@ -188,9 +234,8 @@ contract PolicyModule {
 
     mapping(address => Oracle) internal _oracles;
     address[] internal _oracleTokens;
-    Guard internal _guard;
+    GuardSlot internal _guard;
     Window internal _window;
-    address[] internal _tracked;
 
     /// @notice Co-signer whose EIP-712 signature every call of a role needs; 0 = none.
     mapping(uint16 => address) public cosignerOf;
@@ -219,10 +264,11 @@ contract PolicyModule {
     /// @param operation 0 = call, 1 = delegatecall (MultiSendCallOnly only).
     /// @return success Always true; any failure reverts through `PolicyViolation`.
     function execute(address to, uint256 value, bytes calldata data, uint8 operation) external returns (bool success) {
-        uint16 role = roleOf[msg.sender];
+        uint256 op = _operatorOf[msg.sender];
+        uint16 role = uint16(op);
         if (role == 0) _deny(NOT_OPERATOR, bytes32(uint256(uint160(msg.sender))));
         // A stolen operator key alone must not act in a co-signed role: only executeCosigned may.
-        if (cosignerOf[role] != address(0)) _deny(COSIGNATURE_REQUIRED, bytes32(uint256(role)));
+        if (op & COSIGNED != 0) _deny(COSIGNATURE_REQUIRED, bytes32(uint256(role)));
         return _execute(role, to, value, data, operation);
     }
 
@@ -242,7 +288,7 @@ contract PolicyModule {
         uint256 deadline,
         bytes calldata signature
     ) external returns (bool success) {
-        uint16 role = roleOf[msg.sender];
+        uint16 role = uint16(_operatorOf[msg.sender]);
         if (role == 0) _deny(NOT_OPERATOR, bytes32(uint256(uint160(msg.sender))));
         address cosigner = cosignerOf[role];
         if (cosigner == address(0)) _deny(COSIGNATURE_INVALID, bytes32(uint256(role)));
@@ -261,32 +307,40 @@ contract PolicyModule {
         internal
         returns (bool)
     {
-        if (paused) _deny(PAUSED, bytes32(0));
+        GuardSlot memory gs = _guard;
+        if (gs.paused) _deny(PAUSED, bytes32(0));
         _lock();
         uint256 credit;
+        // touched[0] = number of declared assets (or TOUCH_ALL), then the assets
+        uint256[] memory touched = new uint256[](MAX_TOUCHED + 1);
         if (operation == CALL) {
-            credit = _check(role, to, value, data);
+            credit = _check(role, to, value, data, touched);
         } else if (operation == DELEGATECALL && to == multiSend && to != address(0)) {
             if (value != 0) _deny(VALUE_TOO_HIGH, bytes32(value));
-            credit = _checkBatch(role, data);
+            credit = _checkBatch(role, data, touched);
         } else {
             _deny(DELEGATECALL_NOT_ALLOWED, bytes32(uint256(uint160(to))));
         }
-        Guard memory g = _guard;
-        address[] memory toks;
-        uint256[] memory before;
-        if (g.n != 0) (toks, before) = _snapshot(g.n);
+        Snapshot memory snap;
+        if (gs.config != address(0)) snap = _snapshot(gs, touched);
         if (!ISafeMinimal(safe).execTransactionFromModule(to, value, data, operation)) {
             _deny(EXECUTION_FAILED, bytes32(uint256(uint160(to))));
         }
-        if (g.n != 0) _settle(g, toks, before, credit);
+        if (gs.config != address(0)) _settle(snap, gs, credit);
         _unlock();
-        emit Executed(msg.sender, role, to, value, operation, data.length >= 4 ? bytes4(data[:4]) : bytes4(0));
+        _emitExecuted(role, to, value, data, operation);
         return true;
     }
 
+    function _emitExecuted(uint16 role, address to, uint256 value, bytes calldata data, uint8 operation) internal {
+        emit Executed(msg.sender, role, to, value, operation, data.length >= 4 ? bytes4(data[:4]) : bytes4(0));
+    }
+
     /// @dev MultiSend packing: operation (1) | to (20) | value (32) | dataLength (32) | data, repeated.
-    function _checkBatch(uint16 role, bytes calldata data) internal returns (uint256 credit) {
+    function _checkBatch(uint16 role, bytes calldata data, uint256[] memory touched)
+        internal
+        returns (uint256 credit)
+    {
         if (data.length < 68 || bytes4(data[:4]) != MULTISEND_SELECTOR) _deny(MALFORMED, bytes32(0));
         uint256 off = uint256(bytes32(data[4:36]));
         // The encoded bytes must sit where a canonical encoder puts them, so every decoder sees the same batch.
@@ -296,60 +350,171 @@ contract PolicyModule {
         bytes calldata txs = data[68:68 + len];
         uint256 i;
         while (i < len) {
-            if (len - i < 85) _deny(MALFORMED, bytes32(i));
-            uint8 op = uint8(txs[i]);
-            address to = address(bytes20(txs[i + 1:i + 21]));
-            uint256 value = uint256(bytes32(txs[i + 21:i + 53]));
-            uint256 dlen = uint256(bytes32(txs[i + 53:i + 85]));
-            if (dlen > len - i - 85) _deny(MALFORMED, bytes32(dlen));
-            if (op != CALL) _deny(DELEGATECALL_NOT_ALLOWED, bytes32(uint256(uint160(to))));
-            credit += _check(role, to, value, txs[i + 85:i + 85 + dlen]);
-            i += 85 + dlen;
+            (uint256 c, uint256 next) = _checkEntry(role, txs, i, touched);
+            credit += c;
+            i = next;
         }
     }
 
-    function _check(uint16 role, address to, uint256 value, bytes calldata data) internal returns (uint256 credit) {
+    /// @dev The batch entry at offset `i` of `txs`; returns its credit and the next entry's offset.
+    function _checkEntry(uint16 role, bytes calldata txs, uint256 i, uint256[] memory touched)
+        internal
+        returns (uint256 credit, uint256 next)
+    {
+        uint256 len = txs.length;
+        if (len - i < 85) _deny(MALFORMED, bytes32(i));
+        address to = address(bytes20(txs[i + 1:i + 21]));
+        uint256 dlen = uint256(bytes32(txs[i + 53:i + 85]));
+        if (dlen > len - i - 85) _deny(MALFORMED, bytes32(dlen));
+        if (uint8(txs[i]) != CALL) _deny(DELEGATECALL_NOT_ALLOWED, bytes32(uint256(uint160(to))));
+        next = i + 85 + dlen;
+        credit = _check(role, to, uint256(bytes32(txs[i + 21:i + 53])), txs[i + 85:next], touched);
+    }
+
+    function _check(uint16 role, address to, uint256 value, bytes calldata data, uint256[] memory touched)
+        internal
+        returns (uint256 credit)
+    {
         // The module is never a target: through it the Safe could be made to reconfigure its own guard.
         if (to == address(this)) _deny(FUNCTION_NOT_ALLOWED, bytes32(bytes20(to)));
         bytes4 selector;
         if (data.length >= 4) selector = bytes4(data[:4]);
         else if (data.length != 0) _deny(CALLDATA_TOO_SHORT, bytes32(data.length));
         bytes32 key = scopeKey(role, to, selector);
-        Scope storage s = _scopes[key];
-        if (!s.allowed) _deny(FUNCTION_NOT_ALLOWED, bytes32(bytes20(to)) | (bytes32(selector) >> 160));
+        ScopeData memory s = _scopes[key];
+        if (s.conds == address(0)) _deny(FUNCTION_NOT_ALLOWED, bytes32(bytes20(to)) | (bytes32(selector) >> 160));
         if (value > s.maxValue) _deny(VALUE_TOO_HIGH, bytes32(value));
-        uint256 n = s.nConds;
+        bool declared;
+        if (s.conds != NO_CONDS) (credit, declared) = _checkConds(s.conds, to, value, data, touched);
+        // Native value moves ETH; a scope that declares nothing may move anything.
+        if (!declared || value != 0) touched[0] = TOUCH_ALL;
+    }
+
+    /// @dev All conditions in one code read (one cold account) instead of two cold slots each.
+    function _checkConds(address ptr, address to, uint256 value, bytes calldata data, uint256[] memory touched)
+        internal
+        returns (uint256 credit, bool declared)
+    {
+        bytes memory conds = _readBlob(ptr);
+        uint256 n = conds.length / 64;
         for (uint256 i; i < n; ++i) {
-            credit += _checkCondition(_conds[key][i], to, value, data);
+            (uint256 head, uint256 cval) = _condAt(conds, i);
+            if (uint8(head) == OP_TOUCHES) {
+                declared = true;
+                _touch(head, data, touched);
+            } else {
+                credit += _checkCondition(head, cval, to, value, data);
+            }
         }
     }
 
-    function _checkCondition(Condition storage c, address to, uint256 value, bytes calldata data)
+    /// @dev Condition `i` of a scope's data contract: (op | word << 8 | aux << 24, value).
+    function _condAt(bytes memory conds, uint256 i) internal pure returns (uint256 head, uint256 cval) {
+        assembly {
+            let p := add(add(conds, 32), shl(6, i))
+            head := mload(p)
+            cval := mload(add(p, 32))
+        }
+    }
+
+    /// @dev Record the assets an OP_TOUCHES condition names. Anything it cannot read cleanly (out of bounds,
+    ///      dirty address bits, too many assets) falls back to measuring every tracked asset: a declaration can
+    ///      only narrow what is measured when it names exactly what the target will read.
+    function _touch(uint256 head, bytes calldata data, uint256[] memory touched) internal pure {
+        uint256 end = 36 + 32 * uint256(uint16(head >> 8));
+        uint256 kind = uint32(head >> 24);
+        uint256 len = data.length;
+        if (len < end) return _touchAll(touched);
+        bool ok;
+        uint256 a;
+        uint256 b;
+        assembly {
+            // Reads past the end of calldata yield zeros; `ok` only holds when every read was in bounds.
+            let w := calldataload(add(data.offset, sub(end, 32)))
+            switch kind
+            case 0 {
+                ok := 1
+                a := w
+                b := w
+            }
+            case 1 {
+                ok := and(gt(w, 0), iszero(gt(w, div(sub(len, end), 32))))
+                a := calldataload(add(data.offset, end))
+                b := calldataload(add(data.offset, add(end, mul(32, sub(w, 1)))))
+            }
+            case 2 {
+                // the router's hops only end at `w - 20` for a well-formed path: token (20) | fee (3) | token ...
+                ok := and(and(iszero(lt(w, 43)), iszero(mod(sub(w, 20), 23))), iszero(gt(w, sub(len, end))))
+                a := shr(96, calldataload(add(data.offset, end)))
+                b := shr(96, calldataload(add(data.offset, sub(add(end, w), 20))))
+            }
+        }
+        if (!ok) return _touchAll(touched);
+        _touchAdd(touched, a);
+        if (b != a) _touchAdd(touched, b);
+    }
+
+    function _touchAdd(uint256[] memory touched, uint256 token) internal pure {
+        uint256 n = touched[0];
+        if (n == TOUCH_ALL) return;
+        if (token >> 160 != 0 || n == MAX_TOUCHED) return _touchAll(touched);
+        touched[n + 1] = token;
+        touched[0] = n + 1;
+    }
+
+    function _touchAll(uint256[] memory touched) internal pure {
+        touched[0] = TOUCH_ALL;
+    }
+
+    /// @dev The tracked assets the execution declared it can move (all of them unless every call declared).
+    function _measured(address[] memory tracked, uint256[] memory touched) internal pure returns (address[] memory) {
+        uint256 m = touched[0];
+        if (m == TOUCH_ALL) return tracked;
+        address[] memory out = new address[](tracked.length);
+        uint256 k;
+        for (uint256 i; i < tracked.length; ++i) {
+            uint256 t = uint160(tracked[i]);
+            for (uint256 j = 1; j <= m; ++j) {
+                if (touched[j] == t) {
+                    out[k++] = tracked[i];
+                    break;
+                }
+            }
+        }
+        assembly {
+            mstore(out, k)
+        }
+        return out;
+    }
+
+    /// @dev `head` = op | word << 8 | aux << 24 (see `_packCondition`), `cval` the condition's value.
+    function _checkCondition(uint256 head, uint256 cval, address to, uint256 value, bytes calldata data)
         internal
         returns (uint256 credit)
     {
-        uint8 op = c.op;
-        if (op == OP_CHECK) return _runChecker(c.value, to, value, data);
-        uint256 w = c.word;
+        uint8 op = uint8(head);
+        if (op == OP_CHECK) return _runChecker(cval, to, value, data);
+        uint256 w = uint16(head >> 8);
+        uint32 aux = uint32(head >> 24);
         uint256 end = 36 + 32 * w;
         if (data.length < end) _deny(CALLDATA_TOO_SHORT, bytes32(w));
         bytes32 word = bytes32(data[end - 32:end]);
         if (op == OP_EQ) {
-            if (word != bytes32(c.value)) _deny(PARAM_NOT_EQUAL, word);
+            if (word != bytes32(cval)) _deny(PARAM_NOT_EQUAL, word);
         } else if (op == OP_IS_SAFE) {
             if (word != bytes32(uint256(uint160(safe)))) _deny(PARAM_NOT_SAFE, word);
         } else if (op == OP_LE) {
-            if (uint256(word) > c.value) _deny(PARAM_TOO_HIGH, word);
+            if (uint256(word) > cval) _deny(PARAM_TOO_HIGH, word);
         } else if (op == OP_GE) {
-            if (uint256(word) < c.value) _deny(PARAM_TOO_LOW, word);
+            if (uint256(word) < cval) _deny(PARAM_TOO_LOW, word);
         } else if (op == OP_IN_SET) {
-            if (!_member[_memberKey(c.aux, word)]) _deny(PARAM_NOT_IN_SET, word);
+            if (!_member[_memberKey(aux, word)]) _deny(PARAM_NOT_IN_SET, word);
         } else if (op == OP_ALLOWANCE) {
-            _spend(c.aux, uint256(word));
+            _spend(aux, uint256(word));
         } else if (op == OP_ARRAY_IN_SET) {
-            _checkArray(c.aux, data, end, uint256(word));
+            _checkArray(aux, data, end, uint256(word));
         } else {
-            _checkPath(c.aux, data, end, uint256(word));
+            _checkPath(aux, data, end, uint256(word));
         }
     }
 
@@ -404,18 +569,50 @@ contract PolicyModule {
 
     // ============================================================== value guard
 
-    /// @dev Balances of the tracked assets before the execution.
-    function _snapshot(uint256 n) internal view returns (address[] memory toks, uint256[] memory bal) {
-        toks = _tracked;
-        bal = new uint256[](n);
+    /// @dev Balances before the execution of the tracked assets it can move (every one when a call did not
+    ///      declare, and at a window's first execution, which values them all for the window's base).
+    function _snapshot(GuardSlot memory gs, uint256[] memory touched) internal view returns (Snapshot memory snap) {
+        Guard memory g = _decodeGuard(gs);
+        bool roll = block.timestamp >= uint256(g.windowStart) + g.period;
+        address[] memory toks = roll ? g.tracked : _measured(g.tracked, touched);
+        uint256 n = toks.length;
+        uint256[] memory bal = new uint256[](n);
         for (uint256 i; i < n; ++i) {
             bal[i] = _balance(toks[i]);
         }
+        (snap.g, snap.toks, snap.before) = (g, toks, bal);
+    }
+
+    /// @dev The guard's configuration from its data contract: maxLossBps (2 bytes) | budgetBps (2) |
+    ///      period (4) | tracked assets (one word each, as abi.encodePacked pads array elements).
+    function _decodeGuard(GuardSlot memory gs) internal view returns (Guard memory g) {
+        bytes memory b = _readBlob(gs.config);
+        uint256 head;
+        assembly {
+            head := mload(add(b, 32))
+        }
+        g.maxLossBps = uint16(head >> 240);
+        g.budgetBps = uint16(head >> 224);
+        g.period = uint32(head >> 192);
+        g.windowStart = gs.windowStart;
+        uint256 n = (b.length - 8) / 32;
+        address[] memory t = new address[](n);
+        for (uint256 i; i < n; ++i) {
+            address a;
+            assembly {
+                a := mload(add(add(b, 40), shl(5, i)))
+            }
+            t[i] = a;
+        }
+        g.tracked = t;
     }
 
     /// @dev Values the change of the tracked balances (each changed asset's feed read once) and enforces the
     ///      per-execution bound and the window budget. Gains never replenish the budget.
-    function _settle(Guard memory g, address[] memory toks, uint256[] memory before, uint256 credit) internal {
+    function _settle(Snapshot memory snap, GuardSlot memory gs, uint256 credit) internal {
+        Guard memory g = snap.g;
+        address[] memory toks = snap.toks;
+        uint256[] memory before = snap.before;
         uint256 n = toks.length;
         uint256[] memory num = new uint256[](n);
         uint256[] memory den = new uint256[](n);
@@ -444,9 +641,9 @@ contract PolicyModule {
                 base += _val(toks[i], before[i], num[i], den[i], Math.Rounding.Floor);
             }
             win.base = uint128(Math.min(base, type(uint128).max));
-            g.windowStart = uint64(block.timestamp);
-            _guard = g;
-            emit WindowStarted(g.windowStart, win.base);
+            gs.windowStart = uint64(block.timestamp);
+            _guard = gs;
+            emit WindowStarted(gs.windowStart, win.base);
         } else {
             win = _window;
         }
@@ -457,11 +654,19 @@ contract PolicyModule {
     }
 
     /// @dev The Safe's balance of `token` (address(0) = native ETH).
-    function _balance(address token) internal view returns (uint256) {
-        if (token == address(0)) return safe.balance;
-        (bool ok, bytes memory r) = token.staticcall(abi.encodeWithSelector(0x70a08231, safe)); // balanceOf
-        if (!ok || r.length != 32) _deny(CHECK_FAILED, bytes32(uint256(uint160(token))));
-        return abi.decode(r, (uint256));
+    function _balance(address token) internal view returns (uint256 bal) {
+        address s = safe;
+        if (token == address(0)) return s.balance;
+        bool ok;
+        assembly {
+            // balanceOf(safe) from scratch space: no memory allocated per call
+            mstore(0, 0x70a08231)
+            mstore(0x20, s)
+            ok := staticcall(gas(), token, 28, 36, 0, 32)
+            ok := and(ok, eq(returndatasize(), 32)) // (Yul evaluates arguments right to left)
+            bal := mload(0)
+        }
+        if (!ok) _deny(CHECK_FAILED, bytes32(uint256(uint160(token))));
     }
 
     /// @dev The oracle price of `token` as a fraction: value(amount) = amount * num / den in USD * 1e18.
@@ -471,19 +676,43 @@ contract PolicyModule {
         Oracle memory o = _oracles[token];
         bytes32 w = bytes32(uint256(uint160(token)));
         if (o.feed == address(0)) _deny(FEED_MISSING, w);
-        (bool ok, bytes memory r) = o.feed.staticcall(abi.encodeWithSelector(0xfeaf968c)); // latestRoundData()
-        if (!ok || r.length != 160) _deny(FEED_INVALID, w);
-        (uint256 roundId, int256 answer,, uint256 updatedAt, uint256 answeredInRound) =
-            abi.decode(r, (uint256, int256, uint256, uint256, uint256));
+        address feed = o.feed;
+        bool ok;
+        uint256 roundId;
+        int256 answer;
+        uint256 updatedAt;
+        uint256 answeredInRound;
+        uint256 dec;
+        assembly {
+            // latestRoundData() and decimals() into free memory, left unallocated (nothing else lives there)
+            let p := mload(0x40)
+            mstore(p, shl(224, 0xfeaf968c))
+            ok := staticcall(gas(), feed, p, 4, p, 160)
+            ok := and(ok, eq(returndatasize(), 160)) // (Yul evaluates arguments right to left)
+            roundId := mload(p)
+            answer := mload(add(p, 32))
+            updatedAt := mload(add(p, 96))
+            answeredInRound := mload(add(p, 128))
+            dec := 256 // a failed or garbled decimals() never equals a configured uint8
+            if ok {
+                mstore(p, shl(224, 0x313ce567))
+                let okd := staticcall(gas(), feed, p, 4, p, 32)
+                if and(okd, eq(returndatasize(), 32)) { dec := mload(p) }
+            }
+        }
+        if (!ok) _deny(FEED_INVALID, w);
         if (answer <= 0 || uint256(answer) > type(uint128).max) _deny(FEED_INVALID, w);
         if (
             updatedAt == 0 || updatedAt > block.timestamp || block.timestamp - updatedAt > o.maxAge
                 || answeredInRound < roundId
         ) _deny(FEED_STALE, w);
-        (ok, r) = o.feed.staticcall(abi.encodeWithSelector(0x313ce567)); // decimals()
-        if (!ok || r.length != 32 || abi.decode(r, (uint256)) != o.feedDecimals) _deny(FEED_INVALID, w);
-        num = uint256(answer) * 1e18;
-        den = 10 ** (uint256(o.feedDecimals) + o.tokenDecimals);
+        if (dec != o.feedDecimals) _deny(FEED_INVALID, w);
+        unchecked {
+            // answer <= 2**128 and both decimals <= MAX_DECIMALS (36): neither overflows, and the plain EXP
+            // avoids the checked-power loop on every valuation
+            num = uint256(answer) * 1e18;
+            den = 10 ** (uint256(o.feedDecimals) + o.tokenDecimals);
+        }
     }
 
     /// @dev amount * num / den, denied (FEED_INVALID) at or above 2**200 (1e42 USD): then no sum, bps product or
@@ -494,12 +723,20 @@ contract PolicyModule {
         returns (uint256 v)
     {
         uint256 hi;
+        uint256 lo;
         assembly {
             let mm := mulmod(amount, num, not(0))
-            let lo := mul(amount, num)
+            lo := mul(amount, num)
             hi := sub(sub(mm, lo), lt(mm, lo))
         }
-        if (hi < den) v = Math.mulDiv(amount, num, den, r);
+        if (hi == 0) {
+            // The product fits one word (every realistic amount): a plain division, rounded as asked.
+            unchecked {
+                v = lo / den + (Math.unsignedRoundsUp(r) && lo % den != 0 ? 1 : 0);
+            }
+        } else if (hi < den) {
+            v = Math.mulDiv(amount, num, den, r);
+        }
         if (hi >= den || v >> 200 != 0) _deny(FEED_INVALID, bytes32(uint256(uint160(token))));
     }
 
@@ -557,7 +794,7 @@ contract PolicyModule {
             _operators.push(operator);
             _pos[pk] = _operators.length;
         }
-        roleOf[operator] = role;
+        _operatorOf[operator] = role == 0 ? 0 : _withFlag(role, cosignerOf[role]);
         emit OperatorSet(operator, role);
     }
 
@@ -575,15 +812,25 @@ contract PolicyModule {
             _deny(INVALID_CONFIG, bytes32(bytes20(target)));
         }
         bytes32 key = scopeKey(role, target, selector);
-        for (uint256 i; i < conditions.length; ++i) {
+        uint256 n = conditions.length;
+        bytes memory blob = new bytes(64 * n);
+        for (uint256 i; i < n; ++i) {
             Condition calldata c = conditions[i];
             if (c.op == 0 || c.op > MAX_OP) _deny(INVALID_CONFIG, bytes32(uint256(c.op)));
             if (c.op == OP_CHECK && (c.word != 0 || c.aux != 0 || address(uint160(c.value)).code.length == 0)) {
                 _deny(INVALID_CONFIG, bytes32(c.value));
             }
-            _conds[key][i] = c;
+            if (c.op == OP_TOUCHES && (c.aux > TOUCH_PATH || c.value != 0)) _deny(INVALID_CONFIG, bytes32(uint256(c.aux)));
+            uint256 head = uint256(c.op) | (uint256(c.word) << 8) | (uint256(c.aux) << 24);
+            uint256 cval = c.value;
+            assembly {
+                let p := add(add(blob, 32), shl(6, i))
+                mstore(p, head)
+                mstore(add(p, 32), cval)
+            }
         }
-        _scopes[key] = Scope(true, uint8(conditions.length), maxValue, role, selector, target);
+        _scopes[key] = ScopeData(n == 0 ? NO_CONDS : _writeBlob(blob), maxValue);
+        _scopeInfo[key] = ScopeInfo(role, selector, target, uint8(n));
         if (_pos[key] == 0) {
             _scopeKeys.push(key);
             _pos[key] = _scopeKeys.length;
@@ -599,6 +846,7 @@ contract PolicyModule {
         bytes32 key = scopeKey(role, target, selector);
         if (_pos[key] == 0) _deny(INVALID_CONFIG, key);
         delete _scopes[key];
+        delete _scopeInfo[key];
         uint256 last = _scopeKeys.length - 1;
         uint256 i = _pos[key] - 1;
         bytes32 moved = _scopeKeys[last];
@@ -696,8 +944,9 @@ contract PolicyModule {
                 if (tracked[i] == tracked[j]) _deny(INVALID_CONFIG, bytes32(uint256(uint160(tracked[i]))));
             }
         }
-        _tracked = tracked;
-        _guard = Guard(maxLossBps, budgetBps, period, 0, uint8(n));
+        address config;
+        if (n != 0) config = _writeBlob(abi.encodePacked(maxLossBps, budgetBps, period, tracked));
+        _guard = GuardSlot(config, 0, _guard.paused);
         delete _window;
         emit ValueGuardSet(tracked, maxLossBps, budgetBps, period);
     }
@@ -722,6 +971,10 @@ contract PolicyModule {
             _pos[pk] = _cosignedRoles.length;
         }
         cosignerOf[role] = cosigner;
+        address[] storage ops = _operators;
+        for (uint256 i; i < ops.length; ++i) {
+            if (uint16(_operatorOf[ops[i]]) == role) _operatorOf[ops[i]] = _withFlag(role, cosigner);
+        }
         emit CosignerSet(role, cosigner);
     }
 
@@ -744,17 +997,27 @@ contract PolicyModule {
         if (msg.sender != safe && msg.sender != guardian && !ISafeMinimal(safe).isOwner(msg.sender)) {
             _deny(UNAUTHORIZED, bytes32(uint256(uint160(msg.sender))));
         }
-        paused = true;
+        _guard.paused = true;
         emit PausedSet(msg.sender, true);
     }
 
     /// @notice Resume execution; only the Safe (its owners' threshold) may.
     function unpause() external onlySafe {
-        paused = false;
+        _guard.paused = false;
         emit PausedSet(msg.sender, false);
     }
 
     // ============================================================== read-back
+
+    /// @notice Role of each operator; 0 means "not an operator".
+    function roleOf(address operator) external view returns (uint16) {
+        return uint16(_operatorOf[operator]);
+    }
+
+    /// @notice Kill switch: while true nothing executes.
+    function paused() external view returns (bool) {
+        return _guard.paused;
+    }
 
     /// @notice Key under which a scope is stored.
     /// @param role Role id.
@@ -772,7 +1035,7 @@ contract PolicyModule {
         ops = _operators;
         roles = new uint16[](ops.length);
         for (uint256 i; i < ops.length; ++i) {
-            roles[i] = roleOf[ops[i]];
+            roles[i] = uint16(_operatorOf[ops[i]]);
         }
     }
 
@@ -787,10 +1050,15 @@ contract PolicyModule {
     /// @return s The scope.
     /// @return conds Its conditions, in evaluation order.
     function getScope(bytes32 key) external view returns (Scope memory s, Condition[] memory conds) {
-        s = _scopes[key];
+        ScopeData memory d = _scopes[key];
+        ScopeInfo memory info = _scopeInfo[key];
+        s = Scope(d.conds != address(0), info.nConds, d.maxValue, info.role, info.selector, info.target);
         conds = new Condition[](s.nConds);
+        if (conds.length == 0) return (s, conds);
+        bytes memory b = _readBlob(d.conds);
         for (uint256 i; i < conds.length; ++i) {
-            conds[i] = _conds[key][i];
+            (uint256 head, uint256 cval) = _condAt(b, i);
+            conds[i] = Condition(uint8(head), uint16(head >> 8), uint32(head >> 24), cval);
         }
     }
 
@@ -880,9 +1148,11 @@ contract PolicyModule {
             uint256 windowLoss
         )
     {
-        Guard memory g = _guard;
+        GuardSlot memory gs = _guard;
         Window memory w = _window;
-        return (_tracked, g.maxLossBps, g.budgetBps, g.period, g.windowStart, w.base, w.loss);
+        if (gs.config == address(0)) return (tracked, 0, 0, 0, gs.windowStart, w.base, w.loss);
+        Guard memory g = _decodeGuard(gs);
+        return (g.tracked, g.maxLossBps, g.budgetBps, g.period, g.windowStart, w.base, w.loss);
     }
 
     /// @notice Roles that require a co-signature, and their co-signers.
@@ -910,6 +1180,34 @@ contract PolicyModule {
     ) public view returns (bytes32) {
         bytes32 h = keccak256(abi.encode(COSIGN_TYPEHASH, to, value, keccak256(data), operation, nonce, deadline));
         return keccak256(abi.encodePacked("\x19\x01", domainSeparator(), h));
+    }
+
+    /// @dev Store `data` as the code of a new contract (SSTORE2): one cold account access reads it all back,
+    ///      where storage would cost a cold slot per word. The code starts with STOP, so it never executes.
+    ///      Written by the Safe only (configuration); never changed in place, a new write deploys a new one.
+    function _writeBlob(bytes memory data) internal returns (address ptr) {
+        // PUSH4 len; DUP1; PUSH1 14; PUSH1 0; CODECOPY; PUSH1 0; RETURN  (14 bytes), then STOP, then data
+        bytes memory init = abi.encodePacked(hex"63", uint32(data.length + 1), hex"80600e6000396000f300", data);
+        assembly {
+            ptr := create(0, add(init, 32), mload(init))
+        }
+        if (ptr == address(0)) _deny(INVALID_CONFIG, bytes32(data.length));
+    }
+
+    /// @dev The data `_writeBlob` stored at `ptr`.
+    function _readBlob(address ptr) internal view returns (bytes memory data) {
+        assembly {
+            let n := sub(extcodesize(ptr), 1)
+            data := mload(0x40)
+            mstore(data, n)
+            extcodecopy(ptr, add(data, 32), 1, n)
+            mstore(0x40, add(add(data, 32), and(add(n, 31), not(31))))
+        }
+    }
+
+    /// @dev An operator's stored word: the role, and COSIGNED when the role has a co-signer.
+    function _withFlag(uint16 role, address cosigner) internal pure returns (uint256) {
+        return cosigner == address(0) ? role : role | COSIGNED;
     }
 
     function _memberKey(uint32 id, bytes32 value) internal pure returns (bytes32) {

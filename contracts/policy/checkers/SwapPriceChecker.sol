@@ -55,38 +55,41 @@ contract SwapPriceChecker is CheckerBase {
     /// @return s The tokens and amounts that bound the swap.
     function decode(bytes calldata data) public pure returns (Swap memory s) {
         bytes4 sel = _selector(data);
-        if (sel == V2_EXACT_IN || sel == V2_EXACT_OUT) {
+        // Every word read below lies inside a length checked first, so reads use calldataload directly
+        // (the checker runs on every swap: bounds-checked slices cost more than the swap's oracle reads).
+        if (sel == V3_IN_SINGLE || sel == V3_OUT_SINGLE) {
+            // (tokenIn, tokenOut, fee, recipient, deadline, amount, limit, sqrtPriceLimitX96), all inline
+            _expectLength(data, 4 + 32 * 8);
+            s.tokenIn = _addrAt(data, 0);
+            s.tokenOut = _addrAt(data, 1);
+            uint256 fee = _at(data, 2);
+            if (fee >> 24 != 0) _deny(MALFORMED, bytes32(fee));
+            _addrAt(data, 3);
+            _addrAt(data, 7); // uint160 limit: same width check
+            s.exactIn = sel == V3_IN_SINGLE;
+            (s.amountIn, s.amountOut) = s.exactIn ? (_at(data, 5), _at(data, 6)) : (_at(data, 6), _at(data, 5));
+        } else if (sel == V2_EXACT_IN || sel == V2_EXACT_OUT) {
             // (amount, amount, offset 0xa0, to, deadline) | length n | n addresses
             if (data.length < 4 + 32 * 6) _deny(MALFORMED, bytes32(data.length));
-            _expect(data, 2, 0xa0);
-            _addr(data, 3);
-            uint256 n = _word(data, 5);
+            if (_at(data, 2) != 0xa0) _deny(MALFORMED, bytes32(_at(data, 2)));
+            _addrAt(data, 3);
+            uint256 n = _at(data, 5);
             if (n < 2 || n > (data.length - 4) / 32) _deny(MALFORMED, bytes32(n));
             _expectLength(data, 4 + 32 * (6 + n));
             for (uint256 k; k < n; ++k) {
-                _addr(data, 6 + k);
+                _addrAt(data, 6 + k);
             }
-            s.tokenIn = _addr(data, 6);
-            s.tokenOut = _addr(data, 5 + n);
+            s.tokenIn = _addrAt(data, 6);
+            s.tokenOut = _addrAt(data, 5 + n);
             s.exactIn = sel == V2_EXACT_IN;
-            (s.amountIn, s.amountOut) = s.exactIn ? (_word(data, 0), _word(data, 1)) : (_word(data, 1), _word(data, 0));
-        } else if (sel == V3_IN_SINGLE || sel == V3_OUT_SINGLE) {
-            // (tokenIn, tokenOut, fee, recipient, deadline, amount, limit, sqrtPriceLimitX96), all inline
-            _expectLength(data, 4 + 32 * 8);
-            s.tokenIn = _addr(data, 0);
-            s.tokenOut = _addr(data, 1);
-            if (_word(data, 2) >> 24 != 0) _deny(MALFORMED, bytes32(_word(data, 2)));
-            _addr(data, 3);
-            _addr(data, 7); // uint160 limit: same width check
-            s.exactIn = sel == V3_IN_SINGLE;
-            (s.amountIn, s.amountOut) = s.exactIn ? (_word(data, 5), _word(data, 6)) : (_word(data, 6), _word(data, 5));
+            (s.amountIn, s.amountOut) = s.exactIn ? (_at(data, 0), _at(data, 1)) : (_at(data, 1), _at(data, 0));
         } else if (sel == V3_IN || sel == V3_OUT) {
             // offset 0x20 | (path offset 0xa0, recipient, deadline, amount, limit) | length L | path, zero-padded
             if (data.length < 4 + 32 * 7) _deny(MALFORMED, bytes32(data.length));
-            _expect(data, 0, 0x20);
-            _expect(data, 1, 0xa0);
-            _addr(data, 2);
-            uint256 len = _word(data, 6);
+            if (_at(data, 0) != 0x20) _deny(MALFORMED, bytes32(_at(data, 0)));
+            if (_at(data, 1) != 0xa0) _deny(MALFORMED, bytes32(_at(data, 1)));
+            _addrAt(data, 2);
+            uint256 len = _at(data, 6);
             if (len < 43 || (len - 20) % 23 != 0 || len > data.length) _deny(MALFORMED, bytes32(len));
             uint256 p0 = 4 + 32 * 7;
             _expectLength(data, p0 + ((len + 31) & ~uint256(31)));
@@ -96,9 +99,23 @@ contract SwapPriceChecker is CheckerBase {
             s.exactIn = sel == V3_IN;
             // exactOutput's path is reversed: it starts at the token bought.
             (s.tokenIn, s.tokenOut) = s.exactIn ? (first, last) : (last, first);
-            (s.amountIn, s.amountOut) = s.exactIn ? (_word(data, 4), _word(data, 5)) : (_word(data, 5), _word(data, 4));
+            (s.amountIn, s.amountOut) = s.exactIn ? (_at(data, 4), _at(data, 5)) : (_at(data, 5), _at(data, 4));
         } else {
             _deny(CHECK_FAILED, bytes32(sel));
         }
+    }
+
+    /// @dev ABI word `i` after the selector; the caller has checked that it lies inside `data`.
+    function _at(bytes calldata data, uint256 i) internal pure returns (uint256 w) {
+        assembly {
+            w := calldataload(add(data.offset, add(4, shl(5, i))))
+        }
+    }
+
+    /// @dev `_at` as an address; dirty high bits are MALFORMED.
+    function _addrAt(bytes calldata data, uint256 i) internal pure returns (address) {
+        uint256 w = _at(data, i);
+        if (w >> 160 != 0) _deny(MALFORMED, bytes32(w));
+        return address(uint160(w));
     }
 }

@@ -92,6 +92,43 @@ contract PolicyModuleCosignTest is PolicyBase {
         assertTrue(_exec(address(router), 0, _swap()));
     }
 
+    /// @dev The requirement follows the role whatever the order of configuration: an operator added to a
+    ///      co-signed role later, moved into one, or out of one, and a second co-signed role.
+    function test_requirementFollowsTheRoleInAnyOrder() public {
+        address op2 = makeAddr("op2");
+        vm.startPrank(address(safe));
+        module.setOperator(op2, ROLE); // added after the role got its co-signer
+        vm.stopPrank();
+        _expectDeny(COSIGNATURE_REQUIRED, bytes32(uint256(ROLE)));
+        vm.prank(op2);
+        module.execute(address(router), 0, _swap(), 0);
+
+        vm.startPrank(address(safe));
+        module.setOperator(op2, 2); // moved to a role without a co-signer: its own scopes decide
+        vm.stopPrank();
+        assertEq(module.roleOf(op2), 2);
+        _expectDeny(5, bytes32(bytes20(address(router))) | (bytes32(RecordingRouter.exactInputSingle.selector) >> 160));
+        vm.prank(op2);
+        module.execute(address(router), 0, _swap(), 0);
+
+        vm.startPrank(address(safe));
+        module.setCosigner(2, cosigner); // the second role gets one too
+        module.setCosigner(ROLE, address(0)); // and the first loses its own
+        vm.stopPrank();
+        _expectDeny(COSIGNATURE_REQUIRED, bytes32(uint256(2)));
+        vm.prank(op2);
+        module.execute(address(router), 0, _swap(), 0);
+        assertTrue(_exec(address(router), 0, _swap()));
+        assertEq(module.roleOf(operator), ROLE);
+
+        vm.prank(address(safe));
+        module.setOperator(op2, 0);
+        assertEq(module.roleOf(op2), 0);
+        _expectDeny(NOT_OPERATOR, bytes32(uint256(uint160(op2))));
+        vm.prank(op2);
+        module.execute(address(router), 0, _swap(), 0);
+    }
+
     function test_onlySafeConfigures() public {
         _expectDeny(3, bytes32(uint256(uint160(operator))));
         vm.prank(operator);

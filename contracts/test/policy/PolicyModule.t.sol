@@ -83,8 +83,14 @@ contract PolicyModuleTest is PolicyBase {
         _expectDeny(17, bytes32(bytes20(address(module))));
         module.setScope(1, address(module), bytes4(0), 0, new PolicyModule.Condition[](0));
         PolicyModule.Condition[] memory c = new PolicyModule.Condition[](1);
-        c[0] = _cond(10, 0, 0, 0);
-        _expectDeny(17, bytes32(uint256(10)));
+        c[0] = _cond(11, 0, 0, 0);
+        _expectDeny(17, bytes32(uint256(11)));
+        module.setScope(1, address(router), bytes4(0), 0, c);
+        c[0] = _cond(10, 0, 3, 0); // OP_TOUCHES of an unknown kind
+        _expectDeny(17, bytes32(uint256(3)));
+        module.setScope(1, address(router), bytes4(0), 0, c);
+        c[0] = _cond(10, 0, 0, 1); // OP_TOUCHES carries no value
+        _expectDeny(17, bytes32(uint256(0)));
         module.setScope(1, address(router), bytes4(0), 0, c);
         c[0] = _cond(9, 0, 0, 0); // OP_CHECK naming an address without code
         _expectDeny(17, bytes32(0));
