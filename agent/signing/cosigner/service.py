@@ -39,6 +39,7 @@ from agent.signing.cosigner.wire import (
     BadRequest,
     Cosignature,
     CosignRequest,
+    checksum,
     cosign_digest,
     execute_cosigned_calldata,
     parse_request,
@@ -196,7 +197,7 @@ class CosignerService:
         if c.operation == 0:
             return [Call(c.to, c.data, c.value)]
         ms = self.policy.multisend
-        if c.operation != 1 or not ms or c.to != to_checksum_address(ms):
+        if c.operation != 1 or not ms or c.to != checksum(ms):
             return Deny(
                 Status.DELEGATECALL_NOT_ALLOWED.code,
                 f"operation {c.operation} to {c.to}: only a call, or a delegatecall to "
@@ -210,7 +211,7 @@ class CosignerService:
                 "request.value",
             )
         try:
-            return [Call(to_checksum_address(p.to), p.data, p.value) for p in decode_batch(c.data)]
+            return [Call(checksum(p.to), p.data, p.value) for p in decode_batch(c.data)]
         except _Denied as e:
             return e.d
 
