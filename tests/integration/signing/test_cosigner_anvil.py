@@ -399,3 +399,32 @@ async def test_a_new_block_is_seen_by_the_next_request(world, cosigned, l1_isola
         assert (await client.cosign(**ask)).signature
     finally:
         await client.close()
+
+
+def test_routed_order_through_the_cosigner(world, cosigned, tmp_path):
+    """`agent trade order` with $AGENT_COSIGNER_URL: the plan's one Safe transaction goes as
+    executeCosigned with the co-signer's signature (its own policy and simulation), and
+    fills; without the co-signer the same role cannot execute at all (29, above)."""
+    from typer.testing import CliRunner
+
+    from agent.cli.main import app as cli
+    from agent.signing.cosigner.wire import EXECUTE_COSIGNED
+
+    c = cosigned
+    j = tmp_path / "order.sqlite"
+    args = [
+        "trade", "order", "--side", "buy", "--base", "WETH", "--quote", "USDC", "--size", "1",
+        "--client-id", "cosigned-order", "--safe", c["w"].safe, "--module", c["w"].module,
+        "--rpc-url", c["url"], "--manifest", str(world.manifest_paths[0]),
+        "--state-dir", str(tmp_path / "none"), "--journal", str(j), "--slippage-bps", "50",
+        "--simulation", "trace", "--json",
+    ]  # fmt: skip
+    env = {"AGENT_OPERATOR_KEY": c["op_key"], "AGENT_COSIGNER_URL": c["svc"].url}
+    res = CliRunner().invoke(cli, args, env=env)
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.output[res.output.index("{") :])
+    assert out["state"] == "filled" and out["filled"] == 10**18, out
+    (batch,) = out["batches"]
+    mined = rpc_call(c["url"], "eth_getTransactionByHash", [batch["tx_hash"]])
+    assert mined["from"].lower() == c["operator"].lower()
+    assert bytes.fromhex(mined["input"][2:10]) == EXECUTE_COSIGNED
