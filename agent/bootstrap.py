@@ -228,6 +228,9 @@ class ChainAccess:
     safe: str
     module: str
     policy_path: Path | None = None
+    # the role there requires a co-signature: every module call goes through this co-signer
+    # (agent.signing.cosigner), pinned to the module's cosignerOf(role)
+    cosigner_url: str | None = None
 
 
 @dataclass
@@ -265,11 +268,19 @@ async def build_order_app(
     quote: str = "USDC",
     base_decimals: int = 18,
     quote_decimals: int = 6,
+    signer: Any = None,
+    simulation: str | None = None,
 ) -> OrderApp:
     """`agent trade order`'s wiring: per chain one RpcClient, one ModuleExecutor (one TxEngine
     for the operator there, the fund's signing policy as its guard); the exchanges' ccxt
     adapters; the router's sources over those same connections; one journal and one OMS for
-    the parent and every child. ``cex``: (exchange id, simulator URL) pairs."""
+    the parent and every child. ``cex``: (exchange id, simulator URL) pairs.
+
+    ``signer`` and ``simulation`` as in :func:`build_swap_app`: the operator's Signer on
+    every chain if not the local ``operator_key`` (e.g. a ThresholdSigner), and the
+    simulation mode of the SimulationGuard wrapped around each chain's policy guard (the
+    plan executor registers each batch's summed legs with it); None = off. A chain whose
+    ``cosigner_url`` is set has no local simulation: the co-signer simulates the exact call."""
     from agent.execution.bridged_prices import BridgedPrices
     from agent.execution.guarded import reference_prices
     from agent.execution.plan import ChainWallet, PlanExecutor
@@ -281,7 +292,7 @@ async def build_order_app(
     journal = SqliteJournal(journal_path)
     closers: list[Any] = []
     try:
-        signer = LocalSigner(operator_key)
+        signer = signer or LocalSigner(operator_key)
         wallets: dict[int, ChainWallet] = {}
         rpcs: list[Any] = []
         l1_prices: Any = None  # the L1's oracle prices: the L2 guard's for bridged tokens
@@ -302,12 +313,26 @@ async def build_order_app(
                 )  # fmt: skip
             if l1_prices is None:
                 l1_prices = reference_prices(rpc, m)
+            pre_sign = guard
+            if simulation is not None and acc.cosigner_url is None:
+                from agent.chain.simulate import SimulationGuard
+
+                pre_sign = SimulationGuard(
+                    rpc, operator=signer.address, module=acc.module, safe=acc.safe,
+                    mode=simulation, multisend=m.address("MultiSendCallOnly"), inner=guard,  # type: ignore[arg-type]
+                    journal=journal, chain_id=m.chain_id,
+                )  # fmt: skip
             ex = ModuleExecutor(
                 rpc, signer, module=acc.module, multisend=m.address("MultiSendCallOnly"),
-                chain_id=m.chain_id, journal=journal, guard=guard, safe=acc.safe,
+                chain_id=m.chain_id, journal=journal, guard=pre_sign, safe=acc.safe,
                 raise_on_revert=False,
             )  # fmt: skip
             closers.append(ex.close)
+            if acc.cosigner_url is not None:
+                from agent.signing.cosigner.client import cosigner_client
+
+                role = await ex.check_module(acc.safe)
+                ex.cosigner = await cosigner_client(rpc, acc.module, role, acc.cosigner_url)
             await ex.start()
             wallets[m.chain_id] = ChainWallet(m, rpc, acc.safe, ex, symbols)
         venues_cex: dict[str, Any] = {}

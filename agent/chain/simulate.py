@@ -2,14 +2,19 @@
 to the Safe's assets, then check that against what the intent expects.
 
     debug_traceCall(call, block, callTracer {withLog})          -> frames, logs, revert
-    debug_traceCall(call, block, prestateTracer {diffMode})     -> balances before / after
 
-both in one JSON-RPC batch on the same block (anvil, geth and reth serve both). From them:
+(anvil, geth and reth serve it). From it:
 
 * ERC-20 ``Transfer`` logs into and out of the account (WETH ``Deposit``/``Withdrawal``
   count as mints and burns to the account), net per token;
-* the account's ETH balance change, from the prestate diff (exact, internal transfers too);
+* the account's ETH balance change, from the value of every frame that moves ETH (CALL,
+  CREATE, CREATE2, SELFDESTRUCT) to or from it, internal transfers too. The account is the
+  Safe, never the sender, so no gas is charged to it and these frames are the whole change;
 * the ``Approval`` logs the account emitted (spender and the allowance it leaves).
+
+``prestate=True`` adds ``prestateTracer {diffMode}`` in the same JSON-RPC batch and takes
+the ETH change from the balance diff instead (for an account that may also pay gas); one
+trace is the default because the second one doubled the node's work on every signature.
 
 Logs of frames that reverted are dropped with the frame: their effects were rolled back.
 
@@ -156,11 +161,37 @@ def _balance(entry: Mapping[str, Any] | None) -> int | None:
     return int(entry["balance"], 16)
 
 
+_MOVES_ETH = frozenset({"CALL", "CREATE", "CREATE2", "SELFDESTRUCT"})
+
+
+def eth_from_calls(frame: Mapping[str, Any], account: str) -> int:
+    """The ETH ``account`` (lower-case) gains in a callTracer frame tree: the value of every
+    frame that moves ETH into it minus every one out of it, reverted frames (and their
+    sub-calls) dropped. DELEGATECALL and CALLCODE move nothing: their value stays in the
+    caller's context; STATICCALL carries none."""
+    if frame.get("error"):
+        return 0
+    total = 0
+    if str(frame.get("type", "CALL")).upper() in _MOVES_ETH:
+        v = frame.get("value")
+        amount = int(v, 16) if isinstance(v, str) else int(v or 0)
+        if amount:
+            if str(frame.get("to") or "").lower() == account:
+                total += amount
+            if str(frame.get("from") or "").lower() == account:
+                total -= amount
+    for c in frame.get("calls") or ():
+        total += eth_from_calls(c, account)
+    return total
+
+
 def extract_deltas(
-    call_trace: Mapping[str, Any], prestate_diff: Mapping[str, Any], account: str
+    call_trace: Mapping[str, Any], prestate_diff: Mapping[str, Any] | None, account: str
 ) -> AssetDeltas:
-    """The account's asset deltas from a callTracer (withLog) frame and a prestateTracer
-    diffMode result. Pure: unit-tested on recorded traces."""
+    """The account's asset deltas from a callTracer (withLog) frame and, when given, a
+    prestateTracer diffMode result (the ETH change then comes from the balance diff; without
+    it, from the frames' values, :func:`eth_from_calls`). Pure: unit-tested on recorded
+    traces."""
     me = account.lower()
     transfers: list[Transfer] = []
     approvals: dict[tuple[str, str], int] = {}
@@ -185,11 +216,14 @@ def extract_deltas(
         elif t0 in (DEPOSIT, WITHDRAWAL) and len(topics) == 2 and _addr(topics[1]) == me:
             sign = 1 if t0 == DEPOSIT else -1
             net[token] = net.get(token, 0) + sign * amount
-    pre = {k.lower(): v for k, v in (prestate_diff.get("pre") or {}).items()}
-    post = {k.lower(): v for k, v in (prestate_diff.get("post") or {}).items()}
-    before = _balance(pre.get(me))
-    after = _balance(post.get(me))
-    eth = 0 if after is None else after - (before or 0)
+    if prestate_diff is None:
+        eth = eth_from_calls(call_trace, me)
+    else:
+        pre = {k.lower(): v for k, v in (prestate_diff.get("pre") or {}).items()}
+        post = {k.lower(): v for k, v in (prestate_diff.get("post") or {}).items()}
+        before = _balance(pre.get(me))
+        after = _balance(post.get(me))
+        eth = 0 if after is None else after - (before or 0)
     return AssetDeltas(
         me,
         eth,
@@ -210,21 +244,22 @@ async def simulate(
     call: CallRequest,
     account: str,
     *,
-    block: str | int = "latest",
+    block: str | int | Mapping[str, Any] = "latest",
     mode: Mode = "trace",
+    prestate: bool = False,
 ) -> Simulation:
-    """Trace ``call`` at ``block`` and extract ``account``'s deltas (see the module doc)."""
-    blk = block if isinstance(block, str) else hex(block)
+    """Trace ``call`` at ``block`` (a tag, a number, or an EIP-1898 ``{"blockHash": ..}``
+    object: the exact block a caller decided at) and extract ``account``'s deltas (see the
+    module doc)."""
+    blk: Any = hex(block) if isinstance(block, int) else block
     if mode == "call":
         return await _fallback(rpc, call, blk)
     req = call.to_rpc()
-    answers = await rpc.batch(
-        [
-            ("debug_traceCall", [req, blk, {"tracer": "callTracer", "tracerConfig": {"withLog": True}}]),
-            ("debug_traceCall", [req, blk, {"tracer": "prestateTracer", "tracerConfig": {"diffMode": True}}]),
-        ]
-    )  # fmt: skip
-    calls, diff = answers
+    traces = [("debug_traceCall", [req, blk, _CALL_TRACER])]
+    if prestate:
+        traces.append(("debug_traceCall", [req, blk, _PRESTATE_TRACER]))
+    answers = await rpc.batch(traces)
+    calls, diff = answers[0], answers[1] if prestate else None
     for a in answers:
         if isinstance(a, RpcError) and _no_tracing(a):
             if mode == "trace":
@@ -239,10 +274,19 @@ async def simulate(
     err = calls.get("error")
     if err:
         reason = calls.get("revertReason") or _decoded(calls.get("output")) or err
-        return Simulation(call, blk, False, str(reason), None, True, _gas(calls))
+        return Simulation(call, _tag(blk), False, str(reason), None, True, _gas(calls))
     return Simulation(
-        call, blk, True, None, extract_deltas(calls, diff, account), True, _gas(calls)
+        call, _tag(blk), True, None, extract_deltas(calls, diff, account), True, _gas(calls)
     )
+
+
+_CALL_TRACER = {"tracer": "callTracer", "tracerConfig": {"withLog": True}}
+_PRESTATE_TRACER = {"tracer": "prestateTracer", "tracerConfig": {"diffMode": True}}
+
+
+def _tag(blk: Any) -> str:
+    """The block as journaled: the tag or number, or the hash of an EIP-1898 object."""
+    return str(blk.get("blockHash") or blk.get("blockNumber")) if isinstance(blk, Mapping) else blk
 
 
 def _decoded(output: Any) -> str | None:
@@ -257,14 +301,14 @@ def _gas(frame: Mapping[str, Any]) -> int:
     return int(g, 16) if isinstance(g, str) else int(g or 0)
 
 
-async def _fallback(rpc: Any, call: CallRequest, blk: str) -> Simulation:
+async def _fallback(rpc: Any, call: CallRequest, blk: Any) -> Simulation:
     warning = "the node cannot trace: simulated with eth_call only (asset deltas unchecked)"
     log.warning(warning)
     try:
         await rpc.call("eth_call", [call.to_rpc(), blk])
     except RpcError as e:
-        return Simulation(call, blk, False, e.message, None, False, warning=warning)
-    return Simulation(call, blk, True, None, None, False, warning=warning)
+        return Simulation(call, _tag(blk), False, e.message, None, False, warning=warning)
+    return Simulation(call, _tag(blk), True, None, None, False, warning=warning)
 
 
 # --- the check --------------------------------------------------------------------------------

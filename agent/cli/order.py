@@ -72,9 +72,31 @@ def order(
     stretch: bool = typer.Option(
         False, "--stretch", help="Stretch a schedule the allowance windows cannot carry."
     ),
+    signer: str = typer.Option(
+        "local",
+        "--signer",
+        help="local (the --key-env key) or threshold (two-party ECDSA: --share and --peer), "
+        "as for `agent trade swap`; $AGENT_COSIGNER_URL: the L1 role's co-signer.",
+    ),
+    share: Path | None = typer.Option(
+        None, "--share", envvar="AGENT_THRESHOLD_SHARE", help="Threshold: party 1's share file."
+    ),
+    peer: str = typer.Option(
+        "", "--peer", envvar="AGENT_THRESHOLD_PEER", help="Threshold: host:port of party 2."
+    ),
+    password_env: str = typer.Option(
+        "", "--password-env", help="Threshold: env var holding the share file's password."
+    ),
+    simulation: str = typer.Option(
+        "trace",
+        "--simulation",
+        help="Simulate each chain's Safe transaction before signing, against the plan's "
+        "summed legs: trace, fallback, call or off (as for `agent trade swap`).",
+    ),
 ) -> None:
     """Route a parent order over every venue and execute it through the Safe(s) and ccxt."""
     from agent.bootstrap import ChainAccess, build_order_app
+    from agent.cli.trade import err_console, parse_simulation, threshold_signer
     from agent.demo.report import order_lines
     from agent.deploy.manifest import Manifest
 
@@ -113,23 +135,37 @@ def order(
             fail(str(ValidationError("--l2-rpc-url", "no L2 RPC given", "pass --l2-rpc-url")))
         m2 = run(lambda: Manifest.load(l2_manifest or state_dir / "l2.manifest.json"))
         l2 = ChainAccess(l2_url, m2, l2_safe, l2_module, l2_policy)  # type: ignore[arg-type]
-    key = os.environ.get(key_env)
-    if not key:
-        fail(str(ValidationError("--key-env", f"{key_env} is not set", f"export {key_env}=0x...")))
+    sim_mode = run(lambda: parse_simulation(simulation))
+    if sim_mode == "call":
+        err_console.print(
+            "warning: --simulation call: eth_call only, the Safe's asset deltas are not checked"
+        )
     cexes = tuple(run(lambda c=c: _cex_arg(c)) for c in cex)
+    remote = run(lambda: threshold_signer(signer, share, peer, password_env))
+    key = os.environ.get(key_env, "")
+    if remote is None and not key:
+        fail(str(ValidationError("--key-env", f"{key_env} is not set", f"export {key_env}=0x...")))
+    cosigner_url = os.environ.get("AGENT_COSIGNER_URL") or None
     if algo is not None:
         lot = Decimal(1).scaleb(-m1.token(inst.base).decimals)
         params = run(lambda: algo_params(**algo_kw, lot=lot))  # type: ignore[arg-type]
         windows = run(lambda: policy_windows(policy, m1, l1_url, module))
 
     async def go():  # type: ignore[no-untyped-def]
+        try:
+            return await execute()
+        finally:
+            if remote is not None:
+                await remote.aclose()
+
+    async def execute():  # type: ignore[no-untyped-def]
         app = await build_order_app(
-            l1=ChainAccess(l1_url, m1, safe, module, policy), l2=l2,  # type: ignore[arg-type]
-            operator_key=key, journal_path=journal, cex=cexes, cex_symbol=cex_symbol,  # type: ignore[arg-type]
+            l1=ChainAccess(l1_url, m1, safe, module, policy, cosigner_url), l2=l2,  # type: ignore[arg-type]
+            operator_key=key, journal_path=journal, cex=cexes, cex_symbol=cex_symbol,
             time_bps_per_min=per_min, slippage_bps=slippage_bps, max_retries=max_retries,
             venues=tuple(v.strip() for v in venues.split(",") if v.strip()) if venues else (),
             quote=inst.quote, base_decimals=m1.token(inst.base).decimals,
-            quote_decimals=m1.token(inst.quote).decimals,
+            quote_decimals=m1.token(inst.quote).decimals, signer=remote, simulation=sim_mode,
         )  # fmt: skip
         try:
             if algo is not None:

@@ -10,10 +10,13 @@ order stays unsent with a reason.
 
 from __future__ import annotations
 
+import asyncio
+import json
 from typing import Any
 
 import coincurve
 
+from agent.chain.rpc_http import ConnectError, HttpPool, TruncatedError
 from agent.signing.cosigner.wire import (
     BadRequest,
     Cosignature,
@@ -54,13 +57,12 @@ class CosignerClient:
         self.url = url.rstrip("/")
         self.cosigner = cosigner
         self.timeout = timeout
-        self._session: Any = None
+        self._session: HttpPool | None = None
 
-    async def _http(self) -> Any:
-        import aiohttp
-
+    def _http(self) -> HttpPool:
+        # keep-alive POSTs on the chain client's lean transport (agent.chain.rpc_http)
         if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.timeout))
+            self._session = HttpPool(f"{self.url}/v1/cosign", limit=8)
         return self._session
 
     async def close(self) -> None:
@@ -77,25 +79,23 @@ class CosignerClient:
         call: ModuleCall,
         context: dict[str, Any] | None = None,
     ) -> Cosignature:
-        import aiohttp
-
         req = CosignRequest(chain_id, module, operator, call, context or {})
-        http = await self._http()
+        http = self._http()
         try:
-            async with http.post(f"{self.url}/v1/cosign", json=req.to_json()) as r:
-                status = r.status
-                try:
-                    body = await r.json(content_type=None)
-                except ValueError:
-                    body = None
+            async with asyncio.timeout(self.timeout):
+                status, raw = await http.post(json.dumps(req.to_json()).encode())
         except TimeoutError as e:
             raise SignerTimeoutError(
                 f"co-signer {self.url} did not answer within {self.timeout}s; nothing was sent"
             ) from e
-        except (aiohttp.ClientError, OSError) as e:
+        except (ConnectError, TruncatedError, OSError) as e:
             raise SignerUnavailableError(
                 f"co-signer {self.url} is unreachable ({type(e).__name__}: {e}); nothing was sent"
             ) from e
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            body = None
         if not isinstance(body, dict):
             raise SignerUnavailableError(
                 f"co-signer {self.url} answered HTTP {status} without JSON"

@@ -26,6 +26,7 @@ from typing import Any
 from eth_utils import to_checksum_address
 
 from agent.chain.rpc import RpcClient
+from agent.chain.rpc_block import BlockReads
 from agent.chain.simulate import CallRequest, SimulationUnavailableError, check_bounded, simulate
 from agent.deploy.manifest import Manifest
 from agent.errors import AgentError, ConfigError
@@ -38,6 +39,7 @@ from agent.signing.cosigner.wire import (
     BadRequest,
     Cosignature,
     CosignRequest,
+    checksum,
     cosign_digest,
     execute_cosigned_calldata,
     parse_request,
@@ -69,8 +71,13 @@ class CosignerService:
         simulation: str = "trace",
         clock: Any = time.time,
         describe: Any = None,
+        reads: BlockReads | None = None,
     ) -> None:
+        """``reads``: the guards' view of ``rpc`` (agent.chain.rpc_block.BlockReads): each
+        request then decides and simulates on one head, its reads cached per block. None:
+        every read at "latest" (a guard built on ``rpc`` itself)."""
         self.signer, self.rpc, self.policy, self.guards = signer, rpc, policy, guards
+        self.reads = reads
         self.module = to_checksum_address(policy.module)
         self.chain_id = policy.chain_id
         self.safe = policy.safe
@@ -120,11 +127,19 @@ class CosignerService:
         calls = self._decode(req)
         if isinstance(calls, Deny):
             return calls
-        if self.describe is not None:
+        if self.describe is not None and log.isEnabledFor(logging.INFO):  # not under --quiet
             self.last_lines = self.describe(calls)
             for line in self.last_lines:
                 log.info("co-sign request: %s", line)
-        decision = await guard.check(calls)
+        # One block for the whole decision: the policy's reads (cached per block) and the
+        # simulation below run on the head read here, by hash, so nothing is decided on
+        # state older than what is simulated. The policy decides before anything is signed.
+        head = await self.reads.head() if self.reads is not None else None
+        if head is None:
+            decision = await guard.check(calls)
+        else:
+            with self.reads.pinned(head):
+                decision = await guard.check(calls)
         if not decision.allowed:
             return decision  # type: ignore[return-value]
         nonce = secrets.randbits(256)  # unordered: concurrent co-signatures never collide
@@ -138,25 +153,26 @@ class CosignerService:
         tx = CallRequest(
             req.operator, self.module, execute_cosigned_calldata(c, nonce, deadline, sig)
         )
+        block: Any = "latest" if head is None else head.tag
         try:
-            sim = await simulate(self.rpc, tx, self.safe, mode=self.simulation)  # type: ignore[arg-type]
+            sim = await simulate(self.rpc, tx, self.safe, block=block, mode=self.simulation)  # type: ignore[arg-type]
         except SimulationUnavailableError as e:
             return Deny(e.code, e.message, "simulate")
         if not sim.ok:
-            return await self._revert_deny(tx, sim.error)
+            return await self._revert_deny(tx, sim.error, block)
         checked = check_bounded(sim, calls)
         if not checked.allowed:
             return checked  # type: ignore[return-value]
         return Signed(Cosignature(self.signer.address, nonce, deadline, sig), digest)
 
-    async def _revert_deny(self, tx: CallRequest, error: str | None) -> Deny:
+    async def _revert_deny(self, tx: CallRequest, error: str | None, block: Any) -> Deny:
         """The module's own refusal, by its status code (the revert data of an eth_call of the
-        same transaction); any other revert is SIMULATION_REVERTED."""
+        same transaction at the same block); any other revert is SIMULATION_REVERTED."""
         from agent.errors import RpcError
         from agent.policy.onchain import decode_violation
 
         try:
-            await self.rpc.call("eth_call", [tx.to_rpc(), "latest"])
+            await self.rpc.call("eth_call", [tx.to_rpc(), block])
         except RpcError as e:
             d = e.data.get("data") if isinstance(e.data, dict) else e.data
             got = decode_violation(d) if isinstance(d, str) and d.startswith("0x") else None
@@ -181,7 +197,7 @@ class CosignerService:
         if c.operation == 0:
             return [Call(c.to, c.data, c.value)]
         ms = self.policy.multisend
-        if c.operation != 1 or not ms or c.to != to_checksum_address(ms):
+        if c.operation != 1 or not ms or c.to != checksum(ms):
             return Deny(
                 Status.DELEGATECALL_NOT_ALLOWED.code,
                 f"operation {c.operation} to {c.to}: only a call, or a delegatecall to "
@@ -195,7 +211,7 @@ class CosignerService:
                 "request.value",
             )
         try:
-            return [Call(to_checksum_address(p.to), p.data, p.value) for p in decode_batch(c.data)]
+            return [Call(checksum(p.to), p.data, p.value) for p in decode_batch(c.data)]
         except _Denied as e:
             return e.d
 
@@ -236,15 +252,17 @@ async def build_service(cfg: CosignerConfig, env: dict[str, str] | None = None) 
             f'set requires_cosigner = "{signer.address}" on the role it guards',
         )
     rpc = await RpcClient(cfg.rpc_url, expected_chain_id=policy.chain_id, name="cosigner").connect()
+    reads = BlockReads(rpc)  # the guards read through it: pinned to each request's head
     guards = {
         op: policy_guard(
-            cfg.policy, manifest, rpc=rpc, safe=policy.safe, operator=op, rpc_url=cfg.rpc_url
+            cfg.policy, manifest, rpc=reads, safe=policy.safe, operator=op, rpc_url=cfg.rpc_url
         )
         for op in ops
     }
     return CosignerService(
         signer, rpc=rpc, policy=policy, guards=guards, deadline_seconds=cfg.deadline_seconds,
         simulation=cfg.simulation, describe=lambda calls: describe_calls(policy, calls),
+        reads=reads,
     )  # fmt: skip
 
 

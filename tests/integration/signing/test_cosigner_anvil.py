@@ -21,7 +21,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from eth_abi import encode
+from eth_abi import decode, encode
 from eth_utils import function_signature_to_4byte_selector as fsel
 
 from agent.bootstrap import build_swap_app
@@ -351,3 +351,80 @@ async def test_cosigners_own_stricter_policy_denies_an_intent_the_agent_allows(
     finally:
         await app.close()
         svc.stop()
+
+
+async def test_a_new_block_is_seen_by_the_next_request(world, cosigned, l1_isolated):
+    """The co-signer caches its chain reads per block: the same request in the same block is
+    answered from memory, but a block that moves the oracle is seen by the very next request
+    (the policy reads and the simulation run on the head read at the request, by hash)."""
+    import time
+
+    from agent.chain.rpc import RpcClient
+    from agent.execution.calls import parse_swap_intent, plan_swap
+    from agent.signing.cosigner.wire import module_call
+    from agent.signing.errors import SignerRefusedError
+    from agent.venues.uniswap_v2 import UniswapV2Venue
+    from agent.venues.uniswap_v3 import UniswapV3Venue
+
+    c = cosigned
+    m = world.l1
+    feed = m.address("PriceFeedWETH")
+    async with RpcClient(c["url"], expected_chain_id=m.chain_id) as rpc:
+        venues = [UniswapV2Venue(rpc, m), UniswapV3Venue(rpc, m)]
+        intent = parse_swap_intent("buy 1 WETH with USDC max-slippage 50bps")
+        plan = await plan_swap(rpc, venues, intent, safe=c["w"].safe, now=int(time.time()))
+    mc = module_call(list(plan.calls), m.address("MultiSendCallOnly"))
+    client = CosignerClient(c["svc"].url, cosigner=c["cosigner"])
+    ask = dict(module=c["w"].module, chain_id=m.chain_id, operator=c["operator"], call=mc)
+    try:
+        for _ in range(2):  # twice in one block: the second from the cache, same answer
+            assert (await client.cosign(**ask)).signature
+        # the oracle now says WETH is worth a tenth: buying at the pool's price is far out
+        (_r, answer, *_rest) = decode(
+            ["uint80", "int256", "uint256", "uint256", "uint80"],
+            bytes.fromhex(rpc_call(c["url"], "eth_call", [
+                {"to": feed, "data": "0x" + fsel("latestRoundData()").hex()}, "latest"
+            ])[2:]),
+        )  # fmt: skip
+        deployer = Transactor(c["url"], DEPLOYER_KEY)
+        push = fsel("pushAnswer(int256)")
+        deployer.send(feed, push + encode(["int256"], [answer // 10]))
+        with pytest.raises(SignerRefusedError) as e:
+            await client.cosign(**ask)
+        assert e.value.code == Status.PRICE_OUT_OF_BOUNDS.code, str(e.value)
+        # refused by the co-signer's own policy on the new price, before signing (a stale
+        # read would pass it and leave the refusal to the module in the simulation)
+        assert "[rule: simulate]" not in str(e.value), str(e.value)
+        deployer.send(feed, push + encode(["int256"], [answer]))  # and back: allowed again
+        assert (await client.cosign(**ask)).signature
+    finally:
+        await client.close()
+
+
+def test_routed_order_through_the_cosigner(world, cosigned, tmp_path):
+    """`agent trade order` with $AGENT_COSIGNER_URL: the plan's one Safe transaction goes as
+    executeCosigned with the co-signer's signature (its own policy and simulation), and
+    fills; without the co-signer the same role cannot execute at all (29, above)."""
+    from typer.testing import CliRunner
+
+    from agent.cli.main import app as cli
+    from agent.signing.cosigner.wire import EXECUTE_COSIGNED
+
+    c = cosigned
+    j = tmp_path / "order.sqlite"
+    args = [
+        "trade", "order", "--side", "buy", "--base", "WETH", "--quote", "USDC", "--size", "1",
+        "--client-id", "cosigned-order", "--safe", c["w"].safe, "--module", c["w"].module,
+        "--rpc-url", c["url"], "--manifest", str(world.manifest_paths[0]),
+        "--state-dir", str(tmp_path / "none"), "--journal", str(j), "--slippage-bps", "50",
+        "--simulation", "trace", "--json",
+    ]  # fmt: skip
+    env = {"AGENT_OPERATOR_KEY": c["op_key"], "AGENT_COSIGNER_URL": c["svc"].url}
+    res = CliRunner().invoke(cli, args, env=env)
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.output[res.output.index("{") :])
+    assert out["state"] == "filled" and out["filled"] == 10**18, out
+    (batch,) = out["batches"]
+    mined = rpc_call(c["url"], "eth_getTransactionByHash", [batch["tx_hash"]])
+    assert mined["from"].lower() == c["operator"].lower()
+    assert bytes.fromhex(mined["input"][2:10]) == EXECUTE_COSIGNED

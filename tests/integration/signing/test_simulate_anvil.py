@@ -166,3 +166,35 @@ async def test_cli_simulate(world, wallet):
     assert r.returncode == 3 and "[SIMULATION_MISMATCH]" in r.stdout and "would pay" in r.stdout
     r = agent_cli(*base, "--expect-in", "nope:1", "--expect-out", f"{tout.address}:1")
     assert r.returncode == 2 and "--expect-in" in r.stderr and "Traceback" not in r.stderr
+
+
+async def test_eth_from_the_call_tree_equals_the_prestate_diff(world, l1_isolated):
+    """One trace (the call tree's values) and two (the prestate balance diff) agree on ETH
+    into and out of WETH: a deposit from the operator, a withdrawal back to it."""
+    weth = world.l1.token("WETH").address
+    operator = address_of(OPERATOR_KEY)
+    deposit = bytes.fromhex("d0e30db0")
+    withdraw = bytes.fromhex("2e1a7d4d") + (10**18).to_bytes(32, "big")
+    async with RpcClient(world.devnets.l1.rpc_url, expected_chain_id=world.l1.chain_id) as rpc:
+        await rpc.call("anvil_setBalance", [operator, hex(10 * 10**18)])
+        # the operator holds WETH for the withdrawal (a real deposit, mined)
+        await rpc.call("anvil_impersonateAccount", [operator])
+        tx = {"from": operator, "to": weth, "data": "0x" + deposit.hex(), "value": hex(3 * 10**18)}
+        h = await rpc.call("eth_sendTransaction", [tx])
+        rc = await rpc.get_transaction_receipt(h)
+        if rc is None:  # not in a block yet: mine it now
+            await rpc.call("evm_mine", [])
+            rc = await rpc.get_transaction_receipt(h)
+        assert rc["status"] == "0x1"
+        await rpc.call("anvil_stopImpersonatingAccount", [operator])
+        cases = (
+            (CallRequest(operator, weth, deposit, value=2 * 10**18), 2 * 10**18),
+            (CallRequest(operator, weth, withdraw), -(10**18)),
+        )
+        for call, weth_gains in cases:
+            for account, want in ((weth, weth_gains), (operator, -weth_gains)):
+                one = await simulate(rpc, call, account)
+                two = await simulate(rpc, call, account, prestate=True)
+                assert one.ok and two.ok, (one.error, two.error)
+                assert one.deltas.eth == two.deltas.eth == want
+                assert one.deltas == two.deltas

@@ -120,6 +120,35 @@ def test_eth_weth_erc721_and_leftover_approval():
     assert d2.eth == 16
 
 
+def test_eth_from_the_call_tree():
+    from agent.chain.simulate import eth_from_calls
+
+    def f(kind, src, dst, value, *calls, error=None):
+        fr = {"type": kind, "from": src, "to": dst, "value": hex(value), "calls": list(calls)}
+        if error:
+            fr["error"] = error
+        return fr
+
+    tree = f(
+        "CALL", OTHER, ME, 0,
+        f("CALL", ME, OTHER, 5),  # pays 5
+        f("DELEGATECALL", ME, TOKEN, 1000, f("CALL", ME, TOKEN, 3)),  # value stays; 3 leaves
+        f("CALLCODE", ME, TOKEN, 1000),  # runs in ME's own context: nothing moves
+        f("CALL", OTHER, ME, 100, error="execution reverted"),  # rolled back
+        f("CALL", TOKEN, OTHER, 0, f("CALL", TOKEN, ME.upper().replace("0X", "0x"), 40)),
+        f("SELFDESTRUCT", TOKEN, ME, 7),
+        f("CREATE", ME, OTHER, 2),
+        {"type": "STATICCALL", "from": ME, "to": OTHER},
+    )  # fmt: skip
+    assert eth_from_calls(tree, ME) == -5 - 3 + 40 + 7 - 2
+    assert extract_deltas(tree, None, ME).eth == 37
+    assert eth_from_calls({**tree, "error": "reverted"}, ME) == 0
+    # the recorded swap moves no ETH either way
+    assert extract_deltas(REC["calls"], None, SAFE) == extract_deltas(
+        REC["calls"], REC["prestate"], SAFE
+    )
+
+
 @pytest.fixture
 async def node():
     n = await FakeNode().start()
@@ -164,8 +193,14 @@ async def test_traced_call_sends_exactly_the_call(node):
     n.methods["debug_traceCall"] = trace
     sim = await simulate(rpc, CALL, ME, block=12)
     assert sim.ok and sim.traced and sim.deltas.net(TOKEN) == 9 and sim.gas_used == 21000
-    assert [p[0] for p in seen] == [CALL.to_rpc()] * 2 and seen[0][1] == "0xc"
+    # one trace by default: the call tree with its logs
+    assert [p[0] for p in seen] == [CALL.to_rpc()] and seen[0][1] == "0xc"
     assert seen[0][0] == {"from": ME, "to": OTHER, "data": "0x0102", "value": "0x3"}
+    assert seen[0][2] == {"tracer": "callTracer", "tracerConfig": {"withLog": True}}
+    seen.clear()
+    h = {"blockHash": "0x" + "ab" * 32, "requireCanonical": True}
+    sim = await simulate(rpc, CALL, ME, block=h, prestate=True)
+    assert [p[1] for p in seen] == [h, h] and sim.block == h["blockHash"]
     assert seen[1][2] == {"tracer": "prestateTracer", "tracerConfig": {"diffMode": True}}
     n.methods["debug_traceCall"] = lambda p: {
         "type": "CALL",

@@ -52,7 +52,8 @@ async def node():
         if p[2]["tracer"] == "callTracer":
             lg = {"address": TOKEN, "topics": [TRANSFER, _t(POOL), _t(SAFE)],
                   "data": hex(9)}  # fmt: skip
-            return {"type": "CALL", "gasUsed": "0x10", "logs": [lg]}
+            eth = {"type": "CALL", "from": POOL, "to": SAFE, "value": "0x5"}
+            return {"type": "CALL", "gasUsed": "0x10", "logs": [lg], "calls": [eth]}
         return {"pre": {SAFE: {"balance": "0x0"}}, "post": {SAFE: {"balance": "0x5"}}}
 
     n.methods["debug_traceCall"] = trace
