@@ -35,6 +35,7 @@ from typing import Any
 from agent.errors import ConcurrencyConflictError, JournalError, ValidationError
 from agent.journal.base import (
     ANY,
+    NO_STREAM,
     AppendRequest,
     AppendResult,
     LoopBatch,
@@ -138,6 +139,12 @@ class PostgresJournal(PgReads):
             "SELECT stream, MAX(version) FROM {}.events WHERE stream = ANY(%s) GROUP BY stream"
         ).format(s)
         self._sql_copy = sql.SQL("COPY {}.events (" + _COLUMNS + ") FROM STDIN").format(s)
+        # the fast path's lock: moves the head only if it is still the one this instance
+        # wrote (READ COMMITTED re-checks the condition after waiting for another writer)
+        self._sql_move_head = sql.SQL(
+            "UPDATE {}.journal_head SET position = %s, hash = %s "
+            "WHERE id = 1 AND position = %s AND hash = %s"
+        ).format(s)
         self._sql_hash_at = sql.SQL("SELECT hash FROM {}.events WHERE position = %s").format(s)
         self._t = f'"{schema}".events'  # for the read queries (schema checked above)
         self._rlock = threading.Lock()
@@ -172,6 +179,10 @@ class PostgresJournal(PgReads):
         self._w_versions: dict[str, int] = {}
         self._w_head: tuple[int, bytes] | None = None
         self._w_qtypes: dict[str, str] = {}
+        # the head row was found moved by another writer: commit through the locked path
+        # (one wasted round trip a group otherwise) until a group finds the head unmoved
+        self._contended = False
+        self.fast_commits = 0  # commits that took the fast path (telemetry)
 
     def _where(self) -> str:
         """The server and database, without a password, for error messages."""
@@ -400,89 +411,193 @@ class PostgresJournal(PgReads):
         return row is not None and bytes(row[0]) == h
 
     def _commit(self, conn: Any, batch: list[AppendRequest]) -> list[AppendResult | Exception]:
+        """Commit one group: the fast path when this instance wrote the head last, else (or
+        when the fast path finds it did not) the locked path."""
+        if self._w_head is not None and not self._contended:
+            outcomes = self._commit_fast(conn, batch)
+            if outcomes is not None:
+                return outcomes
+        return self._commit_locked(conn, batch)
+
+    def _plan(
+        self, batch: list[AppendRequest], head: tuple[int, bytes], versions: dict[str, int]
+    ) -> tuple[list[tuple[Any, ...]], list[AppendResult | Exception], dict[str, int]]:
+        """The group's rows (chained from ``head``), each request's outcome and the streams'
+        new versions, given the streams' current versions in ``versions`` (one missing
+        there is taken as new: the fast path's assumption, checked by the table)."""
         outcomes: list[AppendResult | Exception] = []
         pending: dict[str, int] = {}
+        pos, prev = head
+        rows: list[tuple[Any, ...]] = []
+        sha256, q, qtypes = hashlib.sha256, _json_str, self._w_qtypes
+        ts = self._clock()  # one timestamp per group: committed, hence recorded, together
+        for req in batch:
+            s = req.stream
+            cur = pending[s] if s in pending else versions.get(s, 0)
+            if req.expected != ANY and cur != req.expected:
+                outcomes.append(conflict(s, cur, req.expected))
+                continue
+            first_pos, first_v = pos + 1, cur + 1
+            qs = q(s)
+            for type_, data in req.encoded:
+                pos += 1
+                cur += 1
+                qt = qtypes.get(type_)
+                if qt is None:
+                    qt = qtypes[type_] = q(type_)
+                # = chain_hash(prev, s, cur, type_, ts, data), inlined (hot loop)
+                h = sha256(prev + f"[{qs},{cur},{qt},{ts},{data}]".encode()).digest()
+                rows.append((pos, s, cur, type_, ts, data, prev, h))
+                prev = h
+            pending[s] = cur
+            outcomes.append(AppendResult(s, first_v, cur, first_pos, pos, prev))
+        return rows, outcomes, pending
+
+    def _copy(self, conn: Any, rows: list[tuple[Any, ...]]) -> None:
+        # COPY: psycopg's C row writer, the cheapest way in (1 µs a row; a pipelined
+        # executemany of the same rows costs 7x its CPU, bench/suites/journal.py)
+        with conn.cursor().copy(self._sql_copy) as cp:
+            for r in rows:
+                cp.write_row(r)
+
+    def _commit_fast(
+        self, conn: Any, batch: list[AppendRequest]
+    ) -> list[AppendResult | Exception] | None:
+        """The common case, this instance the last writer: 3 round trips, as a bare COPY
+        and COMMIT take. The head moves only by a commit, so "the head row is still the one
+        we wrote" (checked by the guarded UPDATE, which also takes its lock) means nobody
+        appended since, and the version cache is exact. A stream the cache does not know and
+        the request expects to be new is taken as new: were it not, its version 1 exists and
+        the COPY fails on UNIQUE (stream, version). None: use the locked path (the head
+        moved, a stream was not new, or nothing in the group is to be written)."""
+        versions, head = self._w_versions, self._w_head
+        assert head is not None
+        if any(r.expected != NO_STREAM for r in batch if r.stream not in versions):
+            return None  # a version only the table knows: the locked path reads it
+        rows, outcomes, pending = self._plan(batch, head, versions)
+        if not rows:
+            return None  # only conflicts: confirm them against the table, under the lock
+        pos, prev = rows[-1][0], rows[-1][7]
         try:
-            versions = self._w_versions
-            missing = list({r.stream for r in batch if r.stream not in versions})
-            # one round trip: the head lock, then (in a fresh snapshot, after the lock) the
-            # versions of the streams this process has not seen yet
-            with conn.pipeline():
-                c_head = conn.execute(self._sql_head_lock)
-                c_ver = conn.execute(self._sql_versions, (missing,)) if missing else None
-            row = c_head.fetchone()
-            head = (row[0], bytes(row[1]))
-            if head != self._w_head:  # first group, or another process appended
-                versions.clear()
-                missing = list({r.stream for r in batch})
-                c_ver = conn.execute(self._sql_versions, (missing,))
-            for s in missing:
-                versions[s] = 0
-            if c_ver is not None:
-                for s, v in c_ver:
-                    versions[s] = v
-            pos, prev = head
-            rows: list[tuple[Any, ...]] = []
-            sha256, q, qtypes = hashlib.sha256, _json_str, self._w_qtypes
-            ts = self._clock()  # one timestamp per group: committed, hence recorded, together
-            for req in batch:
-                s = req.stream
-                cur = pending[s] if s in pending else versions[s]
-                if req.expected != ANY and cur != req.expected:
-                    outcomes.append(conflict(s, cur, req.expected))
-                    continue
-                first_pos, first_v = pos + 1, cur + 1
-                qs = q(s)
-                for type_, data in req.encoded:
-                    pos += 1
-                    cur += 1
-                    qt = qtypes.get(type_)
-                    if qt is None:
-                        qt = qtypes[type_] = q(type_)
-                    # = chain_hash(prev, s, cur, type_, ts, data), inlined (hot loop)
-                    h = sha256(prev + f"[{qs},{cur},{qt},{ts},{data}]".encode()).digest()
-                    rows.append((pos, s, cur, type_, ts, data, prev, h))
-                    prev = h
-                pending[s] = cur
-                outcomes.append(AppendResult(s, first_v, cur, first_pos, pos, prev))
-            if rows:  # COPY: psycopg's C row writer, the cheapest way in (1 µs a row)
-                with conn.cursor().copy(self._sql_copy) as cp:
-                    for r in rows:
-                        cp.write_row(r)
-        except Exception as e:
+            cur = conn.execute(self._sql_move_head, (pos, prev, head[0], head[1]), prepare=True)
+            if cur.rowcount != 1:  # another instance appended: its records come first
+                conn.rollback()
+                self._w_versions.clear()
+                self._w_head = None
+                self._contended = True  # the locked path until this instance is alone again
+                return None
+            self._copy(conn, rows)
+        except psycopg.errors.UniqueViolation:  # a stream taken as new was not
             with contextlib.suppress(Exception):
                 conn.rollback()
             self._w_versions.clear()
             self._w_head = None
-            if connection_lost(e):
-                raise
-            if isinstance(e, psycopg.errors.UniqueViolation):  # the head lock makes this rare
-                return [
-                    ConcurrencyConflictError(
-                        f"another writer appended the same stream version ({e}); "
-                        "reload the stream and retry"
-                    )
-                ] * len(batch)
-            return [JournalError(f"journal write failed, nothing was appended: {e}")] * len(batch)
-        try:
-            with conn.pipeline():  # the head and COMMIT in one round trip
-                if rows:
-                    conn.execute(self._sql_set_head, (pos, prev))
-                conn.commit()
+            return None
         except Exception as e:
-            self._w_versions.clear()
-            self._w_head = None
-            if not connection_lost(e):
-                return [JournalError(f"journal commit failed, nothing was appended: {e}")] * len(
-                    batch
+            return self._failed(conn, e, batch)
+        return self._finish(conn, batch, (pos, prev), rows, outcomes, pending, fast=True)
+
+    def _commit_locked(
+        self, conn: Any, batch: list[AppendRequest]
+    ) -> list[AppendResult | Exception]:
+        """Lock the head row first, then read the head and the versions the cache lacks."""
+        try:
+            versions = self._w_versions
+            row = conn.execute(self._sql_head_lock, prepare=True).fetchone()
+            head = (row[0], bytes(row[1]))
+            if head != self._w_head:  # first group, or another process appended
+                versions.clear()
+            # nobody appended since this instance's last commit: the fast path again
+            self._contended = self._contended and head != self._w_head
+            missing = list({r.stream for r in batch if r.stream not in versions})
+            if missing:
+                for s in missing:
+                    versions[s] = 0
+                for s, v in conn.execute(self._sql_versions, (missing,), prepare=True):
+                    versions[s] = v
+            rows, outcomes, pending = self._plan(batch, head, versions)
+            if rows:
+                self._copy(conn, rows)
+                head = (rows[-1][0], rows[-1][7])
+                conn.execute(self._sql_set_head, head, prepare=True)
+        except Exception as e:
+            return self._failed(conn, e, batch)
+        return self._finish(conn, batch, head, rows, outcomes, pending)
+
+    def _failed(
+        self, conn: Any, e: Exception, batch: list[AppendRequest]
+    ) -> list[AppendResult | Exception]:
+        """Before COMMIT: nothing of the group was written. A lost connection propagates
+        (the caller retries); anything else answers every request."""
+        with contextlib.suppress(Exception):
+            conn.rollback()
+        return self._failure(e, batch)
+
+    def _failure(self, e: Exception, batch: list[AppendRequest]) -> list[AppendResult | Exception]:
+        """What a group that failed before COMMIT answers (its transaction rolled back)."""
+        self._w_versions.clear()
+        self._w_head = None
+        if connection_lost(e):
+            raise e
+        if isinstance(e, psycopg.errors.UniqueViolation):  # the head lock makes this rare
+            return [
+                ConcurrencyConflictError(
+                    f"another writer appended the same stream version ({e}); "
+                    "reload the stream and retry"
                 )
-            self._drop_write_conn()
-            if not rows:
-                raise
-            raise _InDoubt(pos, prev, outcomes, pending) from e
+            ] * len(batch)
+        return [JournalError(f"journal write failed, nothing was appended: {e}")] * len(batch)
+
+    def _finish(
+        self,
+        conn: Any,
+        batch: list[AppendRequest],
+        head: tuple[int, bytes],
+        rows: list[tuple[Any, ...]],
+        outcomes: list[AppendResult | Exception],
+        pending: dict[str, int],
+        fast: bool = False,
+    ) -> list[AppendResult | Exception]:
+        """COMMIT (the head row already says ``head``, the group's last record, or the head
+        the lock read when nothing was written)."""
+        try:
+            conn.commit()
+        except Exception as e:
+            if connection_lost(e):
+                self._drop_write_conn()
+            return self._commit_failed(e, batch, head, rows, outcomes, pending)
+        return self._committed(head, outcomes, pending, fast)
+
+    def _commit_failed(
+        self,
+        e: Exception,
+        batch: list[AppendRequest],
+        head: tuple[int, bytes],
+        rows: list[tuple[Any, ...]],
+        outcomes: list[AppendResult | Exception],
+        pending: dict[str, int],
+    ) -> list[AppendResult | Exception]:
+        """COMMIT raised: refused (nothing written), or its answer lost (in doubt)."""
+        self._w_versions.clear()
+        self._w_head = None
+        if not connection_lost(e):
+            return [JournalError(f"journal commit failed, nothing was appended: {e}")] * len(batch)
+        if not rows:
+            raise e
+        raise _InDoubt(head[0], head[1], outcomes, pending) from e
+
+    def _committed(
+        self,
+        head: tuple[int, bytes],
+        outcomes: list[AppendResult | Exception],
+        pending: dict[str, int],
+        fast: bool,
+    ) -> list[AppendResult | Exception]:
         self._w_versions.update(pending)
-        self._w_head = (pos, prev)
+        self._w_head = head
         self.commits += 1
+        if fast:
+            self.fast_commits += 1
         return outcomes
 
     # --- lifecycle -------------------------------------------------------------------------
