@@ -21,15 +21,11 @@ it retries, appends wait: a caller that journals before it sends sends nothing.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import hashlib
-import queue
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future
-from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Any
 
 from agent.errors import ConcurrencyConflictError, JournalError, ValidationError
@@ -40,7 +36,6 @@ from agent.journal.base import (
     AppendResult,
     LoopBatch,
     conflict,
-    encode_request,
     resolve,
 )
 from agent.journal.codec import EventRegistry
@@ -48,6 +43,7 @@ from agent.journal.codec import registry as default_registry
 from agent.journal.hashing import GENESIS
 from agent.journal.hashing import _dumps as _json_str
 from agent.journal.postgres_read import PgReads, connection_lost
+from agent.journal.threaded import Retry, ThreadedStore
 
 try:  # an optional dependency: only a PostgreSQL journal needs it
     import psycopg
@@ -56,7 +52,6 @@ except ImportError:  # pragma: no cover - exercised only where psycopg is missin
     psycopg = None  # type: ignore[assignment]
 
 SCHEMA_VERSION = "1"
-_STOP = object()
 _COLUMNS = "position, stream, version, type, recorded_at, data, prev_hash, hash"
 
 
@@ -89,10 +84,12 @@ def _schema_sql(schema: str) -> list[Any]:
     ]
 
 
-class PostgresJournal(PgReads):
+class PostgresJournal(ThreadedStore, PgReads):
     """A :class:`agent.journal.base.Store` on PostgreSQL. ``dsn`` is a libpq connection
     string (``postgresql://user@host:port/db`` or ``host=... dbname=...``); ``schema`` holds
     the journal's tables, so one database can hold several journals."""
+
+    _thread_name = "pg-journal-writer"
 
     def __init__(
         self,
@@ -121,9 +118,6 @@ class PostgresJournal(PgReads):
         self.dsn = dsn
         self.schema = schema
         self.registry = registry or default_registry
-        self._max_batch = max_batch_events
-        self._loop_chunk = loop_chunk
-        self._inline_min = inline_min if inline_min > 0 else 1 << 62
         self._retry_for = retry_for
         self._read_retry_for = read_retry_for
         self._backoff = backoff
@@ -159,23 +153,11 @@ class PostgresJournal(PgReads):
                 c.execute(stmts[-1], (GENESIS, SCHEMA_VERSION))
         except psycopg.Error as e:
             raise JournalError(f"cannot open the PostgreSQL journal ({self._where()}): {e}") from e
-        self._q: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        self._writer: threading.Thread | None = None
-        self._wlock = threading.Lock()
+        self._init_writer(max_batch_events, loop_chunk, inline_min)
         self._wconn: Any = None
-        self._loop_batches: dict[asyncio.AbstractEventLoop, LoopBatch] = {}
-        self._closed = False
-        self.commits = 0  # transactions committed by this instance (group-commit telemetry)
-        self.inline_commits = 0  # of which committed on the appending event loop's thread
-        # one write connection, used by whoever holds _txn: the writer thread, or an event
-        # loop committing its own large group in place (see _flush_loop_batch)
-        self._txn = threading.Lock()
-        # groups each loop handed to the writer and has not had answered: while any is out,
-        # that loop's next group queues behind it (journal order = call order)
-        self._handed: dict[asyncio.AbstractEventLoop, int] = {}
         self.reconnects = 0  # write connections re-opened after a loss
         self.read_retries = 0  # reads retried after a lost connection
-        # writer-thread state
+        # committer state: touched only while holding _txn (writer thread or in-place commit)
         self._w_versions: dict[str, int] = {}
         self._w_head: tuple[int, bytes] | None = None
         self._w_qtypes: dict[str, str] = {}
@@ -196,71 +178,13 @@ class PostgresJournal(PgReads):
         return psycopg.connect(self.dsn, autocommit=False, connect_timeout=10)
 
     # --- writing ---------------------------------------------------------------------------
-    def _encode(self, stream: str, expected: int, events: Sequence[Any]) -> AppendRequest:
-        if self._closed:
-            raise JournalError("the PostgreSQL journal is closed")
-        return encode_request(self.registry, stream, expected, events)
+    def _label(self) -> str:
+        return "the PostgreSQL journal"
 
-    def _submit(self, item: Any) -> None:
-        if self._writer is None:
-            with self._wlock:
-                if self._writer is None:
-                    t = threading.Thread(
-                        target=self._write_loop, name="pg-journal-writer", daemon=True
-                    )
-                    t.start()
-                    self._writer = t
-        self._q.put(item)
-
-    def append(self, stream: str, expected_version: int, events: Sequence[Any]) -> AppendResult:
-        """Append ``events`` to ``stream``; returns once they are committed."""
-        req = self._encode(stream, expected_version, events)
-        req.future = Future()
-        self._submit(req)
-        return req.future.result()
-
-    def append_async(
-        self, stream: str, expected_version: int, events: Sequence[Any]
-    ) -> asyncio.Future[AppendResult]:
-        """Same as ``append``, awaited. Appends made in one loop turn go to the writer as one
-        item (and usually share one commit). Bad arguments raise here; nothing is queued."""
-        req = self._encode(stream, expected_version, events)
-        loop = asyncio.get_running_loop()
-        req.future = fut = loop.create_future()
-        batch = self._loop_batches.get(loop)
-        if batch is None:
-            batch = self._loop_batches[loop] = LoopBatch(loop, [], 0)
-            loop.call_soon(self._flush_loop_batch, loop)
-        batch.requests.append(req)
-        batch.events += len(req.encoded)
-        if len(batch.requests) >= self._loop_chunk:
-            self._flush_loop_batch(loop)
-        return fut
-
-    def _flush_loop_batch(self, loop: asyncio.AbstractEventLoop) -> None:
-        batch = self._loop_batches.pop(loop, None)
-        if batch is None:
-            return
-        if self._closed:
-            self._refuse_closed(batch)
-            return
-        if len(batch.requests) >= self._inline_min and not self._handed.get(loop):
-            # A saturated loop commits its own large group: a commit is 4-5 waits on the
-            # server, and from the writer thread each wait ends in re-taking the GIL from
-            # this busy loop, up to a switch interval (5 ms) every time: measured 3-4x the
-            # commit's own latency (bench: journal.append_pg)
-            self._commit_inline(batch)
-            return
-        self._hand_over(batch)
-
-    def _hand_over(self, item: LoopBatch | _Retry) -> None:
-        loop = item.loop if type(item) is LoopBatch else item.batch.loop
-        self._handed[loop] = self._handed.get(loop, 0) + 1
-        self._submit(item)
-
-    def _refuse_closed(self, batch: LoopBatch) -> None:
-        err = JournalError("the PostgreSQL journal was closed before these appends were written")
-        resolve(batch.requests, [err] * len(batch.requests))
+    def _commit_group(
+        self, reqs: list[AppendRequest], retry: InDoubt | None = None
+    ) -> list[AppendResult | Exception]:
+        return self._commit_retrying(reqs, retry)
 
     def _commit_inline(self, batch: LoopBatch) -> None:
         """One attempt on the loop's thread; a lost connection hands the group to the writer,
@@ -274,13 +198,13 @@ class PostgresJournal(PgReads):
                 return
             try:
                 outcomes = self._commit(self._write_conn(), batch.requests)
-            except _InDoubt as d:
-                self._hand_over(_Retry(batch, d))
+            except InDoubt as d:
+                self._hand_over(Retry(batch, d))
                 return
             except Exception as e:
                 if connection_lost(e):
                     self._drop_write_conn()
-                    self._hand_over(_Retry(batch, None))
+                    self._hand_over(Retry(batch, None))
                     return
                 outcomes = [JournalError(f"journal write failed, nothing was appended: {e}")] * len(
                     batch.requests
@@ -301,56 +225,8 @@ class PostgresJournal(PgReads):
             self._wconn = conn
         return self._wconn
 
-    def _write_loop(self) -> None:
-        carry: Any = None
-        while True:
-            first = carry if carry is not None else self._q.get()
-            carry = None
-            if first is _STOP:
-                break
-            if type(first) is _Retry:  # a group an event loop could not commit: alone, first
-                reqs = first.batch.requests
-                self._answer([first.batch], iter(self._commit_retrying(reqs, first.in_doubt)))
-                continue
-            items = [first]
-            n = _size(first)
-            while n < self._max_batch:
-                try:
-                    nxt = self._q.get_nowait()
-                except queue.Empty:
-                    break
-                if nxt is _STOP or type(nxt) is _Retry:
-                    carry = nxt
-                    break
-                items.append(nxt)
-                n += _size(nxt)
-            reqs = [r for it in items for r in (it.requests if type(it) is LoopBatch else (it,))]
-            self._answer(items, iter(self._commit_retrying(reqs)))
-
-    def _resolve_group(self, batch: LoopBatch, outcomes: list[AppendResult | Exception]) -> None:
-        """On the batch's loop: the writer answered one of that loop's groups."""
-        left = self._handed.get(batch.loop, 0) - 1
-        if left > 0:
-            self._handed[batch.loop] = left
-        else:
-            self._handed.pop(batch.loop, None)
-        resolve(batch.requests, outcomes)
-
-    def _answer(self, items: list[Any], outcomes: Iterator[AppendResult | Exception]) -> None:
-        for it in items:
-            if type(it) is LoopBatch:
-                res = [next(outcomes) for _ in it.requests]
-                with contextlib.suppress(RuntimeError):  # that loop is closed: nobody waits
-                    it.loop.call_soon_threadsafe(self._resolve_group, it, res)
-            else:
-                out = next(outcomes)
-                if isinstance(out, Exception):
-                    it.future.set_exception(out)
-                else:
-                    it.future.set_result(out)
-
     def _commit_retrying(
-        self, reqs: list[AppendRequest], in_doubt: _InDoubt | None = None
+        self, reqs: list[AppendRequest], in_doubt: InDoubt | None = None
     ) -> list[AppendResult | Exception]:
         """Commit one group, riding out lost connections with exponential backoff. A group
         whose COMMIT went out but whose answer was lost is looked up before it is retried."""
@@ -358,7 +234,7 @@ class PostgresJournal(PgReads):
             return self._retrying(reqs, in_doubt)
 
     def _retrying(
-        self, reqs: list[AppendRequest], in_doubt: _InDoubt | None
+        self, reqs: list[AppendRequest], in_doubt: InDoubt | None
     ) -> list[AppendResult | Exception]:
         delay, cap = self._backoff
         deadline = time.monotonic() + self._retry_for
@@ -372,7 +248,7 @@ class PostgresJournal(PgReads):
                         return in_doubt.outcomes
                     in_doubt = None  # it was not committed: write the group again
                 return self._commit(self._write_conn(), reqs)
-            except _InDoubt as d:
+            except InDoubt as d:
                 in_doubt = d
             except Exception as e:
                 if not connection_lost(e):
@@ -584,7 +460,7 @@ class PostgresJournal(PgReads):
             return [JournalError(f"journal commit failed, nothing was appended: {e}")] * len(batch)
         if not rows:
             raise e
-        raise _InDoubt(head[0], head[1], outcomes, pending) from e
+        raise InDoubt(head[0], head[1], outcomes, pending) from e
 
     def _committed(
         self,
@@ -604,10 +480,7 @@ class PostgresJournal(PgReads):
     def close(self) -> None:
         if self._closed:
             return
-        self._closed = True
-        if self._writer is not None:
-            self._q.put(_STOP)
-            self._writer.join()
+        self._stop_writer()
         with self._txn:
             if self._wconn is not None:
                 with contextlib.suppress(Exception):
@@ -626,21 +499,7 @@ class PostgresJournal(PgReads):
         self.close()
 
 
-def _size(item: Any) -> int:
-    return item.events if type(item) is LoopBatch else len(item.encoded)
-
-
-@dataclass(slots=True)
-class _Retry:
-    """A loop's group that its in-place commit lost to a dropped connection: the writer
-    commits it (after looking it up, if its COMMIT's answer was lost), before anything
-    that loop queued after it."""
-
-    batch: LoopBatch
-    in_doubt: _InDoubt | None
-
-
-class _InDoubt(Exception):
+class InDoubt(Exception):
     """COMMIT was sent and the connection died before its answer: the group is durable or
     absent, and only a look at the table tells which."""
 
