@@ -10,7 +10,7 @@ Tx-level differences are left to the engine, which is the only writer of its str
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -51,6 +51,33 @@ def swap_fill_decoder(manifest: Manifest, safe: str, raw: dict[str, dict[str, An
     return fills
 
 
+def unsent_expiries(manager: OrderManager, venues: Collection[str]) -> list[OrderExpired]:
+    """Start-up only: an ACCEPTED swap on one of ``venues`` (this daemon's own) with no
+    journaled transaction was never signed before the restart, so nothing of it can be on
+    chain; it expires instead of waiting forever (its quote is gone). Orders on other
+    venues are another daemon's on a shared journal (docs/scale-out.md): one accepted there
+    may be about to be signed by its owner this very moment, and is left to it."""
+    store = manager.store
+    return [
+        OrderExpired(
+            o.client_order_id,
+            "accepted but never signed before a restart: nothing was sent; "
+            "submit again with a new client id",
+        )
+        for o in store.orders.values()
+        if o.state is OrderState.ACCEPTED
+        and o.strategy == "swap"
+        and o.venue in venues
+        and not store.txs_by_order.get(o.client_order_id)
+    ]
+
+
+def own_venues(manifest: Manifest) -> frozenset[str]:
+    """The venue ids a swap app on ``manifest``'s chain routes to (``<kind>@<chain name>``,
+    as agent.venues.uniswap_v2/v3 name them)."""
+    return frozenset(f"{kind}@{manifest.name}" for kind in ("uniswap_v2", "uniswap_v3"))
+
+
 async def track(
     manager: OrderManager,
     executor: ModuleExecutor,
@@ -59,11 +86,11 @@ async def track(
     *,
     expire_unsent: bool = False,
     poll: bool = True,
+    venues: Collection[str] | None = None,
 ) -> TrackReport:
     """One pass: the engine polls the chain (receipts, confirmations, reorgs, re-broadcasts),
     then order events follow from what the chain says. ``expire_unsent`` (start-up only):
-    an ACCEPTED swap with no journaled transaction was never signed before the restart, so
-    nothing of it can be on chain; it expires instead of waiting forever (its quote is gone)."""
+    see :func:`unsent_expiries`, over ``venues`` (default: this chain's AMM venues)."""
     eng = executor.engine
     tx_events = await eng.poll() if poll else []
     await eng.flush()
@@ -73,19 +100,7 @@ async def track(
     diff = diff_chain(manager.store, facts, swap_fill_decoder(manifest, safe, source.raw))
     events = [e for e in diff.events if type(e) in _ORDER_EVENTS]
     if expire_unsent:
-        for o in manager.store.orders.values():
-            if (
-                o.state is OrderState.ACCEPTED
-                and o.strategy == "swap"
-                and not manager.store.txs_by_order.get(o.client_order_id)
-            ):
-                events.append(
-                    OrderExpired(
-                        o.client_order_id,
-                        "accepted but never signed before a restart: nothing was sent; "
-                        "submit again with a new client id",
-                    )
-                )
+        events.extend(unsent_expiries(manager, own_venues(manifest) if venues is None else venues))
     if events:
         await manager.record_async(events)
     return TrackReport(len(tx_events), events)

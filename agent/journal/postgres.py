@@ -21,25 +21,21 @@ it retries, appends wait: a caller that journals before it sends sends nothing.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import hashlib
-import queue
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future
-from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Any
 
 from agent.errors import ConcurrencyConflictError, JournalError, ValidationError
 from agent.journal.base import (
     ANY,
+    NO_STREAM,
     AppendRequest,
     AppendResult,
     LoopBatch,
     conflict,
-    encode_request,
     resolve,
 )
 from agent.journal.codec import EventRegistry
@@ -47,6 +43,7 @@ from agent.journal.codec import registry as default_registry
 from agent.journal.hashing import GENESIS
 from agent.journal.hashing import _dumps as _json_str
 from agent.journal.postgres_read import PgReads, connection_lost
+from agent.journal.threaded import Retry, ThreadedStore
 
 try:  # an optional dependency: only a PostgreSQL journal needs it
     import psycopg
@@ -55,7 +52,6 @@ except ImportError:  # pragma: no cover - exercised only where psycopg is missin
     psycopg = None  # type: ignore[assignment]
 
 SCHEMA_VERSION = "1"
-_STOP = object()
 _COLUMNS = "position, stream, version, type, recorded_at, data, prev_hash, hash"
 
 
@@ -88,10 +84,12 @@ def _schema_sql(schema: str) -> list[Any]:
     ]
 
 
-class PostgresJournal(PgReads):
+class PostgresJournal(ThreadedStore, PgReads):
     """A :class:`agent.journal.base.Store` on PostgreSQL. ``dsn`` is a libpq connection
     string (``postgresql://user@host:port/db`` or ``host=... dbname=...``); ``schema`` holds
     the journal's tables, so one database can hold several journals."""
+
+    _thread_name = "pg-journal-writer"
 
     def __init__(
         self,
@@ -120,9 +118,6 @@ class PostgresJournal(PgReads):
         self.dsn = dsn
         self.schema = schema
         self.registry = registry or default_registry
-        self._max_batch = max_batch_events
-        self._loop_chunk = loop_chunk
-        self._inline_min = inline_min if inline_min > 0 else 1 << 62
         self._retry_for = retry_for
         self._read_retry_for = read_retry_for
         self._backoff = backoff
@@ -138,6 +133,12 @@ class PostgresJournal(PgReads):
             "SELECT stream, MAX(version) FROM {}.events WHERE stream = ANY(%s) GROUP BY stream"
         ).format(s)
         self._sql_copy = sql.SQL("COPY {}.events (" + _COLUMNS + ") FROM STDIN").format(s)
+        # the fast path's lock: moves the head only if it is still the one this instance
+        # wrote (READ COMMITTED re-checks the condition after waiting for another writer)
+        self._sql_move_head = sql.SQL(
+            "UPDATE {}.journal_head SET position = %s, hash = %s "
+            "WHERE id = 1 AND position = %s AND hash = %s"
+        ).format(s)
         self._sql_hash_at = sql.SQL("SELECT hash FROM {}.events WHERE position = %s").format(s)
         self._t = f'"{schema}".events'  # for the read queries (schema checked above)
         self._rlock = threading.Lock()
@@ -152,26 +153,18 @@ class PostgresJournal(PgReads):
                 c.execute(stmts[-1], (GENESIS, SCHEMA_VERSION))
         except psycopg.Error as e:
             raise JournalError(f"cannot open the PostgreSQL journal ({self._where()}): {e}") from e
-        self._q: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        self._writer: threading.Thread | None = None
-        self._wlock = threading.Lock()
+        self._init_writer(max_batch_events, loop_chunk, inline_min)
         self._wconn: Any = None
-        self._loop_batches: dict[asyncio.AbstractEventLoop, LoopBatch] = {}
-        self._closed = False
-        self.commits = 0  # transactions committed by this instance (group-commit telemetry)
-        self.inline_commits = 0  # of which committed on the appending event loop's thread
-        # one write connection, used by whoever holds _txn: the writer thread, or an event
-        # loop committing its own large group in place (see _flush_loop_batch)
-        self._txn = threading.Lock()
-        # groups each loop handed to the writer and has not had answered: while any is out,
-        # that loop's next group queues behind it (journal order = call order)
-        self._handed: dict[asyncio.AbstractEventLoop, int] = {}
         self.reconnects = 0  # write connections re-opened after a loss
         self.read_retries = 0  # reads retried after a lost connection
-        # writer-thread state
+        # committer state: touched only while holding _txn (writer thread or in-place commit)
         self._w_versions: dict[str, int] = {}
         self._w_head: tuple[int, bytes] | None = None
         self._w_qtypes: dict[str, str] = {}
+        # the head row was found moved by another writer: commit through the locked path
+        # (one wasted round trip a group otherwise) until a group finds the head unmoved
+        self._contended = False
+        self.fast_commits = 0  # commits that took the fast path (telemetry)
 
     def _where(self) -> str:
         """The server and database, without a password, for error messages."""
@@ -185,71 +178,13 @@ class PostgresJournal(PgReads):
         return psycopg.connect(self.dsn, autocommit=False, connect_timeout=10)
 
     # --- writing ---------------------------------------------------------------------------
-    def _encode(self, stream: str, expected: int, events: Sequence[Any]) -> AppendRequest:
-        if self._closed:
-            raise JournalError("the PostgreSQL journal is closed")
-        return encode_request(self.registry, stream, expected, events)
+    def _label(self) -> str:
+        return "the PostgreSQL journal"
 
-    def _submit(self, item: Any) -> None:
-        if self._writer is None:
-            with self._wlock:
-                if self._writer is None:
-                    t = threading.Thread(
-                        target=self._write_loop, name="pg-journal-writer", daemon=True
-                    )
-                    t.start()
-                    self._writer = t
-        self._q.put(item)
-
-    def append(self, stream: str, expected_version: int, events: Sequence[Any]) -> AppendResult:
-        """Append ``events`` to ``stream``; returns once they are committed."""
-        req = self._encode(stream, expected_version, events)
-        req.future = Future()
-        self._submit(req)
-        return req.future.result()
-
-    def append_async(
-        self, stream: str, expected_version: int, events: Sequence[Any]
-    ) -> asyncio.Future[AppendResult]:
-        """Same as ``append``, awaited. Appends made in one loop turn go to the writer as one
-        item (and usually share one commit). Bad arguments raise here; nothing is queued."""
-        req = self._encode(stream, expected_version, events)
-        loop = asyncio.get_running_loop()
-        req.future = fut = loop.create_future()
-        batch = self._loop_batches.get(loop)
-        if batch is None:
-            batch = self._loop_batches[loop] = LoopBatch(loop, [], 0)
-            loop.call_soon(self._flush_loop_batch, loop)
-        batch.requests.append(req)
-        batch.events += len(req.encoded)
-        if len(batch.requests) >= self._loop_chunk:
-            self._flush_loop_batch(loop)
-        return fut
-
-    def _flush_loop_batch(self, loop: asyncio.AbstractEventLoop) -> None:
-        batch = self._loop_batches.pop(loop, None)
-        if batch is None:
-            return
-        if self._closed:
-            self._refuse_closed(batch)
-            return
-        if len(batch.requests) >= self._inline_min and not self._handed.get(loop):
-            # A saturated loop commits its own large group: a commit is 4-5 waits on the
-            # server, and from the writer thread each wait ends in re-taking the GIL from
-            # this busy loop, up to a switch interval (5 ms) every time: measured 3-4x the
-            # commit's own latency (bench: journal.append_pg)
-            self._commit_inline(batch)
-            return
-        self._hand_over(batch)
-
-    def _hand_over(self, item: LoopBatch | _Retry) -> None:
-        loop = item.loop if type(item) is LoopBatch else item.batch.loop
-        self._handed[loop] = self._handed.get(loop, 0) + 1
-        self._submit(item)
-
-    def _refuse_closed(self, batch: LoopBatch) -> None:
-        err = JournalError("the PostgreSQL journal was closed before these appends were written")
-        resolve(batch.requests, [err] * len(batch.requests))
+    def _commit_group(
+        self, reqs: list[AppendRequest], retry: InDoubt | None = None
+    ) -> list[AppendResult | Exception]:
+        return self._commit_retrying(reqs, retry)
 
     def _commit_inline(self, batch: LoopBatch) -> None:
         """One attempt on the loop's thread; a lost connection hands the group to the writer,
@@ -263,13 +198,13 @@ class PostgresJournal(PgReads):
                 return
             try:
                 outcomes = self._commit(self._write_conn(), batch.requests)
-            except _InDoubt as d:
-                self._hand_over(_Retry(batch, d))
+            except InDoubt as d:
+                self._hand_over(Retry(batch, d))
                 return
             except Exception as e:
                 if connection_lost(e):
                     self._drop_write_conn()
-                    self._hand_over(_Retry(batch, None))
+                    self._hand_over(Retry(batch, None))
                     return
                 outcomes = [JournalError(f"journal write failed, nothing was appended: {e}")] * len(
                     batch.requests
@@ -290,56 +225,8 @@ class PostgresJournal(PgReads):
             self._wconn = conn
         return self._wconn
 
-    def _write_loop(self) -> None:
-        carry: Any = None
-        while True:
-            first = carry if carry is not None else self._q.get()
-            carry = None
-            if first is _STOP:
-                break
-            if type(first) is _Retry:  # a group an event loop could not commit: alone, first
-                reqs = first.batch.requests
-                self._answer([first.batch], iter(self._commit_retrying(reqs, first.in_doubt)))
-                continue
-            items = [first]
-            n = _size(first)
-            while n < self._max_batch:
-                try:
-                    nxt = self._q.get_nowait()
-                except queue.Empty:
-                    break
-                if nxt is _STOP or type(nxt) is _Retry:
-                    carry = nxt
-                    break
-                items.append(nxt)
-                n += _size(nxt)
-            reqs = [r for it in items for r in (it.requests if type(it) is LoopBatch else (it,))]
-            self._answer(items, iter(self._commit_retrying(reqs)))
-
-    def _resolve_group(self, batch: LoopBatch, outcomes: list[AppendResult | Exception]) -> None:
-        """On the batch's loop: the writer answered one of that loop's groups."""
-        left = self._handed.get(batch.loop, 0) - 1
-        if left > 0:
-            self._handed[batch.loop] = left
-        else:
-            self._handed.pop(batch.loop, None)
-        resolve(batch.requests, outcomes)
-
-    def _answer(self, items: list[Any], outcomes: Iterator[AppendResult | Exception]) -> None:
-        for it in items:
-            if type(it) is LoopBatch:
-                res = [next(outcomes) for _ in it.requests]
-                with contextlib.suppress(RuntimeError):  # that loop is closed: nobody waits
-                    it.loop.call_soon_threadsafe(self._resolve_group, it, res)
-            else:
-                out = next(outcomes)
-                if isinstance(out, Exception):
-                    it.future.set_exception(out)
-                else:
-                    it.future.set_result(out)
-
     def _commit_retrying(
-        self, reqs: list[AppendRequest], in_doubt: _InDoubt | None = None
+        self, reqs: list[AppendRequest], in_doubt: InDoubt | None = None
     ) -> list[AppendResult | Exception]:
         """Commit one group, riding out lost connections with exponential backoff. A group
         whose COMMIT went out but whose answer was lost is looked up before it is retried."""
@@ -347,7 +234,7 @@ class PostgresJournal(PgReads):
             return self._retrying(reqs, in_doubt)
 
     def _retrying(
-        self, reqs: list[AppendRequest], in_doubt: _InDoubt | None
+        self, reqs: list[AppendRequest], in_doubt: InDoubt | None
     ) -> list[AppendResult | Exception]:
         delay, cap = self._backoff
         deadline = time.monotonic() + self._retry_for
@@ -361,7 +248,7 @@ class PostgresJournal(PgReads):
                         return in_doubt.outcomes
                     in_doubt = None  # it was not committed: write the group again
                 return self._commit(self._write_conn(), reqs)
-            except _InDoubt as d:
+            except InDoubt as d:
                 in_doubt = d
             except Exception as e:
                 if not connection_lost(e):
@@ -400,99 +287,200 @@ class PostgresJournal(PgReads):
         return row is not None and bytes(row[0]) == h
 
     def _commit(self, conn: Any, batch: list[AppendRequest]) -> list[AppendResult | Exception]:
+        """Commit one group: the fast path when this instance wrote the head last, else (or
+        when the fast path finds it did not) the locked path."""
+        if self._w_head is not None and not self._contended:
+            outcomes = self._commit_fast(conn, batch)
+            if outcomes is not None:
+                return outcomes
+        return self._commit_locked(conn, batch)
+
+    def _plan(
+        self, batch: list[AppendRequest], head: tuple[int, bytes], versions: dict[str, int]
+    ) -> tuple[list[tuple[Any, ...]], list[AppendResult | Exception], dict[str, int]]:
+        """The group's rows (chained from ``head``), each request's outcome and the streams'
+        new versions, given the streams' current versions in ``versions`` (one missing
+        there is taken as new: the fast path's assumption, checked by the table)."""
         outcomes: list[AppendResult | Exception] = []
         pending: dict[str, int] = {}
+        pos, prev = head
+        rows: list[tuple[Any, ...]] = []
+        sha256, q, qtypes = hashlib.sha256, _json_str, self._w_qtypes
+        ts = self._clock()  # one timestamp per group: committed, hence recorded, together
+        for req in batch:
+            s = req.stream
+            cur = pending[s] if s in pending else versions.get(s, 0)
+            if req.expected != ANY and cur != req.expected:
+                outcomes.append(conflict(s, cur, req.expected))
+                continue
+            first_pos, first_v = pos + 1, cur + 1
+            qs = q(s)
+            for type_, data in req.encoded:
+                pos += 1
+                cur += 1
+                qt = qtypes.get(type_)
+                if qt is None:
+                    qt = qtypes[type_] = q(type_)
+                # = chain_hash(prev, s, cur, type_, ts, data), inlined (hot loop)
+                h = sha256(prev + f"[{qs},{cur},{qt},{ts},{data}]".encode()).digest()
+                rows.append((pos, s, cur, type_, ts, data, prev, h))
+                prev = h
+            pending[s] = cur
+            outcomes.append(AppendResult(s, first_v, cur, first_pos, pos, prev))
+        return rows, outcomes, pending
+
+    def _copy(self, conn: Any, rows: list[tuple[Any, ...]]) -> None:
+        # COPY: psycopg's C row writer, the cheapest way in (1 µs a row; a pipelined
+        # executemany of the same rows costs 7x its CPU, bench/suites/journal.py)
+        with conn.cursor().copy(self._sql_copy) as cp:
+            for r in rows:
+                cp.write_row(r)
+
+    def _commit_fast(
+        self, conn: Any, batch: list[AppendRequest]
+    ) -> list[AppendResult | Exception] | None:
+        """The common case, this instance the last writer: 3 round trips, as a bare COPY
+        and COMMIT take. The head moves only by a commit, so "the head row is still the one
+        we wrote" (checked by the guarded UPDATE, which also takes its lock) means nobody
+        appended since, and the version cache is exact. A stream the cache does not know and
+        the request expects to be new is taken as new: were it not, its version 1 exists and
+        the COPY fails on UNIQUE (stream, version). None: use the locked path (the head
+        moved, a stream was not new, or nothing in the group is to be written)."""
+        versions, head = self._w_versions, self._w_head
+        assert head is not None
+        if any(r.expected != NO_STREAM for r in batch if r.stream not in versions):
+            return None  # a version only the table knows: the locked path reads it
+        rows, outcomes, pending = self._plan(batch, head, versions)
+        if not rows:
+            return None  # only conflicts: confirm them against the table, under the lock
+        pos, prev = rows[-1][0], rows[-1][7]
         try:
-            versions = self._w_versions
-            missing = list({r.stream for r in batch if r.stream not in versions})
-            # one round trip: the head lock, then (in a fresh snapshot, after the lock) the
-            # versions of the streams this process has not seen yet
-            with conn.pipeline():
-                c_head = conn.execute(self._sql_head_lock)
-                c_ver = conn.execute(self._sql_versions, (missing,)) if missing else None
-            row = c_head.fetchone()
-            head = (row[0], bytes(row[1]))
-            if head != self._w_head:  # first group, or another process appended
-                versions.clear()
-                missing = list({r.stream for r in batch})
-                c_ver = conn.execute(self._sql_versions, (missing,))
-            for s in missing:
-                versions[s] = 0
-            if c_ver is not None:
-                for s, v in c_ver:
-                    versions[s] = v
-            pos, prev = head
-            rows: list[tuple[Any, ...]] = []
-            sha256, q, qtypes = hashlib.sha256, _json_str, self._w_qtypes
-            ts = self._clock()  # one timestamp per group: committed, hence recorded, together
-            for req in batch:
-                s = req.stream
-                cur = pending[s] if s in pending else versions[s]
-                if req.expected != ANY and cur != req.expected:
-                    outcomes.append(conflict(s, cur, req.expected))
-                    continue
-                first_pos, first_v = pos + 1, cur + 1
-                qs = q(s)
-                for type_, data in req.encoded:
-                    pos += 1
-                    cur += 1
-                    qt = qtypes.get(type_)
-                    if qt is None:
-                        qt = qtypes[type_] = q(type_)
-                    # = chain_hash(prev, s, cur, type_, ts, data), inlined (hot loop)
-                    h = sha256(prev + f"[{qs},{cur},{qt},{ts},{data}]".encode()).digest()
-                    rows.append((pos, s, cur, type_, ts, data, prev, h))
-                    prev = h
-                pending[s] = cur
-                outcomes.append(AppendResult(s, first_v, cur, first_pos, pos, prev))
-            if rows:  # COPY: psycopg's C row writer, the cheapest way in (1 µs a row)
-                with conn.cursor().copy(self._sql_copy) as cp:
-                    for r in rows:
-                        cp.write_row(r)
-        except Exception as e:
+            cur = conn.execute(self._sql_move_head, (pos, prev, head[0], head[1]), prepare=True)
+            if cur.rowcount != 1:  # another instance appended: its records come first
+                conn.rollback()
+                self._w_versions.clear()
+                self._w_head = None
+                self._contended = True  # the locked path until this instance is alone again
+                return None
+            self._copy(conn, rows)
+        except psycopg.errors.UniqueViolation:  # a stream taken as new was not
             with contextlib.suppress(Exception):
                 conn.rollback()
             self._w_versions.clear()
             self._w_head = None
-            if connection_lost(e):
-                raise
-            if isinstance(e, psycopg.errors.UniqueViolation):  # the head lock makes this rare
-                return [
-                    ConcurrencyConflictError(
-                        f"another writer appended the same stream version ({e}); "
-                        "reload the stream and retry"
-                    )
-                ] * len(batch)
-            return [JournalError(f"journal write failed, nothing was appended: {e}")] * len(batch)
-        try:
-            with conn.pipeline():  # the head and COMMIT in one round trip
-                if rows:
-                    conn.execute(self._sql_set_head, (pos, prev))
-                conn.commit()
+            return None
         except Exception as e:
-            self._w_versions.clear()
-            self._w_head = None
-            if not connection_lost(e):
-                return [JournalError(f"journal commit failed, nothing was appended: {e}")] * len(
-                    batch
+            return self._failed(conn, e, batch)
+        return self._finish(conn, batch, (pos, prev), rows, outcomes, pending, fast=True)
+
+    def _commit_locked(
+        self, conn: Any, batch: list[AppendRequest]
+    ) -> list[AppendResult | Exception]:
+        """Lock the head row first, then read the head and the versions the cache lacks."""
+        try:
+            versions = self._w_versions
+            row = conn.execute(self._sql_head_lock, prepare=True).fetchone()
+            head = (row[0], bytes(row[1]))
+            if head != self._w_head:  # first group, or another process appended
+                versions.clear()
+            # nobody appended since this instance's last commit: the fast path again
+            self._contended = self._contended and head != self._w_head
+            missing = list({r.stream for r in batch if r.stream not in versions})
+            if missing:
+                for s in missing:
+                    versions[s] = 0
+                for s, v in conn.execute(self._sql_versions, (missing,), prepare=True):
+                    versions[s] = v
+            rows, outcomes, pending = self._plan(batch, head, versions)
+            if rows:
+                self._copy(conn, rows)
+                head = (rows[-1][0], rows[-1][7])
+                conn.execute(self._sql_set_head, head, prepare=True)
+        except Exception as e:
+            return self._failed(conn, e, batch)
+        return self._finish(conn, batch, head, rows, outcomes, pending)
+
+    def _failed(
+        self, conn: Any, e: Exception, batch: list[AppendRequest]
+    ) -> list[AppendResult | Exception]:
+        """Before COMMIT: nothing of the group was written. A lost connection propagates
+        (the caller retries); anything else answers every request."""
+        with contextlib.suppress(Exception):
+            conn.rollback()
+        return self._failure(e, batch)
+
+    def _failure(self, e: Exception, batch: list[AppendRequest]) -> list[AppendResult | Exception]:
+        """What a group that failed before COMMIT answers (its transaction rolled back)."""
+        self._w_versions.clear()
+        self._w_head = None
+        if connection_lost(e):
+            raise e
+        if isinstance(e, psycopg.errors.UniqueViolation):  # the head lock makes this rare
+            return [
+                ConcurrencyConflictError(
+                    f"another writer appended the same stream version ({e}); "
+                    "reload the stream and retry"
                 )
-            self._drop_write_conn()
-            if not rows:
-                raise
-            raise _InDoubt(pos, prev, outcomes, pending) from e
+            ] * len(batch)
+        return [JournalError(f"journal write failed, nothing was appended: {e}")] * len(batch)
+
+    def _finish(
+        self,
+        conn: Any,
+        batch: list[AppendRequest],
+        head: tuple[int, bytes],
+        rows: list[tuple[Any, ...]],
+        outcomes: list[AppendResult | Exception],
+        pending: dict[str, int],
+        fast: bool = False,
+    ) -> list[AppendResult | Exception]:
+        """COMMIT (the head row already says ``head``, the group's last record, or the head
+        the lock read when nothing was written)."""
+        try:
+            conn.commit()
+        except Exception as e:
+            if connection_lost(e):
+                self._drop_write_conn()
+            return self._commit_failed(e, batch, head, rows, outcomes, pending)
+        return self._committed(head, outcomes, pending, fast)
+
+    def _commit_failed(
+        self,
+        e: Exception,
+        batch: list[AppendRequest],
+        head: tuple[int, bytes],
+        rows: list[tuple[Any, ...]],
+        outcomes: list[AppendResult | Exception],
+        pending: dict[str, int],
+    ) -> list[AppendResult | Exception]:
+        """COMMIT raised: refused (nothing written), or its answer lost (in doubt)."""
+        self._w_versions.clear()
+        self._w_head = None
+        if not connection_lost(e):
+            return [JournalError(f"journal commit failed, nothing was appended: {e}")] * len(batch)
+        if not rows:
+            raise e
+        raise InDoubt(head[0], head[1], outcomes, pending) from e
+
+    def _committed(
+        self,
+        head: tuple[int, bytes],
+        outcomes: list[AppendResult | Exception],
+        pending: dict[str, int],
+        fast: bool,
+    ) -> list[AppendResult | Exception]:
         self._w_versions.update(pending)
-        self._w_head = (pos, prev)
+        self._w_head = head
         self.commits += 1
+        if fast:
+            self.fast_commits += 1
         return outcomes
 
     # --- lifecycle -------------------------------------------------------------------------
     def close(self) -> None:
         if self._closed:
             return
-        self._closed = True
-        if self._writer is not None:
-            self._q.put(_STOP)
-            self._writer.join()
+        self._stop_writer()
         with self._txn:
             if self._wconn is not None:
                 with contextlib.suppress(Exception):
@@ -511,21 +499,7 @@ class PostgresJournal(PgReads):
         self.close()
 
 
-def _size(item: Any) -> int:
-    return item.events if type(item) is LoopBatch else len(item.encoded)
-
-
-@dataclass(slots=True)
-class _Retry:
-    """A loop's group that its in-place commit lost to a dropped connection: the writer
-    commits it (after looking it up, if its COMMIT's answer was lost), before anything
-    that loop queued after it."""
-
-    batch: LoopBatch
-    in_doubt: _InDoubt | None
-
-
-class _InDoubt(Exception):
+class InDoubt(Exception):
     """COMMIT was sent and the connection died before its answer: the group is durable or
     absent, and only a look at the table tells which."""
 

@@ -18,17 +18,14 @@ and dropped rather than trusted.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import hashlib
 import os
-import queue
 import secrets
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Collection, Iterator, Sequence
-from concurrent.futures import Future
+from collections.abc import Callable, Collection, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +43,6 @@ from agent.journal.base import (
     RecordedEvent,
     as_record,
     decode_chunk,
-    encode_request,
     no_gc,
     records_of,
     resolve,
@@ -56,6 +52,7 @@ from agent.journal.codec import registry as default_registry
 from agent.journal.hashing import GENESIS, Checkpoint, checkpoint_key
 from agent.journal.hashing import _dumps as _json_str
 from agent.journal.sqlite_verify import SqliteVerify
+from agent.journal.threaded import ThreadedStore
 
 SCHEMA_VERSION = "1"
 _SCHEMA = """
@@ -74,7 +71,6 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 _READ_CHUNK = 1024  # rows per query: a chunk that stays in the CPU cache decodes ~25% faster
 _REPLAY_CHUNK = 1024  # rows per query when replaying: small enough to stay in the CPU cache (32k rows: 1.4x slower)
-_STOP = object()
 # Rows per INSERT statement. executemany steps the statement once per row and the sqlite3
 # module releases and re-takes the GIL around every step: while the event loop thread runs
 # Python, each re-take can wait a whole switch interval (5 ms), so a 256-row group paid up
@@ -103,7 +99,7 @@ _LoopBatch = LoopBatch
 _resolve = resolve
 
 
-class SqliteJournal(SqliteVerify):
+class SqliteJournal(ThreadedStore, SqliteVerify):
     """The default :class:`agent.journal.base.Store`. Use as a context manager or ``close()``."""
 
     def __init__(
@@ -126,9 +122,6 @@ class SqliteJournal(SqliteVerify):
         self.read_only = read_only
         self._ckey = checkpoint_key(checkpoint_secret) if checkpoint_secret else None
         self.registry = registry or default_registry
-        self._max_batch = max_batch_events
-        self._loop_chunk = loop_chunk
-        self._inline_min = inline_min if inline_min > 0 else 1 << 62
         self._clock = clock
         if self.path.parent and not self.path.parent.exists():
             raise ValidationError(
@@ -168,20 +161,8 @@ class SqliteJournal(SqliteVerify):
         # journals made before the checkpoint existed have no id: their checkpoint uses ""
         self.journal_id: str = ids[0][0] if ids else ""
         self._rlock = threading.Lock()
-        self._q: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        self._writer: threading.Thread | None = None
-        self._loop_batches: dict[asyncio.AbstractEventLoop, _LoopBatch] = {}
-        self.commits = 0  # transactions committed by this instance (group-commit telemetry)
-        self.inline_commits = 0  # of which committed on the appending event loop's thread
-        self._wlock = threading.Lock()
-        # One write connection, used by whoever holds _txn: the writer thread, or an event
-        # loop committing its own large group in place (see _flush_loop_batch).
-        self._txn = threading.Lock()
+        self._init_writer(max_batch_events, loop_chunk, inline_min)
         self._wconn: sqlite3.Connection | None = None
-        # groups each loop has handed to the writer and not had answered yet: while any is
-        # out, that loop's next group queues behind it (journal order = call order)
-        self._handed: dict[asyncio.AbstractEventLoop, int] = {}
-        self._closed = False
         # committer state: touched only while holding _txn (writer thread or in-place commit)
         self._w_versions: dict[str, int] = {}
         self._w_head: tuple[int, bytes] | None = None
@@ -209,72 +190,14 @@ class SqliteJournal(SqliteVerify):
         )
 
     # --- writing ---------------------------------------------------------------------------
-    def _encode(self, stream: str, expected: int, events: Sequence[Any]) -> _Request:
-        if self._closed:
-            raise JournalError(f"journal {self.path} is closed")
-        if self.read_only:
-            raise JournalError(f"journal {self.path} was opened read-only")
-        return encode_request(self.registry, stream, expected, events)
+    def _label(self) -> str:
+        return f"journal {self.path}"
 
-    def _submit(self, req: _Request) -> None:
-        if self._writer is None:
-            with self._wlock:
-                if self._writer is None:
-                    t = threading.Thread(
-                        target=self._write_loop, name="journal-writer", daemon=True
-                    )
-                    t.start()
-                    self._writer = t
-        self._q.put(req)
-
-    def append(self, stream: str, expected_version: int, events: Sequence[Any]) -> AppendResult:
-        """Append ``events`` to ``stream``; returns once they are durable."""
-        req = self._encode(stream, expected_version, events)
-        req.future = Future()
-        self._submit(req)
-        return req.future.result()
-
-    def append_async(
-        self, stream: str, expected_version: int, events: Sequence[Any]
-    ) -> asyncio.Future[AppendResult]:
-        """Same as ``append``, awaited: ``await journal.append_async(...)``. Appends made in
-        the same loop turn share one commit. A plain function returning the future (not a
-        coroutine): at 50k appends/s a coroutine frame per append is measurable. Bad
-        arguments raise here, at the call, and nothing is queued."""
-        req = self._encode(stream, expected_version, events)
-        loop = asyncio.get_running_loop()
-        req.future = fut = loop.create_future()
-        batch = self._loop_batches.get(loop)
-        if batch is None:
-            batch = self._loop_batches[loop] = _LoopBatch(loop, [], 0)
-            # runs after every task already ready this turn, so their appends join the batch
-            loop.call_soon(self._flush_loop_batch, loop)
-        batch.requests.append(req)
-        batch.events += len(req.encoded)
-        if len(batch.requests) >= self._loop_chunk:
-            # hand over a full chunk now: the writer's fsync and SQLite work (GIL released)
-            # then overlap with this loop encoding the next chunk
-            self._flush_loop_batch(loop)
-        return fut
-
-    def _flush_loop_batch(self, loop: asyncio.AbstractEventLoop) -> None:
-        batch = self._loop_batches.pop(loop, None)
-        if batch is None:
-            return
-        if self._closed:  # closed within this loop turn: the writer is gone
-            self._refuse_closed(batch)
-            return
-        if len(batch.requests) >= self._inline_min and not self._handed.get(loop):
-            # A group this large means the loop makes appends faster than one fsync takes:
-            # it is saturated, and the thread hand-off (the writer waking on another core,
-            # every request's objects crossing between the cores, the answer waking the
-            # loop) costs more than the commit blocks it: ~20% of the throughput, measured
-            # by bench/suites/journal.py. Small groups keep the writer, so a lone append
-            # never stalls the loop for an fsync.
-            self._commit_inline(batch)
-            return
-        self._handed[loop] = self._handed.get(loop, 0) + 1
-        self._submit(batch)
+    def _commit_group(
+        self, reqs: list[_Request], retry: Any = None
+    ) -> list[AppendResult | Exception]:
+        with self._txn:
+            return self._commit(self._write_conn(), reqs)
 
     def _commit_inline(self, batch: _LoopBatch) -> None:
         with self._txn:
@@ -284,10 +207,6 @@ class SqliteJournal(SqliteVerify):
             outcomes = self._commit(self._write_conn(), batch.requests)
         self.inline_commits += 1
         _resolve(batch.requests, outcomes)
-
-    def _refuse_closed(self, batch: _LoopBatch) -> None:
-        err = JournalError(f"journal {self.path} was closed before these appends were written")
-        _resolve(batch.requests, [err] * len(batch.requests))
 
     def _write_conn(self) -> sqlite3.Connection:
         """The write connection (caller holds ``_txn``), opened on first use."""
@@ -300,57 +219,6 @@ class SqliteJournal(SqliteVerify):
             conn.execute("PRAGMA synchronous=FULL")
             self._wconn = conn
         return self._wconn
-
-    def _write_loop(self) -> None:
-        """The writer thread. The write connection outlives it: close() closes that."""
-        stop = False
-        while not stop:
-            first = self._q.get()
-            if first is _STOP:
-                break
-            items = [first]
-            n = self._size(first)
-            while n < self._max_batch:
-                try:
-                    nxt = self._q.get_nowait()
-                except queue.Empty:
-                    break
-                if nxt is _STOP:
-                    stop = True
-                    break
-                items.append(nxt)
-                n += self._size(nxt)
-            reqs = [r for it in items for r in (it.requests if type(it) is _LoopBatch else (it,))]
-            with self._txn:
-                outcomes = self._commit(self._write_conn(), reqs)
-            self._answer(items, iter(outcomes))
-
-    @staticmethod
-    def _size(item: Any) -> int:
-        return item.events if type(item) is _LoopBatch else len(item.encoded)
-
-    def _resolve_group(self, batch: _LoopBatch, outcomes: list[AppendResult | Exception]) -> None:
-        """On the batch's loop: the writer answered one of that loop's groups."""
-        left = self._handed.get(batch.loop, 0) - 1
-        if left > 0:
-            self._handed[batch.loop] = left
-        else:
-            self._handed.pop(batch.loop, None)
-        _resolve(batch.requests, outcomes)
-
-    def _answer(self, items: list[Any], outcomes: Iterator[AppendResult | Exception]) -> None:
-        for it in items:
-            if type(it) is _LoopBatch:
-                res = [next(outcomes) for _ in it.requests]
-                # RuntimeError: the loop was closed meanwhile, so nobody is waiting
-                with contextlib.suppress(RuntimeError):
-                    it.loop.call_soon_threadsafe(self._resolve_group, it, res)
-            else:
-                out = next(outcomes)
-                if isinstance(out, Exception):
-                    it.future.set_exception(out)
-                else:
-                    it.future.set_result(out)
 
     def _load_versions(self, conn: sqlite3.Connection, streams: set[str]) -> None:
         """Fill the version cache for ``streams`` with one query per 500 (not one each):
@@ -541,10 +409,7 @@ class SqliteJournal(SqliteVerify):
     def close(self) -> None:
         if self._closed:
             return
-        self._closed = True
-        if self._writer is not None:
-            self._q.put(_STOP)
-            self._writer.join()
+        self._stop_writer()
         with contextlib.suppress(OSError, sqlite3.Error):  # a lagging checkpoint file is safe
             self._final_checkpoint()
         with self._txn:
