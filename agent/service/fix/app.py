@@ -235,7 +235,7 @@ class FixApp:
         u = OrderUpdate(
             0, "", o.cl_ord_id, "NONE", ExecType.REJECTED, "8", o.symbol, o.side, o.quantity,
             o.order_type, o.limit_price, Decimal(0), Decimal(0), Decimal(0),
-            text=f"{e.code}: {e}",
+            text=f"{e.code}: {e.message}",
         )  # fmt: skip
         f = self._report("", u)
         f[f.index((17, "0"))] = (17, f"R{secrets.token_hex(8)}")
