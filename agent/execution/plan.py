@@ -441,8 +441,14 @@ class PlanExecutor:
         return SubmitOrder(
             c.client_order_id, f"{plan.base}/{plan.quote}", c.side, self._qty(c.base_amount),
             venue=c.venue_id, parent_id=plan.parent_id, max_slippage_bps=self.slippage_bps,
-            strategy=CHILD_STRATEGY,
+            strategy=CHILD_STRATEGY, reduce_only=self._reduce_only(plan.parent_id),
         )  # fmt: skip
+
+    def _reduce_only(self, parent_id: str) -> bool:
+        """A child of a reduce-only parent is reduce-only (under REDUCING the parent was
+        judged on the fund's position; its children add up to no more than it)."""
+        p = self.manager.store.get(parent_id)
+        return bool(p is not None and p.reduce_only)
 
     def _fail(self, c: PlannedChild, code: str, reason: str) -> ChildResult:
         return ChildResult(

@@ -27,7 +27,7 @@ from typing import Any
 
 from agent.errors import ConfigError
 from agent.journal.base import ANY
-from agent.model import Side, SwapIntent, TradingState
+from agent.model import SwapIntent, TradingState
 from agent.oms import CancelOrder, OrderState, SetTradingState
 from agent.oms.recovery import reconcile_venue
 from agent.risk.monitor import MarginMonitor, MarginThresholds
@@ -416,8 +416,9 @@ class Daemon:
             data = json.loads(rec.data)
             if rec.type == "OrderInitialized":
                 self._t_init[data.get("client_order_id", "")] = rec.recorded_at_ns
-            elif rec.type == "TxSigned":
-                t0 = self._t_init.pop(data.get("client_order_id") or "", None)
+            elif rec.type == "TxSigned":  # a routed batch is tagged <parent>@<chain>#<n>
+                cid = (data.get("client_order_id") or "").partition("@")[0]
+                t0 = self._t_init.pop(cid, None)
                 if t0 is not None:
                     m.intent_to_signed.observe((rec.recorded_at_ns - t0) / 1e9)
                 self._t_signed[data.get("tx_hash", "")] = rec.recorded_at_ns

@@ -4,15 +4,13 @@ input. Each order's outcome is read back from the daemon (GET, the journal), nev
 
 from __future__ import annotations
 
-import asyncio
-import time
 from decimal import Decimal
 from typing import Any
 
 import aiohttp
 import pytest
 
-from tests.integration.service.conftest import auth
+from tests.integration.service.conftest import auth, wait_done
 
 pytestmark = pytest.mark.integration
 
@@ -20,18 +18,6 @@ pytestmark = pytest.mark.integration
 def order(cid: str, side: str = "buy", size: str = "1", **kw: Any) -> dict[str, Any]:
     return {"client_order_id": cid, "side": side, "base": "WETH", "quote": "USDC",
             "size": size, **kw}  # fmt: skip
-
-
-async def wait_done(http: aiohttp.ClientSession, url: str, cid: str, h: Any) -> dict[str, Any]:
-    """GET the order until it is terminal (the daemon executes it behind the 202)."""
-    deadline = time.monotonic() + 120
-    while True:
-        async with http.get(f"{url}/v1/orders/{cid}", headers=h) as r:
-            got = await r.json()
-        if got["state"] in ("filled", "cancelled", "denied", "expired", "rejected"):
-            return got
-        assert time.monotonic() < deadline, got
-        await asyncio.sleep(0.05)  # polling the daemon for the condition itself
 
 
 def children(daemon: Any, parent: str) -> list[Any]:
