@@ -40,7 +40,7 @@ from agent.service.metrics import Metrics
 from agent.service.risk import UNDERLYING, balances, margin_of, risk_report
 
 log = logging.getLogger("agent.service")
-_REFUSED_422 = frozenset({"TRADING_HALTED", "TRADING_REDUCING", "RISK_MAX_ORDER_NOTIONAL"})
+_REFUSED_422 = frozenset({"TRADING_HALTED", "TRADING_REDUCING", "RISK_MAX_NOTIONAL"})
 _NEVER_SIGNED = frozenset({"OrderDenied", "OrderRejected", "OrderExpired", "OrderCancelled"})
 FOLLOW_S = 0.2  # how often the journal is read for events written by other processes
 

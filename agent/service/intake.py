@@ -212,7 +212,7 @@ class Intake:
         notional = r.size * px
         if notional > cap:
             raise IntakeRefused(
-                "RISK_MAX_ORDER_NOTIONAL", f"size: notional {notional:.2f} {r.quote} exceeds "
+                "RISK_MAX_NOTIONAL", f"size: notional {notional:.2f} {r.quote} exceeds "
                 f"risk.max_order_notional {cap}", "size",
             )  # fmt: skip
 

@@ -197,6 +197,27 @@ async def test_refusals_cancel_and_halt(fixd: Any) -> None:
     await c.close()
 
 
+async def test_a_fix_order_is_routed_across_venues(fixd: Any, l1_isolated: None) -> None:
+    """250 WETH through FIX: New at once, then a Trade report per child's fill on the parent
+    (PartiallyFilled ... Filled), the children over several venues."""
+    c = Initiator(_port(fixd))
+    await c.connect()
+    await c.logon()
+    await c.send("D", nos("big", "250"))
+    assert get(await c.expect("8"), 150) == "0"
+    trades = []
+    while not trades or get(trades[-1], 39) != "2":
+        m = await c.expect("8")
+        assert get(m, 150) == "F", m
+        trades.append(m)
+    assert len(trades) >= 2 and all(get(m, 39) == "1" for m in trades[:-1])
+    assert sum(Decimal(get(m, 32)) for m in trades) == 250 == Decimal(get(trades[-1], 14))
+    fixd.manager.sync()
+    kids = fixd.manager.store.parent_view("DESK.big").children
+    assert len({k.venue for k in kids if k.filled}) >= 2, [(k.venue, k.filled) for k in kids]
+    await c.close()
+
+
 async def test_limit_orders_are_routed_within_their_limit(fixd: Any) -> None:
     """OrdType=2 with Price: New at once, then filled by the router within the limit, or, when
     no venue reaches the limit, Rejected with the router's code: nothing sent below/above it."""
