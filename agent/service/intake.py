@@ -101,6 +101,7 @@ class Intake:
         self.max_notional = max_notional
         self._executors: dict[tuple[int, int], Any] = {}
         self.queue: asyncio.Queue[str] = asyncio.Queue()
+        self.held: list[str] = []  # accepted, queued once acknowledged (accept(hold=True))
         self.executing: str | None = None
         self.idle = asyncio.Event()  # set while no order is being executed
         self.idle.set()
@@ -170,8 +171,10 @@ class Intake:
             max_slippage_bps=r.max_slippage_bps, strategy=PARENT_STRATEGY,
         )  # fmt: skip
 
-    async def accept(self, r: OrderRequest) -> Accepted:
-        """Validated, pre-checked, journaled ACCEPTED (or DENIED by the OMS), queued."""
+    async def accept(self, r: OrderRequest, *, hold: bool = False) -> Accepted:
+        """Validated, pre-checked, journaled ACCEPTED (or DENIED by the OMS), queued.
+        ``hold``: queued only at :meth:`release` -- the caller acknowledges first, so the
+        execution's work on this loop does not delay the acknowledgement (FIX)."""
         if self.closing:
             raise IntakeRefused("DRAINING", "the daemon is shutting down; retry elsewhere")
         self.validate(r)
@@ -198,8 +201,16 @@ class Intake:
         self._pre_check_notional(r)
         o = await m.submit_async(self.command(r, reduce_only))
         if o.state is OrderState.ACCEPTED:
-            self.queue.put_nowait(o.client_order_id)
+            if hold:
+                self.held.append(o.client_order_id)
+            else:
+                self.queue.put_nowait(o.client_order_id)
         return Accepted(o)
+
+    def release(self) -> None:
+        """Queue the held orders (in acceptance order), once their acknowledgement is out."""
+        while self.held:
+            self.queue.put_nowait(self.held.pop(0))
 
     def _pre_check_notional(self, r: OrderRequest) -> None:
         """With a price at hand (the limit, else the last reference price of the pair), an
@@ -336,6 +347,7 @@ class Intake:
     async def stop(self) -> None:
         """Drain: no new orders; the order in execution finishes; the queued ones expire."""
         self.closing = True
+        self.release()
         while not self.queue.empty():
             await self._expire(self.queue.get_nowait(), "the daemon stopped before executing it")
             self.queue.task_done()

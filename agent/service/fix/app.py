@@ -130,6 +130,14 @@ class FixApp:
         self._flushing: dict[str, asyncio.Lock] = {}  # per session: one flush at a time
 
     async def handle(self, conn: Connection, msg_type: str, msg: simplefix.FixMessage) -> None:
+        try:
+            await self._handle(conn, msg_type, msg)
+        finally:  # an entry may hold accepted orders until their reports are out (the daemon)
+            acked = getattr(self.entry, "acknowledged", None)
+            if acked is not None:
+                acked()
+
+    async def _handle(self, conn: Connection, msg_type: str, msg: simplefix.FixMessage) -> None:
         assert conn.cfg is not None
         owner = conn.cfg.target_comp_id
         seq = int(text(msg, 34) or 0)
