@@ -435,13 +435,74 @@ async def build_daemon(config: Any) -> Any:
                 "rpc_url": ch.rpc_url, "manifest": manifests[name], "safe": w.safe,
                 "module": w.module, "policy": policy, "key": keys[name],
             }  # fmt: skip
+        daemon = Daemon(cfg, chains, journal, tokens, cex=cex)
+        daemon.intake = await build_intake(daemon)
     except BaseException:
         for rt in chains.values():
             await rt.app.close()
         for v in cex.values():
             await v.close()
         raise
-    return Daemon(cfg, chains, journal, tokens, cex=cex)
+    return daemon
+
+
+async def build_intake(daemon: Any) -> Any:
+    """The daemon's order intake (agent.service.intake): the router over every venue the
+    daemon built -- the primary wallet's chain (its configured Uniswap kinds), a second
+    wallet's chain as the L2 leg when it holds the bridge's tokens, every CEX venue -- and the
+    PlanExecutor over the SAME connections and module executors as the swap pipelines (one
+    TxEngine per operator and chain, the chain's lock held while a batch is signed and sent),
+    on an OMS view of the daemon's journal whose check is the swap pipeline's risk gate for
+    every routed child (PlanRisk over the primary pipeline's SwapRisk: the same limits and
+    order-rate window)."""
+    from agent.execution.guarded import reference_prices
+    from agent.execution.plan import ChainWallet, PlanExecutor
+    from agent.execution.risk import PlanRisk
+    from agent.execution.route import OrderRouting
+    from agent.routing.sources import CexSource
+    from agent.service.intake import Intake
+
+    cfg = daemon.config
+    prim = daemon.primary
+    wallets: dict[int, Any] = {}
+    locks: dict[int, Any] = {}
+    l2: Any = None
+    for rt in daemon.chains.values():
+        p = rt.app.pipeline
+        m = p.manifest
+        symbols: dict[str, str] = {}
+        if rt is not prim:  # the L2 leg trades the bridge's tokens; else not routed
+            if l2 is not None or not all(s in m.tokens for s in L2_BRIDGED.values()):
+                continue
+            symbols, l2 = dict(L2_BRIDGED), rt
+        wallets[m.chain_id] = ChainWallet(m, p.rpc, p.safe, p.executor, symbols)
+        locks[m.chain_id] = rt.lock
+    kinds = {str(v.kind) for v in cfg.venues.values() if getattr(v, "chain", None)}
+    only: tuple[str, ...] = ()
+    if not {"uniswap_v2", "uniswap_v3"} <= kinds:  # [venues] names only some pool kinds
+        only = (*sorted(kinds), *daemon.cex)
+    pm = prim.app.pipeline.manifest
+    routing = await OrderRouting.connect(
+        prim.app.rpc, pm,
+        l2_rpc=l2.app.rpc if l2 else None, l2_manifest=l2.app.pipeline.manifest if l2 else None,
+        cex=[CexSource(v, None, 5_000) for v in daemon.cex.values()], l2_symbols=L2_BRIDGED,
+        only=only,
+    )  # fmt: skip
+    risk = PlanRisk(prim.app.pipeline.risk, reference_prices(prim.app.rpc, pm))
+    manager = OrderManager.open(prim.app.journal, checks=[risk])
+
+    def make_executor(bd: int, qd: int, bps: int | None) -> Any:
+        return PlanExecutor(
+            manager, chains=wallets, cex=daemon.cex, base_decimals=bd, quote_decimals=qd,
+            slippage_bps=min(cfg.algos.slippage_bps if bps is None else bps, 1_000),
+            risk=risk, locks=locks,
+        )  # fmt: skip
+
+    return Intake(
+        daemon, manager, make_executor, routing, venue=f"router:{prim.app.pipeline.safe.lower()}",
+        decimals={s: t.decimals for s, t in pm.tokens.items()},
+        max_notional=cfg.risk.max_order_notional,
+    )  # fmt: skip
 
 
 def _cex_config(cfg: Any, vid: str, v: Any) -> Any:

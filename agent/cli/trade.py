@@ -218,6 +218,22 @@ def _raise(e: Exception) -> None:
     raise e
 
 
+def _until_done(api: str, token_env: str, location: str, timeout_s: float = 300) -> Any:
+    """GET the accepted order until it is terminal (or the timeout: its last state)."""
+    import time
+
+    from agent.service.client import call
+
+    deadline = time.monotonic() + timeout_s
+    while True:
+        got = call(api, "GET", location, token_env=token_env)
+        if got["state"] in ("filled", "cancelled", "denied", "expired", "rejected"):
+            return got
+        if time.monotonic() > deadline:
+            return got
+        time.sleep(0.05)  # polling the daemon for the order's end
+
+
 def _swap_via_api(api: str, token_env: str, intent: SwapIntent) -> None:
     """POST /v1/orders; the daemon's answer printed as one line; exit 3 on a denial."""
     from agent.service.client import ApiCallError, call
@@ -240,10 +256,13 @@ def _swap_via_api(api: str, token_env: str, intent: SwapIntent) -> None:
     if denied is not None:
         err_console.print(f"denied: [{denied.code}] {denied}", highlight=False, soft_wrap=True)
         raise typer.Exit(3)
+    if out.get("location"):  # accepted: the daemon routes and executes it behind the answer
+        out = run(lambda: _until_done(api, token_env, out["location"]))
     tx = f", tx {out['tx_hash']}" if out.get("tx_hash") else ""
+    chain = f" ({out['chain']})" if out.get("chain") else ""
     console.print(
         f"order {out['client_order_id']}: {out.get('state') or out['status']} on "
-        f"{out.get('venue') or '-'} ({out.get('chain')}){tx}", highlight=False, soft_wrap=True,
+        f"{out.get('venue') or '-'}{chain}{tx}", highlight=False, soft_wrap=True,
     )  # fmt: skip
     if "denied" in (out.get("status"), out.get("state")):
         err_console.print(

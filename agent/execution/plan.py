@@ -171,6 +171,8 @@ class PlanExecutor:
         slippage_bps: int = 10,
         max_retries: int = 2,
         cex_fill_timeout_s: float = CEX_FILL_TIMEOUT_S,
+        risk: Any = None,
+        locks: Mapping[int, asyncio.Lock] | None = None,
     ) -> None:
         if not 0 <= slippage_bps <= 1_000:
             raise ValidationError("--slippage-bps", f"{slippage_bps} is outside 0..1000")
@@ -181,6 +183,12 @@ class PlanExecutor:
         self.slippage_bps = slippage_bps
         self.max_retries = max_retries
         self.cex_fill_timeout_s = cex_fill_timeout_s
+        # agent.execution.risk.PlanRisk: every child through the swap pipeline's risk gate
+        # (its OMS check); staged here, just before the children are submitted
+        self.risk = risk
+        # per chain id: held while that chain's batch is signed and sent (the daemon's chain
+        # lock: its tracking pass and the swap pipeline never interleave with it)
+        self.locks = dict(locks or {})
         # chains and exchanges report concurrently; a fill's event (OrderFilled or a partial)
         # is decided on the parent's state, so deciding and journaling are one step
         self._fills = asyncio.Lock()
@@ -242,6 +250,27 @@ class PlanExecutor:
         parent = await m.submit_async(self.parent_command(plan))
         if parent.state is OrderState.DENIED:
             return self._report(plan, (plan,), [], [])
+        return await self._drive(plan, replan, t0)
+
+    async def run_accepted(self, plan: RoutePlan, *, replan: Replan | None = None) -> PlanReport:
+        """Execute ``plan`` for a parent that is already journaled as ACCEPTED (the daemon's
+        accept-then-execute intake) and has no plan yet: it is executed at most once, since a
+        parent with a RoutePlanned, or no longer ACCEPTED, is left alone (reported)."""
+        t0 = time.perf_counter()
+        self.validate(plan)
+        m = self.manager
+        m.sync()
+        o = m.store.get(plan.parent_id)
+        if o is None or o.state is not OrderState.ACCEPTED or m.store.plans.get(plan.parent_id):
+            why = "unknown" if o is None else o.state.value
+            return self._report(
+                plan, (plan,), [], [],
+                f"order {plan.parent_id!r} is {why} (or already planned): nothing sent",
+            )  # fmt: skip
+        return await self._drive(plan, replan, t0)
+
+    async def _drive(self, plan: RoutePlan, replan: Replan | None, t0: float) -> PlanReport:
+        m = self.manager
         plans: list[RoutePlan] = []
         results: list[ChildResult] = []
         batches: list[BatchResult] = []
@@ -325,19 +354,26 @@ class PlanExecutor:
         # 2. the children as OMS orders (a refusal by the OMS leaves the child out)
         accepted: list[PlannedChild] = []
         results: dict[str, ChildResult] = dict(pre)
-        for c in plan.children:
-            if c.client_order_id in results:
-                continue
-            if self.manager.store.get(c.client_order_id) is not None:
-                results[c.client_order_id] = self._fail(
-                    c, "DUPLICATE_CHILD", "this child id is already an order; not sent again"
-                )
-                continue
-            o = await self.manager.submit_async(self._child_command(plan, c))
-            if o.state is OrderState.DENIED:
-                results[c.client_order_id] = self._result(c, o)
-            else:
-                accepted.append(c)
+        todo = [c for c in plan.children if c.client_order_id not in results]
+        if self.risk is not None and todo:  # the gate's inputs: prices and the accounts now
+            await self.risk.stage_plan(plan, todo, self)
+        try:
+            for c in todo:
+                if self.manager.store.get(c.client_order_id) is not None:
+                    results[c.client_order_id] = self._fail(
+                        c, "DUPLICATE_CHILD", "this child id is already an order; not sent again"
+                    )
+                    continue
+                o = await self.manager.submit_async(self._child_command(plan, c))
+                if o.state is OrderState.DENIED:
+                    results[c.client_order_id] = self._result(c, o)
+                else:
+                    accepted.append(c)
+                    if self.risk is not None:
+                        self.risk.submitted()
+        finally:
+            if self.risk is not None:
+                self.risk.unstage(todo)
         ok = {c.client_order_id for c in accepted}
         parent = self.manager.store.orders[plan.parent_id]
         if accepted and parent.state is OrderState.ACCEPTED:
@@ -382,17 +418,37 @@ class PlanExecutor:
             pairs = [(w.symbol(plan.base), w.symbol(plan.quote)), (plan.base, plan.quote)]
             leg = await build_leg(
                 w.rpc, w.manifest, c, pairs=pairs, safe=w.safe,
-                slippage_bps=self.slippage_bps, deadline=deadline,
+                slippage_bps=self.leg_slippage(plan, c), deadline=deadline,
             )  # fmt: skip
             built.setdefault(w.manifest.chain_id, []).append(leg)
         return built, missing
+
+    def leg_slippage(self, plan: RoutePlan, c: PlannedChild) -> int:
+        """The swap's slippage bound for child ``c``: the executor's, but under a limit never
+        looser than the limit allows, so the transaction reverts rather than fill beyond it
+        (BUY: amountInMaximum <= limit x size; SELL: amountOutMinimum >= limit x size)."""
+        lim = plan.limit_price
+        if lim is None or c.quote_amount <= 0:
+            return self.slippage_bps
+        worst = lim * Decimal(c.base_amount).scaleb(self.qd - self.bd)  # quote units at the limit
+        if plan.side is Side.BUY:
+            room = int(worst.to_integral_value(rounding="ROUND_FLOOR")) - c.quote_amount
+        else:
+            room = c.quote_amount - int(worst.to_integral_value(rounding="ROUND_CEILING"))
+        return max(0, min(self.slippage_bps, room * 10_000 // c.quote_amount))
 
     def _child_command(self, plan: RoutePlan, c: PlannedChild) -> SubmitOrder:
         return SubmitOrder(
             c.client_order_id, f"{plan.base}/{plan.quote}", c.side, self._qty(c.base_amount),
             venue=c.venue_id, parent_id=plan.parent_id, max_slippage_bps=self.slippage_bps,
-            strategy=CHILD_STRATEGY,
+            strategy=CHILD_STRATEGY, reduce_only=self._reduce_only(plan.parent_id),
         )  # fmt: skip
+
+    def _reduce_only(self, parent_id: str) -> bool:
+        """A child of a reduce-only parent is reduce-only (under REDUCING the parent was
+        judged on the fund's position; its children add up to no more than it)."""
+        p = self.manager.store.get(parent_id)
+        return bool(p is not None and p.reduce_only)
 
     def _fail(self, c: PlannedChild, code: str, reason: str) -> ChildResult:
         return ChildResult(
@@ -459,8 +515,13 @@ class PlanExecutor:
         register_expectation(
             w.executor, w.manifest, [lg.quote for lg in legs], self.slippage_bps, calls, batch_id
         )
+        lock = self.locks.get(chain_id)
         try:
-            ex = await w.executor.execute(calls, client_order_id=batch_id, on_sent=sent)
+            if lock is None:
+                ex = await w.executor.execute(calls, client_order_id=batch_id, on_sent=sent)
+            else:
+                async with lock:
+                    ex = await w.executor.execute(calls, client_order_id=batch_id, on_sent=sent)
         except PolicyDeniedError as e:  # refused before signing: nothing was sent
             await self.manager.record_async(
                 [OrderDenied(i, e.code, e.reason, e.rule or "policy", ("policy",)) for i in ids]
@@ -532,9 +593,10 @@ class PlanExecutor:
         ref = c.venue_ref if isinstance(c.venue_ref, dict) else {"symbol": c.venue_ref}
         sym = str(ref.get("symbol") or f"{plan.base}/{plan.quote}")
         cex_base, _, cex_quote = sym.partition("/")
+        lim = plan.limit_price  # under a limit: an IOC limit order at it, never a market one
         child = ChildOrder(
             c.client_order_id, Spot(cex_base, cex_quote), c.side, self._qty(c.base_amount),
-            OrderType.MARKET, None, TimeInForce.IOC,
+            OrderType.MARKET if lim is None else OrderType.LIMIT, lim, TimeInForce.IOC,
         )  # fmt: skip
         try:
             vref = await venue.submit(child)

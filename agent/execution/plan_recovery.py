@@ -30,8 +30,9 @@ def batch_id(parent_id: str, chain_id: int, attempt: int) -> str:
     return f"{parent_id}@{chain_id}#{attempt}"
 
 
-async def recover_plans(ex: PlanExecutor) -> list[str]:
-    """Settle what the chain says about every open routed parent; returns the parents touched."""
+async def recover_plans(ex: PlanExecutor, only: Any = None) -> list[str]:
+    """Settle what the chain says about every open routed parent (``only``: a predicate on the
+    parent Order, e.g. one pair's, whose decimals ``ex`` has); returns the parents touched."""
     m = ex.manager
     for w in ex.chains.values():
         await w.executor.start()  # replays the tx stream, re-broadcasts, reads receipts
@@ -41,7 +42,7 @@ async def recover_plans(ex: PlanExecutor) -> list[str]:
     touched = []
     for parent_id, plans in list(m.store.plans.items()):
         parent = m.store.get(parent_id)
-        if parent is None or parent.state.terminal:
+        if parent is None or parent.state.terminal or (only is not None and not only(parent)):
             continue
         for attempt, plan in enumerate(plans):
             for chain_id, kids in _on_chain(plan).items():

@@ -14,12 +14,15 @@ from __future__ import annotations
 
 import statistics
 from collections import deque
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 
 from agent.errors import RiskError
-from agent.model import Spot
+from agent.model import Side, Spot
+from agent.model.decisions import Allow, Decision
 from agent.model.positions import Portfolio, Position
 from agent.oms.commands import SubmitOrder
 from agent.risk.checks import OrderProposal, RiskContext, RiskLimits
@@ -128,4 +131,106 @@ def reference_price(prices: list[Decimal]) -> Decimal | None:
     return statistics.median(prices) if prices else None
 
 
-__all__ = ["QuotePrices", "Staged", "SwapRisk", "reference_price"]
+ROUTE_CHILD = "route-child"  # agent.execution.plan.CHILD_STRATEGY
+PriceOf = Callable[[str, str], Awaitable[Decimal | None]]
+
+
+class PlanRisk:
+    """The swap pipeline's risk gate for a routed plan's children: the same :class:`SwapRisk`
+    (its limits, every check of agent.risk.gate, the order-rate window shared with the swap
+    pipeline's orders) as an OMS check that judges only ``route-child`` orders; the parent is
+    judged through its children (a parent is not signed, its children are).
+
+    Per child the gate sees: its own average all-in price as the quote, the reference price
+    from ``reference`` (the chain's oracles; the median of the plan's children where there is
+    none), and the account it trades from (the Safe on its chain, or the exchange account) as
+    held now PLUS what the plan's earlier children move, so a position limit counts the whole
+    plan, not each child alone."""
+
+    name = "risk_gate"
+
+    def __init__(self, risk: SwapRisk, reference: PriceOf | None = None) -> None:
+        self.risk = risk
+        self.reference = reference
+
+    def __call__(self, cmd: SubmitOrder, store: Any) -> Decision:
+        return self.explain(cmd, store)[0]
+
+    def explain(self, cmd: SubmitOrder, store: Any) -> tuple[Decision, tuple[Any, ...]]:
+        if cmd.strategy != ROUTE_CHILD:
+            return Allow(self.name, "a routed parent: each of its children is gated"), ()
+        return self.risk.check.explain(cmd, store)
+
+    def submitted(self) -> None:
+        self.risk.submitted()
+
+    def unstage(self, children: Sequence[Any]) -> None:
+        for c in children:
+            self.risk.unstage(c.client_order_id)
+
+    async def stage_plan(self, plan: Any, children: Sequence[Any], executor: Any) -> None:
+        """Stage every child of ``plan`` (agent.routing.plan.PlannedChild) for the gate; the
+        accounts are read once per plan (``executor``: the PlanExecutor, its wallets and
+        exchanges). A child whose account cannot be read is left unstaged: the gate then
+        denies it (RISK_INPUT_MISSING), nothing of it is sent."""
+        inst = Spot(plan.base, plan.quote)
+        bd, qd = executor.bd, executor.qd
+        prices = {
+            c.client_order_id: Decimal(c.quote_amount).scaleb(-qd)
+            / Decimal(c.base_amount).scaleb(-bd)
+            for c in children
+            if c.base_amount > 0
+        }
+        ref = None
+        if self.reference is not None:
+            try:
+                ref = await self.reference(plan.base, plan.quote)
+            except Exception:  # an oracle read failing: the children's median below
+                ref = None
+        if ref is None:
+            ref = reference_price(list(prices.values()))
+        held: dict[str, tuple[Decimal, Decimal]] = {}
+        for c in children:
+            where = _account(c)
+            if where not in held:
+                try:
+                    held[where] = await _holdings(executor, plan, c)
+                except Exception:
+                    continue
+            b, q = held[where]
+            self.risk.stage(
+                c.client_order_id,
+                Staged(inst, prices.get(c.client_order_id), ref, b, q, where),
+            )
+            qty = Decimal(c.base_amount).scaleb(-bd)
+            cash = Decimal(c.quote_amount).scaleb(-qd)
+            held[where] = (b + qty, q - cash) if c.side is Side.BUY else (b - qty, q + cash)
+
+
+def _account(c: Any) -> str:
+    return c.venue_id if c.chain_id is None else f"safe@{c.chain_id}"
+
+
+async def _holdings(executor: Any, plan: Any, c: Any) -> tuple[Decimal, Decimal]:
+    """(base, quote) the child's account holds now, human units."""
+    if c.chain_id is None:  # an exchange account: its spot balances
+        ref = c.venue_ref if isinstance(c.venue_ref, dict) else {"symbol": c.venue_ref}
+        sym = str(ref.get("symbol") or f"{plan.base}/{plan.quote}")
+        b, _, q = sym.partition("/")
+        bal = await executor.cex[c.venue_id].balances()
+        return Decimal(bal.get(b, 0)), Decimal(bal.get(q, 0))
+    w = executor.chains[c.chain_id]
+    arg = "0" * 24 + w.safe[2:].lower()
+    toks = [w.manifest.token(w.symbol(plan.base)), w.manifest.token(w.symbol(plan.quote))]
+    answers = await w.rpc.batch(
+        [("eth_call", [{"to": t.address, "data": "0x70a08231" + arg}, "latest"]) for t in toks]
+    )
+    out = []
+    for t, a in zip(toks, answers, strict=True):
+        if isinstance(a, BaseException):
+            raise a
+        out.append(Decimal(int(a, 16)).scaleb(-t.decimals))
+    return out[0], out[1]
+
+
+__all__ = ["PlanRisk", "QuotePrices", "Staged", "SwapRisk", "reference_price"]

@@ -179,9 +179,12 @@ class Api:
 
     async def submit_order(self, request: web.Request, body: Any) -> web.Response:
         status, data = await self.d.submit(body)
-        if data.get("status") == "denied":
+        if data.get("status") == "denied" or data.get("state") == "denied":
             raise ApiError(422, data.get("code") or "ORDER_DENIED", data.get("reason", ""))
-        return ok(data, status)
+        resp = ok(data, status)
+        if data.get("location"):
+            resp.headers["Location"] = data["location"]
+        return resp
 
     async def list_orders(self, request: web.Request) -> web.Response:
         state = request.query.get("state")

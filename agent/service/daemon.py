@@ -27,7 +27,7 @@ from typing import Any
 
 from agent.errors import ConfigError
 from agent.journal.base import ANY
-from agent.model import Side, SwapIntent, TradingState
+from agent.model import SwapIntent, TradingState
 from agent.oms import CancelOrder, OrderState, SetTradingState
 from agent.oms.recovery import reconcile_venue
 from agent.risk.monitor import MarginMonitor, MarginThresholds
@@ -40,6 +40,7 @@ from agent.service.metrics import Metrics
 from agent.service.risk import UNDERLYING, balances, margin_of, risk_report
 
 log = logging.getLogger("agent.service")
+_REFUSED_422 = frozenset({"TRADING_HALTED", "TRADING_REDUCING", "RISK_MAX_NOTIONAL"})
 _NEVER_SIGNED = frozenset({"OrderDenied", "OrderRejected", "OrderExpired", "OrderCancelled"})
 FOLLOW_S = 0.2  # how often the journal is read for events written by other processes
 
@@ -111,6 +112,7 @@ class Daemon:
         self.fix: Any = None  # the FIX acceptor, when [fix] is configured
         self.fix_entry: Any = None
         self.fix_address = ""
+        self.intake: Any = None  # agent.service.intake.Intake, set by bootstrap.build_daemon
         self._t_init: dict[str, int] = {}
         self._t_signed: dict[str, int] = {}
         self.margin_checked = asyncio.Event()  # set after the monitor's first pass
@@ -146,6 +148,9 @@ class Daemon:
             await self._start_fix()
         for vid in self.cex:  # at start: what the venue did while we were away is journaled
             await self.reconcile_venue(vid)
+        if self.intake is not None:  # routed orders accepted before a stop: settled or ended
+            await self.intake.recover()
+            self.intake.start()
         self._runner = web.AppRunner(self.api.app(), handle_signals=False)
         await self._runner.setup()
         host, port = self.config.api.host, self.config.api.port
@@ -201,6 +206,9 @@ class Daemon:
             log.info("draining: closing the FIX sessions")
             await self.fix.stop()
             await self.fix_entry.drain()
+        if self.intake is not None:  # the order in execution finishes; queued ones expire
+            log.info("draining: the order intake")
+            await self.intake.stop()
         log.info("draining: waiting for the intents in flight")
         for rt in self.chains.values():
             await rt.lock.acquire()  # waits for the intent or tracking pass in flight
@@ -408,8 +416,9 @@ class Daemon:
             data = json.loads(rec.data)
             if rec.type == "OrderInitialized":
                 self._t_init[data.get("client_order_id", "")] = rec.recorded_at_ns
-            elif rec.type == "TxSigned":
-                t0 = self._t_init.pop(data.get("client_order_id") or "", None)
+            elif rec.type == "TxSigned":  # a routed batch is tagged <parent>@<chain>#<n>
+                cid = (data.get("client_order_id") or "").partition("@")[0]
+                t0 = self._t_init.pop(cid, None)
                 if t0 is not None:
                     m.intent_to_signed.observe((rec.recorded_at_ns - t0) / 1e9)
                 self._t_signed[data.get("tx_hash", "")] = rec.recorded_at_ns
@@ -457,22 +466,36 @@ class Daemon:
     async def submit(self, body: Any) -> tuple[int, dict[str, Any]]:
         rt = self._chain(body.chain)
         if body.algorithm != "market":  # a parent under an execution algorithm
+            if body.limit_price is not None or body.order_type is not None:
+                raise ApiError(
+                    400, "INVALID_VALUE", "limit_price: an algorithm's limit is algorithm.limit",
+                    "limit_price",
+                )  # fmt: skip
             return await self.algos.submit(rt, body)
-        bps = body.max_slippage_bps
-        intent = SwapIntent(
-            body.client_order_id, Side(body.side), body.base.upper(), body.quote.upper(),
-            Decimal(body.size), self.config.algos.slippage_bps if bps is None else bps,
-        )  # fmt: skip
-        async with rt.lock:
-            report = await rt.app.pipeline.run(intent)
+        return await self.submit_routed(body)
+
+    async def submit_routed(self, body: Any) -> tuple[int, dict[str, Any]]:
+        """Accept-then-execute through the intake (agent.service.intake): 202 once the parent
+        is journaled ACCEPTED; the router and the PlanExecutor run it behind."""
+        from agent.errors import DuplicateOrderError
+        from agent.oms.order import order_dict
+        from agent.service.intake import IntakeRefused, request_of
+
+        try:
+            got = await self.intake.accept(request_of(body))
+        except IntakeRefused as e:
+            status = 503 if e.code == "DRAINING" else 422 if e.code in _REFUSED_422 else 400
+            raise ApiError(status, e.code, e.message, e.field) from None
+        except DuplicateOrderError as e:
+            raise ApiError(409, e.code, str(e), "client_order_id") from None
         self._kick.set()
-        data = {
-            "client_order_id": report.client_order_id, "status": report.status,
-            "state": report.state, "venue": report.venue, "tx_hash": report.tx_hash,
-            "block": report.block, "code": report.code, "reason": report.reason,
-            "chain": rt.name,
+        o = got.order
+        cid = o.client_order_id
+        data = order_dict(o) | {
+            "status": "duplicate" if got.duplicate else o.state.value,
+            "location": f"/v1/orders/{cid}", "code": o.code, "reason": o.reason,
         }  # fmt: skip
-        return (200 if report.status == "duplicate" else 201), data
+        return (200 if got.duplicate else 202), data
 
     def orders(self) -> list[Any]:
         self.manager.sync()

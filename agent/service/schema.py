@@ -53,6 +53,17 @@ class SubmitOrderBody(_Body):
         description="Amount of base, a decimal STRING (exact: never a JSON number)",
     )
     max_slippage_bps: int | None = Field(None, ge=0, le=10_000)
+    order_type: Literal["market", "limit"] | None = Field(
+        None, description="market | limit (default: limit when limit_price is given)"
+    )
+    limit_price: str | None = Field(
+        None, pattern=_DEC, max_length=40,
+        description="Worst price, quote per base, a decimal STRING: no child fills beyond it",
+    )  # fmt: skip
+    time_in_force: Literal["ioc", "gtc", "fok"] = Field(
+        "ioc", description="ioc (what fills now; the rest is cancelled). gtc and fok are "
+        "refused with UNSUPPORTED_TIME_IN_FORCE (docs/api.md)",
+    )  # fmt: skip
     algorithm: Literal["market"] | AlgorithmBody = "market"
     chain: str | None = Field(None, description="Chain name from agent.toml; default: the first")
 
@@ -86,8 +97,9 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/openapi.json", "openapi", None, "This document"),
     Route("GET", "/healthz", "healthz", None, "Liveness: 200 while the daemon runs"),
     Route("GET", "/metrics", "metrics", "read", "Prometheus metrics (text exposition)"),
-    Route("POST", "/v1/orders", "submit_order", "trade", "Submit an order (idempotent on "
-          "client_order_id: a resubmit returns the existing order, 200)", SubmitOrderBody, 201),
+    Route("POST", "/v1/orders", "submit_order", "trade", "Submit an order: 202 once it is "
+          "journaled as accepted, with its Location; routed and executed behind (idempotent on "
+          "client_order_id: a resubmit returns the existing order, 200)", SubmitOrderBody, 202),
     Route("GET", "/v1/orders", "list_orders", "read", "List orders (?state=, ?all=1)"),
     Route("GET", "/v1/orders/{client_order_id}", "get_order", "read", "One order"),
     Route("GET", "/v1/fills", "fills", "read", "Fills of every order (?client_order_id=)"),

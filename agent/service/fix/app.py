@@ -130,6 +130,14 @@ class FixApp:
         self._flushing: dict[str, asyncio.Lock] = {}  # per session: one flush at a time
 
     async def handle(self, conn: Connection, msg_type: str, msg: simplefix.FixMessage) -> None:
+        try:
+            await self._handle(conn, msg_type, msg)
+        finally:  # an entry may hold accepted orders until their reports are out (the daemon)
+            acked = getattr(self.entry, "acknowledged", None)
+            if acked is not None:
+                acked()
+
+    async def _handle(self, conn: Connection, msg_type: str, msg: simplefix.FixMessage) -> None:
         assert conn.cfg is not None
         owner = conn.cfg.target_comp_id
         seq = int(text(msg, 34) or 0)
@@ -235,7 +243,7 @@ class FixApp:
         u = OrderUpdate(
             0, "", o.cl_ord_id, "NONE", ExecType.REJECTED, "8", o.symbol, o.side, o.quantity,
             o.order_type, o.limit_price, Decimal(0), Decimal(0), Decimal(0),
-            text=f"{e.code}: {e}",
+            text=f"{e.code}: {e.message}",
         )  # fmt: skip
         f = self._report("", u)
         f[f.index((17, "0"))] = (17, f"R{secrets.token_hex(8)}")

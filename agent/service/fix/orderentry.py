@@ -160,6 +160,7 @@ class OmsOrderEntry:
         self._orders: dict[str, Order] = {}  # OMS id -> the order folded from the journal
         self._order_ids: dict[str, str] = {}  # OMS id -> its order id
         self._replaces: dict[str, str] = {}  # new OMS id -> the OMS id it replaced
+        self._children: set[str] = set()  # routed children under a client's parent: not reported
         self._log: dict[str, list[OrderUpdate]] = {}  # per owner, in journal order
         self._folded = 0
         self._names = {c.__name__ for c in _ORDER_EVENTS}
@@ -185,6 +186,7 @@ class OmsOrderEntry:
 
     async def cancel(self, owner: str, cl_ord_id: str, reason: str = "") -> None:
         cid = oms_id(owner, cl_ord_id)
+        self.manager.sync()  # what another writer (a tracker, another process) journaled
         o = self.manager.store.get(cid)
         if o is None:
             raise OrderEntryError(f"unknown order {cl_ord_id!r}", "UNKNOWN_ORDER")
@@ -197,6 +199,7 @@ class OmsOrderEntry:
         """Cancel-and-new, atomic for the client: the original must be open and unfilled
         (the OMS has no amend); the new order is reported as Replaced."""
         old = oms_id(owner, orig_cl_ord_id)
+        self.manager.sync()
         o = self.manager.store.get(old)
         if o is None:
             raise OrderEntryError(f"unknown order {orig_cl_ord_id!r}", "UNKNOWN_ORDER")
@@ -254,7 +257,12 @@ class OmsOrderEntry:
             return  # not a FIX client's order
         prev = self._orders.get(cid)
         if isinstance(ev, OrderInitialized):
+            if ev.parent_id is not None:  # a routed child: its parent is the client's order
+                self._children.add(cid)
+                return
             self._order_ids[cid] = str(pos)
+        elif cid in self._children:
+            return
         try:
             o = om.apply(prev, ev)
         except AgentError:

@@ -120,10 +120,19 @@ class Connection:
                 [(t, str(v)) for t, v in fields],
             )
             await self.store.record_sent(seq, msg_type, raw, position)
+            pending = self.store._sent_pending
+            if pending is not None:  # its record failed: hang up, as a failed append does
+                pending.add_done_callback(self._record_failed)
             self.writer.write(raw)
             self._last_out = time.monotonic()
         await self.writer.drain()
         return seq
+
+    def _record_failed(self, fut: Any) -> None:
+        if fut.cancelled() or fut.exception() is None:
+            return
+        log.error("fix: a sent message's record failed, closing the session: %s", fut.exception())
+        self.writer.close()
 
     async def _send_unsessioned(self, msg_type: str, target: str, sender: str, text_: str) -> None:
         """A Logout to a peer that never logged on: no session, no stored number."""

@@ -48,7 +48,20 @@ class FixSessionReset:
     reason: str = ""
 
 
-ADMIN = frozenset("0125A4")  # Heartbeat, TestRequest, ResendRequest, Logout, Logon, SeqReset
+@event_type
+@dataclass(frozen=True, slots=True)
+class FixSessionSettled:
+    """Every sent message's record is durable (journaled on a clean stop): a restart after it
+    goes on with the next number; after a crash one number is skipped (see record_sent)."""
+
+    session: str
+    next_out: int
+
+
+ADMIN = frozenset("0125A4")
+UNAWAITED = frozenset(
+    "89"
+)  # ExecutionReport, OrderCancelReject: written before their fsync  # Heartbeat, TestRequest, ResendRequest, Logout, Logon, SeqReset
 
 
 def _log_failure(fut: Any) -> None:
@@ -70,8 +83,16 @@ class SessionStore:
         self.sent: dict[int, FixMessageSent] = {}  # application messages since the reset
         self.reported = 0  # the last journal position reported in an ExecutionReport
         self._pending: set[Any] = set()  # received numbers not yet durable
+        self._sent_pending: Any = None  # the last sent message's record, if not yet durable
+        clean = True
         for rec in journal.read_stream(self.stream):
             self._apply(rec.event)
+            if isinstance(rec.event, FixMessageSent):
+                clean = False
+            elif isinstance(rec.event, FixSessionSettled):
+                clean = True
+        if not clean:  # a crash: the last message may be on the wire without its record;
+            self.next_out += 1  # its number is never reused (a resend gap-fills it)
 
     def _apply(self, ev: object) -> None:
         if isinstance(ev, FixMessageSent):
@@ -86,9 +107,31 @@ class SessionStore:
             self.sent.clear()
 
     async def record_sent(self, seq: int, msg_type: str, raw: bytes, position: int = 0) -> None:
+        """Journal a message about to be written. The PREVIOUS message's record is awaited
+        to durability first; this one's append is issued and its number taken, and the caller writes the message
+        without waiting for its fsync. So at most one sent message can lack a durable
+        record at a crash, and the restart skips one number (``__init__``): no number is
+        ever used twice, and a report whose record was lost is sent again after the restart
+        (``reported`` did not move; same ExecID, so the client can tell)."""
+        await self.settle_sent()  # the previous record: durable (or failed and hung up)
         ev = FixMessageSent(self.session, seq, msg_type, raw.decode("latin-1"), position)
-        await self.journal.append_async(self.stream, ANY, [ev])
+        fut = self.journal.append_async(self.stream, ANY, [ev])
+        if msg_type in UNAWAITED:  # the order reports: the hot path, see above
+            self._sent_pending = fut
+        else:  # session messages and rejects (a journal outage must stop them): durable first
+            await fut
         self._apply(ev)
+
+    async def settle_sent(self) -> None:
+        """Wait for the last sent message's record. A failed one is not raised again: the
+        session hung up when it failed (Connection._record_failed), its number stays taken
+        (a resend gap-fills it)."""
+        fut, self._sent_pending = self._sent_pending, None
+        if fut is not None:
+            try:
+                await fut
+            except Exception as e:
+                log.error("fix: a sent message has no record (its number is skipped): %s", e)
 
     async def record_received(self, seq: int, msg_type: str) -> None:
         """Not awaited to durability: the next message need not wait for this fsync. If it
@@ -105,9 +148,14 @@ class SessionStore:
         _log_failure(fut)
 
     async def settle(self) -> None:
-        """Wait for the received numbers still being journaled (before closing the journal)."""
+        """Wait for the sent and received records still being journaled, then mark the
+        session settled (a clean stop: the restart skips no number)."""
         if self._pending:
             await asyncio.wait(list(self._pending))
+        await self.settle_sent()
+        await self.journal.append_async(
+            self.stream, ANY, [FixSessionSettled(self.session, self.next_out)]
+        )
 
     async def skip_to(self, next_in: int) -> None:
         """A SequenceReset moved the inbound number forward."""

@@ -79,3 +79,24 @@ def operator_nonce(world: DevWorld) -> int:
     return int(
         world.devnets.l1.rpc("eth_getTransactionCount", address_of(OPERATOR_KEY), "latest"), 16
     )
+
+
+TERMINAL = ("filled", "cancelled", "denied", "expired", "rejected")
+
+
+async def wait_done(
+    http: aiohttp.ClientSession, url: str, cid: str, headers: dict[str, str], timeout: float = 120
+) -> dict[str, Any]:
+    """GET /v1/orders/{cid} until the order is terminal: the daemon executes an order behind
+    its 202 (agent/service/intake.py)."""
+    import asyncio
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        async with http.get(f"{url}/v1/orders/{cid}", headers=headers) as r:
+            got = await r.json()
+        if got.get("state") in TERMINAL:
+            return got
+        assert time.monotonic() < deadline, got
+        await asyncio.sleep(0.05)  # polling the daemon for the condition itself

@@ -16,7 +16,7 @@ import pytest
 from agent.deploy.devworld import DevWorld
 from agent.errors import ConfigError
 from agent.service.schema import ROUTES
-from tests.integration.service.conftest import auth, operator_nonce
+from tests.integration.service.conftest import auth, operator_nonce, wait_done
 
 pytestmark = pytest.mark.integration
 
@@ -118,18 +118,20 @@ async def test_submit_get_list_resubmit_and_metrics(
     h = auth(env, "trade")
     async with http.post(daemon.url + "/v1/orders", json=order("api-1"), headers=h) as r:
         body = await _json(r)
-    assert r.status == 201 and body["status"] == "filled", body
-    assert body["tx_hash"].startswith("0x") and body["chain"] == "l1"
-    async with http.get(daemon.url + "/v1/orders/api-1", headers=auth(env, "read")) as r:
-        got = await _json(r)
+    assert r.status == 202 and body["status"] == "accepted", body  # executed behind the ack
+    assert r.headers["Location"] == "/v1/orders/api-1"
+    got = await wait_done(http, daemon.url, "api-1", auth(env, "read"))
     assert got["state"] == "filled" and Decimal(got["filled"]) == 1
+    kids = [k.client_order_id for k in daemon.manager.store.parent_view("api-1").children]
     async with http.post(daemon.url + "/v1/orders", json=order("api-1"), headers=h) as r:
         again = await _json(r)
     assert r.status == 200 and again["status"] == "duplicate"  # idempotent client id
     async with http.get(daemon.url + "/v1/orders?all=1", headers=auth(env, "read")) as r:
         rows = (await _json(r))["orders"]
-    assert [o["client_order_id"] for o in rows] == ["api-1"]
-    async with http.get(daemon.url + "/v1/fills", headers=auth(env, "read")) as r:
+    assert sorted(o["client_order_id"] for o in rows) == sorted(["api-1", *kids])
+    async with http.get(
+        daemon.url + "/v1/fills?client_order_id=api-1", headers=auth(env, "read")
+    ) as r:
         fills = (await _json(r))["fills"]
     assert [(f["client_order_id"], Decimal(f["quantity"])) for f in fills] == [("api-1", 1)]
     assert Decimal(fills[0]["price"]) > 0 and fills[0]["trade_id"]
@@ -139,7 +141,7 @@ async def test_submit_get_list_resubmit_and_metrics(
     )  # fmt: skip
     out, err = await asyncio.wait_for(cli.communicate(), 120)
     assert cli.returncode == 0, err.decode()
-    assert [(o["client_order_id"], o["state"]) for o in json.loads(out)] == [("api-1", "filled")]
+    assert ("api-1", "filled") in [(o["client_order_id"], o["state"]) for o in json.loads(out)]
     async with http.get(daemon.url + "/v1/orders?state=bogus", headers=auth(env, "read")) as r:
         assert (r.status, (await r.json())["error"]["field"]) == (400, "state")
     async with http.post(daemon.url + "/v1/orders/api-1/cancel", json={}, headers=h) as r:
@@ -152,7 +154,7 @@ async def test_submit_get_list_resubmit_and_metrics(
         line.rsplit(" ", 1) for line in text.splitlines() if line and not line.startswith("#")
     )
     assert float(metrics["agent_intent_to_signed_seconds_count"]) >= 1
-    assert float(metrics['agent_orders{state="filled"}']) == 1
+    assert float(metrics['agent_orders{state="filled"}']) == 1 + len(kids)  # parent, children
     assert float(metrics["agent_fills_total"]) >= 1
     async with http.get(daemon.url + "/v1/positions", headers=auth(env, "read")) as r:
         pos = (await _json(r))["positions"]
@@ -170,13 +172,16 @@ async def test_websocket_streams_the_order_events(
         async with http.post(
             daemon.url + "/v1/orders", json=order("ws-1"), headers=auth(env, "trade")
         ) as r:
-            assert r.status == 201, await r.text()
+            assert r.status == 202, await r.text()
         seen: list[str] = []
         while "TxSigned" not in seen or "OrderFilled" not in seen:
             msg = json.loads((await asyncio.wait_for(ws.receive(), 10)).data)
-            if msg["event"].get("client_order_id") == "ws-1":
+            # the parent's events, and its batch's transaction (ws-1@<chain id>#0)
+            ev = msg["event"]
+            if (ev.get("client_order_id") or ev.get("parent_id") or "").partition("@")[0] == "ws-1":
                 seen.append(msg["type"])
-    assert seen[0] == "OrderInitialized" and seen.index("TxSigned") < seen.index("OrderFilled")
+    assert seen[:2] == ["OrderInitialized", "OrderAccepted"], seen
+    assert "RoutePlanned" in seen and seen.index("TxSigned") < seen.index("OrderFilled")
 
 
 async def test_stop_closes_the_streams(
@@ -291,7 +296,8 @@ async def test_risk_of_the_whole_fund_and_margin_alerts(
         async with http.post(
             d.url + "/v1/orders", json=order("risk-1"), headers=auth(env, "trade")
         ) as r:
-            assert r.status == 201, await r.text()
+            assert r.status == 202, await r.text()
+        assert (await wait_done(http, d.url, "risk-1", auth(env, "read")))["state"] == "filled"
         async with http.get(d.url + "/v1/risk", headers=auth(env, "read")) as r:
             rep = await _json(r)
         assert rep["equity"] > 0 and rep["margin"]["maintenance"] > 0
@@ -358,9 +364,15 @@ async def test_halt_onchain_pauses_the_module_and_resume_leaves_it_to_the_owners
         daemon.url + "/v1/orders", json=order("paused-1"), headers=auth(env, "trade")
     ) as r:
         body = await _json(r)
+    assert r.status == 202, body
     # trading is ACTIVE again, but the module stays paused until the owners unpause it: the
     # off-chain guard reads the pause flag at the check and denies with the policy's code
-    assert r.status == 422 and body["error"]["code"] == "POLICY_PAUSED", body
+    got = await wait_done(http, daemon.url, "paused-1", auth(env, "read"))
+    # (the parent was working when its batch was refused: it ends cancelled, the reason names
+    # each child's refusal)
+    assert got["state"] == "cancelled" and "POLICY_PAUSED" in got["reason"], got
+    kids = daemon.manager.store.parent_view("paused-1").children
+    assert kids and all((k.state.value, k.code) == ("denied", "POLICY_PAUSED") for k in kids)
     assert operator_nonce(world) == nonce
     assert _paused(world, svc_wallet.module)
 

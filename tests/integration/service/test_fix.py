@@ -102,7 +102,7 @@ async def test_an_order_fills_through_the_pipeline_and_survives_a_restart(
     async with asyncio.timeout(30):  # until the acceptor has taken the message in
         while session.next_in <= f2_seq:
             await asyncio.sleep(0.01)
-    await fixd.fix_entry.drain()  # the pipeline run the gateway started
+    await fixd.intake.join()  # the intake executes what it accepted
     assert fixd.order("DESK.f2").state.value == "filled"
 
     # the daemon restarts on the same journal
@@ -155,12 +155,17 @@ async def test_refusals_cancel_and_halt(fixd: Any) -> None:
     c = Initiator(_port(fixd))
     await c.connect()
     await c.logon()
-    # a limit price a swap cannot keep: rejected, nothing journaled as an order
-    await c.send("D", nos("l1", ord_type=2, price="3000"))
+    # a TimeInForce a routed plan cannot keep: rejected, nothing journaled as an order
+    await c.send("D", [*nos("l1", ord_type=2, price="3000"), (59, "1")])
     rej = await c.expect("8")
     assert (get(rej, 150), get(rej, 39), get(rej, 37)) == ("8", "8", "NONE")
-    assert get(rej, 58).startswith("UNSUPPORTED_ORDER_TYPE")
+    assert get(rej, 58).startswith("UNSUPPORTED_TIME_IN_FORCE: TimeInForce(59)"), rej
     assert fixd.manager.store.get("DESK.l1") is None
+    # a limit order without Price(44): the session's BusinessMessageReject naming the tag
+    await c.send("D", nos("l2", ord_type=2))
+    bmr = await c.expect("j")
+    assert (get(bmr, 380), get(bmr, 372)) == ("5", "D") and "Price(44)" in get(bmr, 58)
+    assert fixd.manager.store.get("DESK.l2") is None
     # an unknown token
     await c.send("D", [*nos("u1")[:1], (55, "DOGE/USDC"), *nos("u1")[2:]])
     assert get(await c.expect("8"), 150) == "8"
@@ -189,6 +194,48 @@ async def test_refusals_cancel_and_halt(fixd: Any) -> None:
     await c.send("D", nos("h1"))
     assert get(await c.expect("8"), 150) == "0"
     assert get(await c.expect("8"), 150) == "F"
+    await c.close()
+
+
+async def test_a_fix_order_is_routed_across_venues(fixd: Any, l1_isolated: None) -> None:
+    """250 WETH through FIX: New at once, then a Trade report per child's fill on the parent
+    (PartiallyFilled ... Filled), the children over several venues."""
+    c = Initiator(_port(fixd))
+    await c.connect()
+    await c.logon()
+    await c.send("D", nos("big", "250"))
+    assert get(await c.expect("8"), 150) == "0"
+    trades = []
+    while not trades or get(trades[-1], 39) != "2":
+        m = await c.expect("8")
+        assert get(m, 150) == "F", m
+        trades.append(m)
+    assert len(trades) >= 2 and all(get(m, 39) == "1" for m in trades[:-1])
+    assert sum(Decimal(get(m, 32)) for m in trades) == 250 == Decimal(get(trades[-1], 14))
+    fixd.manager.sync()
+    kids = fixd.manager.store.parent_view("DESK.big").children
+    assert len({k.venue for k in kids if k.filled}) >= 2, [(k.venue, k.filled) for k in kids]
+    await c.close()
+
+
+async def test_limit_orders_are_routed_within_their_limit(fixd: Any) -> None:
+    """OrdType=2 with Price: New at once, then filled by the router within the limit, or, when
+    no venue reaches the limit, Rejected with the router's code: nothing sent below/above it."""
+    c = Initiator(_port(fixd))
+    await c.connect()
+    await c.logon()
+    await c.send("D", nos("lim-ok", "0.5", ord_type=2, price="4000"))
+    assert get(await c.expect("8"), 150) == "0"
+    fill = await c.expect("8")
+    assert (get(fill, 150), get(fill, 39), get(fill, 44)) == ("F", "2", "4000"), fill
+    assert Decimal(get(fill, 6)) <= 4000
+    nonce = len(fixd.primary.app.executor.engine.records)
+    await c.send("D", nos("lim-far", "0.5", ord_type=2, price="1000"))
+    assert get(await c.expect("8"), 150) == "0"  # accepted: the router has not run yet
+    end = await c.expect("8")
+    assert (get(end, 150), get(end, 39), get(end, 14)) == ("8", "8", "0"), end
+    assert get(end, 58).startswith("ROUTE_LIMIT_UNREACHABLE"), end
+    assert len(fixd.primary.app.executor.engine.records) == nonce  # nothing signed
     await c.close()
 
 

@@ -12,7 +12,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from .conftest import auth
+from .conftest import auth, wait_done
 
 pytestmark = pytest.mark.integration
 
@@ -47,7 +47,8 @@ async def test_hedger_proposes_then_executes_through_the_pipeline(
         body = {"client_order_id": "hg-buy", "side": "buy", "base": "WETH", "quote": "USDC",
                 "size": "2"}  # fmt: skip
         async with http.post(d.url + "/v1/orders", json=body, headers=auth(env, "trade")) as r:
-            assert r.status == 201 and (await r.json())["status"] == "filled"
+            assert r.status == 202, await r.text()
+        assert (await wait_done(http, d.url, "hg-buy", auth(env, "read")))["state"] == "filled"
     finally:
         await d.stop()
 

@@ -10,7 +10,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from .conftest import auth
+from .conftest import auth, wait_done
 
 pytestmark = pytest.mark.integration
 
@@ -27,7 +27,8 @@ async def test_reducing_accepts_the_sell_that_reduces_the_long(
     async with http.post(
         daemon.url + "/v1/orders", json=order("rd-buy", "buy", "2"), headers=trade
     ) as r:
-        assert r.status == 201 and (await r.json())["status"] == "filled"
+        assert r.status == 202, await r.text()
+    assert (await wait_done(http, daemon.url, "rd-buy", auth(env, "read")))["state"] == "filled"
     long = await daemon.exposure_of("WETH")
     assert long >= 2
     async with http.post(daemon.url + "/v1/halt", json={"reducing": True}, headers=admin) as r:
@@ -47,7 +48,9 @@ async def test_reducing_accepts_the_sell_that_reduces_the_long(
         daemon.url + "/v1/orders", json=order("rd-sell", "sell", "1"), headers=trade
     ) as r:
         body = await r.json()
-    assert r.status == 201 and body["status"] == "filled", body
+    assert r.status == 202, body
+    got = await wait_done(http, daemon.url, "rd-sell", auth(env, "read"))
+    assert got["state"] == "filled", got
     assert await daemon.exposure_of("WETH") == long - Decimal(1)
     inits = [
         json.loads(rec.data)

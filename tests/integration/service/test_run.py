@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from tests.integration.service.conftest import read_env
+from tests.integration.service.conftest import TERMINAL, read_env
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 AGENT = [sys.executable, "-m", "agent.cli"]
@@ -45,6 +45,17 @@ def _http(url: str, token: str, body: Any = None) -> tuple[int, Any]:
             return r.status, json.loads(r.read())
     except urllib.error.HTTPError as e:
         return e.code, json.loads(e.read())
+
+
+def _wait_done(url: str, token: str, cid: str, timeout: float = 120) -> dict[str, Any]:
+    """GET the order until it is terminal (executed behind the 202)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        status, got = _http(f"{url}/v1/orders/{cid}", token)
+        if status == 200 and got["state"] in TERMINAL:
+            return got
+        assert time.monotonic() < deadline, (status, got)
+        time.sleep(0.05)  # polling the daemon for the condition itself
 
 
 def _start(cfg: Path, env: dict[str, str]) -> tuple[subprocess.Popen[str], str]:
@@ -80,7 +91,8 @@ def test_devnet_up_config_run_halt_sigterm_restart(tmp_path: Path) -> None:
         order = {"client_order_id": "day1", "side": "buy", "base": "WETH", "quote": "USDC",
                  "size": "0.5"}  # fmt: skip
         status, body = _http(url + "/v1/orders", trade, order)
-        assert (status, body["status"]) == (201, "filled"), body
+        assert (status, body["status"]) == (202, "accepted"), body
+        assert _wait_done(url, trade, "day1")["state"] == "filled"
         # funding the dev Safe: a command, not a script
         safe = next(ln.split('"')[1] for ln in text.splitlines() if ln.startswith("safe ="))
         _, before = _http(url + "/v1/positions", trade)
@@ -171,12 +183,27 @@ def test_sigterm_during_an_order_drains_it(world: Any, svc_config: Any, l1_isola
         d.send_signal(signal.SIGTERM)
         t.join(60)
         status, body = got["r"]
-        assert (status, body["status"]) == (201, "filled"), body
+        assert (status, body["status"]) == (202, "accepted"), body
         try:
             assert d.wait(20) == 0
         except subprocess.TimeoutExpired:
             subprocess.run(["py-spy", "dump", "--pid", str(d.pid)], env=env)
             raise
+        # the order in execution finished (filled), or, still queued, expired with the reason;
+        # its children are all settled: nothing half-done is left
+        from agent.journal import SqliteJournal
+        from agent.oms.store import OrderStore
+
+        j = SqliteJournal(journal)
+        try:
+            store = OrderStore.replay(j)
+        finally:
+            j.close()
+        o = store.get("drain-1")
+        assert o is not None and o.state.value in ("filled", "expired"), o
+        if o.state.value == "expired":
+            assert "stopped before executing" in o.reason
+        assert all(k.state.terminal for k in store.parent_view("drain-1").children)
     finally:
         if d.poll() is None:
             d.kill()

@@ -21,7 +21,7 @@ import pytest
 from agent.deploy.devworld import DevWorld, deploy_dev_wallet
 from agent.service.devconfig import write_dev_config
 from tests.integration.service.conftest import read_env
-from tests.integration.service.test_run import _http, _start, _wait_for
+from tests.integration.service.test_run import _http, _start, _wait_done, _wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 AGENT = [sys.executable, "-m", "agent.cli"]
@@ -64,11 +64,18 @@ def test_two_daemons_share_one_postgres_journal(
         jobs = [(url_a, ta, f"a{i}") for i in range(4)] + [(url_b, tb, f"b{i}") for i in range(4)]
         with concurrent.futures.ThreadPoolExecutor(8) as pool:
             answers = list(pool.map(lambda j: order(*j), jobs))
-        assert [(s, body["status"]) for s, body in answers] == [(201, "filled")] * 8, answers
-        assert {body["chain"] for _, body in answers} == {"l1", "l2"}
-        # each daemon sees every order (one journal) but works only its own
+        assert [(s, body["status"]) for s, body in answers] == [(202, "accepted")] * 8, answers
+        for url, token, cid in jobs:  # executed behind the 202 by the daemon that took it
+            assert _wait_done(url, token, cid)["state"] == "filled"
+        # each daemon sees every order (one journal) but works only its own: A's children
+        # trade A's chain, B's children B's
         _, rows = _http(url_b + "/v1/orders?all=1", tb)
         assert {o["client_order_id"] for o in rows["orders"]} >= {j[2] for j in jobs}
+        kids = [o for o in rows["orders"] if o["parent_id"]]
+        assert {o["parent_id"][0] + o["venue"].partition("@")[2][:2] for o in kids} == {
+            "al1",
+            "bl2",
+        }, kids
 
         # a halt through A's API stops B: its next order is refused and nothing is signed
         admin_a = env_a["AGENT_API_TOKEN_ADMIN"]
@@ -82,7 +89,8 @@ def test_two_daemons_share_one_postgres_journal(
             capture_output=True, text=True, env=env_a,
         )  # fmt: skip
         assert r.returncode == 0, r.stderr
-        assert order(url_b, tb, "b-halted")[1]["status"] == "filled"  # the id was not burnt
+        assert order(url_b, tb, "b-halted")[1]["status"] == "accepted"  # the id was not burnt
+        assert _wait_done(url_b, tb, "b-halted")["state"] == "filled"
         r = subprocess.run(
             [*AGENT, "halt", "--journal", journal, "-r", "cli drill"],
             capture_output=True, text=True, env=env_a,
