@@ -1,7 +1,8 @@
 """`agent wallet deploy` killed mid-way is finished by running it again: the process is killed
-(SIGKILL) once its Safe is mined and its module deployment sent but not mined; the rerun
-with the same arguments finds the Safe at its CREATE2 address, skips it, deploys the module
-and enables it with the policy in one owners' Safe transaction.
+(SIGKILL) once its Safe is mined and its module deployment sent but not mined (or once the
+module is mined too and the configuration sent); the rerun with the same arguments finds
+what exists at its CREATE2 address, skips it, and finishes: the module enabled with the
+policy in one owners' Safe transaction.
 
 On a fork of the session's L1 with automine off, so the test decides when each block is mined
 (no timing guesses) and the shared chain is untouched."""
@@ -41,7 +42,10 @@ def wait_for(what: str, cond: Callable[[], bool], proc: subprocess.Popen[str]) -
         time.sleep(0.02)
 
 
-def test_deploy_killed_after_the_safe_resumes(world: DevWorld, l1_fork: Devnet) -> None:
+@pytest.mark.parametrize("mined", [1, 2], ids=["after-safe", "after-module"])
+def test_deploy_killed_mid_way_resumes(world: DevWorld, l1_fork: Devnet, mined: int) -> None:
+    """Killed with ``mined`` transactions mined (the Safe; the Safe and the module) and the
+    next one sent, unmined."""
     from agent.deploy.transactor import Transactor
     from agent.wallet.deploy import predict_safe
 
@@ -51,13 +55,13 @@ def test_deploy_killed_after_the_safe_resumes(world: DevWorld, l1_fork: Devnet) 
         sys.executable, "-m", "agent.cli", "wallet", "deploy", "--rpc-url", l1_fork.rpc_url,
         "--manifest", str(manifest), *(x for o in owners for x in ("--owner", o)),
         "--threshold", "2", "--operator", address_of(OPERATOR_KEY), "--key-env", "DEPLOYER",
-        "--owner-key-env", "OWNER1", "--owner-key-env", "OWNER2", "--salt", "4242",
+        "--owner-key-env", "OWNER1", "--owner-key-env", "OWNER2", "--salt", str(4242 + mined),
     ]  # fmt: skip
     env = {**os.environ, "DEPLOYER": DEPLOYER_KEY, "OWNER1": OWNER_KEYS[0],
            "OWNER2": OWNER_KEYS[1], "COLUMNS": "200"}  # fmt: skip
     deployer = address_of(DEPLOYER_KEY)
     tx = Transactor(l1_fork.rpc_url, DEPLOYER_KEY)
-    safe = predict_safe(tx, world.l1, owners, 2, 4242)
+    safe = predict_safe(tx, world.l1, owners, 2, 4242 + mined)
 
     def sent() -> int:
         return int(l1_fork.rpc("eth_getTransactionCount", deployer, "pending"), 16)
@@ -68,21 +72,23 @@ def test_deploy_killed_after_the_safe_resumes(world: DevWorld, l1_fork: Devnet) 
         argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
     try:
-        wait_for("the Safe's creation is sent", lambda: sent() == base + 1, proc)
-        l1_fork.rpc("evm_mine")
+        for i in range(1, mined + 1):
+            wait_for(f"transaction {i} is sent", lambda i=i: sent() == base + i, proc)
+            l1_fork.rpc("evm_mine")
         assert l1_fork.rpc("eth_getCode", safe, "latest") != "0x"
-        wait_for("the module's deployment is sent", lambda: sent() == base + 2, proc)
+        wait_for("the next transaction is sent", lambda: sent() == base + mined + 1, proc)
     finally:
         proc.kill()
         proc.communicate()
-    # killed: the module's deployment never mined, the Safe has no module
+    # killed: the last transaction never mined, the Safe has no module enabled
     l1_fork.rpc("anvil_dropAllTransactions")
     l1_fork.rpc("evm_setAutomine", True)
     assert list(tx.call("Safe", safe, "getModulesPaginated", "0x" + "0" * 39 + "1", 10)[0]) == []
 
     r = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=180)
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
-    assert "resumed: safe existed already" in r.stdout
+    found = "safe" if mined == 1 else "safe, module"
+    assert f"resumed: {found} existed already" in r.stdout
     assert f"safe     {safe}" in r.stdout
     module = next(ln.split()[1] for ln in r.stdout.splitlines() if ln.startswith("module "))
     assert tx.call("Safe", safe, "isModuleEnabled", module)
