@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import shutil
 import time
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 
@@ -82,51 +84,62 @@ INTENTS = [  # (client id, side, size WETH, max slippage bps)
 ]
 
 
-def daemon_part(world: DevWorld, w: WalletDeployment) -> None:
-    """`agent run` as its own process, driven through its API only."""
+def through_api(api: Any, say: Any) -> None:
+    """What the demo asks the running daemon, over HTTP only."""
     from agent.demo.daemon import (
         execution_report,
         halt_and_refuse,
         order_table,
         risk_lines,
-        running_daemon,
         wait_algo,
     )
+
+    for cid, side, size, bps in INTENTS:
+        body = {"client_order_id": cid, "side": side, "base": "WETH", "quote": "USDC",
+                "size": size, "max_slippage_bps": bps}  # fmt: skip
+        console.print(order_table(api, body))
+    say("[bold]twap[/] POST /v1/orders with algorithm twap: 5 WETH in 5 slices over 20 s")
+    r = api.post(
+        "/v1/orders",
+        {"client_order_id": "demo-twap-5", "side": "buy", "base": "WETH", "quote": "USDC",
+         "size": "5", "max_slippage_bps": 50,
+         "algorithm": {"kind": "twap", "horizon": "20s", "interval": "4s",
+                       "size_jitter": "0.1"}},
+    )  # fmt: skip
+    say(f"  accepted ({r['status']}), journaled on {r['stream']}")
+    with console.status("running the TWAP in the daemon"):
+        wait_algo(STATE / "journal.sqlite", "demo-twap-5")
+    for line in execution_report(STATE / "journal.sqlite", "demo-twap-5"):
+        say(f"  {line}")
+    say("[bold]positions and risk[/] GET /v1/risk (the whole fund, one pinned block per chain)")
+    for line in risk_lines(api.get("/v1/risk")):
+        say(f"  {line}")
+    halt_and_refuse(
+        api,
+        {"client_order_id": "demo-while-halted", "side": "buy", "base": "WETH",
+         "quote": "USDC", "size": "1", "max_slippage_bps": 30},
+        say,
+    )  # fmt: skip
+
+
+def daemon_part(world: DevWorld, w: WalletDeployment) -> None:
+    """`agent run` as its own process, driven through its API only."""
+    from agent.demo.daemon import running_daemon
+    from agent.demo.deribit import ENV, add_to_config, deribit_account
     from agent.service.devconfig import write_dev_config
 
     def say(line: str) -> None:
         console.print(line, highlight=False, soft_wrap=True)
 
     cfg, env = write_dev_config(STATE, world, w, api_port=0)  # what `agent devnet up` writes
-    with running_daemon(cfg, env) as api:  # on leaving: SIGTERM, which must drain, exit 0
-        say(f"[bold]daemon[/] agent run --config {cfg}: serving {api.url} (log {api.log})")
-        for cid, side, size, bps in INTENTS:
-            body = {"client_order_id": cid, "side": side, "base": "WETH", "quote": "USDC",
-                    "size": size, "max_slippage_bps": bps}  # fmt: skip
-            console.print(order_table(api, body))
-        say("[bold]twap[/] POST /v1/orders with algorithm twap: 5 WETH in 5 slices over 20 s")
-        r = api.post(
-            "/v1/orders",
-            {"client_order_id": "demo-twap-5", "side": "buy", "base": "WETH", "quote": "USDC",
-             "size": "5", "max_slippage_bps": 50,
-             "algorithm": {"kind": "twap", "horizon": "20s", "interval": "4s",
-                           "size_jitter": "0.1"}},
-        )  # fmt: skip
-        say(f"  accepted ({r['status']}), journaled on {r['stream']}")
-        with console.status("running the TWAP in the daemon"):
-            wait_algo(STATE / "journal.sqlite", "demo-twap-5")
-        for line in execution_report(STATE / "journal.sqlite", "demo-twap-5"):
-            say(f"  {line}")
-        say("[bold]positions and risk[/] GET /v1/risk (the whole fund, one pinned block per chain)")
-        for line in risk_lines(api.get("/v1/risk")):
-            say(f"  {line}")
-        halt_and_refuse(
-            api,
-            {"client_order_id": "demo-while-halted", "side": "buy", "base": "WETH",
-             "quote": "USDC", "size": "1", "max_slippage_bps": 30},
-            say,
-        )  # fmt: skip
-        console.print("[bold]daemon[/] SIGTERM: draining")
+    with deribit_account() as deribit_url:
+        add_to_config(cfg, deribit_url)
+        os.environ.update(ENV)  # the simulator's dev key, by env var name as for any venue
+        with running_daemon(cfg, env) as api:  # on leaving: SIGTERM, it must drain, exit 0
+            say(f"[bold]daemon[/] agent run --config {cfg}: serving {api.url} (log {api.log}); "
+                f"venues: the L1 pools, the desk's Deribit account {deribit_url}")  # fmt: skip
+            through_api(api, say)
+            console.print("[bold]daemon[/] SIGTERM: draining")
     say("[bold]daemon[/] drained and stopped (exit 0)")
 
 

@@ -63,6 +63,9 @@ def test_demo_runs_from_nothing_and_cleans_up(tmp_path: Path) -> None:
     assert len(legs) == 4, legs
     assert sorted(side for *_, side, _, _, _ in legs) == ["long", "long", "short", "short"]
     assert all((side == "short") == bool(coll) for _, _, side, coll, _, _ in legs)
+    # and the desk's Deribit account through ccxt fetch_positions: a long perp, a short call
+    assert re.search(r"^    perp ETH/USDC:USDC +long 2$", out, re.M)
+    assert re.search(r"^    option ETH/USDC:USDC-\d+-3000-C +short 1$", out, re.M)
     assert re.search(r"greeks WETH: delta -?[\d,.]+ gamma -?[\d.]+ vega", out)
     assert len(re.findall(r"VaR [\d,.]+ ES [\d,.]+ \(99%, 1d\)", out)) == 3
     assert re.search(r"margin: maintenance [\d,.]+ initial [\d,.]+ ratio [\d.]+", out)
