@@ -36,6 +36,10 @@ _TRANSFER_BATCH = (
     "0x" + keccak(text="TransferBatch(address,address,address,uint256[],uint256[])").hex()
 )
 DERIVATIVE_TYPES = frozenset({"swap", "future", "option"})
+REORG_BLOCKS = 64  # logs of the last blocks are read again: a reorg may have replaced them
+# (rpc url, market, safe) -> (last block scanned, series ids seen): each pass reads the logs
+# of the new blocks only. An id stays once seen (its position is read, and dropped when 0).
+_SEEN: dict[tuple[str, str, str], tuple[int, frozenset[int]]] = {}
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,8 +147,15 @@ async def option_holdings(
         return await rpc.call("eth_call", [{"to": market, "data": "0x" + data.hex()}, tag])
 
     by_address = {t.address.lower(): t for t in manifest.tokens.values()}
+    key = (str(getattr(rpc, "url", id(rpc))), market.lower(), safe.lower())
+    scanned, ids = _SEEN.get(key, (manifest.block - 1, frozenset()))
+    if block < scanned:  # the chain went back (a devnet revert, a deep reorg): from the start
+        scanned, ids = manifest.block - 1, frozenset()
+    frm = max(manifest.block, scanned - REORG_BLOCKS)
+    ids = ids | set(await _series_touched(rpc, market, safe, frm, block))
+    _SEEN[key] = (block, ids)
     out = []
-    for sid in await _series_touched(rpc, market, safe, manifest.block, block):
+    for sid in sorted(ids):
         raw, long_, short, coll = await asyncio.gather(
             call(abi.encode("series", sid)),
             call(abi.encode("balanceOf", safe, sid)),
