@@ -39,7 +39,8 @@ console = Console()
 DEFAULT_STATE = Path(".state") / "demo"
 STATE = DEFAULT_STATE  # set by main(): every step writes under it
 SAFE_FUNDING_USDC = Decimal(2_000_000)
-SPLIT_TOP_UP_USDC = Decimal(1_000_000)  # before the split order (the intents spend ~1.1M)
+# topped up before the split order (the daemon's intents after it spend ~1.1M more)
+SPLIT_TOP_UP_USDC = Decimal(1_000_000)
 
 
 def fund_safe(world: DevWorld, w: WalletDeployment) -> None:
