@@ -89,6 +89,30 @@ def running_daemon(config: Path, env_file: Path) -> Iterator[Api]:
         )
 
 
+TERMINAL = frozenset({"filled", "cancelled", "denied", "expired", "rejected"})
+
+
+def wait_order(api: Api, cid: str, timeout_s: float = 120) -> dict[str, Any]:
+    """GET /v1/orders/{cid} until the order is terminal (a daemon may answer 202 and execute
+    behind its answer)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        o = api.get(f"/v1/orders/{cid}")
+        if o["state"] in TERMINAL:
+            return o
+        if time.monotonic() > deadline:
+            raise DemoDaemonError(f"order {cid} still {o['state']} after {timeout_s:.0f}s")
+        time.sleep(0.1)  # polling the daemon for the order's state itself
+
+
+def _table(title: str, intent: str) -> Table:
+    t = Table(title=title, show_header=False)
+    t.add_column("field", style="bold")
+    t.add_column("value")
+    t.add_row("intent", intent)
+    return t
+
+
 def order_table(api: Api, body: dict[str, Any]) -> Table:
     """POST /v1/orders, then the order and its fills as the API reports them."""
     cid = body["client_order_id"]
@@ -99,19 +123,17 @@ def order_table(api: Api, body: dict[str, Any]) -> Table:
     except ApiCallError as e:
         if e.status != 422:  # a denial is an answer; anything else is the demo failing
             raise
-        t = Table(title=f"Trade {cid}: DENIED", show_header=False)
-        t.add_column("field", style="bold")
-        t.add_column("value")
-        t.add_row("intent", intent)
+        t = _table(f"Trade {cid}: DENIED", intent)
         t.add_row("reason", f"{e}  (HTTP 422: nothing signed)")
         return t
-    o = api.get(f"/v1/orders/{cid}")
-    state = f" (order {o['state']})" if o["state"] != r["status"] else ""
-    t = Table(title=f"Trade {cid}: {r['status'].upper()}{state}", show_header=False)
-    t.add_column("field", style="bold")
-    t.add_column("value")
-    t.add_row("intent", intent)
-    t.add_row("chain / venue", f"{r.get('chain')} / {r.get('venue') or o.get('venue')}")
+    o = wait_order(api, cid)
+    dup = r.get("status") == "duplicate"
+    state = f" (order {o['state']})" if dup else ""
+    t = _table(f"Trade {cid}: {'DUPLICATE' if dup else o['state'].upper()}{state}", intent)
+    if o["state"] == "denied":
+        t.add_row("reason", f"[{o['code']}] {o['reason']}  (nothing signed)")
+        return t
+    t.add_row("venue", str(r.get("venue") or o.get("venue")))
     if r.get("tx_hash"):
         t.add_row("tx hash", r["tx_hash"] + (f" (block {r['block']})" if r.get("block") else ""))
     if o.get("avg_price"):
@@ -119,8 +141,8 @@ def order_table(api: Api, body: dict[str, Any]) -> Table:
                             f"{Decimal(o['avg_price']):,.6f} {body['quote']}/{body['base']}")  # fmt: skip
     for f in api.get(f"/v1/fills?client_order_id={cid}")["fills"]:
         t.add_row("fill", f"{f['quantity']} at {Decimal(f['price']):,.6f} on {f['venue']}")
-    if r.get("code") or r.get("reason"):
-        t.add_row("reason", (f"[{r['code']}] " if r.get("code") else "") + (r.get("reason") or ""))
+    if dup or r.get("reason"):
+        t.add_row("reason", r.get("reason") or "client id already used: not executed again")
     return t
 
 
