@@ -142,6 +142,8 @@ def deploy(
     console.print(f"safe     {w.safe}  ({w.threshold}-of-{len(w.owners)})")
     console.print(f"module   {w.module}  operator {w.operator}")
     console.print(f"policy   {w.policy_file}")
+    if w.skipped:  # a rerun after an interrupted deploy: what it found done
+        console.print(f"resumed: {', '.join(w.skipped)} existed already (skipped)")
     if w.executed:
         console.print(
             "PolicyModule enabled and configured from the policy (owner signatures collected)"

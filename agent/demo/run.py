@@ -1,19 +1,26 @@
-"""scripts/demo: devnets up, world deployed, a 2-of-3 Safe deployed and funded, intents
-executed through the module, a report printed, devnets shut down (also on Ctrl-C)."""
+"""scripts/demo: devnets up, world deployed, a 2-of-3 Safe deployed and funded; an iron
+condor, a bridge transfer and a routed parent order run in this process; then the daemon
+(`agent run --config agent.toml`, its own process) takes the swap intents and a TWAP through
+its REST API, reports the whole fund's positions and risk, is halted and resumed by the API,
+and drains on SIGTERM; the journal is verified and the devnets shut down (also on Ctrl-C).
+
+State goes to ``--state-dir`` (default ``./.state/demo`` of the current directory: never
+inside the installed package)."""
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import os
 import shutil
 import time
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 
-from agent.bootstrap import build_swap_app
-from agent.chain.toolchain import REPO_ROOT
-from agent.demo.report import orders_table, swap_table
+from agent.demo.report import orders_table
 from agent.deploy.devworld import (
     DEPLOYER_KEY,
     GUARDIAN_KEY,
@@ -25,13 +32,15 @@ from agent.deploy.devworld import (
     bring_up,
 )
 from agent.deploy.transactor import Transactor
-from agent.model import Side, SwapIntent
+from agent.model import Side
 from agent.wallet.deploy import WalletDeployment, deploy_wallet, predict_safe
 
 console = Console()
-STATE = REPO_ROOT / ".state" / "demo"
+DEFAULT_STATE = Path(".state") / "demo"
+STATE = DEFAULT_STATE  # set by main(): every step writes under it
 SAFE_FUNDING_USDC = Decimal(2_000_000)
-SPLIT_TOP_UP_USDC = Decimal(1_000_000)  # before the split order (the intents spend ~1.1M)
+# topped up before the split order (the daemon's intents after it spend ~1.1M more)
+SPLIT_TOP_UP_USDC = Decimal(1_000_000)
 
 
 def fund_safe(world: DevWorld, w: WalletDeployment) -> None:
@@ -66,25 +75,73 @@ def setup_wallets(world: DevWorld) -> tuple[WalletDeployment, WalletDeployment]:
     return w1, w2
 
 
-async def trade(world: DevWorld, w: WalletDeployment, journal: Path) -> None:
-    app = await build_swap_app(
-        rpc_url=world.devnets.l1.rpc_url, manifest=world.l1, safe=w.safe, module=w.module,
-        operator_key=OPERATOR_KEY, journal_path=journal, policy_path=w.policy_file,
+INTENTS = [  # (client id, side, size WETH, max slippage bps)
+    ("demo-buy-weth", "buy", "25", 30),
+    ("demo-buy-weth-large", "buy", "250", 100),
+    ("demo-sell-weth", "sell", "5", 30),
+    ("demo-buy-weth", "buy", "25", 30),  # resubmitted: answered, not executed twice
+    # refused before signing: over the daemon's risk limits (the gate says which check)
+    ("demo-too-large", "buy", "400", 100),
+]
+
+
+def through_api(api: Any, say: Any) -> None:
+    """What the demo asks the running daemon, over HTTP only."""
+    from agent.demo.daemon import (
+        execution_report,
+        halt_and_refuse,
+        order_table,
+        risk_lines,
+        wait_algo,
+    )
+
+    for cid, side, size, bps in INTENTS:
+        body = {"client_order_id": cid, "side": side, "base": "WETH", "quote": "USDC",
+                "size": size, "max_slippage_bps": bps}  # fmt: skip
+        console.print(order_table(api, body))
+    say("[bold]twap[/] POST /v1/orders with algorithm twap: 5 WETH in 5 slices over 20 s")
+    r = api.post(
+        "/v1/orders",
+        {"client_order_id": "demo-twap-5", "side": "buy", "base": "WETH", "quote": "USDC",
+         "size": "5", "max_slippage_bps": 50,
+         "algorithm": {"kind": "twap", "horizon": "20s", "interval": "4s",
+                       "size_jitter": "0.1"}},
     )  # fmt: skip
-    try:
-        intents = [
-            SwapIntent("demo-buy-weth", Side.BUY, "WETH", "USDC", Decimal("25"), 30),
-            SwapIntent("demo-buy-weth-large", Side.BUY, "WETH", "USDC", Decimal("250"), 100),
-            SwapIntent("demo-sell-weth", Side.SELL, "WETH", "USDC", Decimal("5"), 30),
-            SwapIntent("demo-buy-weth", Side.BUY, "WETH", "USDC", Decimal("25"), 30),  # resubmitted
-            # refused before signing: more USDC than the Safe has left (the risk gate says which check)
-            SwapIntent("demo-too-large", Side.BUY, "WETH", "USDC", Decimal("400"), 100),
-        ]
-        for intent in intents:
-            r = await app.pipeline.run(intent)
-            console.print(swap_table(r))
-    finally:
-        await app.close()
+    say(f"  accepted ({r['status']}), journaled on {r['stream']}")
+    with console.status("running the TWAP in the daemon"):
+        wait_algo(STATE / "journal.sqlite", "demo-twap-5")
+    for line in execution_report(STATE / "journal.sqlite", "demo-twap-5"):
+        say(f"  {line}")
+    say("[bold]positions and risk[/] GET /v1/risk (the whole fund, one pinned block per chain)")
+    for line in risk_lines(api.get("/v1/risk")):
+        say(f"  {line}")
+    halt_and_refuse(
+        api,
+        {"client_order_id": "demo-while-halted", "side": "buy", "base": "WETH",
+         "quote": "USDC", "size": "1", "max_slippage_bps": 30},
+        say,
+    )  # fmt: skip
+
+
+def daemon_part(world: DevWorld, w: WalletDeployment) -> None:
+    """`agent run` as its own process, driven through its API only."""
+    from agent.demo.daemon import running_daemon
+    from agent.demo.deribit import ENV, add_to_config, deribit_account
+    from agent.service.devconfig import write_dev_config
+
+    def say(line: str) -> None:
+        console.print(line, highlight=False, soft_wrap=True)
+
+    cfg, env = write_dev_config(STATE, world, w, api_port=0)  # what `agent devnet up` writes
+    with deribit_account() as deribit_url:
+        add_to_config(cfg, deribit_url)
+        os.environ.update(ENV)  # the simulator's dev key, by env var name as for any venue
+        with running_daemon(cfg, env) as api:  # on leaving: SIGTERM, it must drain, exit 0
+            say(f"[bold]daemon[/] agent run --config {cfg}: serving {api.url} (log {api.log}); "
+                f"venues: the L1 pools, the desk's Deribit account {deribit_url}")  # fmt: skip
+            through_api(api, say)
+            console.print("[bold]daemon[/] SIGTERM: draining")
+    say("[bold]daemon[/] drained and stopped (exit 0)")
 
 
 def orders_and_journal(journal: Path) -> None:
@@ -184,19 +241,19 @@ async def split_order(world: DevWorld, w: WalletDeployment, w2: WalletDeployment
         console.print(line, highlight=False, soft_wrap=True)
 
 
-def twap(world: DevWorld, w: WalletDeployment) -> None:
-    """One short TWAP through the router and the OMS, and its execution report."""
-    from agent.demo.twap import twap_demo
-
-    console.print("[bold]twap[/] 5 WETH in 5 slices over 20 s (each slice routed)")
-    with console.status("running the TWAP"):
-        asyncio.run(
-            twap_demo(world, w, STATE / "journal.sqlite",
-                      lambda ln: console.print(f"  {ln}", highlight=False, soft_wrap=True))
-        )  # fmt: skip
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(prog="scripts/demo", description=__doc__.splitlines()[0])
+    ap.add_argument(
+        "--state-dir", type=Path, default=DEFAULT_STATE,
+        help="where the devnets' manifests, agent.toml, policies and the journal go "
+        "(default: ./.state/demo; emptied first)",
+    )  # fmt: skip
+    return ap.parse_args(argv)
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    global STATE
+    STATE = parse_args(argv).state_dir.resolve()
     t0 = time.perf_counter()
     if STATE.exists():
         shutil.rmtree(STATE)
@@ -215,11 +272,10 @@ def main() -> int:
             f"operator {w.operator}; funded with {SAFE_FUNDING_USDC:,} USDC; policy {w.policy_file}"
         )
         console.print(f"[bold]L2 safe[/] {w2.safe}, PolicyModule {w2.module}")
-        asyncio.run(trade(world, w, STATE / "journal.sqlite"))
         asyncio.run(condor(world, w))
         bridge(world, w, w2)
         asyncio.run(split_order(world, w, w2))
-        twap(world, w)
+        daemon_part(world, w)
         orders_and_journal(STATE / "journal.sqlite")
     console.print(
         f"[bold]demo finished[/] in {time.perf_counter() - t0:.1f}s; journal: {STATE / 'journal.sqlite'}"

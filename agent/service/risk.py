@@ -1,7 +1,10 @@
-"""The fund's positions as the risk package sees them: every chain's Safe balances gathered
-into one Portfolio, priced by the manifests' oracles, so margin, VaR/ES, Greeks and
-liquidation prices are those of the whole fund (every chain the daemon serves), not of one
+"""The fund's positions as the risk package sees them: every chain's Safe balances and its
+OptionsMarket positions (longs, written shorts and the collateral held for them, read at one
+pinned block), every CEX account's balances and derivatives (ccxt ``fetch_positions``:
+options, perpetuals, futures) gathered into one Portfolio, priced by the manifests' oracles,
+so margin, VaR/ES, Greeks and liquidation prices are those of the whole fund, not of one
 order. Stablecoins count as cash (1 USD); a token without an oracle is listed, unpriced.
+A CEX names the asset (ETH), a chain its wrapped token (WETH): one underlying (WETH).
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from typing import Any
 from eth_abi import decode, encode
 from eth_utils import function_signature_to_4byte_selector
 
-from agent.model.instruments import Spot
+from agent.model.instruments import OptionContract, Perpetual, Spot
 from agent.model.positions import Portfolio, Position
 
 _BALANCE_OF = function_signature_to_4byte_selector("balanceOf(address)")
@@ -24,21 +27,23 @@ STABLES = frozenset({"USDC", "USDT", "DAI"})
 QUOTE = "USD"
 
 
-async def balances(rt: Any) -> dict[str, Decimal]:
-    """The Safe's token balances on one chain (exact, human units) and its ETH."""
+async def balances(rt: Any, *, block: int | None = None) -> dict[str, Decimal]:
+    """The Safe's token balances on one chain (exact, human units) and its ETH, at ``block``
+    (default: the latest)."""
     p = rt.app.pipeline
+    tag = "latest" if block is None else hex(block)
     tokens = list(p.manifest.tokens.values())
     data = "0x" + (_BALANCE_OF + encode(["address"], [p.safe])).hex()
     raw = await asyncio.gather(
-        *(rt.app.rpc.call("eth_call", [{"to": t.address, "data": data}, "latest"]) for t in tokens)
+        *(rt.app.rpc.call("eth_call", [{"to": t.address, "data": data}, tag]) for t in tokens)
     )
     out = {
         t.symbol: Decimal(decode(["uint256"], bytes.fromhex(r[2:]))[0]).scaleb(-t.decimals)
         for t, r in zip(tokens, raw, strict=True)
     }
-    out["ETH"] = Decimal(
-        int(await rt.app.rpc.call("eth_getBalance", [p.safe, "latest"]), 16)
-    ).scaleb(-18)
+    out["ETH"] = Decimal(int(await rt.app.rpc.call("eth_getBalance", [p.safe, tag]), 16)).scaleb(
+        -18
+    )
     return out
 
 
@@ -49,11 +54,13 @@ UNDERLYING = {"ETH": "WETH", "BTC": "WBTC"}
 async def fund_portfolio(
     chains: dict[str, Any], vols: dict[str, float], cex: dict[str, Any] | None = None
 ) -> tuple[Any, dict[str, Any]]:
-    """(PortfolioFile for agent.risk, per-account balances: every chain's Safe and every CEX
-    account). Spot prices from the oracles of the chains (the first that prices an asset)."""
+    """(PortfolioFile for agent.risk, per-account positions: every chain's Safe with its
+    OptionsMarket positions, every CEX account with its derivatives). Spot prices from the
+    oracles of the chains (the first that prices an asset)."""
     from agent.execution.guarded import reference_prices
     from agent.risk.loader import PortfolioFile, ReportSettings
     from agent.risk.market import MarketSnapshot, UnderlyingMarket
+    from agent.service.positions import cex_derivatives, option_holdings
 
     now = datetime.now(UTC)
     positions: list[Position] = []
@@ -63,34 +70,78 @@ async def fund_portfolio(
     oracles = {
         n: reference_prices(rt.app.rpc, rt.app.pipeline.manifest) for n, rt in chains.items()
     }
-    # (key, account, position label, balances, oracles to ask in order): a Safe asks its own
-    # chain's first; a CEX account every chain's, the first that prices the asset
-    accounts = [
-        (n, rt.app.pipeline.safe, f"safe@{n}", await balances(rt),
-         [oracles[n], *(o for m, o in oracles.items() if m != n)])
-        for n, rt in chains.items()
-    ] + [
-        (vid, vid, f"cex@{vid}", await v.balances(), list(oracles.values()))
-        for vid, v in (cex or {}).items()
-    ]  # fmt: skip
-    for key, account, label, bal, prices in accounts:
-        per_chain[key] = {"account": account, "balances": {k: str(v) for k, v in bal.items()}}
-        for sym, amount in bal.items():
-            if amount == 0:
-                continue
-            if sym in STABLES:
-                cash[sym] = cash.get(sym, Decimal(0)) + amount
-                continue
-            und = UNDERLYING.get(sym, sym)  # ETH and WETH are one exposure
-            if und not in spots:
-                px = None
-                for src in prices:  # a token one chain does not price: the next
-                    if (px := await src.usd(und)) is not None:
-                        break
-                if px is None:
-                    continue  # no oracle: not priced, still listed in the balances
-                spots[und] = float(px)
+
+    async def priced(und: str, prices: list[Any]) -> bool:
+        if und not in spots:
+            for src in prices:  # a token one chain does not price: the next
+                if (px := await src.usd(und)) is not None:
+                    spots[und] = float(px)
+                    break
+        return und in spots
+
+    async def hold(sym: str, amount: Decimal, label: str, prices: list[Any]) -> None:
+        if amount == 0:
+            return
+        if sym in STABLES:
+            cash[sym] = cash.get(sym, Decimal(0)) + amount
+            return
+        und = UNDERLYING.get(sym, sym)  # ETH and WETH are one exposure
+        if await priced(und, prices):  # no oracle: not priced, still listed in the balances
             positions.append(Position(Spot(und, QUOTE), amount, label))
+
+    for n, rt in chains.items():
+        p = rt.app.pipeline
+        prices = [oracles[n], *(o for m, o in oracles.items() if m != n)]
+        # one block for the balances and the options: a fill in between cannot count twice
+        block = await rt.app.rpc.block_number()
+        bal = await balances(rt, block=block)
+        opts = await option_holdings(rt.app.rpc, p.manifest, p.safe, n, block=block)
+        per_chain[n] = {
+            "account": p.safe, "block": block,
+            "balances": {k: str(v) for k, v in bal.items()},
+            "options": [h.to_json() for h in opts],
+        }  # fmt: skip
+        for sym, amount in bal.items():
+            await hold(sym, amount, f"safe@{n}", prices)
+        for h in opts:
+            # the collateral the market holds for the Safe's shorts (and a settled series'
+            # claim) is the fund's, in the collateral asset
+            await hold(h.collateral_asset, h.collateral if not h.settled else h.claim,
+                       f"options@{n}", prices)  # fmt: skip
+            if h.settled or h.net == 0:
+                continue
+            und = UNDERLYING.get(h.option.underlying, h.option.underlying)
+            if await priced(und, prices):
+                o = h.option
+                positions.append(
+                    Position(OptionContract(und, QUOTE, o.strike, o.expiry, o.kind), h.net,
+                             f"options@{n}")
+                )  # fmt: skip
+    for vid, v in (cex or {}).items():
+        prices = list(oracles.values())
+        bal = await v.balances()
+        ders = await cex_derivatives(v)
+        per_chain[vid] = {
+            "account": vid,
+            "balances": {k: str(x) for k, x in bal.items()},
+            "derivatives": [d.to_json() for d in ders],
+        }
+        for sym, amount in bal.items():
+            await hold(sym, amount, f"cex@{vid}", prices)
+        for d in ders:
+            i = d.instrument
+            base = i.underlying if isinstance(i, OptionContract) else i.base
+            und = UNDERLYING.get(base, base)
+            if not await priced(und, prices):
+                continue
+            if isinstance(i, OptionContract):
+                inst: Any = OptionContract(und, QUOTE, i.strike, i.expiry, i.kind)
+                positions.append(Position(inst, d.size, f"cex@{vid}"))
+            else:  # linear: PnL against the entry (the mark when the venue gives none)
+                entry = d.entry_price or d.mark_price or Decimal(repr(spots[und]))
+                positions.append(
+                    Position(Perpetual(und, QUOTE, QUOTE), d.size, f"cex@{vid}", entry_price=entry)
+                )
     default = vols.get("*", 0.8)
     market = MarketSnapshot(
         now,

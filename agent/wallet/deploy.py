@@ -5,6 +5,13 @@ Used by ``scripts/deploy_wallet.py`` and ``agent wallet deploy``; works against 
 Configuring the module is a Safe transaction (enableModule + the compiled policy in one
 MultiSend batch), so it needs ``threshold`` owner signatures: given owner keys it executes at once;
 otherwise it returns the Safe tx (fields and hash) for the owners to sign.
+
+Resumable: a run killed mid-way is finished by running it again with the same arguments.
+Every address is deterministic (the Safe by the factory's CREATE2 from owners, threshold and
+salt; the module by CREATE2 through the chain's deterministic deployment proxy, salted with
+the Safe's address), so a rerun finds what was deployed, skips it (``WalletDeployment.skipped``
+names it) and continues; the configuration is one atomic Safe transaction, done once the
+module is enabled.
 """
 
 from __future__ import annotations
@@ -15,7 +22,7 @@ from pathlib import Path
 
 from eth_abi import encode
 from eth_utils import function_signature_to_4byte_selector as selector
-from eth_utils import to_checksum_address
+from eth_utils import keccak, to_checksum_address
 
 from agent.deploy.manifest import Manifest
 from agent.deploy.transactor import PlannedTx, Transactor
@@ -35,6 +42,9 @@ from agent.wallet.safe_tx import (
 )
 
 POLICIES = Path(__file__).resolve().parents[1] / "deploy" / "policies"
+# the keyless CREATE2 deployer (Arachnid's deterministic-deployment-proxy) at the same address
+# on anvil and on most public chains: calldata = salt (32 bytes) ++ init code
+CREATE2_PROXY = "0x4e59b44847b379578588920cA78FbF26c0B4956C"
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +58,7 @@ class WalletDeployment:
     executed: bool
     policy_file: Path  # the bound policy: what the module was configured from
     multisend: str
+    skipped: tuple[str, ...] = ()  # what an earlier (interrupted) run had done already
 
 
 def setup_calldata(owners: list[str], threshold: int, fallback_handler: str) -> bytes:
@@ -72,19 +83,30 @@ def _create_proxy_call(
 def predict_safe(
     tx: Transactor, manifest: Manifest, owners: list[str], threshold: int, salt: int = 0
 ) -> str:
-    """The address :func:`deploy_safe` will create (CREATE2), asked from the factory by an
-    eth_call, which sends nothing, so a dry run shows the real address too."""
-    factory, data = _create_proxy_call(tx, manifest, owners, threshold, salt)
-    raw = tx.rpc(
-        "eth_call", {"from": tx.address, "to": factory, "data": "0x" + data.hex()}, "latest"
-    )
-    return to_checksum_address("0x" + raw[-40:])
+    """The address :func:`deploy_safe` creates: SafeProxyFactory 1.4.1's CREATE2 (salt
+    ``keccak(keccak(initializer) ++ saltNonce)``, init code ``proxyCreationCode ++
+    singleton``), computed here rather than by an eth_call of the creation, which reverts
+    once the Safe exists (the rerun of an interrupted deploy must find it)."""
+    owners = check_owners(owners, threshold)
+    init = setup_calldata(owners, threshold, manifest.address("CompatibilityFallbackHandler"))
+    factory = manifest.address("SafeProxyFactory")
+    creation = tx.call("SafeProxyFactory", factory, "proxyCreationCode")
+    code = bytes(creation) + encode(["uint256"], [int(manifest.address("Safe"), 16)])
+    s = keccak(keccak(init) + encode(["uint256"], [salt]))
+    raw = keccak(b"\xff" + bytes.fromhex(factory[2:]) + s + keccak(code))
+    return to_checksum_address(raw[12:])
+
+
+def has_code(tx: Transactor, address: str) -> bool:
+    return tx.rpc("eth_getCode", address, "latest") not in ("0x", "0x0", None)
 
 
 def deploy_safe(
     tx: Transactor, manifest: Manifest, owners: list[str], threshold: int, salt: int = 0
 ) -> str:
     safe = predict_safe(tx, manifest, owners, threshold, salt)
+    if has_code(tx, safe):  # an earlier run deployed it: the same CREATE2 would revert
+        return safe
     factory, data = _create_proxy_call(tx, manifest, owners, threshold, salt)
     tx.send(
         factory, data,
@@ -93,8 +115,46 @@ def deploy_safe(
     return safe
 
 
+def module_init_code(tx: Transactor, safe: str, multisend: str) -> bytes:
+    return bytes.fromhex(
+        tx.contract("PolicyModule").constructor(safe, multisend).data_in_transaction[2:]
+    )
+
+
+def predict_module(tx: Transactor, safe: str, multisend: str) -> str:
+    """The module's CREATE2 address: the proxy, salted with the Safe (one module per Safe)."""
+    salt = bytes.fromhex(to_checksum_address(safe)[2:]).rjust(32, b"\0")
+    code_hash = keccak(module_init_code(tx, safe, multisend))
+    raw = keccak(b"\xff" + bytes.fromhex(CREATE2_PROXY[2:]) + salt + code_hash)
+    return to_checksum_address(raw[12:])
+
+
+def deploy_module(tx: Transactor, safe: str, multisend: str) -> tuple[str, bool]:
+    """(PolicyModule of ``safe``, whether it existed already). Through the CREATE2 proxy when
+    the chain has it, so a rerun finds it; else a plain CREATE (a rerun deploys a new one,
+    harmless until the configuration transaction enables it)."""
+    if not has_code(tx, CREATE2_PROXY):
+        desc = "deploy PolicyModule(safe, MultiSendCallOnly)"
+        return tx.deploy("PolicyModule", safe, multisend, description=desc), False
+    module = predict_module(tx, safe, multisend)
+    if has_code(tx, module):
+        return module, True
+    salt = bytes.fromhex(to_checksum_address(safe)[2:]).rjust(32, b"\0")
+    tx.send(
+        CREATE2_PROXY, salt + module_init_code(tx, safe, multisend),
+        description="deploy PolicyModule(safe, MultiSendCallOnly) by CREATE2",
+    )  # fmt: skip
+    return module, False
+
+
+def module_enabled(tx: Transactor, safe: str, module: str) -> bool:
+    if tx.dry_run and not has_code(tx, safe):
+        return False
+    return bool(tx.call("Safe", safe, "isModuleEnabled", module))
+
+
 def safe_nonce(tx: Transactor, safe: str) -> int:
-    if tx.dry_run:
+    if tx.dry_run and not has_code(tx, safe):
         return 0
     return int(tx.call("Safe", safe, "nonce"))
 
@@ -135,11 +195,14 @@ def deploy_wallet(
         operator = to_checksum_address(operator)
     except ValueError:
         raise ValidationError("operator", f"{operator!r} is not an address") from None
+    skipped: list[str] = []
+    if has_code(tx, predict_safe(tx, manifest, owners, threshold, salt)):
+        skipped.append("safe")
     safe = deploy_safe(tx, manifest, owners, threshold, salt)
     multisend = manifest.address("MultiSendCallOnly")
-    module = tx.deploy(
-        "PolicyModule", safe, multisend, description="deploy PolicyModule(safe, MultiSendCallOnly)"
-    )
+    module, existed = deploy_module(tx, safe, multisend)
+    if existed:
+        skipped.append("module")
     template = policy_template or default_policy_template(manifest)
     text = bind(
         template.read_text(),
@@ -170,7 +233,10 @@ def deploy_wallet(
     )  # fmt: skip
     executed = False
     keys = owner_keys or []
-    if len(keys) >= threshold:
+    if module_enabled(tx, safe, module):  # the configuration ran (it is one atomic Safe tx)
+        skipped.append("configuration")
+        executed = True
+    elif len(keys) >= threshold:
         execute_safe_tx(tx, config, keys, threshold)
         executed = True
     else:
@@ -184,8 +250,9 @@ def deploy_wallet(
             )
         )
     return WalletDeployment(
-        safe, module, tuple(owners), threshold, operator, config, executed, out, multisend
-    )
+        safe, module, tuple(owners), threshold, operator, config, executed, out, multisend,
+        tuple(skipped),
+    )  # fmt: skip
 
 
 def default_policy_template(manifest: Manifest) -> Path:

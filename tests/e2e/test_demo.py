@@ -1,4 +1,7 @@
-"""The demo as a user runs it: from nothing to trades, an iron condor and a bridge transfer.
+"""The demo as a user runs it: from nothing to trades, an iron condor, a bridge transfer, a
+routed order, then the daemon as its own process driven through its API (orders, a TWAP,
+positions and risk, the kill switch, SIGTERM). Run from a scratch directory without
+``--state-dir``: its state goes to ``./.state/demo`` there, not into the package.
 (That no anvil outlives its parent is tested in tests/integration/foundation/test_devnet.py.)"""
 
 from __future__ import annotations
@@ -7,26 +10,41 @@ import os
 import re
 import subprocess
 import sys
+from decimal import Decimal
+from pathlib import Path
 
 import pytest
+
+import agent
 
 pytestmark = pytest.mark.e2e
 
 
-def test_demo_runs_from_nothing_and_cleans_up() -> None:
+def test_demo_runs_from_nothing_and_cleans_up(tmp_path: Path) -> None:
     r = subprocess.run(
-        [sys.executable, "-m", "agent.demo"], capture_output=True, text=True, timeout=240,
-        env={**os.environ, "COLUMNS": "200"},
+        [sys.executable, "-m", "agent.demo"], capture_output=True, text=True, timeout=300,
+        env={**os.environ, "COLUMNS": "200"}, cwd=tmp_path,
     )  # fmt: skip
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
     out = r.stdout
+    state = tmp_path / ".state" / "demo"
+    assert (state / "journal.sqlite").is_file() and (state / "agent.toml").is_file()
+    assert not (Path(agent.__file__).parent / ".state").exists()
+
+    # the daemon: its own process, serving, then drained by SIGTERM (exit 0)
+    assert re.search(
+        r"daemon agent run --config \S+agent\.toml: serving http://127\.0\.0\.1:\d+", out
+    )
+    assert "daemon drained and stopped (exit 0)" in out
+    # the swap intents through POST /v1/orders: each filled in full, the resubmit answered
+    # from the journal, the one beyond the risk limits denied with its code (422, unsigned)
     assert out.count(": FILLED") == 3 and "DUPLICATE" in out
-    for quoted, realized in re.findall(r"quoted vs realized in\s*│\s*(\d+) vs (\d+)", out):
-        assert quoted == realized
+    filled = re.findall(r"│ filled\s*│ ([\d.]+) of ([\d.]+) WETH at", out)
+    assert len(filled) == 4 and all(Decimal(a) == Decimal(b) for a, b in filled), filled
+    denied = out[out.index("Trade demo-too-large: DENIED") :][:1500]
+    assert "[RISK_MAX_NOTIONAL]" in denied[: denied.index("└")], denied
     assert "iron condor" in out and "(same tx)" in out and "max loss" in out
     assert "2-of-3 relayer signatures" in out
-    # refused before signing by the risk gate, with its stable code; nothing sent for it
-    assert "demo-too-large: DENIED" in out and "[RISK_" in out
     # one parent order split over the L1 pools, the CEX book and the L2 pool, every child
     # filled exactly as planned, one Safe transaction per chain
     assert re.search(r"order demo-split-250: buy 250\.0000 WETH with USDC -> FILLED", out)
@@ -34,19 +52,41 @@ def test_demo_runs_from_nothing_and_cleans_up() -> None:
     assert len(kids) >= 3 and all(k[1] == "= plan" for k in kids), kids
     assert {"cex", "l2_amm"} <= set(re.findall(r"demo-split-250\.\d+ +\S+ +(\w+)", out))
     assert out.count("ONE Safe transaction") == 2
+    # the TWAP in the daemon and its execution report (`agent report execution`)
+    assert "accepted (accepted), journaled on algo-demo-twap-5" in out
+    assert re.search(r"parent demo-twap-5: buy 5\.0+ of 5 in 5 slice", out)
+    assert "shortfall" in out and "realized average" in out
+    # GET /v1/risk: the condor's four legs in the Safe (the sold ones short, with the
+    # collateral the market holds), Greeks, VaR/ES of three methods, margin
+    legs = re.findall(
+        r"^    option (WETH-\S+-([CP])) +(long|short) 1(, collateral ([\d,.]+) (\w+))?", out, re.M
+    )
+    assert len(legs) == 4, legs
+    assert sorted(side for *_, side, _, _, _ in legs) == ["long", "long", "short", "short"]
+    assert all((side == "short") == bool(coll) for _, _, side, coll, _, _ in legs)
+    # and the desk's Deribit account through ccxt fetch_positions: a long perp, a short call
+    assert re.search(r"^    perp ETH/USDC:USDC +long 2$", out, re.M)
+    assert re.search(r"^    option ETH/USDC:USDC-\d+-3000-C +short 1$", out, re.M)
+    assert re.search(r"greeks WETH: delta -?[\d,.]+ gamma -?[\d.]+ vega", out)
+    assert len(re.findall(r"VaR [\d,.]+ ES [\d,.]+ \(99%, 1d\)", out)) == 3
+    assert re.search(r"margin: maintenance [\d,.]+ initial [\d,.]+ ratio [\d.]+", out)
+    # the kill switch through the API: an order refused while halted, then resumed
+    assert "POST /v1/halt -> halted" in out and "POST /v1/resume -> active" in out
+    assert "demo-while-halted: DENIED while halted [TRADING_HALTED]" in out
     # the orders as the journal rebuilds them, and the hash chain verified
     table = out[out.index("orders in the journal") :]
-    filled = len(re.findall(r"│ filled", table))
+    rows = re.findall(r"^│ (\S+) +│ (\w+) ", table, re.M)
+    states = dict(rows)
+    # every order filled but the one over the risk limits
+    assert [c for c, st in rows if st != "filled"] == ["demo-too-large"], rows
+    assert states["demo-too-large"] == "denied"
+    for cid in ("demo-buy-weth", "demo-buy-weth-large", "demo-sell-weth", "demo-split-250"):
+        assert states[cid] == "filled"
+    assert {k for k, _ in kids} <= set(states)
     # one OMS for every venue kind: the condor (parent, 4 legs, hedge) and the bridge hop
-    # are orders there too, filled
-    options = re.findall(r"^│ ml-\S+ .*│ filled", table, re.M)
-    bridged = re.findall(r"^│ demo-bridge-\S+ .*│ filled", table, re.M)
-    assert len(options) == 1 + 4 + 1 and len(bridged) == 1, table
-    swaps = 3 + 1 + len(kids)
+    assert len([c for c in states if c.startswith("ml-")]) == 1 + 4 + 1, table
+    assert len([c for c in states if c.startswith("demo-bridge-")]) == 1, table
     # the TWAP's slices: each a routed parent order (demo-twap-5.s<i>) with its children
-    twap = re.findall(r"^│ demo-twap-5\.s\d+\S* .*│ filled", table, re.M)
-    assert len([t for t in twap if re.match(r"^│ demo-twap-5\.s\d+ ", t)]) == 5, table
-    assert filled == swaps + len(options) + len(bridged) + len(twap)
-    assert len(re.findall(r"│ denied", table)) == 1
+    assert len([c for c in states if re.fullmatch(r"demo-twap-5\.s\d+", c)]) == 5, table
     assert re.search(r"journal .*journal\.sqlite: ok: \d+ records", out)
     assert "demo finished" in out
