@@ -14,8 +14,8 @@ this module only sequences them:
 * A slice is journaled as sent BEFORE it is handed to the sink, with a client id derived from
   the parent's; after a crash the runner asks the sink again under that same id (the OMS
   answers a known id with the original order's outcome), so no slice is sent twice.
-* Market data that stops arriving pauses POV (and Sniper) with ``ALGO_MARKET_DATA_STALE``
-  instead of guessing.
+* Market data that stops arriving pauses POV, VWAP (a due slice waits) and Sniper with
+  ``ALGO_MARKET_DATA_STALE`` instead of guessing; fresh data resumes them.
 """
 
 from __future__ import annotations
@@ -240,6 +240,11 @@ class AlgoRunner:
                 i += 1
             if plan[i].due_ms > now:
                 return plan[i].due_ms
+            if p.kind is AlgoKind.VWAP and self.market is not None:
+                # the profile is a forecast of the market's volume: a slice goes out only
+                # while the market it follows is seen trading (fresh data), else it waits
+                if await self._fresh_snapshot(p, now, interval) is None:
+                    return now + interval
             q = sched.next_quantity(p, plan, i, now, self.state.filled)
             await self._send(p, i, q, now, ZERO)
             return plan[i + 1].due_ms if i + 1 < len(plan) else self.state.end_ms
@@ -247,16 +252,9 @@ class AlgoRunner:
         if self.market is None:
             self._pause_once("ALGO_NO_MARKET_DATA", "no market data source for this algorithm")
             return now + interval
-        snap = await self.market.snapshot(p, p.start_ms, interval)
-        stale = self.stale_after_ms if self.stale_after_ms is not None else 2 * interval
-        if now - snap.updated_ms > stale:
-            self._pause_once(
-                "ALGO_MARKET_DATA_STALE",
-                f"market data is {now - snap.updated_ms} ms old (limit {stale} ms); waiting",
-            )
+        snap = await self._fresh_snapshot(p, now, interval)
+        if snap is None:
             return now + interval
-        if self.state.paused is not None and self.state.paused.code.startswith("ALGO_"):
-            self._append(AlgoResumed(self.parent_id))
         if p.kind is AlgoKind.POV:
             q = sched.pov_quantity(
                 p, snap.volume_since_start, snap.volume_last_interval, self.state.filled
@@ -267,6 +265,24 @@ class AlgoRunner:
         if q > 0:
             await self._send(p, self.state.next_index, q, now, ZERO)
         return now + interval
+
+    async def _fresh_snapshot(
+        self, p: AlgoParams, now: int, interval: int
+    ) -> MarketSnapshot | None:
+        """The market data if fresh (a pause on it is lifted), else None with the algorithm
+        paused ALGO_MARKET_DATA_STALE (journaled once): never a decision on old data."""
+        assert self.market is not None
+        snap = await self.market.snapshot(p, p.start_ms, interval)
+        stale = self.stale_after_ms if self.stale_after_ms is not None else 2 * interval
+        if now - snap.updated_ms > stale:
+            self._pause_once(
+                "ALGO_MARKET_DATA_STALE",
+                f"market data is {now - snap.updated_ms} ms old (limit {stale} ms); waiting",
+            )
+            return None
+        if self.state.paused is not None and self.state.paused.code.startswith("ALGO_"):
+            self._append(AlgoResumed(self.parent_id))
+        return snap
 
     def _pause_once(self, code: str, reason: str) -> None:
         if self.state.paused is None or self.state.paused.code != code:

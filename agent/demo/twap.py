@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.algos.params import AlgoKind, AlgoParams
-from agent.cli.algo_support import outcome_lines, run_algo
+from agent.algos.wiring import outcome_lines, run_algo
 from agent.model import Side
 
 
