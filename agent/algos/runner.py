@@ -240,11 +240,11 @@ class AlgoRunner:
                 i += 1
             if plan[i].due_ms > now:
                 return plan[i].due_ms
-            if p.kind is AlgoKind.VWAP and self.market is not None:
-                # the profile is a forecast of the market's volume: a slice goes out only
-                # while the market it follows is seen trading (fresh data), else it waits
-                if await self._fresh_snapshot(p, now, interval) is None:
-                    return now + interval
+            # VWAP's profile is a forecast of the market's volume: a slice goes out only
+            # while the market it follows is seen trading (fresh data), else it waits
+            vwap = p.kind is AlgoKind.VWAP and self.market is not None
+            if vwap and await self._fresh_snapshot(p, now, interval) is None:
+                return now + interval
             q = sched.next_quantity(p, plan, i, now, self.state.filled)
             await self._send(p, i, q, now, ZERO)
             return plan[i + 1].due_ms if i + 1 < len(plan) else self.state.end_ms

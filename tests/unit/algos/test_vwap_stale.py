@@ -41,8 +41,9 @@ async def test_vwap_waits_on_stale_data_and_resumes(journal) -> None:  # noqa: F
     evs = [rec.event for rec in journal.read_stream(algo_stream("v1"))]
     pauses = [e for e in evs if isinstance(e, AlgoPaused)]
     assert len(pauses) == 1 and pauses[0].code == "ALGO_MARKET_DATA_STALE"
-    p_at, r_at = evs.index(pauses[0]), next(
-        i for i, e in enumerate(evs) if isinstance(e, AlgoResumed)
+    p_at, r_at = (
+        evs.index(pauses[0]),
+        next(i for i, e in enumerate(evs) if isinstance(e, AlgoResumed)),
     )
     assert p_at < r_at
     assert not any(isinstance(e, SliceSent) for e in evs[p_at:r_at])  # nothing on stale data
