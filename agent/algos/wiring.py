@@ -132,8 +132,23 @@ async def run_algo(
     return await run_parent(
         app, parent_id, params, base_decimals=base_decimals, quote_decimals=quote_decimals,
         windows=windows, reference_price=price, stretch=stretch, market=market, mid=mid,
-        trading_state=trading_state_of(app), profile=profile,
+        trading_state=trading_state_of(app), profile=profile, sink=slice_sink(app, params),
     )  # fmt: skip
+
+
+def slice_sink(app: Any, p: AlgoParams) -> Any:
+    """Where ``p``'s slices go: an Iceberg rests on the first connected exchange's book
+    (native ``icebergQty`` where the venue allows it, else emulated); everything else, and an
+    Iceberg without an exchange (on-chain slices), through the router (None: the default)."""
+    cex = [src for src in app.routing.cex if src.venue.id in app.executor.cex]
+    if p.kind is not AlgoKind.ICEBERG or not cex:
+        return None
+    from agent.algos.resting import RestingSliceSink, supports_iceberg
+
+    src = cex[0]
+    symbol = src.symbol or f"{p.base}/{p.quote}"
+    native = supports_iceberg(src.venue, symbol, p.size, p.display)
+    return RestingSliceSink(app, src.venue, symbol, native=native)
 
 
 def venue_market_data(app: Any, p: AlgoParams, base_decimals: int, safe: str | None) -> Any:
