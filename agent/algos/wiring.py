@@ -140,10 +140,16 @@ def slice_sink(app: Any, p: AlgoParams) -> Any:
     """Where ``p``'s slices go: an Iceberg rests on the first connected exchange's book
     (native ``icebergQty`` where the venue allows it, else emulated); everything else, and an
     Iceberg without an exchange (on-chain slices), through the router (None: the default)."""
-    cex = [src for src in app.routing.cex if src.venue.id in app.executor.cex]
+    from agent.algos.resting import RestingSliceSink, supports_iceberg
+    from agent.routing.sources import wanted
+
+    only = app.routing.only or None
+    cex = [
+        src for src in app.routing.cex
+        if src.venue.id in app.executor.cex and wanted(src.venue.id, only)
+    ]  # fmt: skip
     if p.kind is not AlgoKind.ICEBERG or not cex:
         return None
-    from agent.algos.resting import RestingSliceSink, supports_iceberg
 
     src = cex[0]
     symbol = src.symbol or f"{p.base}/{p.quote}"

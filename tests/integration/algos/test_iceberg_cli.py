@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import time
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -52,13 +51,13 @@ def _args(world: DevWorld, w: WalletDeployment, url: str, j: Path, cid: str) -> 
 
 def _shown(book_client, price: Decimal) -> Decimal:  # type: ignore[no-untyped-def]
     book = book_client.fetch_order_book("ETH/USDC", 50)
-    return sum(
-        (Decimal(str(q)) for p, q in book["bids"] if Decimal(str(p)) == price), Decimal(0)
-    )
+    return sum((Decimal(str(q)) for p, q in book["bids"] if Decimal(str(p)) == price), Decimal(0))
 
 
 @pytest.mark.parametrize(
-    "size,display,native", [("1", "0.25", True), ("0.55", "0.05", False)], ids=["native", "emulated"]
+    "size,display,native",
+    [("1", "0.25", True), ("0.55", "0.05", False)],
+    ids=["native", "emulated"],
 )
 def test_iceberg_shows_its_part_and_replenishes(
     world: DevWorld,
