@@ -18,6 +18,7 @@ from typing import Any
 
 from agent.algos.params import ZERO, AlgoParams
 from agent.algos.runner import MarketSnapshot
+from agent.errors import NoRouteError
 from agent.model import Spot
 
 # keccak256 of the events' signatures
@@ -136,10 +137,13 @@ class VenueMarketData:
         if self.routing is None or p.limit_price is None or left <= 0:
             return ZERO
         units = int(left.scaleb(self.base_decimals))
-        rep = await self.routing.plan(
-            Spot(p.base, p.quote), p.side, units, parent_id="algo-sniper-probe",
-            limit=p.limit_price,
-        )  # fmt: skip
+        try:
+            rep = await self.routing.plan(
+                Spot(p.base, p.quote), p.side, units, parent_id="algo-sniper-probe",
+                limit=p.limit_price,
+            )  # fmt: skip
+        except NoRouteError:  # the venues answered: nothing within the limit (fresh news)
+            return ZERO
         return Decimal(rep.plan.filled).scaleb(-self.base_decimals)
 
     async def snapshot(self, p: AlgoParams, since_ms: int, interval_ms: int) -> MarketSnapshot:

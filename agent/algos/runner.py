@@ -216,7 +216,9 @@ class AlgoRunner:
             if self.state.paused is not None and self.state.paused.code.startswith("TRADING"):
                 self._append(AlgoResumed(self.parent_id))
             return True
-        if self.state.paused is None:
+        if self.state.paused is None or not self.state.paused.code.startswith("TRADING"):
+            # a pause of the algorithm's own (stale data, a sniper's limit) gives way to the
+            # desk's: journaled, so the resume after it is journaled too
             await self.sink.cancel_working(self.parent_id)
             code = "TRADING_HALTED" if ts is TradingState.HALTED else "TRADING_REDUCING"
             self._append(AlgoPaused(self.parent_id, code, f"trading state is {ts.value}"))
@@ -268,6 +270,14 @@ class AlgoRunner:
         else:  # Sniper: take what the venues offer at or better than the limit, at once
             q = min(snap.available_at_limit, p.size - self.state.filled)
             q = (q / p.lot).to_integral_value(rounding="ROUND_DOWN") * p.lot
+            if q <= 0:  # nothing shown, nothing sent: journaled once, so the wait is visible
+                self._pause_once(
+                    "ALGO_LIMIT_NOT_REACHED",
+                    f"no venue offers {p.base} at or better than {p.limit_price}; watching",
+                )
+                return now + interval
+            if self.state.paused is not None and self.state.paused.code.startswith("ALGO_"):
+                self._append(AlgoResumed(self.parent_id))
         if q > 0:
             await self._send(p, self.state.next_index, q, now, ZERO)
         return now + interval
@@ -329,7 +339,7 @@ class AlgoRunner:
                 f"market data is {now - snap.updated_ms} ms old (limit {stale} ms); waiting",
             )
             return None
-        if self.state.paused is not None and self.state.paused.code.startswith("ALGO_"):
+        if self.state.paused is not None and self.state.paused.code == "ALGO_MARKET_DATA_STALE":
             self._append(AlgoResumed(self.parent_id))
         return snap
 
