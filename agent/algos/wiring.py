@@ -129,11 +129,47 @@ async def run_algo(
             from agent.algos.market import history_profile
 
             profile = await history_profile(params, market.cex, rpc=market.rpc, pools=market.pools)
-    return await run_parent(
+    out = await run_parent(
         app, parent_id, params, base_decimals=base_decimals, quote_decimals=quote_decimals,
         windows=windows, reference_price=price, stretch=stretch, market=market, mid=mid,
         trading_state=trading_state_of(app), profile=profile, sink=slice_sink(app, params),
     )  # fmt: skip
+    return await with_interval_market(app, out, safe)
+
+
+async def with_interval_market(app: Any, out: Any, safe: str | None = None) -> Any:
+    """``out`` with the market's trades over its execution (the exchanges' public trades and
+    the L1 pools' Swap events) journaled once (IntervalMarket) and in its report's interval
+    VWAP. Venues that cannot answer leave the VWAP unknown ("n/a"), never guessed."""
+    import dataclasses
+    import logging
+
+    from agent.algos.events import AlgoStarted, IntervalMarket, algo_stream
+    from agent.algos.market import market_trades
+    from agent.algos.report import execution_report
+
+    state, rep = out.state, out.report
+    if state.market is not None or state.finished is None:
+        return out
+    md = venue_market_data(app, out.params, 18, safe)
+    try:
+        trades = await market_trades(rep.start_ms, rep.end_ms, md.cex, rpc=md.rpc, pools=md.pools)
+    except Exception as e:  # ccxt's, the RPC's and ours alike: no tape, the VWAP stays n/a
+        logging.getLogger(__name__).warning("interval market trades not read: %s", e)
+        return out
+    ev = IntervalMarket(
+        out.parent_id, rep.start_ms, rep.end_ms,
+        sum((q for _, _, q, _ in trades), Decimal(0)),
+        sum((px * q for _, px, q, _ in trades), Decimal(0)), len(trades),
+        tuple(sorted({src for *_, src in trades})),
+    )  # fmt: skip
+    stream = algo_stream(out.parent_id)
+    app.journal.append(stream, state.version, [ev])
+    state.apply(ev)
+    started = next(
+        r.event for r in app.journal.read_stream(stream) if isinstance(r.event, AlgoStarted)
+    )
+    return dataclasses.replace(out, report=execution_report(state, started), state=state)
 
 
 def slice_sink(app: Any, p: AlgoParams) -> Any:
