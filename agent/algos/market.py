@@ -221,11 +221,14 @@ async def market_trades(
     *,
     rpc: Any = None,
     pools: Sequence[PoolRef] = (),
+    blocks: tuple[int, int] | None = None,
 ) -> list[tuple[int, Decimal, Decimal, str]]:
     """Every trade the market made in [start, end] as (ms, price, base quantity, source): the
     exchanges' public trades (ccxt ``fetch_trades``, ours included: the interval VWAP is the
-    whole market's) and the pools' Swap events (``eth_getLogs`` over the blocks of the
-    interval, a block's time rounded down to the second, so the interval starts at its second)."""
+    whole market's) and the pools' Swap events (``eth_getLogs``). ``blocks``: the interval's
+    first and last block when known (those of our own on-chain fills: a devnet's clock may
+    differ from ours); else the blocks whose time falls in the interval on the chain's clock
+    (a block's time rounded down to the second, so the interval starts at its second)."""
     out: list[tuple[int, Decimal, Decimal, str]] = []
     for ex, symbol in cex:
         since = start_ms
@@ -245,7 +248,10 @@ async def market_trades(
         latest = int((await rpc.get_block(hex(head)))["timestamp"], 16) * 1000
         off = max(0, latest - time.time_ns() // 1_000_000)
         start_c = start_ms + off
-        first = await _block_at(rpc, start_c - start_c % 1000, head)
+        if blocks is not None:
+            first, head = blocks
+        else:
+            first = await _block_at(rpc, start_c - start_c % 1000, head)
         by_addr = {p.address.lower(): p for p in pools}
         logs = await rpc.call(
             "eth_getLogs",
@@ -260,9 +266,10 @@ async def market_trades(
             n = int(log["blockNumber"], 16)
             if n not in stamps:
                 stamps[n] = int((await rpc.get_block(hex(n)))["timestamp"], 16) * 1000 - off
-            if stamps[n] > end_ms:
+            if stamps[n] > end_ms and blocks is None:
                 continue
             base, quote = swap_trade(log, pool)
             if base > 0:
-                out.append((max(stamps[n], start_ms), quote / base, base, f"pool:{pool.address}"))
+                ts = min(max(stamps[n], start_ms), end_ms)
+                out.append((ts, quote / base, base, f"pool:{pool.address}"))
     return sorted(out)

@@ -153,7 +153,10 @@ async def with_interval_market(app: Any, out: Any, safe: str | None = None) -> A
         return out
     md = venue_market_data(app, out.params, 18, safe)
     try:
-        trades = await market_trades(rep.start_ms, rep.end_ms, md.cex, rpc=md.rpc, pools=md.pools)
+        blocks = await _own_blocks(app, out.parent_id, md.rpc)
+        trades = await market_trades(
+            rep.start_ms, rep.end_ms, md.cex, rpc=md.rpc, pools=md.pools, blocks=blocks
+        )
     except Exception as e:  # ccxt's, the RPC's and ours alike: no tape, the VWAP stays n/a
         logging.getLogger(__name__).warning("interval market trades not read: %s", e)
         return out
@@ -205,3 +208,21 @@ def venue_market_data(app: Any, p: AlgoParams, base_decimals: int, safe: str | N
         own=frozenset({safe.lower()} if safe else ()), routing=app.routing,
         base_decimals=base_decimals,
     )  # fmt: skip
+
+
+async def _own_blocks(app: Any, parent_id: str, rpc: Any) -> tuple[int, int] | None:
+    """The first and last L1 block holding one of this parent's on-chain fills (its slices'
+    pool legs: their venue order id is the transaction's hash), or None if it had none."""
+    m = app.manager
+    m.sync()
+    hashes = {
+        o.venue_order_id for o in m.store.orders.values()
+        if str(o.client_order_id).startswith(f"{parent_id}.s") and o.filled > 0
+        and str(o.venue).startswith("uniswap") and str(o.venue_order_id).startswith("0x")
+    }  # fmt: skip
+    numbers = []
+    for h in sorted(hashes):
+        r = await rpc.call("eth_getTransactionReceipt", [h])
+        if r:
+            numbers.append(int(r["blockNumber"], 16))
+    return (min(numbers), max(numbers)) if numbers else None

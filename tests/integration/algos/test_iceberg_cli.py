@@ -108,7 +108,7 @@ def test_iceberg_shows_its_part_and_replenishes(
     sent = [e for e in evs if isinstance(e, SliceSent)]
     assert len(sent) == (1 if native else parts)
     assert sum((e.filled for e in evs if isinstance(e, SliceFilled)), Decimal(0)) == total
-    fin = evs[-1]
+    fin = next(e for e in evs if isinstance(e, AlgoCompleted))
     assert isinstance(fin, AlgoCompleted) and fin.reason == "filled" and fin.unfilled == 0
     # the children are orders of the one OMS: GTC limits at the limit, filled by the trades
     with SqliteJournal(j) as store:

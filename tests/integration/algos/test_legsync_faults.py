@@ -70,6 +70,7 @@ def _drain_safe_usdc(world: DevWorld, safe: str, keep: int) -> None:
     d.rpc("anvil_setBalance", safe, hex(E18))
     data = "0xa9059cbb" + encode(["address", "uint256"], [f"0x{'11' * 20}", out]).hex()
     h = d.rpc("eth_sendTransaction", {"from": safe, "to": usdc, "data": data})
+    d.rpc("evm_mine")  # mined now, whatever mining mode an earlier test left
     assert int(d.rpc("eth_getTransactionReceipt", h)["status"], 16) == 1
     d.rpc("anvil_stopImpersonatingAccount", safe)
     assert balance(world, "l1", "USDC", safe) == keep

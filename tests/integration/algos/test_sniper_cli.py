@@ -150,7 +150,8 @@ def test_sniper_waits_then_takes_both_venues_at_once(
     evs = _events(j, "snipe")
     sent = [e for e in evs if isinstance(e, SliceSent)]
     assert len(sent) == 1 and sent[0].quantity == SIZE  # all of it, at once
-    assert isinstance(evs[-1], AlgoCompleted) and evs[-1].reason == "filled"
+    fin = next(e for e in evs if isinstance(e, AlgoCompleted))
+    assert fin.reason == "filled" and fin.unfilled == 0
     with SqliteJournal(j) as store:
         orders = OrderStore.replay(store).orders
     kids = [o for cid, o in orders.items() if o.parent_id == "snipe.s0" and o.filled > 0]
