@@ -114,6 +114,26 @@ class AlgoCancelled:
     reason: str
 
 
+@event_type
+@dataclass(frozen=True, slots=True)
+class IntervalMarket:
+    """The market's own trades over the parent's execution, read from the venues when it
+    ended (the exchanges' public trades, the pools' Swap events): what the interval VWAP of
+    the execution report is computed from, kept so the report reads the same later."""
+
+    parent_id: str
+    start_ms: int
+    end_ms: int
+    volume: Decimal  # base units (human scale)
+    notional: Decimal  # quote units
+    trades: int
+    sources: tuple[str, ...] = ()
+
+    @property
+    def vwap(self) -> Decimal | None:
+        return self.notional / self.volume if self.volume else None
+
+
 ALGO_EVENTS = (
     AlgoStarted,
     SliceScheduled,
@@ -124,6 +144,7 @@ ALGO_EVENTS = (
     AlgoResumed,
     AlgoCompleted,
     AlgoCancelled,
+    IntervalMarket,
 )
 
 
@@ -142,6 +163,7 @@ class AlgoState:
     skipped: set[int] = field(default_factory=set)
     paused: AlgoPaused | None = None
     finished: AlgoCompleted | AlgoCancelled | None = None
+    market: IntervalMarket | None = None
     version: int = 0
 
     def apply(self, ev: object) -> None:
@@ -164,6 +186,8 @@ class AlgoState:
             self.paused = None
         elif isinstance(ev, AlgoCompleted | AlgoCancelled):
             self.finished = ev
+        elif isinstance(ev, IntervalMarket):
+            self.market = ev
 
     @property
     def in_flight(self) -> list[SliceSent]:

@@ -24,11 +24,51 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
+from typing import Any
 
 from agent.algos.params import ZERO
 from agent.algos.runner import Clock, SliceOrder, SliceResult, SliceSink, WallClock
 from agent.errors import ValidationError
+from agent.journal.base import ANY
+from agent.journal.codec import event_type
 from agent.model import Side
+
+
+def legsync_stream(parent_id: str) -> str:
+    return f"legsync-{parent_id}"
+
+
+@event_type
+@dataclass(frozen=True, slots=True)
+class LegStep:
+    """One order of a leg (primary chunk, hedge attempt, unwind) and its outcome, with the net
+    delta after it: the exposure's history is in the journal, not only in memory."""
+
+    parent_id: str
+    leg: str
+    role: str  # primary | hedge | unwind
+    client_order_id: str
+    side: Side
+    quantity: Decimal
+    filled: Decimal
+    status: str
+    code: str
+    reason: str
+    net_delta: Decimal
+    at_ms: int
+
+
+@event_type
+@dataclass(frozen=True, slots=True)
+class LegSyncEnded:
+    parent_id: str
+    outcome: str
+    primary_filled: Decimal
+    hedge_filled: Decimal
+    unwound: Decimal
+    worst_net_delta: Decimal
+    longest_unhedged_ms: int
+    notes: tuple[str, ...] = ()
 
 
 class UnwindRule(StrEnum):
@@ -125,13 +165,17 @@ class LegSynchronizer:
         *,
         clock: Clock | None = None,
         on_step: Callable[[ExposureLog], None] | None = None,
+        journal: Any = None,
     ) -> None:
+        """``journal``: a Store; every leg order's outcome (LegStep) and the end (LegSyncEnded)
+        are appended to ``legsync-<parent>`` (the orders themselves are the OMS's)."""
         if primary.delta == 0 or hedge.delta == 0:
             raise ValidationError("legsync.delta", "a leg with zero delta cannot hedge", "")
         self.parent_id, self.primary, self.hedge, self.bounds = parent_id, primary, hedge, bounds
         self.clock = clock or WallClock()
         self.log = ExposureLog(self.clock)
         self.on_step = on_step
+        self.journal = journal
         self._n = 0
         self.notes: list[str] = []
 
@@ -142,15 +186,26 @@ class LegSynchronizer:
             q, leg.limit_price, leg.max_slippage_bps,
         )  # fmt: skip
 
-    async def _do(self, leg: Leg, side: Side, q: Decimal) -> SliceResult:
-        r = await leg.sink.execute(self._order(leg, side, q))
+    async def _do(self, leg: Leg, side: Side, q: Decimal, role: str) -> SliceResult:
+        order = self._order(leg, side, q)
+        r = await leg.sink.execute(order)
         if r.filled > 0:
             self.log.move(_signed(side, r.filled) * leg.delta)
         else:
             self.log.tick()
+        self._journal(
+            LegStep(
+                self.parent_id, leg.name, role, order.client_order_id, side, q, r.filled,
+                r.status, r.code, r.reason, self.log.net, self.clock.now_ms(),
+            )
+        )  # fmt: skip
         if self.on_step is not None:
             self.on_step(self.log)
         return r
+
+    def _journal(self, ev: object) -> None:
+        if self.journal is not None:
+            self.journal.append(legsync_stream(self.parent_id), ANY, [ev])
 
     def chunk(self) -> Decimal:
         """The largest primary chunk whose delta alone fits the bound."""
@@ -175,7 +230,7 @@ class LegSynchronizer:
                 self.notes.append(f"residual delta {self.log.net} leaves no room under the bound")
                 outcome = "incomplete"
                 break
-            r = await self._do(p, p.side, q)
+            r = await self._do(p, p.side, q, "primary")
             if r.filled <= 0:
                 self.notes.append(
                     f"primary chunk of {q} not filled ({r.code or r.status}); stopping"
@@ -195,9 +250,16 @@ class LegSynchronizer:
                 outcome = "unwound"
                 if b.rule is UnwindRule.UNWIND:
                     break
-        return SyncReport(
+        rep = SyncReport(
             done, hedged, unwound, self.log.worst, self.log.longest_ms, outcome, tuple(self.notes)
         )
+        self._journal(
+            LegSyncEnded(
+                self.parent_id, outcome, done, hedged, unwound, rep.worst_net_delta,
+                rep.longest_unhedged_ms, rep.notes,
+            )
+        )  # fmt: skip
+        return rep
 
     async def _hedge(self, side: Side, need: Decimal) -> Decimal:
         """Hedge ``need`` (retrying the remainder) within the time bound; what was hedged."""
@@ -205,7 +267,7 @@ class LegSynchronizer:
         start = self.clock.now_ms()
         got = ZERO
         for _attempt in range(b.max_attempts):
-            r = await self._do(self.hedge, side, need - got)
+            r = await self._do(self.hedge, side, need - got, "hedge")
             got += r.filled
             if got >= need:
                 break
@@ -226,7 +288,7 @@ class LegSynchronizer:
         if q <= 0:
             return ZERO
         back = Side.SELL if leg.side is Side.BUY else Side.BUY
-        r = await self._do(leg, back, q)
+        r = await self._do(leg, back, q, "unwind")
         if r.filled < q:
             self.notes.append(f"unwind filled {r.filled} of {q}; exposure remains")
         return r.filled

@@ -18,6 +18,7 @@ from typing import Any
 
 from agent.algos.params import ZERO, AlgoParams
 from agent.algos.runner import MarketSnapshot
+from agent.errors import NoRouteError
 from agent.model import Spot
 
 # keccak256 of the events' signatures
@@ -33,6 +34,7 @@ class PoolRef:
     v3: bool
     base_is_token0: bool
     base_decimals: int
+    quote_decimals: int = 18
 
 
 def pools_of(manifest: Any, base: str, quote: str) -> list[PoolRef]:
@@ -46,7 +48,7 @@ def pools_of(manifest: Any, base: str, quote: str) -> list[PoolRef]:
         if set(pair) != {base, quote} or kind not in ("v2", "v3"):
             continue
         base_first = int(b.address, 16) < int(q.address, 16)
-        out.append(PoolRef(addr, kind == "v3", base_first, b.decimals))
+        out.append(PoolRef(addr, kind == "v3", base_first, b.decimals, q.decimals))
     return out
 
 
@@ -64,6 +66,18 @@ def swap_base_volume(log: dict[str, Any], pool: PoolRef) -> Decimal:
         a0i, a1i, a0o, a1o = (_word(d, i) for i in range(4))
         raw = a0i + a0o if pool.base_is_token0 else a1i + a1o
     return Decimal(raw).scaleb(-pool.base_decimals)
+
+
+def swap_trade(log: dict[str, Any], pool: PoolRef) -> tuple[Decimal, Decimal]:
+    """(base, quote) one Swap log moved (human units): the trade's size and its notional."""
+    d = log["data"]
+    if pool.v3:
+        a0, a1 = abs(_word(d, 0, signed=True)), abs(_word(d, 1, signed=True))
+    else:  # amount0In, amount1In, amount0Out, amount1Out
+        a0i, a1i, a0o, a1o = (_word(d, i) for i in range(4))
+        a0, a1 = a0i + a0o, a1i + a1o
+    b, q = (a0, a1) if pool.base_is_token0 else (a1, a0)
+    return Decimal(b).scaleb(-pool.base_decimals), Decimal(q).scaleb(-pool.quote_decimals)
 
 
 def _topic_address(topic: str) -> str:
@@ -136,10 +150,13 @@ class VenueMarketData:
         if self.routing is None or p.limit_price is None or left <= 0:
             return ZERO
         units = int(left.scaleb(self.base_decimals))
-        rep = await self.routing.plan(
-            Spot(p.base, p.quote), p.side, units, parent_id="algo-sniper-probe",
-            limit=p.limit_price,
-        )  # fmt: skip
+        try:
+            rep = await self.routing.plan(
+                Spot(p.base, p.quote), p.side, units, parent_id="algo-sniper-probe",
+                limit=p.limit_price,
+            )  # fmt: skip
+        except NoRouteError:  # the venues answered: nothing within the limit (fresh news)
+            return ZERO
         return Decimal(rep.plan.filled).scaleb(-self.base_decimals)
 
     async def snapshot(self, p: AlgoParams, since_ms: int, interval_ms: int) -> MarketSnapshot:
@@ -182,3 +199,77 @@ async def history_profile(
         await md._chain(since)
         hist += [(ts, q) for ts, q in md._others.values() if ts >= since]
     return volume_profile(sorted(hist), p)
+
+
+async def _block_at(rpc: Any, ts_ms: int, head: int) -> int:
+    """The first block at or after ``ts_ms`` (binary search over block timestamps)."""
+    lo, hi = 0, head
+    while lo < hi:
+        mid = (lo + hi) // 2
+        blk = await rpc.get_block(hex(mid))
+        if int(blk["timestamp"], 16) * 1000 < ts_ms:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+async def market_trades(
+    start_ms: int,
+    end_ms: int,
+    cex: Sequence[tuple[Any, str]] = (),
+    *,
+    rpc: Any = None,
+    pools: Sequence[PoolRef] = (),
+    blocks: tuple[int, int] | None = None,
+) -> list[tuple[int, Decimal, Decimal, str]]:
+    """Every trade the market made in [start, end] as (ms, price, base quantity, source): the
+    exchanges' public trades (ccxt ``fetch_trades``, ours included: the interval VWAP is the
+    whole market's) and the pools' Swap events (``eth_getLogs``). ``blocks``: the interval's
+    first and last block when known (those of our own on-chain fills: a devnet's clock may
+    differ from ours); else the blocks whose time falls in the interval on the chain's clock
+    (a block's time rounded down to the second, so the interval starts at its second)."""
+    out: list[tuple[int, Decimal, Decimal, str]] = []
+    for ex, symbol in cex:
+        since = start_ms
+        while True:
+            page = await ex.fetch_trades(symbol, since=since, limit=1000)
+            for t in page:
+                ts = int(t["timestamp"])
+                if start_ms <= ts <= end_ms:
+                    out.append((ts, Decimal(str(t["price"])), Decimal(str(t["amount"])), ex.id))
+            if len(page) < 1000 or int(page[-1]["timestamp"]) > end_ms:
+                break
+            since = int(page[-1]["timestamp"]) + 1
+    if rpc is not None and pools:
+        head = await rpc.block_number()
+        # a devnet's clock may run ahead of ours (time travelled): block times are read on
+        # the chain's clock, shifted by how far its latest block is ahead of now
+        latest = int((await rpc.get_block(hex(head)))["timestamp"], 16) * 1000
+        off = max(0, latest - time.time_ns() // 1_000_000)
+        start_c = start_ms + off
+        if blocks is not None:
+            first, head = blocks
+        else:
+            first = await _block_at(rpc, start_c - start_c % 1000, head)
+        by_addr = {p.address.lower(): p for p in pools}
+        logs = await rpc.call(
+            "eth_getLogs",
+            [{"fromBlock": hex(first), "toBlock": hex(head), "address": list(by_addr),
+              "topics": [[V2_SWAP, V3_SWAP]]}],
+        )  # fmt: skip
+        stamps: dict[int, int] = {}
+        for log in logs:
+            pool = by_addr.get(log["address"].lower())
+            if pool is None or log.get("removed"):
+                continue
+            n = int(log["blockNumber"], 16)
+            if n not in stamps:
+                stamps[n] = int((await rpc.get_block(hex(n)))["timestamp"], 16) * 1000 - off
+            if stamps[n] > end_ms and blocks is None:
+                continue
+            base, quote = swap_trade(log, pool)
+            if base > 0:
+                ts = min(max(stamps[n], start_ms), end_ms)
+                out.append((ts, quote / base, base, f"pool:{pool.address}"))
+    return sorted(out)

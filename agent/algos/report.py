@@ -11,7 +11,9 @@ of the arrival notional of what was filled, split the way desks read it (Perold)
 * total  = delay + impact + fees + gas.
 
 For a buy a positive figure is a cost; for a sell too (the signs are flipped). The interval
-VWAP is the market's volume-weighted price over the execution, when market trades are given.
+VWAP is the market's volume-weighted price over the execution: from ``market_trades`` when
+given, else from the tape journaled when the parent ended (:class:`IntervalMarket`, read by
+:func:`agent.algos.market.market_trades`).
 """
 
 from __future__ import annotations
@@ -112,9 +114,12 @@ def execution_report(
             delay, impact = delay / base_notional * BPS, impact / base_notional * BPS
         fees_bps = fees / base_notional * BPS
         gas_bps = gas / base_notional * BPS
+    vwap = interval_vwap(market_trades, start, end)
+    if vwap is None and state.market is not None:  # the tape journaled when it ended
+        vwap = state.market.vwap
     return ExecutionReport(
         started.parent_id, p.side, p.size, filled, arrival,
-        quote / filled if filled else None, interval_vwap(market_trades, start, end),
+        quote / filled if filled else None, vwap,
         delay, impact, fees_bps, gas_bps, len(pairs), start, end,
     )  # fmt: skip
 

@@ -14,8 +14,8 @@ this module only sequences them:
 * A slice is journaled as sent BEFORE it is handed to the sink, with a client id derived from
   the parent's; after a crash the runner asks the sink again under that same id (the OMS
   answers a known id with the original order's outcome), so no slice is sent twice.
-* Market data that stops arriving pauses POV (and Sniper) with ``ALGO_MARKET_DATA_STALE``
-  instead of guessing.
+* Market data that stops arriving pauses POV, VWAP (a due slice waits) and Sniper with
+  ``ALGO_MARKET_DATA_STALE`` instead of guessing; fresh data resumes them.
 """
 
 from __future__ import annotations
@@ -66,7 +66,7 @@ class SliceOrder:
 class SliceResult:
     filled: Decimal
     quote_amount: Decimal
-    status: str  # filled | partial | unfilled | denied | rejected
+    status: str  # filled | partial | unfilled | denied | rejected | working (resting, polled)
     code: str = ""
     reason: str = ""
     fees: Decimal = ZERO  # quote units, included in quote_amount
@@ -74,6 +74,10 @@ class SliceResult:
 
 
 class SliceSink(Protocol):
+    """Where slices go. A sink whose slices rest on a book (``rests = True``) may answer
+    ``execute`` with status ``working`` and then has ``poll(order) -> SliceResult | None``
+    (None while the order still rests); ``native_display``: it shows ``display`` natively."""
+
     async def execute(self, order: SliceOrder) -> SliceResult:
         """Route and execute ``order``; idempotent on ``order.client_order_id``."""
         ...
@@ -140,6 +144,8 @@ class AlgoRunner:
         self.stream = algo_stream(parent_id)
         self.state = AlgoState()
         self._cancel: str | None = None
+        # a slice resting on a book (an Iceberg's CEX limit order): polled until it is done
+        self._working: tuple[int, SliceOrder] | None = None
         for rec in journal.read_stream(self.stream):
             self.state.apply(rec.event)
 
@@ -181,15 +187,23 @@ class AlgoRunner:
             await self._send_again(sent)
         while self.state.finished is None:
             now = self.clock.now_ms()
+            if self._working is not None:
+                await self._poll_working()
             if self._cancel is not None:
                 await self.sink.cancel_working(self.parent_id)
+                await self._settle_working()
                 self._append(AlgoCancelled(self.parent_id, self._cancel))
                 break
             if not await self._trading_allows():
-                await self.clock.sleep_until(now + p.interval_s * 1000)
+                wait = p.interval_s * 1000 if self._working is None else self._poll_ms(p)
+                await self.clock.sleep_until(now + wait)
                 continue
             left = p.size - self.state.filled
             if left <= 0 or now >= self.state.end_ms:
+                if self._working is not None:  # the deadline: what rests is taken back first
+                    await self.sink.cancel_working(self.parent_id)
+                    await self._settle_working()
+                left = p.size - self.state.filled
                 self._complete(p, "filled" if left <= 0 else "deadline reached")
                 break
             wake = await self._step(p, plan, now)
@@ -202,7 +216,9 @@ class AlgoRunner:
             if self.state.paused is not None and self.state.paused.code.startswith("TRADING"):
                 self._append(AlgoResumed(self.parent_id))
             return True
-        if self.state.paused is None:
+        if self.state.paused is None or not self.state.paused.code.startswith("TRADING"):
+            # a pause of the algorithm's own (stale data, a sniper's limit) gives way to the
+            # desk's: journaled, so the resume after it is journaled too
             await self.sink.cancel_working(self.parent_id)
             code = "TRADING_HALTED" if ts is TradingState.HALTED else "TRADING_REDUCING"
             self._append(AlgoPaused(self.parent_id, code, f"trading state is {ts.value}"))
@@ -220,15 +236,7 @@ class AlgoRunner:
         """Send what is due now; the time to wake up next."""
         interval = p.interval_s * 1000
         if p.kind is AlgoKind.ICEBERG:
-            # emulated: one displayed child after the other, each at most ``display``; an
-            # unfilled child's quantity is offered again by the next one
-            i = self.state.next_index
-            due = p.start_ms + i * interval
-            if due > now:
-                return due
-            q = min(p.display, p.size - self.state.filled)
-            await self._send(p, i, q, now, p.display)
-            return now + interval
+            return await self._iceberg_step(p, now, interval)
         if p.kind in (AlgoKind.TWAP, AlgoKind.VWAP):
             i = self.state.next_index
             if i >= len(plan):
@@ -240,6 +248,11 @@ class AlgoRunner:
                 i += 1
             if plan[i].due_ms > now:
                 return plan[i].due_ms
+            # VWAP's profile is a forecast of the market's volume: a slice goes out only
+            # while the market it follows is seen trading (fresh data), else it waits
+            vwap = p.kind is AlgoKind.VWAP and self.market is not None
+            if vwap and await self._fresh_snapshot(p, now, interval) is None:
+                return now + interval
             q = sched.next_quantity(p, plan, i, now, self.state.filled)
             await self._send(p, i, q, now, ZERO)
             return plan[i + 1].due_ms if i + 1 < len(plan) else self.state.end_ms
@@ -247,16 +260,9 @@ class AlgoRunner:
         if self.market is None:
             self._pause_once("ALGO_NO_MARKET_DATA", "no market data source for this algorithm")
             return now + interval
-        snap = await self.market.snapshot(p, p.start_ms, interval)
-        stale = self.stale_after_ms if self.stale_after_ms is not None else 2 * interval
-        if now - snap.updated_ms > stale:
-            self._pause_once(
-                "ALGO_MARKET_DATA_STALE",
-                f"market data is {now - snap.updated_ms} ms old (limit {stale} ms); waiting",
-            )
+        snap = await self._fresh_snapshot(p, now, interval)
+        if snap is None:
             return now + interval
-        if self.state.paused is not None and self.state.paused.code.startswith("ALGO_"):
-            self._append(AlgoResumed(self.parent_id))
         if p.kind is AlgoKind.POV:
             q = sched.pov_quantity(
                 p, snap.volume_since_start, snap.volume_last_interval, self.state.filled
@@ -264,9 +270,78 @@ class AlgoRunner:
         else:  # Sniper: take what the venues offer at or better than the limit, at once
             q = min(snap.available_at_limit, p.size - self.state.filled)
             q = (q / p.lot).to_integral_value(rounding="ROUND_DOWN") * p.lot
+            if q <= 0:  # nothing shown, nothing sent: journaled once, so the wait is visible
+                self._pause_once(
+                    "ALGO_LIMIT_NOT_REACHED",
+                    f"no venue offers {p.base} at or better than {p.limit_price}; watching",
+                )
+                return now + interval
+            if self.state.paused is not None and self.state.paused.code.startswith("ALGO_"):
+                self._append(AlgoResumed(self.parent_id))
         if q > 0:
             await self._send(p, self.state.next_index, q, now, ZERO)
         return now + interval
+
+    async def _iceberg_step(self, p: AlgoParams, now: int, interval: int) -> int:
+        """Native (the sink's venue shows ``display`` of one order and refills it): the whole
+        rest as one resting order. Emulated on a book: one displayed order after the other,
+        the next placed as soon as the last has filled (replenish on fill). On-chain (a sink
+        whose slices do not rest): slices of ``display`` one interval apart. An unfilled
+        slice's quantity is offered again by the next one."""
+        if self._working is not None:
+            return now + self._poll_ms(p)
+        i = self.state.next_index
+        rests = getattr(self.sink, "rests", False)
+        if not rests and p.start_ms + i * interval > now:
+            return p.start_ms + i * interval
+        left = p.size - self.state.filled
+        native = rests and getattr(self.sink, "native_display", False)
+        await self._send(p, i, left if native else min(p.display, left), now, p.display)
+        if self._working is not None:
+            return now + self._poll_ms(p)
+        done = self.state.done.get(i)
+        return now if rests and done is not None and done.filled > 0 else now + interval
+
+    @staticmethod
+    def _poll_ms(p: AlgoParams) -> int:
+        return min(p.interval_s * 1000, 500)
+
+    async def _poll_working(self) -> bool:
+        """True once no slice is resting any more (its outcome journaled)."""
+        if self._working is None:
+            return True
+        i, order = self._working
+        r = await self.sink.poll(order)  # type: ignore[attr-defined]
+        if r is None:
+            return False
+        self._working = None
+        self._record(i, order.client_order_id, r)
+        return True
+
+    async def _settle_working(self, attempts: int = 40) -> None:
+        """After a cancel: poll until the venue reports the resting slice done."""
+        for _ in range(attempts):
+            if await self._poll_working():
+                return
+            await self.clock.sleep_until(self.clock.now_ms() + 250)
+
+    async def _fresh_snapshot(
+        self, p: AlgoParams, now: int, interval: int
+    ) -> MarketSnapshot | None:
+        """The market data if fresh (a pause on it is lifted), else None with the algorithm
+        paused ALGO_MARKET_DATA_STALE (journaled once): never a decision on old data."""
+        assert self.market is not None
+        snap = await self.market.snapshot(p, p.start_ms, interval)
+        stale = self.stale_after_ms if self.stale_after_ms is not None else 2 * interval
+        if now - snap.updated_ms > stale:
+            self._pause_once(
+                "ALGO_MARKET_DATA_STALE",
+                f"market data is {now - snap.updated_ms} ms old (limit {stale} ms); waiting",
+            )
+            return None
+        if self.state.paused is not None and self.state.paused.code == "ALGO_MARKET_DATA_STALE":
+            self._append(AlgoResumed(self.parent_id))
+        return snap
 
     def _pause_once(self, code: str, reason: str) -> None:
         if self.state.paused is None or self.state.paused.code != code:
@@ -286,16 +361,23 @@ class AlgoRunner:
             self.parent_id, cid, p.side, p.base, p.quote, q, p.limit_price, p.max_slippage_bps,
             display,
         )  # fmt: skip
-        self._record(i, cid, await self.sink.execute(order))
+        self._outcome(i, order, await self.sink.execute(order))
 
     async def _send_again(self, sent: SliceSent) -> None:
         p = self.state.params
         assert p is not None
+        display = p.display if p.kind is AlgoKind.ICEBERG else ZERO
         order = SliceOrder(
             self.parent_id, sent.client_order_id, p.side, p.base, p.quote, sent.quantity,
-            p.limit_price, p.max_slippage_bps,
+            p.limit_price, p.max_slippage_bps, display,
         )  # fmt: skip
-        self._record(sent.index, sent.client_order_id, await self.sink.execute(order))
+        self._outcome(sent.index, order, await self.sink.execute(order))
+
+    def _outcome(self, i: int, order: SliceOrder, r: SliceResult) -> None:
+        if r.status == "working":  # rests on a book: its outcome comes from polling it
+            self._working = (i, order)
+        else:
+            self._record(i, order.client_order_id, r)
 
     def _record(self, i: int, cid: str, r: SliceResult) -> None:
         self._append(

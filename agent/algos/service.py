@@ -14,7 +14,7 @@ from agent.algos import schedule as sched
 from agent.algos.events import AlgoStarted, algo_stream
 from agent.algos.params import AlgoParams, validate
 from agent.algos.report import ExecutionReport, execution_report
-from agent.algos.runner import AlgoRunner, Clock, MarketData
+from agent.algos.runner import AlgoRunner, Clock, MarketData, SliceSink
 from agent.algos.sinks import RoutedSliceSink
 from agent.errors import AgentError
 
@@ -76,18 +76,26 @@ async def run_parent(
     mid: Any = None,
     trading_state: Any = None,
     profile: tuple[Decimal, ...] | None = None,
+    sink: SliceSink | None = None,
 ) -> ParentOutcome:
     """``app``: an agent.bootstrap.OrderApp. ``windows``/``reference_price``: the policy's
-    allowance windows and a price to project spend with (the fit is skipped without them)."""
-    p = validate(params, now_ms=time.time_ns() // 1_000_000)
+    allowance windows and a price to project spend with (the fit is skipped without them).
+    ``sink``: where slices go (default: the router and the OMS, :class:`RoutedSliceSink`)."""
+    resumed = any(
+        isinstance(r.event, AlgoStarted) for r in app.journal.read_stream(algo_stream(parent_id))
+    )
+    # a parent journaled as started is resumed as it was checked then: its deadline may have
+    # passed meanwhile, and the runner then completes it with the rest unfilled and the reason
+    p = validate(params, now_ms=None if resumed else time.time_ns() // 1_000_000)
     end = None
     moved: tuple[sched.Slice, ...] = ()
-    if windows and reference_price is not None:
+    if windows and reference_price is not None and not resumed:
         moved = fit(p, windows, reference_price, stretch=stretch, profile=profile) or ()
         if moved:
             end = moved[-1].due_ms + p.interval_s * 1000
             p = p.stretched((end - p.start_ms) // 1000)
-    sink = RoutedSliceSink(app, base_decimals=base_decimals, quote_decimals=quote_decimals)
+    if sink is None:
+        sink = RoutedSliceSink(app, base_decimals=base_decimals, quote_decimals=quote_decimals)
     kw: dict[str, Any] = {"clock": clock, "market": market, "mid": mid, "profile": profile}
     if trading_state is not None:
         kw["trading_state"] = trading_state

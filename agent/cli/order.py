@@ -12,7 +12,8 @@ from pathlib import Path
 import typer
 
 from agent.algos.service import ScheduleRefusedError
-from agent.cli.algo_support import algo_params, outcome_lines, policy_windows, run_algo
+from agent.algos.wiring import outcome_lines, policy_windows, run_algo
+from agent.cli.algo_support import algo_params
 from agent.cli.common import EXIT_INPUT, console, fail, run, run_async
 from agent.cli.route import DEFAULT_STATE, _cex_arg, _decimal, _devnets, _side
 from agent.errors import ValidationError

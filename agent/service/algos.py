@@ -78,7 +78,7 @@ class AlgoOrders:
 
     async def submit(self, rt: Any, body: Any) -> tuple[int, dict[str, Any]]:
         from agent.algos.service import ScheduleRefusedError, fit
-        from agent.cli.algo_support import mid_probe, policy_windows, run_algo
+        from agent.algos.wiring import mid_probe, policy_windows, run_algo
         from agent.model import Spot
 
         p = params_of(body)

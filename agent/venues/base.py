@@ -57,6 +57,7 @@ class ChildOrder:
     time_in_force: TimeInForce = TimeInForce.IOC
     quote: Quote | None = None  # the quote this child was planned on, for slippage bounds
     max_slippage_bps: int | None = None
+    display: Decimal | None = None  # a GTC limit shown only this much at a time (an iceberg)
 
 
 @dataclass(frozen=True, slots=True)

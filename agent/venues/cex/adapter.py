@@ -294,6 +294,8 @@ class CexVenue:
         params: dict[str, Any] = {self._cid_param: cid}
         if is_limit:
             params["timeInForce"] = _TIF[child.time_in_force]
+        if child.display:  # Binance's iceberg: the book shows icebergQty of the order at a time
+            params["icebergQty"] = self.ex.amount_to_precision(sym, float(child.display))
         args = (
             sym,
             _TYPE[child.order_type],

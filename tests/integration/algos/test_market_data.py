@@ -93,3 +93,51 @@ async def test_tape_and_stale_pause(tmp_path: Path) -> None:
         await them.close()
         if not stopped:
             await sim.stop()
+
+
+class StopAfterFirst(CountingSink):
+    """After the first slice, the exchange goes away (its process stops)."""
+
+    def __init__(self, sim: ExchangeSim) -> None:
+        super().__init__()
+        self.sim = sim
+
+    async def execute(self, order: SliceOrder) -> SliceResult:
+        r = await super().execute(order)
+        if len(self.sent) == 1:
+            await self.sim.stop()
+        return r
+
+
+async def test_vwap_waits_when_the_exchange_stops_answering(tmp_path: Path) -> None:
+    """VWAP over the simulator's tape (unmodified ccxt): slice 0 goes out on fresh data; then
+    the exchange stops, the next due slice waits (ALGO_MARKET_DATA_STALE) and nothing more is
+    sent; the deadline ends it with the rest reported."""
+    sim = ExchangeSim(routing_sim_config())
+    await sim.start()
+    seed_routing_book(sim)
+    me = _client(sim.url, DEFAULT_KEY)
+    try:
+        await me.load_markets()
+        t0 = time.time_ns() // 1_000_000
+        p = AlgoParams(AlgoKind.VWAP, Side.BUY, "WETH", "USDC", Decimal(1), t0, horizon_s=6,
+                       interval_s=1)  # fmt: skip
+        md = VenueMarketData(cex=[(me, "ETH/USDC")])
+        profile = await history_profile(p, [(me, "ETH/USDC")])
+        j = SqliteJournal(tmp_path / "j.sqlite")
+        sink = StopAfterFirst(sim)
+        runner = AlgoRunner(j, "vwap-1", sink, market=md, profile=profile, stale_after_ms=500)
+        await runner.start(p)
+        state = await runner.run()
+        evs = [r.event for r in j.read_stream(algo_stream("vwap-1"))]
+        j.close()
+    finally:
+        await me.close()
+        await sim.stop()
+    pauses = [e for e in evs if isinstance(e, AlgoPaused)]
+    assert [e.code for e in pauses] == ["ALGO_MARKET_DATA_STALE"], evs
+    at = evs.index(pauses[0])
+    assert [e.index for e in evs if isinstance(e, SliceSent)] == [0]  # only before the stop
+    assert not any(isinstance(e, SliceSent) for e in evs[at:])
+    assert len(sink.sent) == 1 and state.finished is not None
+    assert state.finished.reason == "deadline reached" and state.finished.unfilled > 0
