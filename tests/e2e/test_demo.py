@@ -56,6 +56,16 @@ def test_demo_runs_from_nothing_and_cleans_up(tmp_path: Path) -> None:
     assert "accepted (accepted), journaled on algo-demo-twap-5" in out
     assert re.search(r"parent demo-twap-5: buy 5\.0+ of 5 in 5 slice", out)
     assert "shortfall" in out and "realized average" in out
+    # ... with the market's trades over the interval (agent.algos.wiring.with_interval_market):
+    # the interval VWAP and every part of the shortfall are numbers, not "n/a"
+    assert re.search(r"^ *interval VWAP +\d+\.\d{4}", out, re.M), out
+    m = re.search(
+        r"shortfall +(-?\d+\.\d\d) bps = delay (-?\d+\.\d\d) \+ impact (-?\d+\.\d\d) "
+        r"\+ fees (-?\d+\.\d\d) \+ gas (-?\d+\.\d\d)", out,
+    )  # fmt: skip
+    assert m, out
+    total, *parts = (Decimal(x) for x in m.groups())
+    assert abs(total - sum(parts)) <= Decimal("0.02")  # rounding of the printed parts
     # GET /v1/risk: the condor's four legs in the Safe (the sold ones short, with the
     # collateral the market holds), Greeks, VaR/ES of three methods, margin
     legs = re.findall(

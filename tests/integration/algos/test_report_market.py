@@ -70,26 +70,3 @@ def test_interval_vwap_from_the_venues_tape(
     again = runner.invoke(cli, [*args, "--horizon", "4s", "--interval", "2s", "--json"], env=ENV)
     assert again.exit_code == 0, again.output
     assert len([e for e in _events(j, "twap-v") if isinstance(e, IntervalMarket)]) == 1
-
-
-async def test_the_demo_twap_report_has_numbers(
-    world: DevWorld, route_wallet: WalletDeployment, tmp_path: Path, isolated: None
-) -> None:
-    """The demo's TWAP (agent/demo/twap.py, its own simulator) prints its report with the
-    interval VWAP and every part of the shortfall as numbers, not "n/a"."""
-    import re
-
-    from agent.demo.twap import twap_demo
-
-    lines: list[str] = []
-    await twap_demo(world, route_wallet, tmp_path / "demo.sqlite", lines.append)
-    text = "\n".join(lines)
-    assert re.search(r"^interval VWAP +\d+\.\d{4}$", text, re.M), text
-    assert re.search(r"^arrival price +\d+\.\d{4}$", text, re.M), text
-    m = re.search(
-        r"^shortfall +(-?\d+\.\d\d) bps = delay (-?\d+\.\d\d) \+ impact (-?\d+\.\d\d) "
-        r"\+ fees (-?\d+\.\d\d) \+ gas (-?\d+\.\d\d)$", text, re.M,
-    )  # fmt: skip
-    assert m, text
-    total, *parts = (Decimal(x) for x in m.groups())
-    assert abs(total - sum(parts)) <= Decimal("0.02")  # rounding of the printed parts
