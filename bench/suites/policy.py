@@ -8,7 +8,8 @@ merely decoding the call with the ABI costs.
 
 ``policy.gas_overhead``: gas of the same USDC->WETH swap executed through the PolicyModule by
 the operator (the dev policy: word conditions, the allowance, the SwapPriceChecker with two
-oracle reads, and the value guard over four tracked assets) vs executed by the Safe's owners
+oracle reads, and the value guard over four tracked assets, of which it reads the two the
+swap's OP_TOUCHES declarations name) vs executed by the Safe's owners
 directly (execTransaction, 2-of-3 signatures), on the L1 devnet with the real Uniswap V3 and
 Safe 1.4.1 bytecode; reported as a ratio, with the gas the value guard adds (the same module
 swap with the value guard switched off by the owners) and its share of the module's cost.
@@ -212,7 +213,7 @@ def _gas_metric() -> dict:
         "ratio_without_value_guard": round(uv / ov, 3),
         "value_guard_gas": mv - uv,
         "value_guard_share_of_module_overhead": round((mv - uv) / max(mv - ov, 1), 3),
-        "module_checks": "5 word conditions + allowance + SwapPriceChecker (2 oracles) + value guard (4 assets)",
+        "module_checks": "5 word conditions + SwapPriceChecker (2 oracles) + value guard (4 tracked, the 2 declared read)",
     }
 
 

@@ -127,6 +127,20 @@ abstract contract GuardBase is PolicyBase {
         vm.stopPrank();
     }
 
+    /// @dev exactInputSingle as the compiler emits it for a Uniswap router: tokens in set, recipient the Safe,
+    ///      the price checker, and OP_TOUCHES on tokenIn / tokenOut (the value guard reads only those two).
+    function _declareSingleSwap() internal {
+        PolicyModule.Condition[] memory single = new PolicyModule.Condition[](6);
+        single[0] = _cond(5, 0, G_TOKENS, 0);
+        single[1] = _cond(5, 1, G_TOKENS, 0);
+        single[2] = _cond(4, 3, 0, 0);
+        single[3] = _checkCond(address(swapChecker), SLIPPAGE_BPS);
+        single[4] = _cond(10, 0, 0, 0);
+        single[5] = _cond(10, 1, 0, 0);
+        vm.prank(address(safe));
+        module.setScope(ROLE, address(dex), MockDex.exactInputSingle.selector, 0, single);
+    }
+
     function _safeValue() internal view returns (uint256 v) {
         address[] memory t = _tracked();
         for (uint256 i; i < t.length; ++i) {

@@ -193,7 +193,7 @@ contract PolicyModuleTouchesTest is GuardBase {
     }
 
     function testHonestDeclaredSwapPassesAndBooks() public {
-        _declareSwaps();
+        _declareSingleSwap();
         (,,,,, uint256 base, uint256 lossBefore) = module.valueGuard();
         (uint8 st,) = _opStatus(address(dex), _v3InSingle(address(gUsdc), address(gWeth), 3_000e6, 0.98e18));
         assertEq(st, 0);
@@ -211,17 +211,6 @@ contract PolicyModuleTouchesTest is GuardBase {
         assertEq(c[0].aux, 1);
     }
 
-    function _declareSwaps() internal {
-        PolicyModule.Condition[] memory single = new PolicyModule.Condition[](6);
-        single[0] = _cond(5, 0, G_TOKENS, 0);
-        single[1] = _cond(5, 1, G_TOKENS, 0);
-        single[2] = _cond(4, 3, 0, 0);
-        single[3] = _checkCond(address(swapChecker), SLIPPAGE_BPS);
-        single[4] = _cond(10, 0, 0, 0);
-        single[5] = _cond(10, 1, 0, 0);
-        vm.prank(address(safe));
-        module.setScope(ROLE, address(dex), MockDex.exactInputSingle.selector, 0, single);
-    }
 
     function _slice(bytes memory b, uint256 from) internal pure returns (bytes memory out) {
         out = new bytes(b.length - from);
