@@ -30,9 +30,8 @@ digest and recovers the signer. The requests come back to back, so after the fir
 are all in one block: the policy's reads come from the co-signer's per-block cache.
 ``sign.cosigner_new_block`` (reference) mines a block before each request (untimed), so
 every request reads the chain afresh. Baseline: the local sign of the module transaction,
-same run. Goal: p50 <= 5 ms. Requests are PACE_COSIGN apart (untimed), as a desk's are:
-back to back, the two processes and anvil compete for the 2 cores with every other process
-and the figure measures the scheduler more than the co-signer.
+same run. Goal: p50 <= 5 ms. ``cpu_us_per_request``: the CPU time the co-signer process
+and the node spent per request (/proc), which the load of a shared machine does not move.
 """
 
 from __future__ import annotations
@@ -239,7 +238,6 @@ async def run_trace_call() -> list[dict]:
 
 N_COSIGN = 300
 N_COSIGN_NEW_BLOCK = 100
-PACE_COSIGN = 0.01  # seconds between co-sign requests (untimed)
 
 
 def run_cosigner() -> list[dict]:
@@ -321,7 +319,6 @@ def _cpu_us(pid: int) -> float:
 async def _measure_cosigner(  # type: ignore[no-untyped-def]
     w, wallet, url: str, cosigner: str, new_block: bool = False, n: int = N_COSIGN
 ) -> tuple[list[float], list[float]]:
-    import asyncio
     import time
 
     from agent.chain.rpc import RpcClient
@@ -345,7 +342,6 @@ async def _measure_cosigner(  # type: ignore[no-untyped-def]
         operator = address_of(OPERATOR_KEY)
         try:
             for i in range(n + 5):
-                await asyncio.sleep(PACE_COSIGN)  # untimed, as a desk's requests come
                 if new_block:  # untimed: the co-signer's cached reads are a block old now
                     await rpc.call("evm_mine", [])
                 t0 = time.perf_counter_ns()
