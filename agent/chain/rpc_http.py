@@ -69,9 +69,8 @@ class HttpPool:
         default = (u.scheme == "http" and self.port == 80) or (
             u.scheme == "https" and self.port == 443
         )
-        hostport = u.hostname if default else f"{u.hostname}:{self.port}"
-        if ":" in u.hostname and not default:  # IPv6 literal
-            hostport = f"[{u.hostname}]:{self.port}"
+        name = f"[{u.hostname}]" if ":" in u.hostname else u.hostname  # an IPv6 literal
+        hostport = name if default else f"{name}:{self.port}"
         self._head = (
             f"POST {path} HTTP/1.1\r\nHost: {hostport}\r\n"
             "Content-Type: application/json\r\nAccept: application/json\r\n"

@@ -247,17 +247,22 @@ async def simulate(
     block: str | int | Mapping[str, Any] = "latest",
     mode: Mode = "trace",
     prestate: bool = False,
+    at_time: int | None = None,
 ) -> Simulation:
     """Trace ``call`` at ``block`` (a tag, a number, or an EIP-1898 ``{"blockHash": ..}``
     object: the exact block a caller decided at) and extract ``account``'s deltas (see the
-    module doc)."""
+    module doc). ``at_time``: run it with this block timestamp (``blockOverrides``) on that
+    block's state: the time the transaction is signed for, not the last block's, which may
+    be long past on a chain that mines on demand (an allowance that has refilled since,
+    a deadline)."""
     blk: Any = hex(block) if isinstance(block, int) else block
     if mode == "call":
         return await _fallback(rpc, call, blk)
     req = call.to_rpc()
-    traces = [("debug_traceCall", [req, blk, _CALL_TRACER])]
+    over = {} if at_time is None else {"blockOverrides": {"time": hex(at_time)}}
+    traces = [("debug_traceCall", [req, blk, {**_CALL_TRACER, **over}])]
     if prestate:
-        traces.append(("debug_traceCall", [req, blk, _PRESTATE_TRACER]))
+        traces.append(("debug_traceCall", [req, blk, {**_PRESTATE_TRACER, **over}]))
     answers = await rpc.batch(traces)
     calls, diff = answers[0], answers[1] if prestate else None
     for a in answers:
@@ -453,8 +458,11 @@ class SimulationGuard:
         inner: Any = None,
         journal: Any = None,
         chain_id: int = 0,
+        clock: Any = None,
     ) -> None:
-        """``inner``: a PreSignCheck consulted on every call (the policy guard)."""
+        """``inner``: a PreSignCheck consulted on every call (the policy guard). ``clock``
+        (default time.time): the block time the call is simulated at (now: when it is
+        signed), as the policy guard judges it."""
         if mode not in MODES:
             from agent.errors import ValidationError
 
@@ -468,6 +476,11 @@ class SimulationGuard:
         self.multisend, self.safe, self.mode = multisend, safe, mode
         self.inner = inner
         self.journal, self.chain_id = journal, chain_id
+        if clock is None:
+            import time
+
+            clock = time.time
+        self.clock = clock
         self._inner_deltas = _takes_deltas(inner)
         self._next: tuple[Expectation, str] | None = None
         self._by_call: dict[bytes, tuple[Expectation, str]] = {}
@@ -502,7 +515,9 @@ class SimulationGuard:
         exp, cid = registered if registered is not None else (None, "")
         call = CallRequest(self.operator, self.module, data)
         try:
-            sim = await simulate(self.rpc, call, self.safe, mode=self.mode)
+            sim = await simulate(
+                self.rpc, call, self.safe, mode=self.mode, at_time=int(self.clock())
+            )
         except SimulationUnavailableError as e:
             return Deny(e.code, e.message, "simulate")
         self.last = sim

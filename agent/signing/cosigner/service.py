@@ -143,7 +143,8 @@ class CosignerService:
         if not decision.allowed:
             return decision  # type: ignore[return-value]
         nonce = secrets.randbits(256)  # unordered: concurrent co-signatures never collide
-        deadline = int(self.clock()) + self.deadline_seconds
+        now = int(self.clock())
+        deadline = now + self.deadline_seconds
         c = req.call
         digest = cosign_digest(
             module=self.module, chain_id=self.chain_id, to=c.to, value=c.value, data=c.data,
@@ -155,24 +156,33 @@ class CosignerService:
         )
         block: Any = "latest" if head is None else head.tag
         try:
-            sim = await simulate(self.rpc, tx, self.safe, block=block, mode=self.simulation)  # type: ignore[arg-type]
+            # the pinned block's state at the time it is signed (as the policy judged it)
+            sim = await simulate(
+                self.rpc,
+                tx,
+                self.safe,
+                block=block,
+                mode=self.simulation,
+                at_time=now,  # type: ignore[arg-type]
+            )
         except SimulationUnavailableError as e:
             return Deny(e.code, e.message, "simulate")
         if not sim.ok:
-            return await self._revert_deny(tx, sim.error, block)
+            return await self._revert_deny(tx, sim.error, block, now)
         checked = check_bounded(sim, calls)
         if not checked.allowed:
             return checked  # type: ignore[return-value]
         return Signed(Cosignature(self.signer.address, nonce, deadline, sig), digest)
 
-    async def _revert_deny(self, tx: CallRequest, error: str | None, block: Any) -> Deny:
+    async def _revert_deny(self, tx: CallRequest, error: str | None, block: Any, now: int) -> Deny:
         """The module's own refusal, by its status code (the revert data of an eth_call of the
-        same transaction at the same block); any other revert is SIMULATION_REVERTED."""
+        same transaction at the same block and time); any other revert is
+        SIMULATION_REVERTED."""
         from agent.errors import RpcError
         from agent.policy.onchain import decode_violation
 
         try:
-            await self.rpc.call("eth_call", [tx.to_rpc(), block])
+            await self.rpc.call("eth_call", [tx.to_rpc(), block, {}, {"time": hex(now)}])
         except RpcError as e:
             d = e.data.get("data") if isinstance(e.data, dict) else e.data
             got = decode_violation(d) if isinstance(d, str) and d.startswith("0x") else None

@@ -202,6 +202,10 @@ async def test_traced_call_sends_exactly_the_call(node):
     sim = await simulate(rpc, CALL, ME, block=h, prestate=True)
     assert [p[1] for p in seen] == [h, h] and sim.block == h["blockHash"]
     assert seen[1][2] == {"tracer": "prestateTracer", "tracerConfig": {"diffMode": True}}
+    # at the time it is signed for, not the last block's (an allowance refilled since)
+    seen.clear()
+    await simulate(rpc, CALL, ME, at_time=1_800_000_000)
+    assert seen[0][2]["blockOverrides"] == {"time": hex(1_800_000_000)}
     n.methods["debug_traceCall"] = lambda p: {
         "type": "CALL",
         "error": "execution reverted",
