@@ -90,6 +90,8 @@ class PostgresJournal(ThreadedStore, PgReads):
     the journal's tables, so one database can hold several journals."""
 
     _thread_name = "pg-journal-writer"
+    # reads wait on a server: code on an event loop reads in a thread (OrderManager.sync_async)
+    reads_wait = True
 
     def __init__(
         self,
@@ -143,6 +145,9 @@ class PostgresJournal(ThreadedStore, PgReads):
         self._t = f'"{schema}".events'  # for the read queries (schema checked above)
         self._rlock = threading.Lock()
         self._rconn: Any = None
+        self._reads_down = threading.Event()
+        self._known_head = None
+        self._reviver = None
         try:
             with self._connect() as c:
                 # one process creates the schema at a time (CREATE ... IF NOT EXISTS races)
@@ -471,6 +476,8 @@ class PostgresJournal(ThreadedStore, PgReads):
     ) -> list[AppendResult | Exception]:
         self._w_versions.update(pending)
         self._w_head = head
+        if self._known_head is None or head[0] > self._known_head[0]:
+            self._known_head = head
         self.commits += 1
         if fast:
             self.fast_commits += 1
