@@ -248,7 +248,7 @@ class SwapPipeline:
         self._validate(intent)
         cid = intent.client_id
         base = SwapReport(cid, "", intent, self.safe)
-        self.manager.sync()  # a halt or an order placed by another process counts
+        await self.manager.sync_async()  # a halt or an order placed by another process counts
         existing = self.manager.store.get(cid)
         if existing is not None:
             return self._duplicate(base, existing, intent)

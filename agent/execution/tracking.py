@@ -94,7 +94,7 @@ async def track(
     eng = executor.engine
     tx_events = await eng.poll() if poll else []
     await eng.flush()
-    manager.sync()
+    await manager.sync_async()
     source = RpcChainFacts(executor.rpc, executor.chain_id)
     facts = await gather_chain_facts(manager.store, source)
     diff = diff_chain(manager.store, facts, swap_fill_decoder(manifest, safe, source.raw))

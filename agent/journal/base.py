@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import functools
 import gc
+import hashlib
 from collections.abc import Awaitable, Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -18,7 +19,7 @@ from typing import Any, Final, NamedTuple, Protocol, runtime_checkable
 
 from agent.errors import ConcurrencyConflictError, ValidationError
 from agent.journal.codec import DECODE_ERRORS
-from agent.journal.hashing import GENESIS, chain_hash
+from agent.journal.hashing import GENESIS, _dumps, chain_hash
 
 ANY: Final = -1
 """``expected_version`` that skips the concurrency check (use sparingly: audit streams)."""
@@ -187,6 +188,47 @@ def resolve(requests: list[AppendRequest], outcomes: list[AppendResult | Excepti
             req.future.set_exception(out)
         else:
             req.future.set_result(out)
+
+
+def plan_group(
+    batch: list[AppendRequest],
+    head: tuple[int, bytes],
+    versions: dict[str, int],
+    ts: int,
+    qtypes: dict[str, str],
+) -> tuple[list[tuple[Any, ...]], list[AppendResult | Exception], dict[str, int]]:
+    """One group's rows ``(position, stream, version, type, recorded_at, data, prev_hash,
+    hash)`` chained from ``head``, each request's outcome (its result, or the conflict its
+    expected version meets), and the streams' new versions. ``versions``: the streams'
+    current versions (one missing is taken as new); ``ts``: the group's one timestamp (its
+    records are committed, hence recorded, together); ``qtypes``: a cache of JSON-quoted
+    type names. The stores' hot loop: both commit exactly these rows."""
+    outcomes: list[AppendResult | Exception] = []
+    pending: dict[str, int] = {}
+    pos, prev = head
+    rows: list[tuple[Any, ...]] = []
+    sha256, q = hashlib.sha256, _dumps
+    for req in batch:
+        s = req.stream
+        cur = pending[s] if s in pending else versions.get(s, 0)
+        if req.expected != ANY and cur != req.expected:
+            outcomes.append(conflict(s, cur, req.expected))
+            continue
+        first_pos, first_v = pos + 1, cur + 1
+        qs = q(s)
+        for type_, data in req.encoded:
+            pos += 1
+            cur += 1
+            qt = qtypes.get(type_)
+            if qt is None:
+                qt = qtypes[type_] = q(type_)
+            # = chain_hash(prev, s, cur, type_, ts, data), inlined (hot loop)
+            h = sha256(prev + f"[{qs},{cur},{qt},{ts},{data}]".encode()).digest()
+            rows.append((pos, s, cur, type_, ts, data, prev, h))
+            prev = h
+        pending[s] = cur
+        outcomes.append(AppendResult(s, first_v, cur, first_pos, pos, prev))
+    return rows, outcomes, pending
 
 
 def conflict(stream: str, current: int, expected: int) -> ConcurrencyConflictError:

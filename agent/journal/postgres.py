@@ -22,7 +22,6 @@ it retries, appends wait: a caller that journals before it sends sends nothing.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import threading
 import time
 from collections.abc import Callable
@@ -30,18 +29,16 @@ from typing import Any
 
 from agent.errors import ConcurrencyConflictError, JournalError, ValidationError
 from agent.journal.base import (
-    ANY,
     NO_STREAM,
     AppendRequest,
     AppendResult,
     LoopBatch,
-    conflict,
+    plan_group,
     resolve,
 )
 from agent.journal.codec import EventRegistry
 from agent.journal.codec import registry as default_registry
 from agent.journal.hashing import GENESIS
-from agent.journal.hashing import _dumps as _json_str
 from agent.journal.postgres_read import PgReads, connection_lost
 from agent.journal.threaded import Retry, ThreadedStore
 
@@ -90,6 +87,8 @@ class PostgresJournal(ThreadedStore, PgReads):
     the journal's tables, so one database can hold several journals."""
 
     _thread_name = "pg-journal-writer"
+    # reads wait on a server: code on an event loop reads in a thread (OrderManager.sync_async)
+    reads_wait = True
 
     def __init__(
         self,
@@ -143,6 +142,9 @@ class PostgresJournal(ThreadedStore, PgReads):
         self._t = f'"{schema}".events'  # for the read queries (schema checked above)
         self._rlock = threading.Lock()
         self._rconn: Any = None
+        self._reads_down = threading.Event()
+        self._known_head = None
+        self._reviver = None
         try:
             with self._connect() as c:
                 # one process creates the schema at a time (CREATE ... IF NOT EXISTS races)
@@ -298,36 +300,10 @@ class PostgresJournal(ThreadedStore, PgReads):
     def _plan(
         self, batch: list[AppendRequest], head: tuple[int, bytes], versions: dict[str, int]
     ) -> tuple[list[tuple[Any, ...]], list[AppendResult | Exception], dict[str, int]]:
-        """The group's rows (chained from ``head``), each request's outcome and the streams'
-        new versions, given the streams' current versions in ``versions`` (one missing
-        there is taken as new: the fast path's assumption, checked by the table)."""
-        outcomes: list[AppendResult | Exception] = []
-        pending: dict[str, int] = {}
-        pos, prev = head
-        rows: list[tuple[Any, ...]] = []
-        sha256, q, qtypes = hashlib.sha256, _json_str, self._w_qtypes
-        ts = self._clock()  # one timestamp per group: committed, hence recorded, together
-        for req in batch:
-            s = req.stream
-            cur = pending[s] if s in pending else versions.get(s, 0)
-            if req.expected != ANY and cur != req.expected:
-                outcomes.append(conflict(s, cur, req.expected))
-                continue
-            first_pos, first_v = pos + 1, cur + 1
-            qs = q(s)
-            for type_, data in req.encoded:
-                pos += 1
-                cur += 1
-                qt = qtypes.get(type_)
-                if qt is None:
-                    qt = qtypes[type_] = q(type_)
-                # = chain_hash(prev, s, cur, type_, ts, data), inlined (hot loop)
-                h = sha256(prev + f"[{qs},{cur},{qt},{ts},{data}]".encode()).digest()
-                rows.append((pos, s, cur, type_, ts, data, prev, h))
-                prev = h
-            pending[s] = cur
-            outcomes.append(AppendResult(s, first_v, cur, first_pos, pos, prev))
-        return rows, outcomes, pending
+        """The group's rows, outcomes and new versions (agent.journal.base.plan_group); a
+        stream missing from ``versions`` is taken as new: the fast path's assumption,
+        checked by the table."""
+        return plan_group(batch, head, versions, self._clock(), self._w_qtypes)
 
     def _copy(self, conn: Any, rows: list[tuple[Any, ...]]) -> None:
         # COPY: psycopg's C row writer, the cheapest way in (1 µs a row; a pipelined
@@ -471,6 +447,8 @@ class PostgresJournal(ThreadedStore, PgReads):
     ) -> list[AppendResult | Exception]:
         self._w_versions.update(pending)
         self._w_head = head
+        if self._known_head is None or head[0] > self._known_head[0]:
+            self._known_head = head
         self.commits += 1
         if fast:
             self.fast_commits += 1

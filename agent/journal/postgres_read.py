@@ -7,6 +7,7 @@ one concern: this one reads, that one writes).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import threading
 import time
@@ -34,6 +35,15 @@ _READ_CHUNK = 1024
 _REPLAY_CHUNK = 4096  # one round trip per chunk: larger than SQLite's, which has none
 
 
+def _on_loop() -> bool:
+    """Is this thread running an event loop (whose every blocking wait stalls it)?"""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
 def connection_lost(e: BaseException) -> bool:
     """An error after which the connection cannot be trusted (server gone, restarted, or
     the network cut): reconnect and retry. Anything else is a real refusal."""
@@ -57,32 +67,99 @@ class PgReads:
         raise NotImplementedError
 
     # --- reading ---------------------------------------------------------------------------
+    # An event loop must never wait on an unreachable server: a read made on a loop's
+    # thread is tried once, and if the connection is lost the store marks reads down and a
+    # background thread ("pg-journal-reads") re-opens the connection with backoff. Until it
+    # has, reads on a loop are tried at most once per backoff step and otherwise fail at
+    # once (JournalError), and ``head()`` there answers the last head this instance knows
+    # (what it read or committed itself: while the server is unreachable nobody commits
+    # through it, so a halt cannot be missed by answering it). Code that would rather wait
+    # for the server reads in a thread (OrderManager.sync_async: ``reads_wait``).
+    # A read on any other thread (CLI, tests, tools) retries for ``read_retry_for`` seconds.
+    _reads_down: threading.Event
+    _loop_retry_at: float = 0.0
+    _known_head: tuple[int, bytes] | None
+    _reviver: threading.Thread | None
+
+    @property
+    def reads_down(self) -> bool:
+        """True while the read connection is lost and being re-opened in the background."""
+        return self._reads_down.is_set()
+
     def _query(self, query: str, args: tuple[Any, ...]) -> list[tuple[Any, ...]]:
-        """One read on the shared read connection (autocommit). A lost connection is
-        re-opened with the same backoff as writes, but only for ``read_retry_for`` seconds:
-        reads are synchronous, and whoever reads (an event loop deciding an order) should
-        get a JournalError to act on rather than hang for the whole write window."""
+        """One read on the shared read connection (autocommit); see the note above."""
+        if _on_loop():
+            now = time.monotonic()
+            if self._reads_down.is_set() and now < self._loop_retry_at:
+                raise JournalError(
+                    f"cannot read the PostgreSQL journal ({self._where()}): the server is "
+                    "unreachable; reconnecting in the background"
+                )
+            try:
+                return self._read_once(query, args)
+            except psycopg.Error as e:
+                if not connection_lost(e):
+                    raise JournalError(f"journal read failed: {e}") from e
+                # one try per backoff step from a loop (a refused connection fails at once;
+                # the reader thread keeps trying in between)
+                self._loop_retry_at = time.monotonic() + self._backoff[0]
+                self._mark_reads_down()
+                raise JournalError(
+                    f"cannot read the PostgreSQL journal ({self._where()}): {e}; "
+                    "reconnecting in the background"
+                ) from e
         delay, cap = self._backoff
         deadline = time.monotonic() + self._read_retry_for
+        while True:
+            try:
+                return self._read_once(query, args)
+            except psycopg.Error as e:
+                if not connection_lost(e):
+                    raise JournalError(f"journal read failed: {e}") from e
+                self.read_retries += 1
+                if time.monotonic() + delay > deadline:
+                    self._mark_reads_down()
+                    raise JournalError(
+                        f"cannot read the PostgreSQL journal ({self._where()}): {e}"
+                    ) from e
+            time.sleep(delay)  # without the lock: a loop's read is not held up by it
+            delay = min(delay * 2, cap)
+
+    def _read_once(self, query: str, args: tuple[Any, ...]) -> list[tuple[Any, ...]]:
         with self._rlock:
-            while True:
-                try:
-                    if self._rconn is None:
-                        self._rconn = psycopg.connect(self.dsn, autocommit=True, connect_timeout=10)
-                    return self._rconn.execute(query, args, prepare=True).fetchall()
-                except psycopg.Error as e:
-                    if not connection_lost(e):
-                        raise JournalError(f"journal read failed: {e}") from e
+            try:
+                if self._rconn is None:
+                    self._rconn = psycopg.connect(self.dsn, autocommit=True, connect_timeout=10)
+                rows = self._rconn.execute(query, args, prepare=True).fetchall()
+            except psycopg.Error as e:
+                if connection_lost(e):
                     with contextlib.suppress(Exception):
                         self._rconn.close()
                     self._rconn = None
-                    self.read_retries += 1
-                    if time.monotonic() + delay > deadline:
-                        raise JournalError(
-                            f"cannot read the PostgreSQL journal ({self._where()}): {e}"
-                        ) from e
-                time.sleep(delay)
-                delay = min(delay * 2, cap)
+                raise
+        self._reads_down.clear()
+        return rows
+
+    def _mark_reads_down(self) -> None:
+        self._reads_down.set()
+        with self._rlock:
+            if self._reviver is not None and self._reviver.is_alive():
+                return
+            self._reviver = threading.Thread(
+                target=self._revive_reads, name="pg-journal-reads", daemon=True
+            )
+            self._reviver.start()
+
+    def _revive_reads(self) -> None:
+        delay, cap = self._backoff
+        while self._reads_down.is_set() and not getattr(self, "_closed", False):
+            try:
+                self._read_once("SELECT 1", ())
+                return  # _read_once cleared the flag
+            except psycopg.Error:
+                self.read_retries += 1
+            time.sleep(delay)
+            delay = min(delay * 2, cap)
 
     def version(self, stream: str) -> int:
         return (
@@ -91,10 +168,20 @@ class PgReads:
         )
 
     def head(self) -> tuple[int, bytes]:
-        rows = self._query(
-            f"SELECT position, hash FROM {self._t} ORDER BY position DESC LIMIT 1", ()
-        )
-        return (rows[0][0], bytes(rows[0][1])) if rows else (0, GENESIS)
+        on_loop = _on_loop()
+        if on_loop and self._reads_down.is_set() and self._known_head is not None:
+            return self._known_head  # see the note above
+        try:
+            rows = self._query(
+                f"SELECT position, hash FROM {self._t} ORDER BY position DESC LIMIT 1", ()
+            )
+        except JournalError:
+            if on_loop and self._reads_down.is_set() and self._known_head is not None:
+                return self._known_head  # the read that found the server gone
+            raise
+        head = (rows[0][0], bytes(rows[0][1])) if rows else (0, GENESIS)
+        self._known_head = head
+        return head
 
     def read_all(self, from_position: int = 1, *, decode: bool = True) -> Iterator[RecordedEvent]:
         pos = from_position

@@ -19,24 +19,22 @@ and dropped rather than trusted.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import secrets
 import sqlite3
 import threading
 import time
 from collections.abc import Callable, Collection, Iterator
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
 from agent.errors import (
-    ConcurrencyConflictError,
     JournalError,
     NotAJournalError,
     ValidationError,
 )
 from agent.journal.base import (
-    ANY,
     AppendRequest,
     AppendResult,
     LoopBatch,
@@ -44,13 +42,13 @@ from agent.journal.base import (
     as_record,
     decode_chunk,
     no_gc,
+    plan_group,
     records_of,
     resolve,
 )
 from agent.journal.codec import DECODE_ERRORS, EventRegistry
 from agent.journal.codec import registry as default_registry
 from agent.journal.hashing import GENESIS, Checkpoint, checkpoint_key
-from agent.journal.hashing import _dumps as _json_str
 from agent.journal.sqlite_verify import SqliteVerify
 from agent.journal.threaded import ThreadedStore
 
@@ -238,8 +236,6 @@ class SqliteJournal(ThreadedStore, SqliteVerify):
     def _commit(
         self, conn: sqlite3.Connection, batch: list[_Request]
     ) -> list[AppendResult | Exception]:
-        outcomes: list[AppendResult | Exception] = []
-        pending: dict[str, int] = {}
         clock = self._clock
         try:
             conn.execute("BEGIN IMMEDIATE")
@@ -252,35 +248,11 @@ class SqliteJournal(ThreadedStore, SqliteVerify):
             pos, prev = head
             self._load_versions(conn, {r.stream for r in batch})
             versions = self._w_versions
-            params: list[Any] = []  # flat: 8 per row, straight into the multi-row INSERT
-            sha256, q, qtypes = hashlib.sha256, _json_str, self._w_qtypes
             # one timestamp per group: its records are committed, hence recorded, together
-            ts = clock()
-            for req in batch:
-                s = req.stream
-                cur = pending[s] if s in pending else versions[s]
-                if req.expected != ANY and cur != req.expected:
-                    outcomes.append(
-                        ConcurrencyConflictError(
-                            f"stream {s!r} is at version {cur}, not {req.expected}; "
-                            "reload the stream and retry"
-                        )
-                    )
-                    continue
-                first_pos, first_v = pos + 1, cur + 1
-                qs = q(s)
-                for type_, data in req.encoded:
-                    pos += 1
-                    cur += 1
-                    qt = qtypes.get(type_)
-                    if qt is None:
-                        qt = qtypes[type_] = q(type_)
-                    # = chain_hash(prev, s, cur, type_, ts, data), inlined (hot loop)
-                    h = sha256(prev + f"[{qs},{cur},{qt},{ts},{data}]".encode()).digest()
-                    params += (pos, s, cur, type_, ts, data, prev, h)
-                    prev = h
-                pending[s] = cur
-                outcomes.append(AppendResult(s, first_v, cur, first_pos, pos, prev))
+            rows, outcomes, pending = plan_group(batch, head, versions, clock(), self._w_qtypes)
+            if rows:
+                pos, prev = rows[-1][0], rows[-1][7]
+            params = list(chain.from_iterable(rows))  # flat: 8 per row, for the multi-row INSERT
             trusted = self._trusted
             if params:
                 _insert(conn, params)

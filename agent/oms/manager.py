@@ -9,6 +9,7 @@ conflict; the manager re-reads and re-decides, so nothing is applied twice.
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -37,7 +38,7 @@ from agent.oms.events import (
     tx_stream,
 )
 from agent.oms.order import Order, OrderState
-from agent.oms.store import _ORDER_EVENTS, _TX_EVENTS, OrderStore
+from agent.oms.store import _ORDER_EVENTS, _TX_EVENTS, OMS_EVENT_NAMES, OrderStore
 from agent.oms.trading import gate
 from agent.oms.tx import apply_tx
 from agent.routing.events import RoutePlanned
@@ -264,8 +265,10 @@ class OrderManager:
                     self._refresh()
         raise ConcurrencyConflictError("gave up after repeated journal conflicts; retry later")
 
-    async def _commit_async(self, decide: Any) -> Any:
-        for _ in range(_RETRIES):
+    async def _commit_async(self, decide: Any, sync: bool = False) -> Any:
+        for attempt in range(_RETRIES):
+            if sync or attempt:  # before deciding, and after a conflict: what others wrote
+                await self.sync_async()
             result, events = decide()
             try:
                 for stream, evs in self._validate(events):
@@ -273,7 +276,7 @@ class OrderManager:
                     self._applied(evs, res)
                 return result
             except ConcurrencyConflictError:
-                self._refresh()
+                pass  # the next attempt folds what the other writer appended (sync_async)
         raise ConcurrencyConflictError("gave up after repeated journal conflicts; retry later")
 
     def _refresh(self) -> None:
@@ -286,9 +289,38 @@ class OrderManager:
         if self.journal.head()[0] > self.store.position:
             self.store.catch_up(self.journal)
 
-    def _submit_decider(self, cmd: SubmitOrder) -> Any:
-        def decide() -> tuple[Any, list[Any]]:
+    async def sync_async(self) -> None:
+        """``sync()`` for code on an event loop: a journal whose reads can wait on a server
+        (PostgreSQL: ``reads_wait``) is read in a thread, so an outage is waited out there,
+        with the store's retries, while the loop keeps serving; the records are folded here,
+        on the loop. Other journals (SQLite, a local file) are read in place."""
+        j = self.journal
+        if not getattr(j, "reads_wait", False):
             self.sync()
+            return
+        head = (await asyncio.to_thread(j.head))[0]
+        if head <= self.store.position:
+            return
+        start = self.store.position + 1
+
+        def fetch() -> list[tuple[int, Any]]:
+            out = []
+            for pos, ev in j.replay(start, types=OMS_EVENT_NAMES):
+                if pos > head:
+                    break
+                out.append((pos, ev))
+            return out
+
+        records = await asyncio.to_thread(fetch)
+        for pos, ev in records:  # the loop may have folded some meanwhile (its own appends)
+            if pos > self.store.position:
+                self.store.apply(ev, pos)
+        self.store.position = max(self.store.position, head)
+
+    def _submit_decider(self, cmd: SubmitOrder, synced: bool = False) -> Any:
+        def decide() -> tuple[Any, list[Any]]:
+            if not synced:  # the async path synced just before, without blocking its loop
+                self.sync()
             existing, events = self._decide_submit(cmd)
             return (existing, events) if existing else (cmd.client_order_id, events)
 
@@ -301,7 +333,7 @@ class OrderManager:
         return r if isinstance(r, Order) else self.store.orders[r]
 
     async def submit_async(self, cmd: SubmitOrder) -> Order:
-        r = await self._commit_async(self._submit_decider(cmd))
+        r = await self._commit_async(self._submit_decider(cmd, synced=True), sync=True)
         return r if isinstance(r, Order) else self.store.orders[r]
 
     def cancel(self, cmd: CancelOrder) -> Order:

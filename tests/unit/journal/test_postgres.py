@@ -128,6 +128,29 @@ def test_a_stale_version_cache_in_another_instance_is_not_trusted(pg_server) -> 
         assert a.verify().records == 2
 
 
+def test_the_fast_path_takes_an_unknown_stream_as_new_and_the_table_checks_it(
+    pg_server,
+) -> None:
+    """The fast commit path (this instance wrote the head last) does not ask for the version
+    of a stream it has never seen when the append expects it new: a stream that existed
+    before this instance's first commit fails on UNIQUE (stream, version), and the group is
+    redone on the locked path, which reports the real conflict and writes nothing."""
+    schema = f"f_{uuid.uuid4().hex[:8]}"
+    with PostgresJournal(pg_server.dsn, schema=schema, registry=reg) as b:
+        b.append("old", 0, [Tick(0)])
+    with PostgresJournal(pg_server.dsn, schema=schema, registry=reg) as a:
+        a.append("mine", 0, [Tick(1)])  # locked path: the first group of this instance
+        a.append("new", 0, [Tick(2)])  # fast path: "new" taken as new, and it is
+        assert a.fast_commits == 1
+        with pytest.raises(ConcurrencyConflictError, match="at version 1, not 0"):
+            a.append("old", 0, [Tick(3)])  # taken as new: it was not
+        a.append("old", 1, [Tick(4)])  # the cache now knows it: fast again
+        assert a.fast_commits == 2
+        assert [r.event.n for r in a.read_stream("old")] == [0, 4]
+        rep = a.verify()
+        assert rep.ok and rep.records == 4
+
+
 def test_locations_and_bad_settings(pg_server) -> None:
     assert postgres_location("postgresql:/u@h:1/db#x") == ("postgresql://u@h:1/db", "x")
     assert postgres_location("postgres://h/db") == ("postgres://h/db", "agent_journal")
