@@ -77,7 +77,7 @@ def setup_wallets(world: DevWorld) -> tuple[WalletDeployment, WalletDeployment]:
 
 INTENTS = [  # (client id, side, size WETH, max slippage bps)
     ("demo-buy-weth", "buy", "25", 30),
-    ("demo-buy-weth-large", "buy", "250", 100),
+    ("demo-buy-weth-large", "buy", "250", 50),
     ("demo-sell-weth", "sell", "5", 30),
     ("demo-buy-weth", "buy", "25", 30),  # resubmitted: answered, not executed twice
     # refused before signing: over the daemon's risk limits (the gate says which check)

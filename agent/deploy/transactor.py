@@ -21,7 +21,7 @@ from agent.chain.devnet import rpc_call
 from agent.chain.fees import GWEI, FeeConfig, Fees, fees_from_history
 from agent.chain.nonce import NonceManager
 from agent.deploy.artifacts import load
-from agent.errors import RpcError, TransactionFailedError
+from agent.errors import TransactionFailedError
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,9 +109,8 @@ class Transactor:
         data = bytes.fromhex(c.constructor(*args).data_in_transaction[2:])
         self._catch_up()  # the address is the sender's next nonce's
         address = _create_address(self.address, self._nonce)
-        receipt = self.send(None, data, description=description or f"deploy {name}")
-        # the receipt's address: a resend after a resync took another nonce
-        return to_checksum_address(receipt.get("contractAddress") or address)
+        self.send(None, data, description=description or f"deploy {name}")
+        return address
 
     def transact(self, name: str, address: str, fn: str, *args: Any, value: int = 0) -> dict:
         c = self.contract(name, address)
@@ -139,30 +138,20 @@ class Transactor:
             tx["to"] = to
         gas = int(self.rpc("eth_estimateGas", tx), 16)
         fees = self.fees()
-        for attempt in (1, 2):
-            signed = self.account.sign_transaction(
-                {
-                    "type": 2,
-                    "chainId": self.chain_id,
-                    "nonce": nonce,
-                    "to": to_checksum_address(to) if to else "",
-                    "value": value,
-                    "data": data,
-                    "gas": gas * 12 // 10 + 20_000,
-                    "maxPriorityFeePerGas": fees.max_priority_fee_per_gas,
-                    "maxFeePerGas": fees.max_fee_per_gas,
-                }
-            )
-            try:
-                h = self.rpc("eth_sendRawTransaction", "0x" + signed.raw_transaction.hex())
-                break
-            except RpcError as e:
-                # the key was used elsewhere since our last sync (another process, a session
-                # fixture's own Transactor): nothing of ours went out; resync once and resend
-                if attempt == 2 or "nonce too low" not in str(e).lower():
-                    raise
-                self.resync_nonce()
-                nonce = self._nonce
+        signed = self.account.sign_transaction(
+            {
+                "type": 2,
+                "chainId": self.chain_id,
+                "nonce": nonce,
+                "to": to_checksum_address(to) if to else "",
+                "value": value,
+                "data": data,
+                "gas": gas * 12 // 10 + 20_000,
+                "maxPriorityFeePerGas": fees.max_priority_fee_per_gas,
+                "maxFeePerGas": fees.max_fee_per_gas,
+            }
+        )
+        h = self.rpc("eth_sendRawTransaction", "0x" + signed.raw_transaction.hex())
         self._used(nonce)
         receipt = self.wait(h)
         if int(receipt["status"], 16) != 1:

@@ -541,18 +541,25 @@ class Daemon:
         return out
 
     async def positions(self) -> list[dict[str, Any]]:
+        from agent.service.positions import cex_derivatives, option_holdings
+
         out = []
         for rt in self.chains.values():
-            bal = await balances(rt)
+            p = rt.app.pipeline
+            block = await rt.app.rpc.block_number()  # balances and options at one block
+            bal = await balances(rt, block=block)
+            opts = await option_holdings(rt.app.rpc, p.manifest, p.safe, rt.name, block=block)
             out.append(
-                {"chain": rt.name, "account": rt.app.pipeline.safe,
-                 "balances": {k: str(v) for k, v in bal.items()}}
+                {"chain": rt.name, "account": p.safe, "block": block,
+                 "balances": {k: str(v) for k, v in bal.items()},
+                 "options": [h.to_json() for h in opts]}
             )  # fmt: skip
         for vid, v in self.cex.items():
             cb = await v.balances()
             out.append(
-                {"venue": vid, "account": vid, "balances": {k: str(x) for k, x in cb.items()}}
-            )
+                {"venue": vid, "account": vid, "balances": {k: str(x) for k, x in cb.items()},
+                 "derivatives": [d.to_json() for d in await cex_derivatives(v)]}
+            )  # fmt: skip
         return out
 
     async def exposure_of(self, asset: str) -> Decimal:

@@ -87,9 +87,10 @@ def test_demo_runs_from_nothing_and_cleans_up(tmp_path: Path) -> None:
     table = out[out.index("orders in the journal") :]
     rows = re.findall(r"^│ (\S+) +│ (\w+) ", table, re.M)
     states = dict(rows)
-    # every order filled but the one over the risk limits
-    assert [c for c, st in rows if st != "filled"] == ["demo-too-large"], rows
-    assert states["demo-too-large"] == "denied"
+    # every order filled but the one over the risk limits: journaled denied, or (a daemon
+    # that refuses it before accepting it) not journaled at all
+    assert [c for c, st in rows if st != "filled"] in ([], ["demo-too-large"]), rows
+    assert states.get("demo-too-large", "denied") == "denied"
     for cid in ("demo-buy-weth", "demo-buy-weth-large", "demo-sell-weth", "demo-split-250"):
         assert states[cid] == "filled"
     assert {k for k, _ in kids} <= set(states)

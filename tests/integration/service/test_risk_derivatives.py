@@ -147,6 +147,15 @@ async def test_risk_has_safe_options_and_deribit_positions(
 
         # --- Deribit: a long perp and a short call, as ccxt reports them
         ders = {x["symbol"]: x for x in risk["positions"]["deribit"]["derivatives"]}
+        # GET /v1/positions lists the same (the chain one block later at most: nothing traded)
+        async with http.get(f"{d.url}/v1/positions", headers=auth(env, "read")) as r:
+            assert r.status == 200, await r.text()
+            accounts = {p["account"]: p for p in (await r.json())["positions"]}
+        listed = accounts[svc_wallet.safe]["options"]
+        assert {o["series_id"]: o["net"] for o in listed} == {k: o["net"] for k, o in shown.items()}
+        assert {x["symbol"]: x["size"] for x in accounts["deribit"]["derivatives"]} == {
+            k: x["size"] for k, x in ders.items()
+        }
         perp = ders["ETH/USDC:USDC"]
         assert perp["side"] == "long" and Decimal(perp["size"]) == 2 and perp["type"] == "perp"
         (opt_sym,) = [s for s, x in ders.items() if x["type"] == "option"]
