@@ -64,6 +64,18 @@ class Transactor:
         """The nonce the next send takes (the manager's next, holes first)."""
         return self.nonces.next_nonce
 
+    def _catch_up(self) -> None:
+        """Resync when the chain's pending count is past ours: another sender (a second
+        Transactor, the TxEngine) used the key since, and our next nonce would be "too low".
+        One RPC a send; this is deployment tooling, not the hot path."""
+        if self.dry_run:
+            return
+        pending = int(
+            rpc_call(self.rpc_url, "eth_getTransactionCount", [self.address, "pending"]), 16
+        )
+        if pending > self._nonce:
+            self.resync_nonce()
+
     def _used(self, nonce: int) -> None:
         self.nonces.seed(nonce + 1)
         self.nonces.observe_sent([nonce])
@@ -95,6 +107,7 @@ class Transactor:
     def deploy(self, name: str, *args: Any, description: str = "") -> str:
         c = self.contract(name)
         data = bytes.fromhex(c.constructor(*args).data_in_transaction[2:])
+        self._catch_up()  # the address is the sender's next nonce's
         address = _create_address(self.address, self._nonce)
         self.send(None, data, description=description or f"deploy {name}")
         return address
@@ -110,6 +123,7 @@ class Transactor:
         self, to: str | None, data: bytes, value: int = 0, description: str = ""
     ) -> dict[str, Any]:
         self.planned.append(PlannedTx(description, to, data, value))
+        self._catch_up()
         nonce = self._nonce
         self.nonces.check(nonce)
         if self.dry_run:

@@ -278,41 +278,65 @@ def optimize(
         return sign * (price * a[i] - legs[i].curve.approx(a[i]))
 
     candidates = [i for i in part if surplus(i, amounts, p) < 2 * legs[i].gas_quote]
-    best_v, best_a, best_p = sign * _approx_total(legs, amounts, side), amounts, p
+    # a plan's value: (units short of the order, all-in cost); more filled wins, then cheaper.
+    # Subsets are asked for the whole ``size``, not for ``full``: lots can leave every venue
+    # together a few units short (one pool drained, the book's next lot too coarse) where a
+    # subset without that pool fills the order exactly, and cheaper once gas is counted.
+    Value = tuple[int, float]
+    best_v: Value = (size - full, sign * _approx_total(legs, amounts, side))
+    best_a, best_p = amounts, p
 
-    def solve(idx: list[int], start: float) -> tuple[float, list[int], float]:
+    def solve(idx: list[int], start: float) -> tuple[Value, list[int], float]:
         # leaving venues out only raises p* (BUY) / lowers it (SELL): ``start`` stays a bound
-        a, price = allocate(legs, idx, side, full, limit, start)
-        if sum(a) < full:  # a subset that fills less is not comparable: never preferred
-            return INF, a, price
-        return sign * _approx_total(legs, a, side), a, price
+        a, price = allocate(legs, idx, side, size, limit, start)
+        got = sum(a)
+        if got < full:  # a subset that fills less is not comparable: never preferred
+            return (size, INF), a, price
+        return (size - got, sign * _approx_total(legs, a, side)), a, price
 
-    def trial(idx: list[int], start: float) -> tuple[float, list[int], float]:
+    def trial(idx: list[int], start: float) -> tuple[Value, list[int], float]:
         """``solve``, then: a venue idle at p that joins once others are out must pay for its
-        own gas too; leaving such joiners out is tried while it helps."""
+        own gas too; leaving such joiners out is tried while it helps: the worst one alone
+        (the others may then fill its part on one gas: two equal pools that both joined,
+        where one alone is cheapest), all of them at once, and every venue idle at p (one
+        joiner's exit can let the next one in), whichever is best."""
         v, a, price = solve(idx, start)
-        for _ in range(3):
+        for _ in range(min(len(idx), 6)):  # bounded: many venues take the greedy path
             joined = [
                 i
                 for i in idx
                 if a[i] and not amounts[i] and surplus(i, a, price) < legs[i].gas_quote
             ]
-            if not joined or v == INF:
+            if not joined or v[1] == INF:
                 break
-            v2, a2, p2 = solve([i for i in idx if i not in joined], price)
+            worst = min(joined, key=lambda i: surplus(i, a, price) - legs[i].gas_quote)
+            options = [[i for i in idx if i != worst]]
+            if len(joined) > 1:
+                options.append([i for i in idx if i not in joined])
+            options.append([i for i in idx if amounts[i]])  # no joiner at all
+            tried = [(solve(o, price), o) for o in options if o]
+            if not tried:
+                break
+            (v2, a2, p2), keep = min(tried, key=lambda t: t[0][0])
             if v2 >= v:
                 break
-            idx = [i for i in idx if i not in joined]
-            v, a, price = v2, a2, p2
+            idx, v, a, price = keep, v2, a2, p2
         return v, a, price
 
+    # a venue idle at p with a fixed cost may join once others are out, and then cost more
+    # than it saves (two equal pools: drop one and a third, idle so far, joins): so idle
+    # venues are dropped in the enumeration too, not only left to the joiner pruning
+    idle = [i for i in every if not amounts[i] and legs[i].gas_quote]
     if len(every) <= FEW and len(candidates) <= enumerate_max:
-        for k in range(1, len(candidates) + 1):
-            for drop in itertools.combinations(candidates, k):
+        exhaustive = len(candidates) + len(idle) <= enumerate_max
+        # exhaustive: every subset of candidates and idle venues is solved as it is; else the
+        # candidates' subsets, the others all staying in, each trial pruning its joiners
+        droppable, run = (candidates + idle, solve) if exhaustive else (candidates, trial)
+        for k in range(1, len(droppable) + 1):
+            for drop in itertools.combinations(droppable, k):
                 if len(drop) == len(every):
                     continue
-                # the others all stay in: a venue idle at p may fill once these are out
-                v, a, price = trial([i for i in every if i not in drop], p)
+                v, a, price = run([i for i in every if i not in drop], p)
                 if v < best_v:
                     best_v, best_a, best_p = v, a, price
     else:  # many: leave out every venue whose surplus misses its gas, re-solve, repeat
@@ -329,6 +353,7 @@ def optimize(
             best_v, best_a, best_p = v, a, price
             cur_a, cur_p = a, price
     alloc = _evaluate(legs, best_a, best_p)
+    full = sum(best_a)
     # the best single venue (exact) as a floor under any approximation in the subset choice
     single = best_single(legs, side, full) if full else None
     if single is not None and _better(side, single[1], alloc.total):

@@ -10,7 +10,7 @@ from decimal import Decimal
 from fractions import Fraction
 
 import pytest
-from hypothesis import assume, given, settings
+from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
 from agent.errors import NoRouteError, ValidationError
@@ -146,7 +146,22 @@ def test_caps_lots_and_limit_are_honoured(
             assert (m <= limit * (1 + 1e-9)) if side is Side.BUY else (m >= limit * (1 - 1e-9))
 
 
+def _v2_sells(*pools: tuple[int, int, int, int]) -> list[Leg]:
+    return [
+        Leg(f"v{i}", LegKind.AMM, 1, PoolCurve(V2Pair(r_in, r_out, fee), Side.SELL), gas)
+        for i, (r_in, r_out, fee, gas) in enumerate(pools)
+    ]
+
+
 @given(scenarios(gas=True))
+# found by this test: a venue idle at p joined once another was left out and cost more gas
+# than it saved (the best plan was one pool alone)
+@example((Side.SELL, _v2_sells(
+    (10 * E18, 30_000 * 10**6, 3000, 2 * 10**6), (10 * E18, 30_000 * 10**6, 3000, 3 * 10**6),
+    (122 * E18, 366_000 * 10**6, 1000, 7 * 10**6)), 122 * 10**15))  # fmt: skip
+@example((Side.SELL, _v2_sells(
+    (10 * E18, 30_000 * 10**6, 1000, 0), (10 * E18, 30_000 * 10**6, 1000, 10**6),
+    (10 * E18, 30_000 * 10**6, 3000, 10**6)), 2 * 10**16))  # fmt: skip
 @settings(max_examples=40, deadline=None)
 def test_fixed_costs_are_chosen_as_well_as_brute_force(sc: tuple[Side, list[Leg], int]) -> None:
     side, legs, size = sc
