@@ -24,6 +24,7 @@ from agent.algos.events import AlgoPaused, AlgoResumed, SliceFilled, SliceSent, 
 from agent.algos.params import AlgoKind, AlgoParams
 from agent.cli.main import app as cli
 from agent.deploy.devworld import OPERATOR_KEY, DevWorld, deploy_dev_wallet
+from agent.errors import NotAJournalError
 from agent.journal.sqlite import SqliteJournal
 from agent.model import Side
 from agent.wallet.deploy import WalletDeployment
@@ -48,7 +49,11 @@ def _args(world: DevWorld, w: WalletDeployment, url: str, j: Path, cid: str, siz
 def _events(j: Path, cid: str) -> list[object]:
     if not j.exists():
         return []
-    with SqliteJournal(j) as store:
+    try:
+        store = SqliteJournal(j, read_only=True)  # a reader never writes the agent's file
+    except NotAJournalError:  # the other process is creating it (tables before its schema row)
+        return []
+    with store:
         return [r.event for r in store.read_stream(algo_stream(cid))]
 
 
