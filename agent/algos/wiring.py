@@ -62,8 +62,9 @@ def outcome_lines(outcome: Any) -> list[str]:
 
 
 def mid_probe(app: Any, inst: Any, side: Side, base_decimals: int) -> Any:
-    """The market's price now: the router's all-in average for a small probe (1/100 of a
-    base unit of human scale) over every venue, or None when nothing quotes."""
+    """The market's price now: the router's average for a small probe (1/100 of a base unit
+    of human scale) over every venue, gas left out (the report counts gas apart; on a 0.01
+    probe it would add ~1% to the arrival price), or None when nothing quotes."""
     from agent.errors import AgentError
 
     probe = 10 ** max(0, base_decimals - 2)
@@ -73,7 +74,7 @@ def mid_probe(app: Any, inst: Any, side: Side, base_decimals: int) -> Any:
             rep = await app.routing.plan(inst, side, probe, parent_id="algo-mid-probe")
         except AgentError:
             return None
-        return rep.plan_avg if rep.plan.filled else None
+        return rep.price_avg if rep.plan.filled else None
 
     return mid
 

@@ -69,6 +69,12 @@ class RouteReport:
         return self._avg(self.plan.total_quote, self.plan.filled)
 
     @property
+    def price_avg(self) -> Decimal:
+        """The venues' average price (their fees in) without the fixed costs: what a price
+        probe reads, where one leg's gas spread over a tiny size would be most of the price."""
+        return self._avg(sum(c.quote_amount for c in self.plan.children), self.plan.filled)
+
+    @property
     def single_avg(self) -> Decimal | None:
         bs = self.plan.best_single
         return None if bs is None else self._avg(bs[1], self.plan.size)

@@ -66,6 +66,9 @@ def test_demo_runs_from_nothing_and_cleans_up(tmp_path: Path) -> None:
     assert m, out
     total, *parts = (Decimal(x) for x in m.groups())
     assert abs(total - sum(parts)) <= Decimal("0.02")  # rounding of the printed parts
+    # 5 WETH in 5 slices on pools 250 WETH deep: the arrival price is the market's (gas left
+    # out of the probe), so the shortfall is a few bps, not the probe's gas (~-125 bps once)
+    assert abs(total) < 30, total
     # GET /v1/risk: the condor's four legs in the Safe (the sold ones short, with the
     # collateral the market holds), Greeks, VaR/ES of three methods, margin
     legs = re.findall(
