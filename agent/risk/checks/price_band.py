@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 from agent.model.decisions import Allow, Decision, Deny
 from agent.model.enums import Side
-from agent.risk.checks.types import OrderProposal, RiskContext, missing, stale
+from agent.risk.checks.types import OrderProposal, RiskContext, bps_of, missing, stale
 
 RULE = "price_band"
 CODE = "RISK_PRICE_BAND"
-_BPS = Decimal(10_000)
 
 
 def check_price_band(p: OrderProposal, ctx: RiskContext) -> Decision:
@@ -24,7 +21,7 @@ def check_price_band(p: OrderProposal, ctx: RiskContext) -> Decision:
         return stale(RULE, f"reference price for {p.symbol}")
     # Only the side that hurts: buying far above, or selling far below, the reference.
     off = (px - ref.price) if p.side is Side.BUY else (ref.price - px)
-    bps = off / ref.price * _BPS
+    bps = bps_of(off, ref.price)
     if bps <= ctx.limits.price_band_bps:
         return Allow(RULE)
     return Deny(

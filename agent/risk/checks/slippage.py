@@ -3,15 +3,12 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 from agent.model.decisions import Allow, Decision, Deny
 from agent.model.enums import Side
-from agent.risk.checks.types import OrderProposal, RiskContext, missing, stale
+from agent.risk.checks.types import OrderProposal, RiskContext, bps_of, missing, stale
 
 RULE = "max_slippage"
 CODE = "RISK_SLIPPAGE"
-_BPS = Decimal(10_000)
 
 
 def check_slippage(p: OrderProposal, ctx: RiskContext) -> Decision:
@@ -26,7 +23,7 @@ def check_slippage(p: OrderProposal, ctx: RiskContext) -> Decision:
             return stale(RULE, f"reference price for {p.symbol}")
         q = ref.price
     off = (p.price - q) if p.side is Side.BUY else (q - p.price)
-    bps = off / q * _BPS
+    bps = bps_of(off, q)
     if bps <= ctx.limits.max_slippage_bps:
         return Allow(RULE)
     return Deny(

@@ -174,6 +174,17 @@ class RiskContext:
         return as_of is None or as_of < self.fresh_after
 
 
+_BPS = Decimal(10_000)
+_BPS_EXACT = Decimal("1e-9")
+
+
+def bps_of(off: Decimal, base: Decimal) -> Decimal:
+    """``off`` in bps of ``base``, to 1e-9 bps: a worst price made as quote x (1 + N bps) in
+    28-digit Decimals comes back as N bps plus a few units of the 28th digit, which must not
+    deny an order sitting exactly at its limit."""
+    return (off / base * _BPS).quantize(_BPS_EXACT)
+
+
 def missing(rule: str, what: str) -> Deny:
     return Deny(MISSING, f"{what} is missing; refusing to trade blind", rule)
 
