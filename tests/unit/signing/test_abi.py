@@ -5,7 +5,7 @@ from __future__ import annotations
 import eth_abi
 import pytest
 from eth_utils import to_checksum_address
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from agent.signing import abi
@@ -21,6 +21,7 @@ swaps = st.tuples(
 )
 
 
+@settings(deadline=None)  # the property, not the speed of a shared machine
 @given(addresses, uint(256))
 def test_approve_args(a: str, n: int) -> None:
     assert abi.encode(["address", "uint256"], [a, n]) == eth_abi.encode(
@@ -28,11 +29,13 @@ def test_approve_args(a: str, n: int) -> None:
     )
 
 
+@settings(deadline=None)  # the property, not the speed of a shared machine
 @given(swaps)
 def test_swap_struct(p: tuple) -> None:
     assert abi.encode([SWAP], [p]) == eth_abi.encode([SWAP], [p])
 
 
+@settings(deadline=None)  # the property, not the speed of a shared machine
 @given(addresses, uint(256), st.binary(max_size=300), st.integers(0, 255), st.booleans())
 def test_module_execute_with_dynamic_bytes(a: str, v: int, data: bytes, op: int, b: bool) -> None:
     types = ["address", "uint256", "bytes", "uint8", "bool", "bytes", "bytes4"]
