@@ -155,6 +155,12 @@ class PgReads:
         while self._reads_down.is_set() and not getattr(self, "_closed", False):
             try:
                 self._read_once("SELECT 1", ())
+                if getattr(self, "_closed", False):  # closed meanwhile: leave nothing open
+                    with self._rlock:
+                        if self._rconn is not None:
+                            with contextlib.suppress(Exception):
+                                self._rconn.close()
+                            self._rconn = None
                 return  # _read_once cleared the flag
             except psycopg.Error:
                 self.read_retries += 1
