@@ -218,7 +218,7 @@ async def test_a_fix_order_is_routed_across_venues(fixd: Any, l1_isolated: None)
     await c.close()
 
 
-async def test_limit_orders_are_routed_within_their_limit(fixd: Any) -> None:
+async def test_limit_orders_are_routed_within_their_limit(fixd: Any, l1_isolated: None) -> None:
     """OrdType=2 with Price: New at once, then filled by the router within the limit, or, when
     no venue reaches the limit, Rejected with the router's code: nothing sent below/above it."""
     c = Initiator(_port(fixd))

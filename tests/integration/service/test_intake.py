@@ -27,7 +27,7 @@ def children(daemon: Any, parent: str) -> list[Any]:
 
 
 async def test_routed_order_splits_across_venues_and_fills(
-    daemon: Any, svc_config: Any, http: aiohttp.ClientSession
+    daemon: Any, svc_config: Any, http: aiohttp.ClientSession, l1_isolated: None
 ) -> None:
     _, env = svc_config
     h = auth(env, "trade")
