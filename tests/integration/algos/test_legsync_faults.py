@@ -30,6 +30,7 @@ from agent.algos.legsync import (
     UnwindRule,
     legsync_stream,
 )
+from agent.algos.runner import SliceOrder
 from agent.algos.sinks import RoutedSliceSink
 from agent.bootstrap import ChainAccess, build_order_app
 from agent.deploy.devworld import OPERATOR_KEY, DevWorld
@@ -106,6 +107,14 @@ async def test_leg_faults_stay_within_the_bound(
     cex_sink = RoutedSliceSink(_view(app, ("cex",)), base_decimals=18, quote_decimals=6)
     chain_sink = RoutedSliceSink(_view(app, ("v2", "v3")), base_decimals=18, quote_decimals=6)
     if fault == "hedge_reverts":
+        # a small buy first opens the value guard's window on the funded Safe (an earlier
+        # test's time jump may have closed the last one): a window opened only after the drain
+        # would be 100 bps of $1,500, and the hedge would be refused for the budget
+        # (LOSS_BUDGET_EXCEEDED) before its revert could be seen
+        warm = SliceOrder("lf-warm", "lf-warm.0", Side.BUY, "WETH", "USDC", Decimal("0.01"),
+                          None, 100)  # fmt: skip
+        assert (await chain_sink.execute(warm)).filled > 0
+        weth0 = balance(world, "l1", "WETH", route_wallet.safe)
         _drain_safe_usdc(world, route_wallet.safe, 1_500 * 10**6)  # a hedge needs ~3,000
         primary = Leg("cex", cex_sink, Side.SELL, "WETH", "USDC", Decimal(3), Decimal(1))
         hedge = Leg("dex", chain_sink, Side.BUY, "WETH", "USDC", Decimal(3), Decimal(1))
