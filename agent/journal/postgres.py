@@ -3,14 +3,15 @@ for several agent processes (on several machines) sharing one journal.
 
 Writing: appends from threads (``append``) or event loops (``append_async``) are committed
 in groups: one transaction per group, durable when COMMIT returns (``synchronous_commit`` is
-forced on for the write connection). A writer thread commits what threads and lightly loaded
-loops queue; a loop whose turn produced ``inline_min`` or more appends commits that group on
-its own thread (as SqliteJournal does, and for a bigger reason: see _flush_loop_batch). Every group first
-locks the one-row ``journal_head`` table (``SELECT ... FOR UPDATE``): writers in every
-process are serialised on it, so positions stay gap-free and each record chains to the one
-committed before it, whichever process wrote that. The lock also makes the in-memory version
-cache safe: if the head moved since this process last committed, another writer appended
-and the cache is dropped. ``UNIQUE (stream, version)`` backs the expected-version check.
+forced on for the write connection). Who commits a group (the writer thread, or a saturated
+loop on its own thread) is agent.journal.threaded's, shared with SqliteJournal. Every group
+holds the lock of the one-row ``journal_head`` table: writers in every process are
+serialised on it, so positions stay gap-free and each record chains to the one committed
+before it, whichever process wrote that. An instance that wrote the head last takes it with
+a guarded UPDATE that also moves it (the fast path: nobody appended since, so the version
+cache is exact); otherwise it locks it (``SELECT ... FOR UPDATE``), reads it and the
+versions it lacks, and drops its version cache if another writer appended.
+``UNIQUE (stream, version)`` backs the expected-version check.
 
 A lost connection: the group's transaction either committed whole or not at all. The writer
 reconnects with exponential backoff (up to ``retry_for`` seconds); if COMMIT's answer was
