@@ -227,3 +227,74 @@ async def _own_blocks(app: Any, parent_id: str, rpc: Any) -> tuple[int, int] | N
         if r:
             numbers.append(int(r["blockNumber"], 16))
     return (min(numbers), max(numbers)) if numbers else None
+
+
+def venue_view(app: Any, only: tuple[str, ...]) -> Any:
+    """``app`` seen through a venue filter (``only``: substrings of venue ids, as --venues):
+    the same OMS, executor and journal; the router plans over the matching venues only."""
+    import dataclasses
+    from types import SimpleNamespace
+
+    return SimpleNamespace(
+        manager=app.manager, executor=app.executor, journal=app.journal,
+        routing=dataclasses.replace(app.routing, only=only),
+    )  # fmt: skip
+
+
+async def run_hedged(
+    app: Any,
+    parent_id: str,
+    *,
+    side: Side,
+    base: str,
+    quote: str,
+    size: Decimal,
+    primary_venues: tuple[str, ...],
+    hedge_venues: tuple[str, ...],
+    max_net_delta: Decimal,
+    max_unhedged_ms: int,
+    rule: str,
+    slippage_bps: int,
+    limit_price: Decimal | None,
+    base_decimals: int,
+    quote_decimals: int,
+) -> Any:
+    """One parent executed leg by leg (agent.algos.legsync): ``size`` on ``primary_venues`` in
+    chunks whose delta fits ``max_net_delta``, each fill hedged at once by the opposite trade
+    on ``hedge_venues``; a hedge that cannot fill within ``max_unhedged_ms`` is retried or the
+    chunk unwound (``rule``). Both legs are routed orders of the one OMS (risk gate, policy);
+    every step is journaled on ``legsync-<parent>``. A SyncReport."""
+    from agent.algos.legsync import Leg, LegSynchronizer, SyncBounds, UnwindRule
+    from agent.algos.sinks import RoutedSliceSink
+    from agent.errors import ValidationError
+
+    try:
+        unwind = UnwindRule(rule)
+    except ValueError:
+        raise ValidationError("--hedge-rule", f"{rule!r} is not unwind or complete") from None
+    bounds = SyncBounds(max_net_delta, max_unhedged_ms, unwind)
+
+    def sink(only: tuple[str, ...]) -> Any:
+        return RoutedSliceSink(
+            venue_view(app, only), base_decimals=base_decimals, quote_decimals=quote_decimals
+        )
+
+    hedge_side = Side.SELL if side is Side.BUY else Side.BUY
+    one = Decimal(1)
+    primary = Leg("p", sink(primary_venues), side, base, quote, size, one,
+                  limit_price=limit_price, max_slippage_bps=slippage_bps)  # fmt: skip
+    hedge = Leg("h", sink(hedge_venues), hedge_side, base, quote, size, one,
+                max_slippage_bps=slippage_bps)  # fmt: skip
+    return await LegSynchronizer(parent_id, primary, hedge, bounds, journal=app.journal).run()
+
+
+def hedged_lines(parent_id: str, rep: Any, bounds: tuple[Decimal, int]) -> list[str]:
+    """What `agent trade order --hedge-venues` prints for a SyncReport."""
+    bound, ms = bounds
+    lines = [
+        f"legs {parent_id}: {rep.outcome.upper()}: primary filled {rep.primary_filled}, "
+        f"hedged {rep.hedge_filled}, unwound {rep.unwound}",
+        f"  worst net delta {rep.worst_net_delta} (bound {bound}); longest unhedged "
+        f"{rep.longest_unhedged_ms} ms (bound {ms} ms); journaled on legsync-{parent_id}",
+    ]
+    return lines + [f"  note: {n}" for n in rep.notes]

@@ -73,6 +73,21 @@ def order(
     stretch: bool = typer.Option(
         False, "--stretch", help="Stretch a schedule the allowance windows cannot carry."
     ),
+    hedge_venues: str | None = typer.Option(
+        None,
+        "--hedge-venues",
+        help="Leg by leg: the order on --venues in chunks whose delta fits --max-net-delta, "
+        "each fill hedged at once by the opposite trade on these venues (comma list).",
+    ),
+    max_net_delta: str | None = typer.Option(
+        None, "--max-net-delta", help="--hedge-venues: largest unhedged position (base)."
+    ),
+    max_unhedged: str = typer.Option(
+        "2s", "--max-unhedged", help="--hedge-venues: longest a fill may stay unhedged."
+    ),
+    hedge_rule: str = typer.Option(
+        "unwind", "--hedge-rule", help="--hedge-venues: past --max-unhedged, unwind or complete."
+    ),
     signer: str = typer.Option(
         "local",
         "--signer",
@@ -114,6 +129,7 @@ def order(
     )  # fmt: skip
     if algo is not None:  # refused before anything is read or sent (the lot comes later)
         run(lambda: algo_params(**algo_kw, lot=Decimal("1e-18")))  # type: ignore[arg-type]
+    hedged = run(lambda: _hedged_args(hedge_venues, venues, algo, max_net_delta, max_unhedged))
     if not 0 <= max_retries <= 10:
         fail(str(ValidationError("--max-retries", f"{max_retries} is outside 0..10")), EXIT_INPUT)
     nets = run(lambda: _devnets(state_dir))
@@ -164,11 +180,21 @@ def order(
             l1=ChainAccess(l1_url, m1, safe, module, policy, cosigner_url), l2=l2,  # type: ignore[arg-type]
             operator_key=key, journal_path=journal, cex=cexes, cex_symbol=cex_symbol,
             time_bps_per_min=per_min, slippage_bps=slippage_bps, max_retries=max_retries,
-            venues=tuple(v.strip() for v in venues.split(",") if v.strip()) if venues else (),
+            venues=() if hedged is not None else _venue_list(venues),
             quote=inst.quote, base_decimals=m1.token(inst.base).decimals,
             quote_decimals=m1.token(inst.quote).decimals, signer=remote, simulation=sim_mode,
         )  # fmt: skip
         try:
+            if hedged is not None:
+                from agent.algos.wiring import run_hedged
+
+                return None, await run_hedged(
+                    app, client_id, side=s, base=inst.base, quote=inst.quote, size=qty,
+                    primary_venues=hedged[0], hedge_venues=hedged[1], max_net_delta=hedged[2],
+                    max_unhedged_ms=hedged[3], rule=hedge_rule, slippage_bps=slippage_bps,
+                    limit_price=lim, base_decimals=m1.token(inst.base).decimals,
+                    quote_decimals=m1.token(inst.quote).decimals,
+                )  # fmt: skip
             if algo is not None:
                 try:
                     return None, await run_algo(
@@ -185,6 +211,9 @@ def order(
             await app.close()
 
     route, rep = run_async(go)
+    if hedged is not None:
+        _print_hedged(client_id, rep, hedged, as_json)
+        return
     if algo is not None:
         if isinstance(rep, ScheduleRefusedError):
             fail(f"[{rep.code}] {rep.message}", EXIT_DENIED)
@@ -202,6 +231,57 @@ def order(
     if rep.state == "denied":
         raise typer.Exit(EXIT_DENIED)
     if rep.unfilled:
+        raise typer.Exit(EXIT_UNFILLED)
+
+
+def _venue_list(text: str | None) -> tuple[str, ...]:
+    return tuple(v.strip() for v in text.split(",") if v.strip()) if text else ()
+
+
+def _hedged_args(
+    hedge: str | None, venues: str | None, algo: str | None, delta: str | None, ms: str
+) -> tuple[tuple[str, ...], tuple[str, ...], Decimal, int] | None:
+    """--hedge-venues and its companions checked together, before anything is read or sent:
+    (primary venues, hedge venues, max net delta, max unhedged ms), or None without it."""
+    from agent.algos.params import parse_duration
+
+    if hedge is None:
+        for flag, v in (("--max-net-delta", delta),):
+            if v is not None:
+                raise ValidationError(flag, "only applies with --hedge-venues")
+        return None
+    if algo is not None:
+        raise ValidationError("--hedge-venues", "cannot be combined with --algo")
+    primary, legs = _venue_list(venues), _venue_list(hedge)
+    if not primary or not legs:
+        raise ValidationError(
+            "--venues", "a hedged order needs --venues (its own leg) and --hedge-venues",
+            "e.g. --venues cex --hedge-venues v3",
+        )  # fmt: skip
+    if delta is None:
+        raise ValidationError("--max-net-delta", "is required with --hedge-venues", "e.g. 1")
+    bound = _decimal("--max-net-delta", delta)
+    if bound is None or bound <= 0:
+        raise ValidationError("--max-net-delta", f"{delta} is not a positive amount")
+    return primary, legs, bound, parse_duration("--max-unhedged", ms)
+
+
+def _print_hedged(parent_id: str, rep, hedged, as_json: bool) -> None:  # type: ignore[no-untyped-def]
+    """A hedged parent's outcome; exit 4 unless every fill was hedged."""
+    from agent.algos.wiring import hedged_lines
+
+    if as_json:
+        print(json.dumps({
+            "parent_id": parent_id, "outcome": rep.outcome,
+            "primary_filled": str(rep.primary_filled), "hedge_filled": str(rep.hedge_filled),
+            "unwound": str(rep.unwound), "worst_net_delta": str(rep.worst_net_delta),
+            "max_net_delta": str(hedged[2]), "longest_unhedged_ms": rep.longest_unhedged_ms,
+            "max_unhedged_ms": hedged[3], "notes": list(rep.notes),
+        }))  # fmt: skip
+    else:
+        for line in hedged_lines(parent_id, rep, (hedged[2], hedged[3])):
+            console.print(line, highlight=False, soft_wrap=True)
+    if rep.outcome != "hedged":
         raise typer.Exit(EXIT_UNFILLED)
 
 
