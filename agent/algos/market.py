@@ -231,6 +231,8 @@ async def market_trades(
     (a block's time rounded down to the second, so the interval starts at its second)."""
     out: list[tuple[int, Decimal, Decimal, str]] = []
     for ex, symbol in cex:
+        if symbol not in await ex.load_markets():  # it does not trade the pair (a derivatives
+            continue  # desk): not part of this market, and no reason to lose the others' tape
         since = start_ms
         while True:
             page = await ex.fetch_trades(symbol, since=since, limit=1000)

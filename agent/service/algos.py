@@ -64,7 +64,24 @@ class AlgoOrders:
         self.apps: dict[str, Any] = {}
         self.tasks: dict[str, asyncio.Task[Any]] = {}
 
-    async def _app(self, rt: Any) -> Any:
+    async def _app(self, rt: Any, bd: int = 18, qd: int = 6) -> Any:
+        """The slices' OrderApp: the order intake's router (every venue the daemon built: the
+        pools, the L2 leg, the exchanges) and a PlanExecutor over the daemon's own module
+        executors and chain locks (one TxEngine per operator and chain: a second engine on
+        the same key would race it for nonces), its OMS view gating every child with the
+        swap pipeline's risk gate. Without an intake (a daemon built without one), an
+        OrderApp of the chain's own."""
+        intake = self.d.intake
+        if intake is not None:
+            from types import SimpleNamespace
+
+            async def close() -> None:  # the intake's connections are the daemon's
+                return None
+
+            return SimpleNamespace(
+                manager=intake.manager, journal=intake.manager.journal,
+                routing=intake.routing, executor=intake.make_executor(bd, qd, None), close=close,
+            )  # fmt: skip
         if rt.name not in self.apps:
             from agent.bootstrap import ChainAccess, build_order_app
 
@@ -86,10 +103,10 @@ class AlgoOrders:
         running = self.tasks.get(cid)
         if running is not None and not running.done():
             return 200, {"client_order_id": cid, "status": "duplicate", "stream": algo_stream(cid)}
-        app = await self._app(rt)
         acc = rt.access
         m = acc["manifest"]
         bd, qd = m.token(p.base).decimals, m.token(p.quote).decimals
+        app = await self._app(rt, bd, qd)
         windows = policy_windows(acc["policy"], m, acc["rpc_url"], acc["module"])
         if windows:  # refused up front, before the answer: nothing is sent
             price = p.limit_price or await mid_probe(app, Spot(p.base, p.quote), p.side, bd)()
