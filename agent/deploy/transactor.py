@@ -21,7 +21,7 @@ from agent.chain.devnet import rpc_call
 from agent.chain.fees import GWEI, FeeConfig, Fees, fees_from_history
 from agent.chain.nonce import NonceManager
 from agent.deploy.artifacts import load
-from agent.errors import TransactionFailedError
+from agent.errors import RpcError, TransactionFailedError
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,20 +138,33 @@ class Transactor:
             tx["to"] = to
         gas = int(self.rpc("eth_estimateGas", tx), 16)
         fees = self.fees()
-        signed = self.account.sign_transaction(
-            {
-                "type": 2,
-                "chainId": self.chain_id,
-                "nonce": nonce,
-                "to": to_checksum_address(to) if to else "",
-                "value": value,
-                "data": data,
-                "gas": gas * 12 // 10 + 20_000,
-                "maxPriorityFeePerGas": fees.max_priority_fee_per_gas,
-                "maxFeePerGas": fees.max_fee_per_gas,
-            }
-        )
-        h = self.rpc("eth_sendRawTransaction", "0x" + signed.raw_transaction.hex())
+
+        def raw(n: int) -> str:
+            signed = self.account.sign_transaction(
+                {
+                    "type": 2,
+                    "chainId": self.chain_id,
+                    "nonce": n,
+                    "to": to_checksum_address(to) if to else "",
+                    "value": value,
+                    "data": data,
+                    "gas": gas * 12 // 10 + 20_000,
+                    "maxPriorityFeePerGas": fees.max_priority_fee_per_gas,
+                    "maxFeePerGas": fees.max_fee_per_gas,
+                }
+            )
+            return "0x" + signed.raw_transaction.hex()
+
+        try:
+            h = self.rpc("eth_sendRawTransaction", raw(nonce))
+        except RpcError as e:
+            if "nonce too low" not in str(e).lower():
+                raise
+            # the key was used by another sender since our counts (a shared dev key across
+            # test modules): re-read them and send once more with the next free nonce
+            self.resync_nonce()
+            nonce = self._nonce
+            h = self.rpc("eth_sendRawTransaction", raw(nonce))
         self._used(nonce)
         receipt = self.wait(h)
         if int(receipt["status"], 16) != 1:

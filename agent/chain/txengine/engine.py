@@ -47,7 +47,14 @@ from agent.signing.types import SignedTx, TxRequest
 
 # Node answers that mean "this exact transaction is already in the pool / chain".
 _KNOWN = ("already known", "already imported", "known transaction", "alreadyknown")
-_NONCE_LOW = ("nonce too low", "nonce is too low", "oldnonce")
+# ... "this nonce was used elsewhere": mined, or (underpriced replacement) a foreign tx with
+# it still in the pool; a fresh send is never a replacement of ours
+_NONCE_LOW = (
+    "nonce too low",
+    "nonce is too low",
+    "oldnonce",
+    "replacement transaction underpriced",
+)
 
 
 def _tx_key(ev: Any) -> str:

@@ -76,3 +76,17 @@ def test_dump_and_load_reproduce_the_world(world: DevWorld, tmp_path: Path) -> N
         assert again.devnets.l1.block_number() == world.devnets.l1.block_number()
         tx = Transactor(again.devnets.l1.rpc_url, DEPLOYER_KEY)
         assert tx.call("DevToken", again.l1.address("USDC"), "symbol") == "USDC"
+
+
+def test_a_transactor_whose_key_another_sender_used_resends_once(
+    world: DevWorld, l1_isolated: None
+) -> None:
+    """Two transactors on one key (test modules sharing the dev deployer): the one whose
+    counts are stale gets 'nonce too low', re-reads them and sends with the next nonce."""
+    url = world.devnets.l1.rpc_url
+    a, b = Transactor(url, DEPLOYER_KEY), Transactor(url, DEPLOYER_KEY)
+    to = "0x" + "5e" * 20
+    a.send(to, b"", value=1)
+    before = b._nonce  # stale: a took it
+    assert int(b.send(to, b"", value=2)["status"], 16) == 1
+    assert b._nonce == before + 2
