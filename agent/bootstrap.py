@@ -501,7 +501,7 @@ async def build_intake(daemon: Any) -> Any:
     return Intake(
         daemon, manager, make_executor, routing, venue=f"router:{prim.app.pipeline.safe.lower()}",
         decimals={s: t.decimals for s, t in pm.tokens.items()},
-        max_notional=cfg.risk.max_order_notional,
+        max_notional=cfg.risk.max_order_notional, max_queued=cfg.api.max_queued_orders,
     )  # fmt: skip
 
 

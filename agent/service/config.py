@@ -138,6 +138,9 @@ class ApiConfig(_Strict):
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=0, le=65535)  # 0: any free port (tests)
     max_body_bytes: int = Field(65_536, gt=0)
+    # accepted orders waiting for the intake's one executor: beyond, 503 INTAKE_BUSY (a
+    # market order queued for minutes would execute into a market that has moved on)
+    max_queued_orders: int = Field(1_000, gt=0)
     tokens: tuple[ApiToken, ...] = ()
 
 

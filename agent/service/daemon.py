@@ -484,7 +484,10 @@ class Daemon:
         try:
             got = await self.intake.accept(request_of(body))
         except IntakeRefused as e:
-            status = 503 if e.code == "DRAINING" else 422 if e.code in _REFUSED_422 else 400
+            status = (
+                503 if e.code in ("DRAINING", "INTAKE_BUSY")
+                else 422 if e.code in _REFUSED_422 else 400
+            )  # fmt: skip
             raise ApiError(status, e.code, e.message, e.field) from None
         except DuplicateOrderError as e:
             raise ApiError(409, e.code, str(e), "client_order_id") from None

@@ -75,6 +75,7 @@ max_staleness_s = 30.0             # positions/prices older than this refuse new
 host = "127.0.0.1"
 port = {api_port}
 max_body_bytes = 65536             # larger request bodies get 413
+max_queued_orders = 1000           # accepted orders waiting to execute; beyond, 503 INTAKE_BUSY
 # Bearer tokens by role: read (GET), trade (orders), admin (halt/resume). Values from env vars.
 [[api.tokens]]
 env = "AGENT_API_TOKEN_ADMIN"

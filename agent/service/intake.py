@@ -90,7 +90,7 @@ class Intake:
 
     def __init__(
         self, daemon: Any, manager: Any, make_executor: Any, routing: Any, *, venue: str,
-        decimals: dict[str, int], max_notional: Decimal | None = None,
+        decimals: dict[str, int], max_notional: Decimal | None = None, max_queued: int = 1_000,
     ) -> None:  # fmt: skip
         self.d = daemon
         self.manager = manager
@@ -99,6 +99,7 @@ class Intake:
         self.venue = venue
         self.decimals = decimals
         self.max_notional = max_notional
+        self.max_queued = max_queued
         self._executors: dict[tuple[int, int], Any] = {}
         self.queue: asyncio.Queue[str] = asyncio.Queue()
         self.held: list[str] = []  # accepted, queued once acknowledged (accept(hold=True))
@@ -199,6 +200,13 @@ class Intake:
         if not gated.allowed:  # the desk's state, not this order: no order, the id stays free
             raise IntakeRefused(getattr(gated, "code", "TRADING_HALTED"), gated.reason)
         self._pre_check_notional(r)
+        waiting = self.queue.qsize() + len(self.held)
+        if waiting >= self.max_queued:  # before anything is journaled: the id stays free
+            raise IntakeRefused(
+                "INTAKE_BUSY",
+                f"{waiting} accepted orders are waiting to execute (api.max_queued_orders = "
+                f"{self.max_queued}); retry once they have, or raise the limit",
+            )
         o = await m.submit_async(self.command(r, reduce_only))
         if o.state is OrderState.ACCEPTED:
             if hold:

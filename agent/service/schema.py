@@ -140,7 +140,7 @@ _ERRORS = {
     "413": "Body larger than api.max_body_bytes",
     "422": "Refused by risk or policy (code and reason from the OMS)",
     "502": "The chain's node or a venue failed (its error code)",
-    "503": "The daemon is draining (SIGTERM)",
+    "503": "The daemon is draining (SIGTERM), or api.max_queued_orders are waiting to execute",
 }
 
 

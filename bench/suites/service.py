@@ -65,7 +65,11 @@ async def run() -> list[dict[str, Any]]:
         wallet = deploy_dev_wallet(world, salt=91, usdc=Decimal(5_000_000))
         cfg_path, env_path = write_dev_config(state, world, wallet, api_port=0)
         # the bench's order rate is above the desk's default 50 orders per 10 s
-        cfg_path.write_text(cfg_path.read_text().replace("max_orders = 50", "max_orders = 1000000"))
+        # and every one of its 10,000 orders is accepted before the executor has run most
+        text = cfg_path.read_text().replace("max_orders = 50", "max_orders = 1000000")
+        cfg_path.write_text(
+            text.replace("max_queued_orders = 1000 ", "max_queued_orders = 100000 ")
+        )
         for line in env_path.read_text().splitlines():
             if line.startswith("export "):
                 k, _, v = line.removeprefix("export ").partition("=")

@@ -140,6 +140,29 @@ async def test_bad_orders_are_one_line_errors_and_journal_nothing(
     assert daemon.primary.app.journal.head() == head and operator_nonce_of(daemon) == sent
 
 
+async def test_a_full_queue_refuses_with_503_and_journals_nothing(
+    daemon: Any, svc_config: Any, http: aiohttp.ClientSession
+) -> None:
+    """api.max_queued_orders bounds what waits for the intake's executor: one more order is
+    503 INTAKE_BUSY with nothing journaled and its client id still free."""
+    _, env = svc_config
+    intake = daemon.intake
+    assert intake.max_queued == 1_000  # the config's default reached the intake
+    head, sent = daemon.primary.app.journal.head(), operator_nonce_of(daemon)
+    intake.max_queued = 0  # as if that many were waiting
+    try:
+        async with http.post(
+            daemon.url + "/v1/orders", json=order("busy-1"), headers=auth(env, "trade")
+        ) as r:
+            got = await r.json()
+    finally:
+        intake.max_queued = 1_000
+    assert (r.status, got["error"]["code"]) == (503, "INTAKE_BUSY"), got
+    assert "api.max_queued_orders" in got["error"]["message"]
+    assert daemon.primary.app.journal.head() == head and operator_nonce_of(daemon) == sent
+    assert daemon.manager.store.get("busy-1") is None
+
+
 async def test_every_routed_child_passes_the_risk_gate(
     svc_config: Any, http: aiohttp.ClientSession, l1_isolated: None
 ) -> None:
