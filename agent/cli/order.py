@@ -16,6 +16,7 @@ from agent.algos.wiring import outcome_lines, policy_windows, run_algo
 from agent.cli.algo_support import algo_params
 from agent.cli.common import EXIT_INPUT, console, fail, run, run_async
 from agent.cli.route import DEFAULT_STATE, _cex_arg, _decimal, _devnets, _side
+from agent.cli.trade import PASSWORD_ENV_OPTION, PEER_OPTION, SHARE_OPTION
 from agent.errors import ValidationError
 from agent.model import Spot
 
@@ -94,15 +95,9 @@ def order(
         help="local (the --key-env key) or threshold (two-party ECDSA: --share and --peer), "
         "as for `agent trade swap`; $AGENT_COSIGNER_URL: the L1 role's co-signer.",
     ),
-    share: Path | None = typer.Option(
-        None, "--share", envvar="AGENT_THRESHOLD_SHARE", help="Threshold: party 1's share file."
-    ),
-    peer: str = typer.Option(
-        "", "--peer", envvar="AGENT_THRESHOLD_PEER", help="Threshold: host:port of party 2."
-    ),
-    password_env: str = typer.Option(
-        "", "--password-env", help="Threshold: env var holding the share file's password."
-    ),
+    share: Path | None = SHARE_OPTION,
+    peer: str = PEER_OPTION,
+    password_env: str = PASSWORD_ENV_OPTION,
     simulation: str = typer.Option(
         "trace",
         "--simulation",

@@ -71,6 +71,22 @@ def threshold_signer(kind: str, share: Path | None, peer: str, password_env: str
     return ThresholdSigner.from_files(share, peer, password=_password(password_env))
 
 
+# the threshold signer's options, one definition for every command that signs (trade swap,
+# trade order)
+SHARE_OPTION = typer.Option(
+    None, "--share", envvar="AGENT_THRESHOLD_SHARE", help="Threshold: party 1's share file."
+)
+PEER_OPTION = typer.Option(
+    "",
+    "--peer",
+    envvar="AGENT_THRESHOLD_PEER",
+    help="Threshold: host:port of `agent signer serve`.",
+)
+PASSWORD_ENV_OPTION = typer.Option(
+    "", "--password-env", help="Threshold: env var holding the share file's password."
+)
+
+
 @app.command()
 def swap(
     side: str = typer.Option(..., "--side", help="buy or sell (the base asset)."),
@@ -129,18 +145,9 @@ def swap(
         "--signer",
         help="local (the --key-env key) or threshold (two-party ECDSA: --share and --peer).",
     ),
-    share: Path | None = typer.Option(
-        None, "--share", envvar="AGENT_THRESHOLD_SHARE", help="Threshold: party 1's share file."
-    ),
-    peer: str = typer.Option(
-        "",
-        "--peer",
-        envvar="AGENT_THRESHOLD_PEER",
-        help="Threshold: host:port of `agent signer serve`.",
-    ),
-    password_env: str = typer.Option(
-        "", "--password-env", help="Threshold: env var holding the share file's password."
-    ),
+    share: Path | None = SHARE_OPTION,
+    peer: str = PEER_OPTION,
+    password_env: str = PASSWORD_ENV_OPTION,
     simulation: str = typer.Option(
         "trace",
         "--simulation",

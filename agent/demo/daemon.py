@@ -20,6 +20,7 @@ from rich.table import Table
 
 from agent.errors import AgentError
 from agent.service.client import ApiCallError, call
+from agent.service.devconfig import read_env
 
 READY = "agent: serving "
 TOKENS = {"read": "AGENT_API_TOKEN_READ", "trade": "AGENT_API_TOKEN_TRADE",
@@ -41,16 +42,6 @@ class Api:
 
     def post(self, path: str, body: Any, role: str = "trade") -> Any:
         return call(self.url, "POST", path, body, token_env=TOKENS[role])
-
-
-def read_env(path: Path) -> dict[str, str]:
-    """The ``export K=V`` lines of the agent.env that ``agent devnet up`` writes."""
-    out = {}
-    for line in path.read_text().splitlines():
-        if line.startswith("export "):
-            k, _, v = line.removeprefix("export ").partition("=")
-            out[k] = v
-    return out
 
 
 @contextmanager

@@ -66,8 +66,8 @@ class Transactor:
 
     def _catch_up(self) -> None:
         """Resync when the chain's pending count is past ours: another sender (a second
-        Transactor, the TxEngine) used the key since, and our next nonce would be "too low".
-        One RPC a send; this is deployment tooling, not the hot path."""
+        Transactor, the TxEngine) used the key since. Before a deploy only, whose address is
+        computed from the nonce before sending; a plain send resyncs on "nonce too low"."""
         if self.dry_run:
             return
         pending = int(
@@ -123,7 +123,6 @@ class Transactor:
         self, to: str | None, data: bytes, value: int = 0, description: str = ""
     ) -> dict[str, Any]:
         self.planned.append(PlannedTx(description, to, data, value))
-        self._catch_up()
         nonce = self._nonce
         self.nonces.check(nonce)
         if self.dry_run:

@@ -70,3 +70,13 @@ def write_dev_config(
         f.write("# dev secrets for agent.toml: `source` this file, never commit it\n")
         f.write("\n".join(lines) + "\n")
     return cfg, env
+
+
+def read_env(path: Path) -> dict[str, str]:
+    """The ``export K=V`` lines of the agent.env :func:`write_dev_config` writes."""
+    out = {}
+    for line in path.read_text().splitlines():
+        if line.startswith("export "):
+            k, _, v = line.removeprefix("export ").partition("=")
+            out[k] = v
+    return out

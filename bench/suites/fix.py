@@ -150,7 +150,7 @@ async def _daemon_metrics() -> list[dict[str, Any]]:
     from agent.bootstrap import build_daemon
     from agent.deploy.devworld import bring_up, deploy_dev_wallet
     from agent.service.config import load
-    from agent.service.devconfig import write_dev_config
+    from agent.service.devconfig import read_env, write_dev_config
 
     state = Path(tempfile.mkdtemp(prefix="bench-fix-"))
     world = bring_up(state)
@@ -163,10 +163,7 @@ async def _daemon_metrics() -> list[dict[str, Any]]:
             'username = "desk"\npassword_env = "BENCH_FIX_PW"\n'
         )
         os.environ["BENCH_FIX_PW"] = "pw"
-        for line in env.read_text().splitlines():
-            if line.startswith("export "):
-                k, _, v = line.removeprefix("export ").partition("=")
-                os.environ[k] = v
+        os.environ.update(read_env(env))
         daemon = await build_daemon(load(cfg))
         await daemon.start()
         headers = {"Authorization": f"Bearer {os.environ['AGENT_API_TOKEN_TRADE']}"}

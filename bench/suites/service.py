@@ -56,7 +56,7 @@ async def run() -> list[dict[str, Any]]:
     from agent.deploy.devworld import bring_up, deploy_dev_wallet
     from agent.model import Side
     from agent.service.config import load
-    from agent.service.devconfig import write_dev_config
+    from agent.service.devconfig import read_env, write_dev_config
     from agent.service.intake import OrderRequest
 
     state = Path(tempfile.mkdtemp(prefix="bench-service-"))
@@ -70,10 +70,7 @@ async def run() -> list[dict[str, Any]]:
         cfg_path.write_text(
             text.replace("max_queued_orders = 1000 ", "max_queued_orders = 100000 ")
         )
-        for line in env_path.read_text().splitlines():
-            if line.startswith("export "):
-                k, _, v = line.removeprefix("export ").partition("=")
-                os.environ[k] = v
+        os.environ.update(read_env(env_path))
         daemon = await build_daemon(load(cfg_path))
         await daemon.start()
         app = daemon.primary.app

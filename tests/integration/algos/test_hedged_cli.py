@@ -19,18 +19,12 @@ from agent.cli.main import app as cli
 from agent.deploy.devworld import DevWorld
 from agent.journal.sqlite import SqliteJournal
 from agent.wallet.deploy import WalletDeployment
-from tests.integration.algos.sim_thread import SimThread, sim_thread
+from tests.integration.algos.sim_thread import SimThread
 from tests.integration.algos.test_algo_cli import ENV
 from tests.integration.routing_exec.conftest import balance, operator_nonce
 
 pytestmark = pytest.mark.integration
 E18 = 10**18
-
-
-@pytest.fixture
-def sim():  # type: ignore[no-untyped-def]
-    with sim_thread() as s:
-        yield s
 
 
 def _args(world: DevWorld, w: WalletDeployment, url: str, j: Path, cid: str) -> list[str]:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
@@ -24,17 +23,11 @@ from agent.deploy.devworld import DevWorld
 from agent.journal.sqlite import SqliteJournal
 from agent.oms.store import OrderStore
 from agent.wallet.deploy import WalletDeployment
-from tests.integration.algos.sim_thread import SimThread, sim_thread
+from tests.integration.algos.sim_thread import SimThread
 from tests.integration.algos.test_algo_cli import AGENT, ENV, _events, _wait
 
 pytestmark = pytest.mark.integration
 LIMIT = Decimal("2999.00")  # above the seeded best bid (2998.50), below the best ask (3001.50)
-
-
-@pytest.fixture
-def sim() -> Iterator[SimThread]:
-    with sim_thread() as s:
-        yield s
 
 
 def _args(world: DevWorld, w: WalletDeployment, url: str, j: Path, cid: str) -> list[str]:

@@ -38,17 +38,11 @@ from agent.journal.sqlite import SqliteJournal
 from agent.model import Side
 from agent.oms.store import OrderStore
 from agent.wallet.deploy import WalletDeployment
-from tests.integration.algos.sim_thread import SimThread, sim_thread
+from tests.integration.algos.sim_thread import SimThread
 from tests.integration.routing_exec.conftest import balance
 
 pytestmark = pytest.mark.integration
 E18 = 10**18
-
-
-@pytest.fixture
-def sim():  # type: ignore[no-untyped-def]
-    with sim_thread() as s:
-        yield s
 
 
 def _view(app, only: tuple[str, ...]):  # type: ignore[no-untyped-def]

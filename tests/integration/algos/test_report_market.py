@@ -20,16 +20,10 @@ from agent.deploy.devworld import DevWorld
 from agent.journal.sqlite import SqliteJournal
 from agent.oms.store import OrderStore
 from agent.wallet.deploy import WalletDeployment
-from tests.integration.algos.sim_thread import SimThread, sim_thread
+from tests.integration.algos.sim_thread import SimThread
 from tests.integration.algos.test_algo_cli import ENV, _args, _events
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def sim():  # type: ignore[no-untyped-def]
-    with sim_thread() as s:
-        yield s
 
 
 def test_interval_vwap_from_the_venues_tape(

@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
@@ -28,7 +27,7 @@ from agent.deploy.transactor import Transactor
 from agent.journal.sqlite import SqliteJournal
 from agent.oms.store import OrderStore
 from agent.wallet.deploy import WalletDeployment
-from tests.integration.algos.sim_thread import SimThread, sim_thread
+from tests.integration.algos.sim_thread import SimThread
 from tests.integration.algos.test_algo_cli import AGENT, ENV, _events, _wait
 from tests.integration.routing_exec.conftest import balance, operator_nonce
 
@@ -36,12 +35,6 @@ pytestmark = pytest.mark.integration
 E18 = 10**18
 MAX = 2**256 - 1
 SIZE = Decimal(1)
-
-
-@pytest.fixture
-def sim() -> Iterator[SimThread]:
-    with sim_thread() as s:
-        yield s
 
 
 def _venue_args(world: DevWorld, url: str) -> list[str]:

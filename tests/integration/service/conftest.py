@@ -13,7 +13,7 @@ import aiohttp
 import pytest
 
 from agent.deploy.devworld import GUARDIAN_KEY, DevWorld, address_of, deploy_dev_wallet
-from agent.service.devconfig import write_dev_config
+from agent.service.devconfig import read_env, write_dev_config
 from agent.wallet.deploy import WalletDeployment
 
 
@@ -22,15 +22,6 @@ def svc_wallet(world: DevWorld) -> WalletDeployment:
     return deploy_dev_wallet(
         world, salt=47, usdc=Decimal(5_000_000), guardian=address_of(GUARDIAN_KEY)
     )
-
-
-def read_env(path: Path) -> dict[str, str]:
-    out = {}
-    for line in path.read_text().splitlines():
-        if line.startswith("export "):
-            k, _, v = line.removeprefix("export ").partition("=")
-            out[k] = v
-    return out
 
 
 @pytest.fixture

@@ -17,7 +17,8 @@ from typing import Any
 
 import pytest
 
-from tests.integration.service.conftest import TERMINAL, read_env
+from agent.service.devconfig import read_env
+from tests.integration.service.conftest import TERMINAL
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 AGENT = [sys.executable, "-m", "agent.cli"]

@@ -19,8 +19,7 @@ from typing import Any
 import pytest
 
 from agent.deploy.devworld import DevWorld, deploy_dev_wallet
-from agent.service.devconfig import write_dev_config
-from tests.integration.service.conftest import read_env
+from agent.service.devconfig import read_env, write_dev_config
 from tests.integration.service.test_run import _http, _start, _wait_done, _wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
